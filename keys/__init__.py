@@ -1,0 +1,30 @@
+"""The registry's signing keys: key ring, JWK/JWKS, JWS sign and verify.
+
+The only code in the project that holds a private key; it imports nothing but the
+standard library and cryptography, so that it can be reviewed on its own.
+
+    ring = keys.KeyRing(directory, passphrase=...)
+    signed = ring.sign(payload_bytes)             # Signed(jws, kid)
+    checked = ring.verify(signed.jws)             # Verified(payload, kid, key)
+    keys.jws.verify_with_jwks(jws, jwks)          # for anyone holding only the JWKS
+"""
+
+from keys import jws
+from keys.errors import KeyRingError, KeysError, NoActiveKey, UnknownKey, VerificationError
+from keys.jwk import thumbprint
+from keys.ring import KeyInfo, KeyRing, KeyStatus, Signed, Verified
+
+__all__ = [
+    "KeyInfo",
+    "KeyRing",
+    "KeyRingError",
+    "KeyStatus",
+    "KeysError",
+    "NoActiveKey",
+    "Signed",
+    "UnknownKey",
+    "VerificationError",
+    "Verified",
+    "jws",
+    "thumbprint",
+]

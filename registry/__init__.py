@@ -1,0 +1,31 @@
+"""The Yenisey Siberia jewellery registry: a Flask application built by `create_app`."""
+
+import logging
+
+from flask import Flask
+
+from registry import config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: configuration, database, keys, errors, blueprints.
+
+    Settings come from `REGISTRY_*` environment variables, or from `test_config` alone
+    (over the defaults) when one is given.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config.Defaults)
+    if test_config is None:
+        app.config.from_prefixed_env("REGISTRY")
+    else:
+        app.config.update(test_config)
+    config.resolve(app.config, app.instance_path)
+    logging.getLogger("registry").setLevel(app.config["LOG_LEVEL"])
+
+    from registry import api, db, errors, signing
+
+    db.init_app(app)
+    errors.init_app(app)
+    signing.init_app(app)
+    api.init_app(app)
+    return app

@@ -1,0 +1,54 @@
+"""The JSON API (v1) and its OpenAPI document, generated from the marshmallow schemas."""
+
+import http
+
+import flask_smorest
+from flask import Flask
+from flask_smorest.utils import prepare_response
+
+from registry import errors
+from schemas.problem import ProblemSchema
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest, speaking RFC 9457 for every error it documents and returns."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error):
+        return errors.from_http_exception(error)
+
+    def _register_error_handlers(self):
+        # errors.init_app registers the handlers, for the whole app.
+        pass
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, errors.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Problem details (RFC 9457)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, errors.PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+def init_app(app: Flask) -> Api:
+    from registry.api import accounts, certificates, makers, pieces, wellknown
+
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "Certificates of Yenisey Siberia jewellery: register pieces, "
+                "attest assays, verify signed certificates."
+            }
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "An API token: ysr_…"}
+    )
+    for module in (makers, accounts, pieces, certificates, wellknown):
+        api.register_blueprint(module.bp)
+    return api

@@ -1,0 +1,95 @@
+"""Accounts and API tokens: the brand office creates them; anyone manages their own tokens."""
+
+from flask import g
+from flask_smorest import Blueprint
+
+from registry import accounts, db
+from registry.api.common import guarded
+from schemas.accounts import (
+    AccountIn,
+    AccountList,
+    AccountOut,
+    NewTokenOut,
+    TokenIn,
+    TokenList,
+    TokenOut,
+)
+
+bp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
+
+ANYONE = ("maker", "inspector", "admin")
+
+
+def _new_token(account, name):
+    token, secret = accounts.issue_token(db.session(), account, name=name, actor=g.actor)
+    db.session().commit()
+    token.token = secret
+    return token
+
+
+@bp.post("/accounts")
+@guarded(bp, "admin")
+@bp.arguments(AccountIn)
+@bp.response(201, AccountOut)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def create(data):
+    """Create an account for a maker's staff, an inspector or the brand office."""
+    account = accounts.create(db.session(), data, actor=g.actor)
+    db.session().commit()
+    return account
+
+
+@bp.get("/accounts")
+@guarded(bp, "admin")
+@bp.response(200, AccountList)
+def listing():
+    """Every account."""
+    return {"items": accounts.listing(db.session())}
+
+
+@bp.post("/accounts/<int:account_id>/tokens")
+@guarded(bp, "admin")
+@bp.arguments(TokenIn)
+@bp.response(201, NewTokenOut)
+@bp.alt_response(404, response="NOT_FOUND")
+def issue_for(data, account_id):
+    """Create an API token for an account; the secret is in this response only."""
+    return _new_token(accounts.get(db.session(), account_id), data.get("name"))
+
+
+@bp.get("/accounts/<int:account_id>/tokens")
+@guarded(bp, "admin")
+@bp.response(200, TokenList)
+@bp.alt_response(404, response="NOT_FOUND")
+def tokens_for(account_id):
+    """An account's tokens (never their secrets)."""
+    return {"items": accounts.tokens_of(db.session(), accounts.get(db.session(), account_id))}
+
+
+@bp.get("/tokens")
+@guarded(bp, *ANYONE)
+@bp.response(200, TokenList)
+def own_tokens():
+    """Your own tokens (never their secrets)."""
+    return {"items": accounts.tokens_of(db.session(), g.actor)}
+
+
+@bp.post("/tokens")
+@guarded(bp, *ANYONE)
+@bp.arguments(TokenIn)
+@bp.response(201, NewTokenOut)
+def issue_own(data):
+    """Create another token for yourself; the secret is in this response only."""
+    return _new_token(g.actor, data.get("name"))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@guarded(bp, *ANYONE)
+@bp.response(200, TokenOut)
+@bp.alt_response(404, response="NOT_FOUND")
+def revoke(token_id):
+    """Revoke a token: your own, or any as the brand office. It stops working at once."""
+    token = accounts.revoke_token(db.session(), token_id, actor=g.actor)
+    db.session().commit()
+    return token

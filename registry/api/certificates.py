@@ -1,0 +1,56 @@
+"""Certificates: public reading; revocation and reissue by inspectors."""
+
+from flask import g
+from flask_smorest import Blueprint
+
+from registry import certificates, db, signing
+from registry.api.common import guarded
+from schemas.certificates import CertificateOut, ReissueIn, RevokeIn
+
+bp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Certificates")
+
+
+@bp.get("/certificates/<code>")
+@bp.response(200, CertificateOut)
+@bp.alt_response(400, response="BAD_REQUEST")
+@bp.alt_response(404, response="NOT_FOUND")
+def show(code):
+    """The signed certificate: payload, JWS, key id and status. Codes are read leniently."""
+    return certificates.find(db.session(), code)
+
+
+@bp.post("/certificates/<code>/revoke")
+@guarded(bp, "inspector")
+@bp.arguments(RevokeIn)
+@bp.response(200, CertificateOut)
+@bp.alt_response(400, response="BAD_REQUEST")
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def revoke(data, code):
+    """Revoke a certificate with a reason; verification then reports it revoked."""
+    certificate = certificates.revoke(
+        db.session(), code, reason=data["reason"], note=data["note"], actor=g.actor
+    )
+    db.session().commit()
+    return certificate
+
+
+@bp.post("/certificates/<code>/reissue")
+@guarded(bp, "inspector")
+@bp.arguments(ReissueIn)
+@bp.response(201, CertificateOut)
+@bp.alt_response(400, response="BAD_REQUEST")
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def reissue(data, code):
+    """Correct a certified piece and issue a certificate that supersedes this one."""
+    certificate = certificates.reissue(
+        db.session(),
+        signing.keyring(),
+        code,
+        data,
+        issuer=signing.issuer(),
+        actor=g.actor,
+    )
+    db.session().commit()
+    return certificate

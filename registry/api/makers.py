@@ -1,0 +1,38 @@
+"""The brand's makers: the public directory, and admission by the brand office."""
+
+from flask import g
+from flask_smorest import Blueprint
+
+from registry import db, makers
+from registry.api.common import guarded
+from schemas.makers import MakerIn, MakerList, MakerListArgs, MakerOut
+
+bp = Blueprint("makers", __name__, url_prefix="/api/v1", description="The brand's makers")
+
+
+@bp.get("/makers")
+@bp.arguments(MakerListArgs, location="query")
+@bp.response(200, MakerList)
+def directory(args):
+    """The brand's makers, optionally of one region."""
+    return {"items": makers.directory(db.session(), region=args.get("region"))}
+
+
+@bp.get("/makers/<slug>")
+@bp.response(200, MakerOut)
+@bp.alt_response(404, response="NOT_FOUND")
+def show(slug):
+    """One maker of the brand."""
+    return makers.get(db.session(), slug)
+
+
+@bp.post("/makers")
+@guarded(bp, "admin")
+@bp.arguments(MakerIn)
+@bp.response(201, MakerOut)
+@bp.alt_response(409, response="CONFLICT")
+def admit(data):
+    """Admit a maker of Krasnoyarsk Krai, Khakassia or Tuva to the brand."""
+    maker = makers.admit(db.session(), data, actor=g.actor)
+    db.session().commit()
+    return maker

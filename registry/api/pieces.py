@@ -1,0 +1,113 @@
+"""Pieces: registration and bulk import by makers, reading, assay by inspectors."""
+
+from flask import current_app, g, request
+from flask_smorest import Blueprint
+
+from registry import assays, db, imports, pieces, signing
+from registry.api.common import guarded
+from registry.errors import RegistryError
+from schemas.assays import AssayIn, AssayOut
+from schemas.pieces import ImportReport, PieceIn, PieceList, PieceListArgs, PieceOut
+
+bp = Blueprint("pieces", __name__, url_prefix="/api/v1", description="Pieces of jewellery")
+
+
+class UnsupportedMediaType(RegistryError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+@bp.post("/pieces")
+@guarded(bp, "maker")
+@bp.arguments(PieceIn)
+@bp.response(201, PieceOut)
+@bp.alt_response(409, response="CONFLICT")
+def register(data):
+    """Register one of your pieces; it then waits for assay."""
+    piece = pieces.register(db.session(), g.actor.maker, data, actor=g.actor)
+    db.session().commit()
+    return piece
+
+
+_IMPORT_BODY = {
+    "required": True,
+    "description": "CSV with a header line (UTF-8, or the charset named in Content-Type; "
+    "stones as `type:count:carat;…`), or a JSON array of pieces.",
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/PieceIn"}}},
+    },
+}
+
+
+@bp.post("/pieces/import")
+@guarded(bp, "maker")
+@bp.doc(requestBody=_IMPORT_BODY)
+@bp.response(200, ImportReport)
+@bp.alt_response(413, response="CONTENT_TOO_LARGE")
+@bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+@bp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+def bulk_import():
+    """Register many of your pieces at once; every row is created whole or reported."""
+    body = request.get_data(cache=False)
+    if request.mimetype == "text/csv":
+        rows = imports.rows_from_csv(body, charset=request.mimetype_params.get("charset"))
+    elif request.mimetype == "application/json":
+        rows = imports.rows_from_json(body)
+    else:
+        raise UnsupportedMediaType("Send the import as text/csv or application/json.")
+    report = imports.run(
+        db.session(),
+        g.actor.maker,
+        rows,
+        actor=g.actor,
+        max_rows=current_app.config["IMPORT_MAX_ROWS"],
+    )
+    db.session().commit()
+    return report
+
+
+@bp.get("/pieces")
+@guarded(bp, "maker", "inspector")
+@bp.arguments(PieceListArgs, location="query")
+@bp.response(200, PieceList)
+def listing(args):
+    """Pieces: a maker sees their own, an inspector every maker's. Paged by `after`."""
+    items, next_after = pieces.listing(
+        db.session(),
+        actor=g.actor,
+        status=args.get("status"),
+        maker_slug=args.get("maker"),
+        after=args.get("after"),
+        limit=args["limit"],
+    )
+    return {"items": items, "next_after": next_after}
+
+
+@bp.get("/pieces/<int:piece_id>")
+@guarded(bp, "maker", "inspector")
+@bp.response(200, PieceOut)
+@bp.alt_response(404, response="NOT_FOUND")
+def show(piece_id):
+    """One piece: a maker's own, or any for an inspector."""
+    return pieces.get(db.session(), piece_id, actor=g.actor)
+
+
+@bp.post("/pieces/<int:piece_id>/assay")
+@guarded(bp, "inspector")
+@bp.arguments(AssayIn)
+@bp.response(201, AssayOut)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def attest(data, piece_id):
+    """Attest a piece's assay; a pass issues its signed certificate in the same transaction."""
+    assay = assays.attest(
+        db.session(),
+        signing.keyring(),
+        piece_id,
+        data,
+        issuer=signing.issuer(),
+        actor=g.actor,
+    )
+    db.session().commit()
+    return assay

@@ -1,0 +1,76 @@
+"""Assay attestation: the inspector's statement that issues, or withholds, a certificate."""
+
+from typing import Any
+
+import keys
+from sqlalchemy.orm import Session
+
+from registry import certificates, ledger, pieces
+from registry.errors import Conflict, Forbidden, InvalidInput
+from registry.models import Account, AssayRecord, utcnow
+
+# A piece may be (re-)assayed while it has no current certificate.
+_ASSAYABLE = ("awaiting_assay", "assay_failed")
+
+
+def attest(
+    session: Session,
+    ring: keys.KeyRing,
+    piece_id: int,
+    data: dict[str, Any],
+    *,
+    issuer: certificates.Issuer,
+    actor: Account,
+) -> AssayRecord:
+    """Record an assay of a piece; a pass issues its certificate in the same transaction.
+
+    Only inspectors attest. The piece row is locked first, so two attestations racing
+    on one piece are serialised and the second finds it already certified (Conflict);
+    the unique index on current certificates is the last line of defence. A pass must
+    confirm the declared metal. The caller commits: everything or nothing is stored.
+    """
+    if actor.role != "inspector":
+        raise Forbidden("Only an assay inspector can attest a piece.")
+    piece = pieces.get(session, piece_id, actor=actor, lock=True)
+    if piece.status not in _ASSAYABLE:
+        raise Conflict(
+            f"Piece {piece.id} is {piece.status.replace('_', ' ')}; only a piece awaiting "
+            "assay can be attested (a certified piece is corrected by reissuing).",
+        )
+    if data["result"] == "passed" and data["metal"] != piece.metal:
+        raise InvalidInput(
+            f"A pass must confirm the declared metal ({piece.metal}); record the assay as "
+            "failed when the metal differs.",
+            errors={"metal": [f"Declared metal is {piece.metal}."]},
+        )
+    assay = AssayRecord(
+        piece=piece,
+        inspector_id=actor.id,
+        result=data["result"],
+        metal=data["metal"],
+        fineness=data["fineness"],
+        assay_mark=data["assay_mark"],
+        inspectorate=data["inspectorate"],
+        notes=data.get("notes"),
+        attested_at=utcnow().replace(microsecond=0),
+    )
+    session.add(assay)
+    passed = data["result"] == "passed"
+    ledger.append(
+        session,
+        ledger.Action.ASSAY_PASSED if passed else ledger.Action.ASSAY_FAILED,
+        actor=actor,
+        maker=piece.maker,
+        piece=piece,
+        data={
+            "metal": assay.metal,
+            "fineness": assay.fineness,
+            "assay_mark": assay.assay_mark,
+            "inspectorate": assay.inspectorate,
+        },
+    )
+    if passed:
+        certificates.issue(session, ring, piece, assay, issuer=issuer, actor=actor)
+    else:
+        piece.status = "assay_failed"
+    return assay

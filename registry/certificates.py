@@ -1,0 +1,225 @@
+"""Certificates: issue (signed, in the attestation's transaction), revoke, reissue.
+
+The payload is built by the schema, turned into RFC 8785 bytes, and signed by the key
+ring; those bytes are stored and served as they are, never rebuilt.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import keys
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import codes, ledger, pieces
+from registry.errors import Conflict, MalformedCode, MistypedCode, NotFound, Unavailable
+from registry.models import Account, AssayRecord, Certificate, Piece, utcnow
+from schemas import canonical
+from schemas.certificates import SCHEMA_VERSION, CertificatePayload
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """Who signs: the registry's name, public address and brand (from configuration)."""
+
+    name: str
+    url: str
+    brand: str
+
+
+def issue(
+    session: Session,
+    ring: keys.KeyRing,
+    piece: Piece,
+    assay: AssayRecord,
+    *,
+    issuer: Issuer,
+    actor: Account | None,
+    supersedes: Certificate | None = None,
+) -> Certificate:
+    """Sign and store a certificate for a piece that passed assay. The caller commits."""
+    now = utcnow().replace(microsecond=0)
+    code = _unused_code(session)
+    payload = CertificatePayload().dump(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "code": codes.printed(code),
+            "issued_at": now,
+            "issuer": {"name": issuer.name, "url": issuer.url},
+            "brand": issuer.brand,
+            "piece": {
+                "reference": piece.reference,
+                "kind": piece.kind,
+                "title": piece.title,
+                "description": piece.description,
+                "metal": piece.metal,
+                "fineness": piece.fineness,
+                "weight_g": piece.weight_g,
+                "stones": piece.stones,
+                "uin": piece.uin,
+            },
+            "maker": {
+                "slug": piece.maker.slug,
+                "name": piece.maker.name,
+                "mark": piece.maker.mark,
+                "city": piece.maker.city,
+            },
+            "region": piece.maker.region_out,
+            "assay": assay,
+            "supersedes": codes.printed(supersedes.code) if supersedes else None,
+        }
+    )
+    payload_bytes = canonical.dumps(payload)
+    try:
+        signed = ring.sign(payload_bytes)
+    except keys.KeyRingError as exc:
+        raise Unavailable(f"The registry cannot sign right now: {exc}") from exc
+    certificate = Certificate(
+        code=code,
+        piece=piece,
+        assay=assay,
+        kid=signed.kid,
+        payload=payload_bytes,
+        jws=signed.jws,
+        issued_at=now,
+        supersedes=supersedes,
+    )
+    session.add(certificate)
+    piece.status = "certified"
+    ledger.append(
+        session,
+        ledger.Action.CERTIFICATE_ISSUED,
+        actor=actor,
+        maker=piece.maker,
+        piece=piece,
+        certificate=certificate,
+        data={"kid": signed.kid, "supersedes": supersedes.code if supersedes else None},
+        at=now,
+    )
+    return certificate
+
+
+def _unused_code(session: Session) -> str:
+    # 65 random bits make a collision all but impossible; checking costs one indexed read.
+    while True:
+        code = codes.new()
+        if session.scalar(select(Certificate.id).where(Certificate.code == code)) is None:
+            return code
+
+
+def find(session: Session, text: str) -> Certificate:
+    """The certificate for a code as a person typed it.
+
+    Raises MalformedCode for text that cannot be a code, MistypedCode when the check
+    symbol does not match, NotFound for a well-formed code never issued.
+    """
+    parsed = codes.parse(text)
+    if parsed.problem is codes.Problem.MISTYPED:
+        raise MistypedCode(
+            "This code is mistyped: its check character does not match. "
+            "Check the code and type it again.",
+            errors={"code": ["Check character does not match."]},
+        )
+    if parsed.problem is not None:
+        raise MalformedCode(
+            "This is not a certificate code: codes look like YS-XXXX-XXXX-XXX-XXX.",
+            errors={"code": ["Not a certificate code."]},
+        )
+    certificate = session.scalar(select(Certificate).where(Certificate.code == parsed.code))
+    if certificate is None:
+        raise NotFound("No certificate with this code was ever issued by the registry.")
+    return certificate
+
+
+def revoke(
+    session: Session, text: str, *, reason: str, note: str, actor: Account
+) -> Certificate:
+    """Revoke a certificate with a reason; the public page then says so.
+
+    Raises Conflict when it is already revoked or superseded. The caller commits.
+    """
+    certificate = find(session, text)
+    if certificate.status != "valid":
+        raise Conflict(f"This certificate is already {certificate.status}.")
+    now = utcnow().replace(microsecond=0)
+    certificate.status = "revoked"
+    certificate.revoked_at = now
+    certificate.revocation_reason = reason
+    certificate.revocation_note = note
+    piece = certificate.piece
+    piece.status = "revoked"
+    ledger.append(
+        session,
+        ledger.Action.CERTIFICATE_REVOKED,
+        actor=actor,
+        maker=piece.maker,
+        piece=piece,
+        certificate=certificate,
+        data={"reason": reason, "note": note},
+        at=now,
+    )
+    return certificate
+
+
+def reissue(
+    session: Session,
+    ring: keys.KeyRing,
+    text: str,
+    corrections: dict[str, Any],
+    *,
+    issuer: Issuer,
+    actor: Account,
+) -> Certificate:
+    """Correct a certified piece and issue a new certificate that supersedes the old.
+
+    Works from a valid or a revoked certificate (a revocation for a data error is
+    mended this way). Raises Conflict for a certificate already superseded.
+    """
+    old = find(session, text)
+    if old.status == "superseded":
+        raise Conflict(
+            f"This certificate was already superseded by {codes.printed(old.superseded_by_code)}."
+        )
+    piece = pieces.get(session, old.piece_id, actor=actor, lock=True)
+    changed = _correct(session, piece, corrections)
+    old.status = "superseded"
+    session.flush()  # the old one stops being current before the new one is stored
+    ledger.append(
+        session,
+        ledger.Action.CERTIFICATE_SUPERSEDED,
+        actor=actor,
+        maker=piece.maker,
+        piece=piece,
+        certificate=old,
+        data={"note": corrections["note"], "changed": sorted(changed)},
+    )
+    return issue(session, ring, piece, old.assay, issuer=issuer, actor=actor, supersedes=old)
+
+
+def _correct(session: Session, piece: Piece, corrections: dict[str, Any]) -> set[str]:
+    changed = set()
+    if "uin" in corrections and corrections["uin"] != piece.uin:
+        uin = corrections["uin"]
+        if uin and session.scalar(select(Piece.id).where(Piece.uin == uin, Piece.id != piece.id)):
+            raise Conflict(
+                f"The state UIN {uin} is already registered to another piece.",
+                errors={"uin": ["Already registered."]},
+            )
+        piece.uin = uin
+        changed.add("uin")
+    for field in ("title", "description"):
+        if field in corrections and corrections[field] != getattr(piece, field):
+            setattr(piece, field, corrections[field])
+            changed.add(field)
+    if "weight_g" in corrections:
+        weight = pieces.centigrams(corrections["weight_g"])
+        if weight != piece.weight_cg:
+            piece.weight_cg = weight
+            changed.add("weight_g")
+    if "stones" in corrections:
+        stones = [pieces.stone_json(s) for s in corrections["stones"]]
+        if stones != piece.stones:
+            piece.stones = stones
+            changed.add("stones")
+    return changed
+

@@ -1,0 +1,221 @@
+"""The `registry` command: set up, administer and feed the registry from a shell.
+
+It works on the same database and keys as the server, configured by the same
+`REGISTRY_*` environment variables.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import keys
+from flask import Flask
+from marshmallow import ValidationError
+
+from registry import accounts, db, imports, makers, migrate, signing
+from registry.errors import RegistryError
+from schemas.accounts import AccountIn
+from schemas.makers import MakerIn
+
+
+_CLI_KEY_DEFAULT = "false"
+
+
+class _Group(click.Group):
+    """Turns the registry's own errors into a readable message and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except RegistryError as exc:
+            raise click.ClickException(_describe(exc.detail, exc.errors)) from None
+        except ValidationError as exc:
+            raise click.ClickException(_describe("invalid input", exc.messages)) from None
+        except keys.KeysError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _describe(detail, errors) -> str:
+    if not errors:
+        return detail
+    lines = [detail] + [f"  {field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                        for field, msgs in errors.items()]
+    return "\n".join(lines)
+
+
+@click.group(cls=_Group)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Yenisey Siberia jewellery registry."""
+    # Commands manage keys explicitly; only `init` and the server create the first one.
+    os.environ.setdefault("REGISTRY_GENERATE_KEY_ON_START", _CLI_KEY_DEFAULT)
+    from registry import create_app
+
+    app = create_app()
+    ctx.obj = app
+    ctx.with_resource(app.app_context())
+
+
+def _app() -> Flask:
+    return click.get_current_context().obj
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database and make the first signing key if there is none."""
+    migrate.upgrade(db.engine())
+    key = signing.keyring().ensure_active()
+    click.echo(f"database ready: {db.engine().url.render_as_string(hide_password=True)}")
+    click.echo(f"signing key: {key.kid} ({key.status})")
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing when makers exist already.")
+def demo(if_empty: bool) -> None:
+    """Load demo makers, accounts and pieces in all three regions."""
+    from registry import demo as demo_data
+
+    session = db.session()
+    if if_empty and makers.directory(session):
+        click.echo("demo: the registry has data already; left as it is")
+        return
+    summary = demo_data.load(session, signing.keyring(), signing.issuer())
+    session.commit()
+    click.echo(summary)
+
+
+@main.group(name="makers")
+def makers_group() -> None:
+    """Makers admitted to the brand."""
+
+
+@makers_group.command("admit")
+@click.option("--slug")
+@click.option("--name-ru", required=True)
+@click.option("--name-en", required=True)
+@click.option("--region", required=True, help="RU-KYA, RU-KK or RU-TY")
+@click.option("--city", required=True)
+@click.option("--mark", required=True, help="The maker's mark (imennik)")
+def makers_admit(**options) -> None:
+    """Admit a maker to the brand."""
+    data = MakerIn().load({k: v for k, v in options.items() if v is not None})
+    maker = makers.admit(db.session(), data, actor=None)
+    db.session().commit()
+    click.echo(maker.slug)
+
+
+@makers_group.command("list")
+def makers_list() -> None:
+    """List the brand's makers."""
+    for maker in makers.directory(db.session()):
+        click.echo(f"{maker.slug}\t{maker.region}\t{maker.mark}\t{maker.name_en}")
+
+
+@main.group(name="accounts")
+def accounts_group() -> None:
+    """Accounts of makers, inspectors and the brand office."""
+
+
+@accounts_group.command("create")
+@click.option("--role", required=True, type=click.Choice(["admin", "maker", "inspector"]))
+@click.option("--email", required=True)
+@click.option("--maker", "maker_slug", help="The maker's slug (maker accounts)")
+@click.option("--name", "display_name")
+def accounts_create(role: str, email: str, maker_slug: str | None, display_name: str | None):
+    """Create an account."""
+    raw = {"role": role, "email": email, "maker": maker_slug, "display_name": display_name}
+    data = AccountIn().load({k: v for k, v in raw.items() if v is not None})
+    account = accounts.create(db.session(), data, actor=None)
+    db.session().commit()
+    click.echo(f"account {account.id}: {account.email} ({account.role})", err=True)
+
+
+@main.group(name="tokens")
+def tokens_group() -> None:
+    """API tokens."""
+
+
+@tokens_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", help="What the token is for")
+def tokens_create(email: str, name: str | None) -> None:
+    """Create a token for an account; prints the token alone on stdout."""
+    account = accounts.by_email(db.session(), email)
+    token, secret = accounts.issue_token(db.session(), account, name=name, actor=None)
+    db.session().commit()
+    click.echo(f"token {token.prefix} for {account.email}; it is not shown again", err=True)
+    click.echo(secret)
+
+
+@main.group(name="keys")
+def keys_group() -> None:
+    """Signing keys."""
+
+
+@keys_group.command("generate")
+def keys_generate() -> None:
+    """Generate the first signing key."""
+    key = signing.keyring().generate()
+    click.echo(key.kid)
+
+
+@keys_group.command("rotate")
+def keys_rotate() -> None:
+    """Make a new active key; the old one is retired and keeps verifying."""
+    key = signing.keyring().rotate()
+    click.echo(key.kid)
+
+
+@keys_group.command("list")
+def keys_list() -> None:
+    """List keys with their status."""
+    for key in signing.keyring().keys():
+        click.echo(f"{key.kid}\t{key.status}\t{key.created_at:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--maker", "maker_slug", required=True)
+@click.option("--charset", help="Encoding of a CSV file (default UTF-8)")
+def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
+    """Import pieces for a maker from a CSV or JSON file."""
+    from tqdm import tqdm
+
+    session = db.session()
+    maker = makers.get(session, maker_slug)
+    body = file.read_bytes()
+    if file.suffix.lower() == ".json":
+        rows = list(imports.rows_from_json(body))
+    else:
+        rows = list(imports.rows_from_csv(body, charset=charset))
+    with tqdm(total=len(rows), unit="row", file=sys.stderr, disable=None) as bar:
+        report = imports.run(
+            session,
+            maker,
+            iter(rows),
+            actor=None,
+            max_rows=_app().config["IMPORT_MAX_ROWS"],
+            progress=lambda: bar.update(1),
+        )
+    session.commit()
+    for row in report["rows"]:
+        if row["status"] == "rejected":
+            click.echo(f"row {row['row']}: {_describe('rejected', row['errors'])}", err=True)
+    click.echo(f"created {report['created']}, rejected {report['rejected']}")
+    if report["rejected"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")))
+@click.option("--host", default="127.0.0.1")
+@click.option("--workers", type=int, default=2)
+def serve(port: int, host: str, workers: int) -> None:
+    """Serve the registry with gunicorn."""
+    env = dict(os.environ)
+    if env.get("REGISTRY_GENERATE_KEY_ON_START") == _CLI_KEY_DEFAULT:
+        del env["REGISTRY_GENERATE_KEY_ON_START"]  # the server makes a key on first start
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+            f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]
+    os.execvpe(sys.executable, argv, env)  # noqa: S606 - replaces this process, no shell

@@ -1,0 +1,54 @@
+"""Every REGISTRY_* setting, its default and its meaning, in one place.
+
+Each is read from the environment as `REGISTRY_<NAME>` (see `create_app`); tests pass a
+dict instead. Defaults that depend on the instance folder are filled in by `resolve`.
+"""
+
+import os
+from pathlib import Path
+
+
+class Defaults:
+    #: SQLAlchemy URL; default: SQLite file `registry.sqlite3` in the instance folder.
+    DATABASE_URL: str | None = None
+    #: Directory of signing keys; default: `keys/` in the instance folder.
+    KEYS_DIR: str | None = None
+    #: Passphrase that encrypts the private keys at rest; unset means unencrypted.
+    KEY_PASSPHRASE: str | None = None
+    #: Where buyers reach the registry; QR codes and certificates carry it.
+    PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    #: Name of the registry as it signs certificates.
+    ISSUER_NAME = "Yenisey Siberia Jewellery Registry"
+    #: The brand every certified piece belongs to.
+    BRAND = "Yenisey Siberia"
+    #: Largest request body accepted (bulk imports are the largest), in bytes.
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    #: Rows accepted in one bulk import.
+    IMPORT_MAX_ROWS = 10_000
+    #: Generate a signing key on start when the key ring is empty (development).
+    GENERATE_KEY_ON_START = True
+    #: Logging level of the application's own messages.
+    LOG_LEVEL = "INFO"
+
+    # Flask-Smorest: the OpenAPI document is served at /api/v1/openapi.json.
+    API_TITLE = "Yenisey Siberia Jewellery Registry"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    JSON_SORT_KEYS = False
+
+
+def resolve(config: dict, instance_path: str) -> None:
+    """Fill in the defaults that live in the instance folder, creating it if needed."""
+    instance = Path(instance_path)
+    if not config.get("DATABASE_URL"):
+        instance.mkdir(parents=True, exist_ok=True)
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'registry.sqlite3'}"
+    if not config.get("KEYS_DIR"):
+        config["KEYS_DIR"] = os.fspath(instance / "keys")
+    # The environment loader reads values as JSON, so a numeric passphrase arrives as int.
+    for name in ("DATABASE_URL", "KEYS_DIR", "KEY_PASSPHRASE", "PUBLIC_BASE_URL", "BRAND"):
+        if config.get(name) is not None:
+            config[name] = str(config[name])
+    config["PUBLIC_BASE_URL"] = config["PUBLIC_BASE_URL"].rstrip("/")

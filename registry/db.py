@@ -1,0 +1,107 @@
+"""The database: declarative base, one engine and session factory per app, a session per
+request or command, removed when the app context ends.
+
+Transactions are owned by the caller (a view or a CLI command); services only flush.
+"""
+
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, has_request_context, request
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints, so that migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def normalise_url(url: str) -> str:
+    """A plain `postgresql://` URL means the psycopg 3 driver, which is the one installed."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets foreign keys, WAL and real transactions."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, begin transactions (so SAVEPOINT works).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection):
+        # A writer takes the write lock at BEGIN: in WAL mode a deferred transaction
+        # that read first and writes later fails at once when another writer got in
+        # between, instead of waiting its turn. Reads stay deferred so they never queue.
+        connection.exec_driver_sql("BEGIN" if _reading() else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _reading() -> bool:
+    """True while serving a safe (read-only) HTTP method."""
+    return has_request_context() and request.method in _SAFE_METHODS
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    factory = scoped_session(sessionmaker(bind=engine, expire_on_commit=False))
+    app.extensions["registry.db"] = factory
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        factory.remove()
+
+
+def session() -> Session:
+    """The session of the current app context."""
+    return current_app.extensions["registry.db"]()
+
+
+def engine() -> Engine:
+    return current_app.extensions["registry.db"].get_bind()

@@ -1,0 +1,147 @@
+"""Bulk import of pieces from CSV or JSON, with a report for every row.
+
+Each row is validated and registered in a savepoint of its own: it is stored whole or
+reported with its reasons, never half. Rows that fail do not stop the others.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry import pieces
+from registry.errors import InvalidInput, RegistryError
+from registry.models import Account, Maker
+from schemas.pieces import PieceIn
+
+COLUMNS = ("reference", "kind", "title", "description", "metal", "fineness", "weight_g",
+           "stones", "uin")
+_REQUIRED_COLUMNS = {"reference", "kind", "title", "metal", "fineness", "weight_g"}
+
+
+def rows_from_csv(body: bytes, *, charset: str | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, row) pairs of a CSV file with a header line.
+
+    UTF-8 (with or without a byte-order mark) unless the request names another charset;
+    `stones` is written `type:count:carat` separated by `;`, e.g. `diamond:3:0.15`.
+    Raises InvalidInput for text that is not in the encoding or a header that lacks
+    required columns.
+    """
+    encoding = charset or "utf-8-sig"
+    try:
+        text = body.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise InvalidInput(
+            f"The file is not valid {encoding.removesuffix('-sig').upper()} text ({exc.reason if hasattr(exc, 'reason') else exc}). "
+            "Save it as UTF-8, or name its encoding: Content-Type: text/csv; charset=windows-1251.",
+            errors={"file": ["Wrong text encoding."]},
+        ) from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = _REQUIRED_COLUMNS - set(header)
+    if missing:
+        raise InvalidInput(
+            f"The CSV header lacks the columns: {', '.join(sorted(missing))}. "
+            f"Columns: {', '.join(COLUMNS)}.",
+            errors={"file": [f"Missing columns: {', '.join(sorted(missing))}."]},
+        )
+    reader.fieldnames = header
+    for record in reader:
+        row = {k: (v.strip() if isinstance(v, str) else v) for k, v in record.items() if k}
+        yield reader.line_num, _csv_row(row)
+
+
+def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
+    unknown = set(result) - set(COLUMNS)
+    for key in unknown:
+        result.pop(key)
+    if "fineness" in result:
+        try:
+            result["fineness"] = int(result["fineness"])
+        except ValueError:
+            pass  # the schema names the field
+    if "stones" in result:
+        result["stones"] = _stones(result["stones"])
+    return result
+
+
+def _stones(text: str) -> Any:
+    stones = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        fields = [f.strip() for f in part.split(":")]
+        if len(fields) != 3:
+            return text  # not a list: the schema reports it
+        kind, count, carat = fields
+        stones.append({"type": kind, "count": int(count) if count.isdigit() else count,
+                       "carat": carat})
+    return stones
+
+
+def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:
+    """(index + 1, row) pairs of a JSON array of pieces (or {"pieces": [...]})."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(
+            f"The body is not valid JSON: {exc}.", errors={"file": ["Malformed JSON."]}
+        ) from exc
+    if isinstance(document, dict) and isinstance(document.get("pieces"), list):
+        document = document["pieces"]
+    if not isinstance(document, list):
+        raise InvalidInput(
+            "Send a JSON array of pieces, or an object with a \"pieces\" array.",
+            errors={"file": ["Expected an array of pieces."]},
+        )
+    for index, row in enumerate(document, start=1):
+        yield index, row
+
+
+def run(
+    session: Session,
+    maker: Maker,
+    rows: Iterator[tuple[int, Any]],
+    *,
+    actor: Account | None,
+    max_rows: int,
+    progress: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Register every valid row, each in its own savepoint; report every row.
+
+    Raises InvalidInput, storing nothing, when there are more than `max_rows` rows.
+    The caller commits.
+    """
+    report: list[dict[str, Any]] = []
+    schema = PieceIn()
+    for number, row in rows:
+        if len(report) >= max_rows:
+            raise InvalidInput(
+                f"An import takes at most {max_rows} rows; split the file.",
+                errors={"file": [f"More than {max_rows} rows."]},
+            )
+        reference = row.get("reference") if isinstance(row, dict) else None
+        entry = {"row": number, "reference": reference if isinstance(reference, str) else None,
+                 "piece_id": None, "errors": {}}
+        try:
+            data = schema.load(row)
+            with session.begin_nested():
+                piece = pieces.register(session, maker, data, actor=actor)
+            entry.update(status="created", piece_id=piece.id)
+        except ValidationError as exc:
+            messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+            entry.update(status="rejected", errors=messages)
+        except RegistryError as exc:
+            entry.update(status="rejected", errors=exc.errors or {"_schema": [exc.detail]})
+        except IntegrityError:
+            # A concurrent write took the reference or UIN between the check and the insert.
+            entry.update(status="rejected", errors={"_schema": ["Conflicts with another piece."]})
+        report.append(entry)
+        if progress:
+            progress()
+    created = sum(1 for e in report if e["status"] == "created")
+    return {"created": created, "rejected": len(report) - created, "rows": report}

@@ -1,0 +1,71 @@
+"""The registry's record of every write, appended in the transaction of the write.
+
+Every service that changes state calls `append` and nothing else writes events. Each
+entry is the RFC 8785 form of one event and holds only what is public, plus SHA-256
+hashes of what is not (such as e-mail addresses), because anyone may read the log.
+"""
+
+import enum
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from registry.models import Account, Certificate, Event, Maker, Piece, utcnow
+from schemas import canonical
+
+
+class Action(enum.StrEnum):
+    MAKER_ADMITTED = "maker:admitted"
+    ACCOUNT_CREATED = "account:created"
+    TOKEN_CREATED = "token:created"
+    TOKEN_REVOKED = "token:revoked"
+    PIECE_REGISTERED = "piece:registered"
+    ASSAY_PASSED = "assay:passed"
+    ASSAY_FAILED = "assay:failed"
+    CERTIFICATE_ISSUED = "certificate:issued"
+    CERTIFICATE_REVOKED = "certificate:revoked"
+    CERTIFICATE_SUPERSEDED = "certificate:superseded"
+
+
+def digest(value: str) -> str:
+    """SHA-256 of a private value, so the log can refer to it without disclosing it."""
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    action: Action,
+    *,
+    actor: Account | None,
+    maker: Maker | None = None,
+    piece: Piece | None = None,
+    certificate: Certificate | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Event:
+    """Append one event; the caller's transaction stores it with the write, or neither."""
+    at = at or utcnow()
+    session.flush()  # subjects need their ids
+    entry = {
+        "action": str(action),
+        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": {"role": actor.role, "id": actor.id} if actor else {"role": "system"},
+        "maker": maker.slug if maker else None,
+        "piece": piece.id if piece else None,
+        "certificate": certificate.code if certificate else None,
+        "data": data or {},
+    }
+    event = Event(
+        action=str(action),
+        occurred_at=at,
+        actor_id=actor.id if actor else None,
+        actor_role=actor.role if actor else "system",
+        maker_id=maker.id if maker else None,
+        piece_id=piece.id if piece else None,
+        certificate_id=certificate.id if certificate else None,
+        entry=canonical.dumps(entry),
+    )
+    session.add(event)
+    return event

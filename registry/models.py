@@ -1,0 +1,276 @@
+"""The registry's tables. Integrity the database can hold is declared here, not only
+checked in Python: foreign keys, uniqueness, and check constraints for every vocabulary.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry import codes
+from registry.db import Base
+from schemas.standards import (
+    ASSAY_RESULTS,
+    CERTIFICATE_STATUSES,
+    FINENESSES,
+    KINDS,
+    PIECE_STATUSES,
+    REGIONS,
+    REVOCATION_REASONS,
+    ROLES,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, values) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _legal_fineness(metal: str, fineness: str) -> str:
+    cases = " OR ".join(
+        f"({metal} = '{m}' AND {fineness} IN ({', '.join(map(str, fs))}))"
+        for m, fs in FINENESSES.items()
+    )
+    return f"({cases})"
+
+
+class Maker(Base):
+    __tablename__ = "maker"
+    __table_args__ = (CheckConstraint(_one_of("region", REGIONS), name="region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_ru: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(8))
+    city: Mapped[str] = mapped_column(String(100))
+    mark: Mapped[str] = mapped_column(String(32), unique=True)
+    admitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def name(self) -> dict[str, str]:
+        return {"ru": self.name_ru, "en": self.name_en}
+
+    @property
+    def region_out(self) -> dict[str, Any]:
+        return {"code": self.region, "name": REGIONS[self.region]}
+
+
+class Account(Base):
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", ROLES), name="role"),
+        CheckConstraint(
+            "(role = 'maker') = (maker_id IS NOT NULL)", name="maker_accounts_have_a_maker"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    maker_id: Mapped[int | None] = mapped_column(ForeignKey("maker.id"))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    maker: Mapped[Maker | None] = relationship(lazy="joined")
+
+    @property
+    def maker_slug(self) -> str | None:
+        return self.maker.slug if self.maker else None
+
+
+class ApiToken(Base):
+    """A bearer token. Only its SHA-256 is stored; the secret is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class Piece(Base):
+    __tablename__ = "piece"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", KINDS), name="kind"),
+        CheckConstraint(_legal_fineness("metal", "fineness"), name="legal_fineness"),
+        CheckConstraint(_one_of("status", PIECE_STATUSES), name="status"),
+        CheckConstraint("weight_cg > 0", name="positive_weight"),
+        CheckConstraint("uin IS NULL OR length(uin) = 16", name="uin_length"),
+        Index("uq_piece_maker_reference", "maker_id", "reference", unique=True),
+        Index("ix_piece_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    maker_id: Mapped[int] = mapped_column(ForeignKey("maker.id"))
+    reference: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    metal: Mapped[str] = mapped_column(String(16))
+    fineness: Mapped[int] = mapped_column(Integer)
+    # Centigrams: weights have at most two decimals of a gram, held exactly as an integer.
+    weight_cg: Mapped[int] = mapped_column(Integer)
+    stones: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    uin: Mapped[str | None] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="awaiting_assay")
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+
+    maker: Mapped[Maker] = relationship(lazy="joined")
+    certificates: Mapped[list["Certificate"]] = relationship(
+        back_populates="piece", order_by="Certificate.id", foreign_keys="Certificate.piece_id"
+    )
+
+    @property
+    def weight_g(self):
+        from decimal import Decimal
+
+        return Decimal(self.weight_cg) / 100
+
+    @property
+    def current_certificate(self) -> "Certificate | None":
+        current = [c for c in self.certificates if c.status != "superseded"]
+        return current[-1] if current else None
+
+    @property
+    def current_certificate_code(self) -> str | None:
+        certificate = self.current_certificate
+        return certificate.code if certificate else None
+
+
+class AssayRecord(Base):
+    __tablename__ = "assay_record"
+    __table_args__ = (
+        CheckConstraint(_one_of("result", ASSAY_RESULTS), name="result"),
+        CheckConstraint(_legal_fineness("metal", "fineness"), name="legal_fineness"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("piece.id"), index=True)
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    result: Mapped[str] = mapped_column(String(8))
+    metal: Mapped[str] = mapped_column(String(16))
+    fineness: Mapped[int] = mapped_column(Integer)
+    assay_mark: Mapped[str] = mapped_column(String(64))
+    inspectorate: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    attested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    piece: Mapped[Piece] = relationship()
+    certificate: Mapped["Certificate | None"] = relationship(
+        back_populates="assay", uselist=False, viewonly=True
+    )
+
+
+class Certificate(Base):
+    """A signed certificate. `payload` holds the exact bytes that were signed."""
+
+    __tablename__ = "certificate"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", CERTIFICATE_STATUSES), name="status"),
+        CheckConstraint(
+            f"revocation_reason IS NULL OR {_one_of('revocation_reason', REVOCATION_REASONS)}",
+            name="revocation_reason",
+        ),
+        CheckConstraint(
+            "(revoked_at IS NULL) = (revocation_reason IS NULL)", name="revocation_complete"
+        ),
+        # At most one current (not superseded) certificate per piece.
+        Index(
+            "uq_certificate_current_piece",
+            "piece_id",
+            unique=True,
+            sqlite_where=text("status != 'superseded'"),
+            postgresql_where=text("status != 'superseded'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("piece.id"))
+    assay_id: Mapped[int] = mapped_column(ForeignKey("assay_record.id"))
+    kid: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    jws: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="valid")
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
+    revocation_note: Mapped[str | None] = mapped_column(Text)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"), unique=True)
+
+    piece: Mapped[Piece] = relationship(back_populates="certificates", foreign_keys=[piece_id])
+    assay: Mapped[AssayRecord] = relationship(back_populates="certificate")
+    supersedes: Mapped["Certificate | None"] = relationship(
+        remote_side=[id], foreign_keys=[supersedes_id], back_populates="superseded_by"
+    )
+    superseded_by: Mapped["Certificate | None"] = relationship(
+        foreign_keys=[supersedes_id], back_populates="supersedes", uselist=False
+    )
+
+    @property
+    def printed_code(self) -> str:
+        return codes.printed(self.code)
+
+    @property
+    def payload_json(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+    @property
+    def supersedes_code(self) -> str | None:
+        return self.supersedes.code if self.supersedes else None
+
+    @property
+    def superseded_by_code(self) -> str | None:
+        return self.superseded_by.code if self.superseded_by else None
+
+    @property
+    def revocation(self) -> dict[str, Any] | None:
+        if self.revoked_at is None:
+            return None
+        return {
+            "reason": self.revocation_reason,
+            "note": self.revocation_note,
+            "revoked_at": self.revoked_at,
+        }
+
+
+class Event(Base):
+    """One write of the registry, in the order it happened (the log's entries)."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    maker_id: Mapped[int | None] = mapped_column(ForeignKey("maker.id"), index=True)
+    piece_id: Mapped[int | None] = mapped_column(ForeignKey("piece.id"), index=True)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"))
+    entry: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,114 @@
+"""Pieces: registration by makers, and who may see which."""
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import ledger
+from registry.errors import Conflict, Forbidden, NotFound
+from registry.models import Account, Maker, Piece
+
+
+def register(
+    session: Session, maker: Maker, data: dict[str, Any], *, actor: Account | None
+) -> Piece:
+    """Register a piece for `maker`; it then waits for assay.
+
+    `data` is a loaded PieceIn. Raises Conflict for a reference the maker already used
+    or a state UIN already registered. The caller commits.
+    """
+    reference = data["reference"]
+    taken = select(Piece.id).where(Piece.maker_id == maker.id, Piece.reference == reference)
+    if session.scalar(taken) is not None:
+        raise Conflict(
+            f"You already registered a piece with reference {reference!r}.",
+            errors={"reference": ["Already used by another of your pieces."]},
+        )
+    uin = data.get("uin")
+    if uin and session.scalar(select(Piece.id).where(Piece.uin == uin)) is not None:
+        raise Conflict(
+            f"The state UIN {uin} is already registered to another piece.",
+            errors={"uin": ["Already registered."]},
+        )
+    piece = Piece(
+        maker=maker,
+        reference=reference,
+        kind=data["kind"],
+        title=data["title"],
+        description=data.get("description"),
+        metal=data["metal"],
+        fineness=data["fineness"],
+        weight_cg=centigrams(data["weight_g"]),
+        stones=[stone_json(s) for s in data.get("stones", [])],
+        uin=uin,
+        registered_by_id=actor.id if actor else None,
+    )
+    session.add(piece)
+    ledger.append(
+        session,
+        ledger.Action.PIECE_REGISTERED,
+        actor=actor,
+        maker=maker,
+        piece=piece,
+        data={
+            "reference": reference,
+            "kind": piece.kind,
+            "metal": piece.metal,
+            "fineness": piece.fineness,
+            "weight_g": float(piece.weight_g),
+            "uin": ledger.digest(uin) if uin else None,
+        },
+    )
+    return piece
+
+
+def centigrams(grams: Decimal) -> int:
+    return int(Decimal(grams) * 100)
+
+
+def stone_json(stone: dict[str, Any]) -> dict[str, Any]:
+    """A stone as stored and signed: carats as a JSON number."""
+    return {"type": stone["type"], "count": stone["count"], "carat": float(stone["carat"])}
+
+
+def get(session: Session, piece_id: int, *, actor: Account, lock: bool = False) -> Piece:
+    """A piece the actor may see: a maker only their own, inspectors and admins all.
+
+    Raises NotFound, or Forbidden for another maker's piece. With `lock`, the row is
+    locked for the rest of the transaction (serialises attestations of one piece).
+    """
+    query = select(Piece).where(Piece.id == piece_id)
+    if lock:
+        query = query.with_for_update(of=Piece)
+    piece = session.scalar(query)
+    if piece is None:
+        raise NotFound(f"No piece {piece_id}.")
+    if actor.role == "maker" and piece.maker_id != actor.maker_id:
+        raise Forbidden("This piece belongs to another maker.")
+    return piece
+
+
+def listing(
+    session: Session,
+    *,
+    actor: Account,
+    status: str | None = None,
+    maker_slug: str | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> tuple[list[Piece], int | None]:
+    """A page of pieces the actor may see, in id order, and the cursor of the next page."""
+    query = select(Piece).order_by(Piece.id).limit(limit + 1)
+    if actor.role == "maker":
+        query = query.where(Piece.maker_id == actor.maker_id)
+    if maker_slug:
+        query = query.join(Piece.maker).where(Maker.slug == maker_slug)
+    if status:
+        query = query.where(Piece.status == status)
+    if after is not None:
+        query = query.where(Piece.id > after)
+    items = list(session.scalars(query).unique())
+    next_after = items[limit - 1].id if len(items) > limit else None
+    return items[:limit], next_after

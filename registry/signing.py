@@ -1,0 +1,27 @@
+"""The application's key ring and issuer identity, built once per app from its config."""
+
+import keys
+from flask import Flask, current_app
+
+from registry.certificates import Issuer
+
+
+def init_app(app: Flask) -> None:
+    passphrase = app.config.get("KEY_PASSPHRASE")
+    ring = keys.KeyRing(
+        app.config["KEYS_DIR"], passphrase=passphrase.encode() if passphrase else None
+    )
+    if app.config["GENERATE_KEY_ON_START"]:
+        ring.ensure_active()
+    app.extensions["registry.keyring"] = ring
+    app.extensions["registry.issuer"] = Issuer(
+        name=app.config["ISSUER_NAME"], url=app.config["PUBLIC_BASE_URL"], brand=app.config["BRAND"]
+    )
+
+
+def keyring() -> keys.KeyRing:
+    return current_app.extensions["registry.keyring"]
+
+
+def issuer() -> Issuer:
+    return current_app.extensions["registry.issuer"]

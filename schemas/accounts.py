@@ -1,0 +1,60 @@
+"""Accounts and their API tokens."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from schemas.common import Timestamp, text
+from schemas.standards import ROLES
+
+
+class AccountIn(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    maker = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Slug of the maker the account works for; makers only"},
+    )
+    display_name = text(200, required=False)
+
+    @validates_schema
+    def _maker_for_makers_only(self, data, **kwargs):
+        if data.get("role") == "maker" and not data.get("maker"):
+            raise ValidationError("A maker account needs the maker's slug.", "maker")
+        if data.get("role") in ("inspector", "admin") and data.get("maker"):
+            raise ValidationError("Only maker accounts belong to a maker.", "maker")
+
+
+class AccountOut(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    maker = fields.String(allow_none=True, required=True, attribute="maker_slug")
+    display_name = fields.String(allow_none=True, required=True)
+    created_at = Timestamp(required=True)
+
+
+class AccountList(Schema):
+    items = fields.List(fields.Nested(AccountOut), required=True)
+
+
+class TokenIn(Schema):
+    name = text(100, required=False, metadata={"description": "What the token is for"})
+
+
+class TokenOut(Schema):
+    id = fields.Integer(required=True)
+    account_id = fields.Integer(required=True)
+    prefix = fields.String(required=True, metadata={"description": "Visible start of the token"})
+    name = fields.String(allow_none=True, required=True)
+    created_at = Timestamp(required=True)
+    last_used_at = Timestamp(allow_none=True, required=True)
+    revoked_at = Timestamp(allow_none=True, required=True)
+
+
+class NewTokenOut(TokenOut):
+    token = fields.String(
+        required=True, metadata={"description": "The secret; shown this once and never again"}
+    )
+
+
+class TokenList(Schema):
+    items = fields.List(fields.Nested(TokenOut), required=True)

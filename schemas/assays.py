@@ -1,0 +1,38 @@
+"""Assay attestations by inspectors."""
+
+from marshmallow import Schema, fields, validate, validates_schema
+
+from schemas.certificates import CertificateOut
+from schemas.common import Timestamp, text
+from schemas.pieces import legal_fineness
+from schemas.standards import ASSAY_RESULTS, METALS
+
+
+class AssayIn(Schema):
+    result = fields.String(required=True, validate=validate.OneOf(ASSAY_RESULTS))
+    metal = fields.String(
+        required=True, validate=validate.OneOf(METALS), metadata={"description": "Metal found"}
+    )
+    fineness = fields.Integer(required=True, strict=True, metadata={"description": "Found"})
+    assay_mark = text(64, metadata={"description": "The state hallmark struck on the piece"})
+    inspectorate = text(200, metadata={"description": "The assay office that tested the piece"})
+    notes = text(2000, required=False)
+
+    @validates_schema
+    def _fineness(self, data, **kwargs):
+        legal_fineness(data)
+
+
+class AssayOut(Schema):
+    id = fields.Integer(required=True)
+    piece_id = fields.Integer(required=True)
+    result = fields.String(required=True)
+    metal = fields.String(required=True)
+    fineness = fields.Integer(required=True)
+    assay_mark = fields.String(required=True)
+    inspectorate = fields.String(required=True)
+    notes = fields.String(allow_none=True, required=True)
+    attested_at = Timestamp(required=True)
+    certificate = fields.Nested(
+        CertificateOut, allow_none=True, required=True, metadata={"description": "Issued on pass"}
+    )

@@ -1,0 +1,99 @@
+"""Certificates: the signed payload, and what the API says about a certificate."""
+
+from marshmallow import Schema, fields, validate
+
+from schemas.common import Quantity, Timestamp, text
+from schemas.makers import LocalisedName, RegionOut
+from schemas.pieces import Stone
+from schemas.standards import CERTIFICATE_STATUSES, REVOCATION_REASONS
+
+SCHEMA_VERSION = 1
+
+
+class Issuer(Schema):
+    name = fields.String(required=True)
+    url = fields.String(required=True)
+
+
+class PayloadPiece(Schema):
+    reference = fields.String(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(allow_none=True, required=True)
+    metal = fields.String(required=True)
+    fineness = fields.Integer(required=True)
+    weight_g = Quantity(required=True, places=2, maximum=100000)
+    stones = fields.List(fields.Nested(Stone), required=True)
+    uin = fields.String(allow_none=True, required=True)
+
+
+class PayloadMaker(Schema):
+    slug = fields.String(required=True)
+    name = fields.Nested(LocalisedName, required=True)
+    mark = fields.String(required=True)
+    city = fields.String(required=True)
+
+
+class PayloadAssay(Schema):
+    result = fields.String(required=True)
+    metal = fields.String(required=True)
+    fineness = fields.Integer(required=True)
+    mark = fields.String(required=True, attribute="assay_mark")
+    inspectorate = fields.String(required=True)
+    attested_at = Timestamp(required=True)
+
+
+class CertificatePayload(Schema):
+    """The statement the registry signs. Its RFC 8785 bytes are stored and never rebuilt."""
+
+    schema_version = fields.Integer(required=True)
+    code = fields.String(required=True, metadata={"description": "Printed form, e.g. YS-…"})
+    issued_at = Timestamp(required=True)
+    issuer = fields.Nested(Issuer, required=True)
+    brand = fields.String(required=True)
+    piece = fields.Nested(PayloadPiece, required=True)
+    maker = fields.Nested(PayloadMaker, required=True)
+    region = fields.Nested(RegionOut, required=True)
+    assay = fields.Nested(PayloadAssay, required=True)
+    supersedes = fields.String(
+        allow_none=True, required=True, metadata={"description": "Code this one replaces"}
+    )
+
+
+class Revocation(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(REVOCATION_REASONS))
+    note = fields.String(allow_none=True, required=True)
+    revoked_at = Timestamp(required=True)
+
+
+class CertificateOut(Schema):
+    code = fields.String(required=True, metadata={"description": "Canonical code, no dashes"})
+    printed_code = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CERTIFICATE_STATUSES))
+    kid = fields.String(required=True, metadata={"description": "RFC 7638 thumbprint of the key"})
+    issued_at = Timestamp(required=True)
+    payload = fields.Dict(
+        required=True,
+        attribute="payload_json",
+        metadata={"description": "The signed payload, parsed from the stored bytes"},
+    )
+    jws = fields.String(required=True, metadata={"description": "JWS compact serialisation"})
+    revocation = fields.Nested(Revocation, allow_none=True, required=True)
+    supersedes = fields.String(allow_none=True, required=True, attribute="supersedes_code")
+    superseded_by = fields.String(allow_none=True, required=True, attribute="superseded_by_code")
+
+
+class RevokeIn(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(REVOCATION_REASONS))
+    note = text(1000, metadata={"description": "What happened, for the public page and the audit"})
+
+
+class ReissueIn(Schema):
+    """Corrections to a certified piece; a new certificate supersedes the old one."""
+
+    title = text(200, required=False)
+    description = text(4000, required=False)
+    weight_g = Quantity(places=2, maximum=100000)
+    stones = fields.List(fields.Nested(Stone), validate=validate.Length(max=50))
+    uin = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{16}$"))
+    note = text(1000, metadata={"description": "Why the certificate is reissued"})

@@ -1,0 +1,60 @@
+"""Field helpers shared by the resource schemas."""
+
+import re
+from decimal import Decimal
+
+from marshmallow import ValidationError, fields, validate
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def text(max_length: int, *, required: bool = True, **kwargs) -> fields.String:
+    """A trimmed, non-empty string of at most `max_length` characters."""
+    return Trimmed(required=required, validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+class Trimmed(fields.String):
+    """A string with surrounding white space removed before validation."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        return result.strip()
+
+
+class Quantity(fields.Decimal):
+    """A positive decimal with a bounded number of places, dumped as a JSON number.
+
+    Accepts a JSON number or a numeric string; refuses booleans, NaN and infinities.
+    """
+
+    def __init__(self, *, places: int, maximum: Decimal, **kwargs):
+        self.max_places = places
+        self.maximum = maximum
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid number.")
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if number <= 0:
+            raise ValidationError("Must be greater than 0.")
+        if number > self.maximum:
+            raise ValidationError(f"Must be at most {self.maximum}.")
+        exponent = number.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -self.max_places:
+            raise ValidationError(f"At most {self.max_places} decimal places.")
+        return number
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return float(value)
+
+
+class Timestamp(fields.DateTime):
+    """An ISO 8601 UTC time with a `Z`, to the second, as certificates print it."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")

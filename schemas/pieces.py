@@ -1,0 +1,111 @@
+"""Pieces of jewellery as makers register them."""
+
+from decimal import Decimal
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from schemas.common import Quantity, Timestamp, text
+from schemas.standards import FINENESSES, KINDS, METALS, PIECE_STATUSES, is_legal_fineness
+
+UIN = validate.Regexp(r"^[0-9]{16}$", error="The state UIN is exactly 16 digits.")
+
+
+class Stone(Schema):
+    type = text(64, metadata={"description": "e.g. diamond, emerald, chrysolite"})
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10_000))
+    carat = Quantity(
+        required=True,
+        places=3,
+        maximum=Decimal("10000"),
+        metadata={"description": "Total carat weight of these stones"},
+    )
+
+
+def legal_fineness(data: dict) -> None:
+    """Refuse a fineness that is not a legal standard for the metal, naming both."""
+    metal, fineness = data.get("metal"), data.get("fineness")
+    if metal in FINENESSES and fineness is not None and not is_legal_fineness(metal, fineness):
+        allowed = ", ".join(str(f) for f in FINENESSES[metal])
+        raise ValidationError(
+            f"{fineness} is not a legal fineness for {metal}; allowed: {allowed}.", "fineness"
+        )
+
+
+class PieceIn(Schema):
+    reference = text(64, metadata={"description": "The maker's own reference, unique per maker"})
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    title = text(200)
+    description = text(4000, required=False)
+    metal = fields.String(required=True, validate=validate.OneOf(METALS))
+    fineness = fields.Integer(
+        required=True,
+        strict=True,
+        metadata={"description": "Declared fineness; legal values depend on the metal"},
+    )
+    weight_g = Quantity(
+        required=True, places=2, maximum=Decimal("100000"), metadata={"description": "Grams"}
+    )
+    stones = fields.List(fields.Nested(Stone), load_default=list, validate=validate.Length(max=50))
+    uin = fields.String(
+        allow_none=True,
+        validate=UIN,
+        metadata={"description": "16-digit state UIN (GIIS DMDK), where the piece has one"},
+    )
+
+    @validates_schema
+    def _fineness(self, data, **kwargs):
+        legal_fineness(data)
+
+
+class PieceOut(Schema):
+    id = fields.Integer(required=True)
+    maker = fields.String(required=True, attribute="maker.slug")
+    reference = fields.String(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(allow_none=True, required=True)
+    metal = fields.String(required=True)
+    fineness = fields.Integer(required=True)
+    weight_g = Quantity(required=True, places=2, maximum=Decimal("100000"))
+    stones = fields.List(fields.Nested(Stone), required=True)
+    uin = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(PIECE_STATUSES))
+    registered_at = Timestamp(required=True)
+    certificate = fields.String(
+        allow_none=True,
+        required=True,
+        attribute="current_certificate_code",
+        metadata={"description": "Code of the piece's current certificate"},
+    )
+
+
+class PieceListArgs(Schema):
+    status = fields.String(validate=validate.OneOf(PIECE_STATUSES))
+    maker = fields.String(validate=validate.Length(min=1, max=64))
+    after = fields.Integer(
+        strict=False,
+        validate=validate.Range(min=0, max=2**62),
+        metadata={"description": "Cursor: the last id of the previous page"},
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PieceList(Schema):
+    items = fields.List(fields.Nested(PieceOut), required=True)
+    next_after = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "Cursor of the next page"}
+    )
+
+
+class ImportRow(Schema):
+    row = fields.Integer(required=True, metadata={"description": "Line of the CSV, or index + 1"})
+    reference = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("created", "rejected")))
+    piece_id = fields.Integer(allow_none=True, required=True)
+    errors = fields.Dict(keys=fields.String(), required=True)
+
+
+class ImportReport(Schema):
+    created = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    rows = fields.List(fields.Nested(ImportRow), required=True)

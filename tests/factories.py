@@ -1,0 +1,91 @@
+"""Builders of test data: valid inputs to vary field by field, and a small world of
+accounts with tokens."""
+
+import itertools
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from registry import accounts, makers
+
+_counter = itertools.count(1)
+
+
+def maker_data(**overrides) -> dict:
+    n = next(_counter)
+    data = {
+        "slug": f"maker-{n}",
+        "name_ru": f"Мастерская {n}",
+        "name_en": f"Workshop {n}",
+        "region": "RU-KYA",
+        "city": "Красноярск",
+        "mark": f"KR{n:03d}",
+    }
+    data.update(overrides)
+    return data
+
+
+def piece_data(**overrides) -> dict:
+    data = {
+        "reference": f"REF-{next(_counter)}",
+        "kind": "ring",
+        "title": "Кольцо «Енисей»",
+        "description": "Ring with three diamonds",
+        "metal": "gold",
+        "fineness": 585,
+        "weight_g": 3.42,
+        "stones": [{"type": "diamond", "count": 3, "carat": 0.15}],
+    }
+    data.update(overrides)
+    return data
+
+
+def assay_data(**overrides) -> dict:
+    data = {
+        "result": "passed",
+        "metal": "gold",
+        "fineness": 585,
+        "assay_mark": "585-KRS-2026",
+        "inspectorate": "East Siberian State Inspectorate of Assay Supervision",
+    }
+    data.update(overrides)
+    return data
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class World:
+    admin: str
+    maker: str
+    other_maker: str
+    inspector: str
+    maker_slug: str
+    other_maker_slug: str
+    revoked: str
+
+
+def world(session: Session) -> World:
+    """Accounts of every role with a working token each, and one revoked token."""
+
+    def account(email, role, maker=None):
+        data = {"email": email, "role": role}
+        if maker:
+            data["maker"] = maker.slug
+        acc = accounts.create(session, data, actor=None)
+        return acc, accounts.issue_token(session, acc, name="test", actor=None)[1]
+
+    one = makers.admit(session, maker_data(), actor=None)
+    two = makers.admit(session, maker_data(region="RU-TY", city="Кызыл"), actor=None)
+    _, admin = account("admin@test.example", "admin")
+    _, maker = account("maker@test.example", "maker", one)
+    _, other = account("other@test.example", "maker", two)
+    inspector_account, inspector = account("inspector@test.example", "inspector")
+    revoked_token, revoked = accounts.issue_token(
+        session, inspector_account, name="old", actor=None
+    )
+    accounts.revoke_token(session, revoked_token.id, actor=inspector_account)
+    session.commit()
+    return World(admin, maker, other, inspector, one.slug, two.slug, revoked)
