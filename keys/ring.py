@@ -69,12 +69,16 @@ class KeyInfo:
 
 @dataclass(frozen=True)
 class Signed:
+    """The JWS to store and serve as it is; the kid saves callers from parsing it."""
+
     jws: str
     kid: str
 
 
 @dataclass(frozen=True)
 class Verified:
+    """A JWS that passed every check; `key.valid_at` is left to the caller to judge."""
+
     payload: bytes
     kid: str
     key: KeyInfo
@@ -121,22 +125,16 @@ class KeyRing:
         return self._active(self._current())
 
     def ensure_active(self) -> KeyInfo:
-        """The active key, generating the first one if the ring is empty (first start).
+        """The active key, generating one if there is none (first start, or a compromise).
 
-        Safe when several processes start at once: exactly one key is generated. A ring
-        whose keys are all retired or compromised is not refilled here, since that state
-        follows a compromise and needs a deliberate rotate; raises NoActiveKey then.
+        After the active key was marked compromised this does what rotate() would. Safe
+        when several processes start at once: exactly one key is generated.
         """
         active = _find_active(self._current())
         if active is not None:
             return active
         with self._locked() as state:
-            active = _find_active(state)
-            if active is not None:
-                return active
-            if state:
-                raise self._no_active_key(state)
-            return self._add_key(state)
+            return _find_active(state) or self._add_key(state)
 
     def generate(self) -> KeyInfo:
         """Make the first active key; raises KeyRingError if one is active already."""
@@ -217,11 +215,6 @@ class KeyRing:
                 seen = _signature_of(os.fstat(file.fileno()))
                 data = file.read()
         except FileNotFoundError:
-            if any(self._directory.glob("*.pem")):
-                raise KeyRingError(
-                    f"{self._state_path} is missing but {self._directory} holds key files: "
-                    "restore keyring.json from a backup, or move the .pem files away"
-                ) from None
             return {}, None
         except OSError as exc:
             raise KeyRingError(f"cannot read {self._state_path}: {exc.strerror}") from None
@@ -295,8 +288,14 @@ class KeyRing:
     def _locked(self) -> Iterator[dict[str, KeyInfo]]:
         fd = os.open(self._directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            pass
-            state, _ = self._read()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            state, seen = self._read()
+            # Only under the lock: outside it, a first key may be written but not yet named.
+            if seen is None and any(self._directory.glob("*.pem")):
+                raise KeyRingError(
+                    f"{self._state_path} is missing but {self._directory} holds key files: "
+                    "restore keyring.json from a backup, or move the .pem files away"
+                )
             yield state
         finally:
             os.close(fd)  # which releases the flock

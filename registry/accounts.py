@@ -32,7 +32,10 @@ def create(session: Session, data: dict[str, Any], *, actor: Account | None) -> 
     email = data["email"].strip().lower()
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
         raise Conflict(f"An account for {email} already exists.", errors={"email": ["Taken."]})
-    maker = makers.get(session, data["maker"]) if data.get("maker") else None
+    try:
+        maker = makers.get(session, data["maker"]) if data.get("maker") else None
+    except NotFound as exc:
+        raise NotFound(exc.detail, errors={"maker": ["No admitted maker has this slug."]}) from exc
     account = Account(
         email=email, role=data["role"], maker=maker, display_name=data.get("display_name")
     )

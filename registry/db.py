@@ -4,9 +4,11 @@ request or command, removed when the app context ends.
 Transactions are owned by the caller (a view or a CLI command); services only flush.
 """
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, has_request_context, request
+from flask.globals import app_ctx, request_ctx
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -84,15 +86,41 @@ def make_engine(url: str) -> Engine:
 
 
 def _reading() -> bool:
-    """True while serving a safe (read-only) HTTP method."""
-    return has_request_context() and request.method in _SAFE_METHODS
+    """True while serving a safe (read-only) HTTP method, or where reads were declared."""
+    if has_request_context():
+        return request.method in _SAFE_METHODS
+    return _declared_reading.get()
+
+
+_declared_reading: ContextVar[bool] = ContextVar("registry_declared_reading", default=False)
+
+
+def declare_reading() -> None:
+    """Outside requests, begin SQLite transactions deferred in this context.
+
+    For a session that mostly reads alongside others that write (a test's inspection
+    session, a report): it must not hold the write lock while it looks.
+    """
+    _declared_reading.set(True)
+
+
+def _context_id() -> int:
+    if has_request_context():
+        return id(request_ctx._get_current_object())
+    return id(app_ctx._get_current_object())
 
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
-    factory = scoped_session(sessionmaker(bind=engine, expire_on_commit=False))
+    # One session per request, or per app context outside requests (not per thread):
+    # a request run inside a test's or a command's app context still gets its own.
+    factory = scoped_session(
+        sessionmaker(bind=engine, expire_on_commit=False), scopefunc=_context_id
+    )
     app.extensions["registry.db"] = factory
+    app.extensions["registry.engine"] = engine
 
+    @app.teardown_request
     @app.teardown_appcontext
     def _remove_session(_exc):
         factory.remove()
@@ -104,4 +132,4 @@ def session() -> Session:
 
 
 def engine() -> Engine:
-    return current_app.extensions["registry.db"].get_bind()
+    return current_app.extensions["registry.engine"]

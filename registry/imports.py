@@ -29,10 +29,12 @@ def rows_from_csv(body: bytes, *, charset: str | None = None) -> Iterator[tuple[
 
     UTF-8 (with or without a byte-order mark) unless the request names another charset;
     `stones` is written `type:count:carat` separated by `;`, e.g. `diamond:3:0.15`.
-    Raises InvalidInput for text that is not in the encoding or a header that lacks
-    required columns.
+    Raises InvalidInput for text that is not in the encoding, a header that lacks
+    required columns, or a line that the CSV reader cannot parse.
     """
     encoding = charset or "utf-8-sig"
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # spreadsheets write a byte-order mark even when asked for UTF-8
     try:
         text = body.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -42,6 +44,18 @@ def rows_from_csv(body: bytes, *, charset: str | None = None) -> Iterator[tuple[
             errors={"file": ["Wrong text encoding."]},
         ) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        yield from _csv_records(reader)
+    except csv.Error as exc:
+        # Raised mid-file (e.g. a field over the parser's size limit): the import stops and
+        # the caller stores none of it, as for any InvalidInput.
+        raise InvalidInput(
+            f"The CSV cannot be read at line {reader.line_num}: {exc}.",
+            errors={"file": [f"Unreadable CSV at line {reader.line_num}."]},
+        ) from exc
+
+
+def _csv_records(reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = _REQUIRED_COLUMNS - set(header)
     if missing:
@@ -87,7 +101,8 @@ def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:
     """(index + 1, row) pairs of a JSON array of pieces (or {"pieces": [...]})."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        # RecursionError: arrays or objects nested deeper than the parser goes.
         raise InvalidInput(
             f"The body is not valid JSON: {exc}.", errors={"file": ["Malformed JSON."]}
         ) from exc

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from registry import ledger
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Account, Maker
+from schemas.common import SLUG
 from schemas.standards import REGIONS
 
 
@@ -70,7 +71,8 @@ def admit(session: Session, data: dict[str, Any], *, actor: Account | None) -> M
 
 def get(session: Session, slug: str) -> Maker:
     """The maker with this slug; raises NotFound."""
-    maker = session.scalar(select(Maker).where(Maker.slug == slug))
+    # Text that cannot be a slug is never looked up: PostgreSQL refuses some (a NUL) outright.
+    maker = session.scalar(select(Maker).where(Maker.slug == slug)) if SLUG.match(slug) else None
     if maker is None:
         raise NotFound(f"No maker {slug!r} is admitted to the brand.")
     return maker

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import Timestamp, text
+from schemas.common import SLUG, Timestamp, text
 from schemas.standards import ROLES
 
 
@@ -10,7 +10,7 @@ class AccountIn(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     maker = fields.String(
-        validate=validate.Length(min=1, max=64),
+        validate=[validate.Length(min=1, max=64), validate.Regexp(SLUG)],
         metadata={"description": "Slug of the maker the account works for; makers only"},
     )
     display_name = text(200, required=False)

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 
 from schemas.certificates import CertificateOut
 from schemas.common import Timestamp, text
-from schemas.pieces import legal_fineness
+from schemas.pieces import ANY_LEGAL_FINENESS, legal_fineness
 from schemas.standards import ASSAY_RESULTS, METALS
 
 
@@ -13,7 +13,14 @@ class AssayIn(Schema):
     metal = fields.String(
         required=True, validate=validate.OneOf(METALS), metadata={"description": "Metal found"}
     )
-    fineness = fields.Integer(required=True, strict=True, metadata={"description": "Found"})
+    fineness = fields.Integer(
+        required=True,
+        strict=True,
+        metadata={
+            "description": "Found; legal values depend on the metal",
+            "enum": ANY_LEGAL_FINENESS,
+        },
+    )
     assay_mark = text(64, metadata={"description": "The state hallmark struck on the piece"})
     inspectorate = text(200, metadata={"description": "The assay office that tested the piece"})
     notes = text(2000, required=False)

@@ -95,5 +95,5 @@ class ReissueIn(Schema):
     description = text(4000, required=False)
     weight_g = Quantity(places=2, maximum=100000)
     stones = fields.List(fields.Nested(Stone), validate=validate.Length(max=50))
-    uin = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{16}$"))
+    uin = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{16}\Z"))
     note = text(1000, metadata={"description": "Why the certificate is reissued"})

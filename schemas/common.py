@@ -5,7 +5,8 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# \Z, not $: `$` also matches before a trailing newline.
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 
 
 def text(max_length: int, *, required: bool = True, **kwargs) -> fields.String:
@@ -18,6 +19,9 @@ class Trimmed(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in result:
+            # No text holds it legitimately, and PostgreSQL cannot store it.
+            raise ValidationError("Must not contain NUL characters.")
         return result.strip()
 
 
@@ -30,6 +34,9 @@ class Quantity(fields.Decimal):
     def __init__(self, *, places: int, maximum: Decimal, **kwargs):
         self.max_places = places
         self.maximum = maximum
+        # The bounds in the OpenAPI document too (3.0: exclusiveMinimum is a flag).
+        bounds = {"minimum": 0, "exclusiveMinimum": True, "maximum": float(maximum)}
+        kwargs["metadata"] = {**bounds, **kwargs.get("metadata", {})}
         super().__init__(allow_nan=False, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -40,8 +47,9 @@ class Quantity(fields.Decimal):
             raise ValidationError("Must be greater than 0.")
         if number > self.maximum:
             raise ValidationError(f"Must be at most {self.maximum}.")
-        exponent = number.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -self.max_places:
+        # quantize, not normalize(): normalising in the default context rounds a tiny
+        # value such as 1e-99999 to 0, which would slip through as a whole number.
+        if number != number.quantize(Decimal(1).scaleb(-self.max_places)):
             raise ValidationError(f"At most {self.max_places} decimal places.")
         return number
 

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import Quantity, Timestamp, text
+from schemas.common import SLUG, Quantity, Timestamp, text
 from schemas.standards import FINENESSES, KINDS, METALS, PIECE_STATUSES, is_legal_fineness
 
-UIN = validate.Regexp(r"^[0-9]{16}$", error="The state UIN is exactly 16 digits.")
+UIN = validate.Regexp(r"^[0-9]{16}\Z", error="The state UIN is exactly 16 digits.")
 
 
 class Stone(Schema):
@@ -19,6 +19,10 @@ class Stone(Schema):
         maximum=Decimal("10000"),
         metadata={"description": "Total carat weight of these stones"},
     )
+
+
+#: Every fineness legal for some metal: the values the OpenAPI document lists.
+ANY_LEGAL_FINENESS = sorted({fineness for legal in FINENESSES.values() for fineness in legal})
 
 
 def legal_fineness(data: dict) -> None:
@@ -40,7 +44,10 @@ class PieceIn(Schema):
     fineness = fields.Integer(
         required=True,
         strict=True,
-        metadata={"description": "Declared fineness; legal values depend on the metal"},
+        metadata={
+            "description": "Declared fineness; legal values depend on the metal",
+            "enum": ANY_LEGAL_FINENESS,
+        },
     )
     weight_g = Quantity(
         required=True, places=2, maximum=Decimal("100000"), metadata={"description": "Grams"}
@@ -81,7 +88,7 @@ class PieceOut(Schema):
 
 class PieceListArgs(Schema):
     status = fields.String(validate=validate.OneOf(PIECE_STATUSES))
-    maker = fields.String(validate=validate.Length(min=1, max=64))
+    maker = fields.String(validate=[validate.Length(min=1, max=64), validate.Regexp(SLUG)])
     after = fields.Integer(
         strict=False,
         validate=validate.Range(min=0, max=2**62),

@@ -2,11 +2,12 @@
 REGISTRY_TEST_DATABASE_URL names a server, on PostgreSQL too."""
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from registry import create_app, db, migrate
 from tests import factories
@@ -36,18 +37,25 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_ready() -> str:
-    """The test PostgreSQL database, emptied and migrated once for the session."""
-    url = db.normalise_url(PG_URL)
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def postgres_ready():
+    """A database of this test run's own on the PostgreSQL server, migrated once.
+
+    Made beside the database that REGISTRY_TEST_DATABASE_URL names and dropped at the
+    end, so that test runs sharing a server never see each other's tables.
+    """
+    server = make_url(db.normalise_url(PG_URL))
+    name = f"{server.database}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
     engine = db.make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    return url
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -79,9 +87,7 @@ def app(database_url, tmp_path):
         }
     )
     yield app
-    db_engine = app.extensions["registry.db"].get_bind()
-    app.extensions["registry.db"].remove()
-    db_engine.dispose()
+    app.extensions["registry.engine"].dispose()
 
 
 @pytest.fixture
@@ -96,7 +102,9 @@ def runner(app):
 
 @pytest.fixture
 def session(app):
+    """A session of the test's own, to look at the database beside the requests."""
     with app.app_context():
+        db.declare_reading()
         yield db.session()
 
 

@@ -35,8 +35,13 @@ class Api(flask_smorest.Api):
 
 
 def init_app(app: Flask) -> Api:
-    from registry.api import accounts, certificates, makers, pieces, wellknown
+    from registry.api import accounts, certificates, common, makers, pieces, wellknown
 
+    # Before the blueprints: their rules look the converter up when they are added.
+    app.url_map.converters["id"] = common.RowId
+    from registry.api import parsing
+
+    parsing.init_app()
     api = Api(
         app,
         spec_kwargs={

@@ -48,7 +48,7 @@ def listing():
     return {"items": accounts.listing(db.session())}
 
 
-@bp.post("/accounts/<int:account_id>/tokens")
+@bp.post("/accounts/<id:account_id>/tokens")
 @guarded(bp, "admin")
 @bp.arguments(TokenIn)
 @bp.response(201, NewTokenOut)
@@ -58,7 +58,7 @@ def issue_for(data, account_id):
     return _new_token(accounts.get(db.session(), account_id), data.get("name"))
 
 
-@bp.get("/accounts/<int:account_id>/tokens")
+@bp.get("/accounts/<id:account_id>/tokens")
 @guarded(bp, "admin")
 @bp.response(200, TokenList)
 @bp.alt_response(404, response="NOT_FOUND")
@@ -84,7 +84,7 @@ def issue_own(data):
     return _new_token(g.actor, data.get("name"))
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<id:token_id>/revoke")
 @guarded(bp, *ANYONE)
 @bp.response(200, TokenOut)
 @bp.alt_response(404, response="NOT_FOUND")

@@ -1,8 +1,10 @@
-"""Decorators shared by the API blueprints."""
+"""Decorators and URL converters shared by the API blueprints."""
 
 from collections.abc import Callable
 
 from flask_smorest import Blueprint
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from registry.auth import require_role
 
@@ -17,3 +19,22 @@ def guarded(bp: Blueprint, *roles: str) -> Callable:
         return bp.doc(security=[{"bearer": []}])(view)
 
     return decorator
+
+
+class RowId(IntegerConverter):
+    """`<id:name>`: a row id, 1 to 2**31 - 1 (the range of an INTEGER key on PostgreSQL).
+
+    An id outside it is a 404 instead of an overflow in the database driver (a 500), and
+    flask-smorest documents the bounds in the OpenAPI document.
+    """
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
+    def to_python(self, value: str) -> int:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            # Not werkzeug's "try the next rule": when a rule of another method comes
+            # first for the path, that becomes a 405 for one method and a 404 for another.
+            raise NotFound() from None

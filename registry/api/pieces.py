@@ -43,9 +43,9 @@ _IMPORT_BODY = {
 @guarded(bp, "maker")
 @bp.doc(requestBody=_IMPORT_BODY)
 @bp.response(200, ImportReport)
-@bp.alt_response(413, response="CONTENT_TOO_LARGE")
+@bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
-@bp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def bulk_import():
     """Register many of your pieces at once; every row is created whole or reported."""
     body = request.get_data(cache=False)
@@ -83,7 +83,7 @@ def listing(args):
     return {"items": items, "next_after": next_after}
 
 
-@bp.get("/pieces/<int:piece_id>")
+@bp.get("/pieces/<id:piece_id>")
 @guarded(bp, "maker", "inspector")
 @bp.response(200, PieceOut)
 @bp.alt_response(404, response="NOT_FOUND")
@@ -92,7 +92,7 @@ def show(piece_id):
     return pieces.get(db.session(), piece_id, actor=g.actor)
 
 
-@bp.post("/pieces/<int:piece_id>/assay")
+@bp.post("/pieces/<id:piece_id>/assay")
 @guarded(bp, "inspector")
 @bp.arguments(AssayIn)
 @bp.response(201, AssayOut)

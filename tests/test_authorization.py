@@ -1,0 +1,446 @@
+"""Who may call what: every endpoint of the API against every kind of caller.
+
+The endpoints are read from the app (its URL map and its OpenAPI document), so an
+endpoint that ENDPOINTS does not list fails `test_matrix_covers_every_route`: give it
+its roles here when you add it. Every request is otherwise valid, so its status says
+only whether the caller was let in.
+"""
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from registry import accounts, assays, db, pieces, signing
+from registry.models import Event
+from schemas.assays import AssayIn
+from schemas.pieces import PieceIn
+from tests.factories import World, assay_data, bearer, maker_data, piece_data
+
+# The accounts that tests/factories.world creates, by the caller that uses each one.
+EMAILS = {
+    "maker": "maker@test.example",
+    "other-maker": "other@test.example",
+    "inspector": "inspector@test.example",
+    "admin": "admin@test.example",
+}
+ROLES = {"maker": "maker", "other-maker": "maker", "inspector": "inspector", "admin": "admin"}
+UNAUTHENTICATED = ("anonymous", "malformed", "wrong-scheme", "unknown", "revoked")
+CALLERS = UNAUTHENTICATED + tuple(ROLES)
+
+# Served by Flask or flask-smorest, not by a registry view: public, not in the matrix.
+FRAMEWORK_ROUTES = {("GET", "/static/{filename}")}
+
+_numbers = itertools.count(1)
+_PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # <int:piece_id> -> {piece_id}
+
+
+def _authorization(world: World, caller: str) -> dict[str, str]:
+    if caller == "anonymous":
+        return {}
+    if caller == "malformed":
+        return {"Authorization": "Bearer nonsense"}
+    if caller == "wrong-scheme":
+        # A working admin secret, sent under a scheme other than Bearer.
+        return {"Authorization": f"Token {world.admin}"}
+    if caller == "unknown":
+        # Shaped like a token, never issued.
+        return bearer("ysr_AAAAAAAA_" + "A" * 43)
+    tokens = {
+        "revoked": world.revoked,
+        "maker": world.maker,
+        "other-maker": world.other_maker,
+        "inspector": world.inspector,
+        "admin": world.admin,
+    }
+    return bearer(tokens[caller])
+
+
+class Make:
+    """Fresh objects for one request, made through the services and committed."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def _account(self, session, caller: str):
+        return accounts.by_email(session, EMAILS[caller])
+
+    def piece(self, caller: str = "maker") -> int:
+        """A new piece of `caller`'s maker, awaiting assay."""
+        with self.app.app_context():
+            session = db.session()
+            maker = self._account(session, caller)
+            piece = pieces.register(session, maker.maker, PieceIn().load(piece_data()), actor=maker)
+            session.commit()
+            return piece.id
+
+    def certificate(self) -> str:
+        """The code of a new, valid certificate of a piece of world.maker's."""
+        piece_id = self.piece()
+        with self.app.app_context():
+            session = db.session()
+            assay = assays.attest(
+                session,
+                signing.keyring(),
+                piece_id,
+                AssayIn().load(assay_data()),
+                issuer=signing.issuer(),
+                actor=self._account(session, "inspector"),
+            )
+            session.commit()
+            return assay.certificate.code
+
+    def account_id(self, caller: str) -> int:
+        with self.app.app_context():
+            return self._account(db.session(), caller).id
+
+    def token_id(self, caller: str) -> int:
+        """A new token of `caller`'s account (not the one the caller sends)."""
+        with self.app.app_context():
+            session = db.session()
+            account = self._account(session, caller)
+            token, _ = accounts.issue_token(session, account, name="spare", actor=account)
+            session.commit()
+            return token.id
+
+
+@pytest.fixture
+def make(app, world) -> Make:
+    return Make(app)
+
+
+Request = Callable[[World, Make, str], tuple[str, dict]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # as in the OpenAPI document: the app's rule without converters
+    roles: frozenset[str] | None  # None: public, and the Authorization header is ignored
+    ok: int  # the status for a caller who is let in
+    request: Request  # (world, make, caller) -> (url, test-client keywords)
+    denied: frozenset[str] = frozenset()  # callers refused although their role may call
+    writes: bool = False  # an accepted write leaves events in the ledger, a refused one none
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def expected(self, caller: str) -> int:
+        if self.roles is None:
+            return self.ok
+        if caller in UNAUTHENTICATED:
+            return 401
+        if ROLES[caller] not in self.roles or caller in self.denied:
+            return 403
+        return self.ok
+
+
+def _at(path: str, **kwargs) -> Request:
+    return lambda world, make, caller: (path, kwargs)
+
+
+def _own_token(world: World, make: Make, caller: str) -> tuple[str, dict]:
+    # Unauthenticated callers aim at a maker's token; they are refused before it matters.
+    token_id = make.token_id(caller if caller in ROLES else "maker")
+    return f"/api/v1/tokens/{token_id}/revoke", {}
+
+
+MAKER = frozenset({"maker"})
+MAKER_OR_INSPECTOR = frozenset({"maker", "inspector"})
+INSPECTOR = frozenset({"inspector"})
+ADMIN = frozenset({"admin"})
+ANYONE = frozenset({"maker", "inspector", "admin"})
+
+ENDPOINTS = [
+    # Public.
+    Endpoint("GET", "/api/v1/openapi.json", None, 200, _at("/api/v1/openapi.json")),
+    Endpoint("GET", "/.well-known/jwks.json", None, 200, _at("/.well-known/jwks.json")),
+    Endpoint("GET", "/api/v1/makers", None, 200, _at("/api/v1/makers")),
+    Endpoint(
+        "GET",
+        "/api/v1/makers/{slug}",
+        None,
+        200,
+        lambda world, make, caller: (f"/api/v1/makers/{world.maker_slug}", {}),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/certificates/{code}",
+        None,
+        200,
+        lambda world, make, caller: (f"/api/v1/certificates/{make.certificate()}", {}),
+    ),
+    # Makers, for their own maker.
+    Endpoint(
+        "POST",
+        "/api/v1/pieces",
+        MAKER,
+        201,
+        lambda world, make, caller: ("/api/v1/pieces", {"json": piece_data()}),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/pieces/import",
+        MAKER,
+        200,
+        lambda world, make, caller: ("/api/v1/pieces/import", {"json": [piece_data()]}),
+        writes=True,
+    ),
+    # Makers (their own pieces) and inspectors (every maker's).
+    Endpoint("GET", "/api/v1/pieces", MAKER_OR_INSPECTOR, 200, _at("/api/v1/pieces")),
+    Endpoint(
+        "GET",
+        "/api/v1/pieces/{piece_id}",
+        MAKER_OR_INSPECTOR,
+        200,
+        lambda world, make, caller: (f"/api/v1/pieces/{make.piece()}", {}),
+        denied=frozenset({"other-maker"}),
+    ),
+    # Inspectors.
+    Endpoint(
+        "POST",
+        "/api/v1/pieces/{piece_id}/assay",
+        INSPECTOR,
+        201,
+        lambda world, make, caller: (
+            f"/api/v1/pieces/{make.piece()}/assay",
+            {"json": assay_data()},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/certificates/{code}/revoke",
+        INSPECTOR,
+        200,
+        lambda world, make, caller: (
+            f"/api/v1/certificates/{make.certificate()}/revoke",
+            {"json": {"reason": "data_error", "note": "The weight was misprinted."}},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/certificates/{code}/reissue",
+        INSPECTOR,
+        201,
+        lambda world, make, caller: (
+            f"/api/v1/certificates/{make.certificate()}/reissue",
+            {"json": {"weight_g": 3.5, "note": "Weighed again."}},
+        ),
+        writes=True,
+    ),
+    # The brand office.
+    Endpoint(
+        "POST",
+        "/api/v1/makers",
+        ADMIN,
+        201,
+        lambda world, make, caller: ("/api/v1/makers", {"json": maker_data()}),
+        writes=True,
+    ),
+    Endpoint("GET", "/api/v1/accounts", ADMIN, 200, _at("/api/v1/accounts")),
+    Endpoint(
+        "POST",
+        "/api/v1/accounts",
+        ADMIN,
+        201,
+        lambda world, make, caller: (
+            "/api/v1/accounts",
+            {"json": {"email": f"new-{next(_numbers)}@test.example", "role": "inspector"}},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/accounts/{account_id}/tokens",
+        ADMIN,
+        200,
+        lambda world, make, caller: (f"/api/v1/accounts/{make.account_id('maker')}/tokens", {}),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/accounts/{account_id}/tokens",
+        ADMIN,
+        201,
+        lambda world, make, caller: (
+            f"/api/v1/accounts/{make.account_id('maker')}/tokens",
+            {"json": {"name": "workshop"}},
+        ),
+        writes=True,
+    ),
+    # Anyone signed in, for their own tokens.
+    Endpoint("GET", "/api/v1/tokens", ANYONE, 200, _at("/api/v1/tokens")),
+    Endpoint(
+        "POST",
+        "/api/v1/tokens",
+        ANYONE,
+        201,
+        _at("/api/v1/tokens", json={"name": "laptop"}),
+        writes=True,
+    ),
+    Endpoint("POST", "/api/v1/tokens/{token_id}/revoke", ANYONE, 200, _own_token, writes=True),
+]
+
+
+def _routes(app) -> set[tuple[str, str]]:
+    return {
+        (method, _PARAMETER.sub(r"{\1}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def _events(app) -> int:
+    with app.app_context():
+        return db.session().scalar(select(func.count()).select_from(Event))
+
+
+def _call(app, client, world: World, make: Make, endpoint: Endpoint, caller: str) -> list[str]:
+    """Make the request as `caller`; what went against the matrix, or nothing."""
+    path, kwargs = endpoint.request(world, make, caller)
+    events = _events(app)
+    response = client.open(
+        path, method=endpoint.method, headers=_authorization(world, caller), **kwargs
+    )
+    expected = endpoint.expected(caller)
+    wrong = []
+    if response.status_code != expected:
+        wrong.append(f"status {response.status_code}: {response.get_data(as_text=True)[:300]}")
+    elif expected >= 400:
+        problem = response.json if response.is_json else {}
+        if response.mimetype != "application/problem+json":
+            wrong.append(f"content type {response.mimetype}")
+        if not {"type", "title", "status", "detail"} <= set(problem):
+            wrong.append(f"problem members {sorted(problem)}")
+        elif problem["status"] != expected:
+            wrong.append(f"problem status {problem['status']}")
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if (expected == 401) != challenge.startswith("Bearer"):
+        wrong.append(f"WWW-Authenticate {challenge!r}")
+    # A refused write leaves no trace; an accepted one does (so the request was valid).
+    if (_events(app) > events) != (endpoint.writes and expected < 400):
+        wrong.append("ledger events " + ("written" if _events(app) > events else "missing"))
+    return [f"{endpoint.id} as {caller} (expected {expected}): {w}" for w in wrong]
+
+
+def test_matrix_covers_every_route(app):
+    listed = [(endpoint.method, endpoint.path) for endpoint in ENDPOINTS]
+    assert len(listed) == len(set(listed)), "an endpoint is listed twice"
+    routes = _routes(app) - FRAMEWORK_ROUTES
+    assert routes - set(listed) == set(), "routes missing from ENDPOINTS: give them roles"
+    assert set(listed) - routes == set(), "ENDPOINTS lists routes the app does not have"
+
+
+def test_matrix_covers_every_documented_operation(client):
+    """The OpenAPI document lists the same operations, with security where guarded."""
+    document = client.get("/api/v1/openapi.json").json
+    documented = {
+        (method.upper(), path): operation
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method in ("get", "put", "post", "delete", "patch")
+    }
+    listed = {(endpoint.method, endpoint.path): endpoint for endpoint in ENDPOINTS}
+    # The document does not describe itself.
+    assert set(documented) == set(listed) - {("GET", "/api/v1/openapi.json")}
+    for key, operation in documented.items():
+        if listed[key].roles is None:
+            assert "security" not in operation, key
+        else:
+            assert operation.get("security") == [{"bearer": []}], key
+            assert {"401", "403"} <= set(operation["responses"]), key
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.id)
+def test_authorization_matrix(app, client, world, make, endpoint):
+    """Every caller against one endpoint, each request on objects of its own.
+
+    One database serves the endpoint's callers (a database per request would make this
+    file several times slower); what one caller writes, no other caller's request
+    touches, and a refused request is checked to have written nothing. Every departure
+    from the matrix is reported, naming the caller.
+    """
+    wrong = [
+        problem
+        for caller in CALLERS
+        for problem in _call(app, client, world, make, endpoint, caller)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_maker_lists_only_own_pieces_an_inspector_every_makers(client, world, make):
+    own, other = make.piece("maker"), make.piece("other-maker")
+
+    def listed(token: str, query: str = "") -> set[int]:
+        response = client.get(f"/api/v1/pieces{query}", headers=bearer(token))
+        assert response.status_code == 200, response.json
+        return {item["id"] for item in response.json["items"]}
+
+    assert listed(world.maker) == {own}
+    assert listed(world.other_maker) == {other}
+    # Naming another maker does not widen a maker's view.
+    assert listed(world.maker, f"?maker={world.other_maker_slug}") == set()
+    assert listed(world.inspector) == {own, other}
+    assert listed(world.inspector, f"?maker={world.other_maker_slug}") == {other}
+
+
+@pytest.mark.parametrize(
+    ("caller", "owner"),
+    [("maker", "other-maker"), ("maker", "inspector"), ("inspector", "maker"), ("maker", "admin")],
+)
+def test_revoking_someone_elses_token_is_not_found_unless_admin(client, world, make, caller, owner):
+    """Someone else's token is reported absent, not forbidden, so ids cannot be probed."""
+    token_id = make.token_id(owner)
+    response = client.post(
+        f"/api/v1/tokens/{token_id}/revoke", headers=_authorization(world, caller)
+    )
+    assert response.status_code == 404, response.json
+    assert response.mimetype == "application/problem+json"
+    tokens = client.get(
+        f"/api/v1/accounts/{make.account_id(owner)}/tokens", headers=bearer(world.admin)
+    ).json["items"]
+    assert [t["revoked_at"] for t in tokens if t["id"] == token_id] == [None]
+
+
+@pytest.mark.parametrize("owner", ["maker", "inspector"])
+def test_admin_revokes_anyones_token(client, world, make, owner):
+    token_id = make.token_id(owner)
+    response = client.post(f"/api/v1/tokens/{token_id}/revoke", headers=bearer(world.admin))
+    assert response.status_code == 200, response.json
+    assert response.json["revoked_at"] is not None
+
+
+@pytest.mark.parametrize("revoker", ["self", "admin"])
+def test_a_revoked_token_stops_working_at_once(client, world, revoker):
+    made = client.post("/api/v1/tokens", json={"name": "phone"}, headers=bearer(world.maker))
+    assert made.status_code == 201, made.json
+    token = made.json["token"]
+    assert client.get("/api/v1/pieces", headers=bearer(token)).status_code == 200
+
+    by = token if revoker == "self" else world.admin
+    revoked = client.post(f"/api/v1/tokens/{made.json['id']}/revoke", headers=bearer(by))
+    assert revoked.status_code == 200, revoked.json
+
+    refused = client.get("/api/v1/pieces", headers=bearer(token))
+    assert refused.status_code == 401
+    assert refused.json["detail"] == "This token was revoked."
+    # The maker's other token still works.
+    assert client.get("/api/v1/pieces", headers=bearer(world.maker)).status_code == 200
+
+
+def test_using_a_token_sets_its_last_used_time(client, world):
+    spare = client.post("/api/v1/tokens", json={"name": "spare"}, headers=bearer(world.maker))
+    assert spare.status_code == 201, spare.json
+
+    listing = client.get("/api/v1/tokens", headers=bearer(world.maker))
+
+    assert listing.status_code == 200, listing.json
+    last_used = {t["prefix"]: t["last_used_at"] for t in listing.json["items"]}
+    assert last_used[world.maker[: len("ysr_") + 8]] is not None
+    assert last_used[spare.json["prefix"]] is None

@@ -1,0 +1,272 @@
+"""Property-based fuzzing of the JSON API against its own OpenAPI document (schemathesis).
+
+The schema is loaded from the app's `/api/v1/openapi.json`, in process over WSGI, and
+every operation in it gets a few hundred generated requests, schema-valid and
+schema-violating alike (examples, coverage and fuzzing phases). A response fails the run
+when it is a server error, or when its status, content type, headers or body are not what
+the document says for that operation.
+
+Each operation is called with the token of a role that may call it (read from the view's
+`require_role`, the source the document's `security` is made from), so that requests
+reach validation and the services instead of stopping at 401; a smaller run sends every
+guarded operation the tokens of the other roles, and none. Path parameters are often
+swapped for ids, slugs and certificate codes that exist, so that the business rules
+(ownership, state transitions, revocation, reissue) run, not only "not found".
+
+Generation is seeded, so a failure replays. The schema is read when the module is
+collected, so the app is built then, over a temporary directory that the `world` fixture
+fills (a migrated database, makers, pieces and tokens) and removes afterwards.
+"""
+
+import atexit
+import itertools
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis import checks
+
+from registry import accounts, assays, codes, create_app, db, pieces, signing
+from registry.errors import Unauthorized
+from tests import factories
+
+pytestmark = pytest.mark.slow
+
+#: Generated requests per operation with an entitled token, on top of the coverage phase.
+CASES_PER_OPERATION = 300
+#: Generated requests per guarded operation with a wrong token or none.
+CASES_PER_WRONG_ROLE = 30
+#: Fixed, so that CI replays the same requests; change it locally to explore further.
+SEED = 9457_8785
+
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_headers_conformance,
+    checks.response_schema_conformance,
+]
+SETTINGS = {
+    "deadline": None,
+    "database": None,
+    # In process, a slow case is the app's time, not the strategy's; and big bodies (bulk
+    # imports) are wanted, not a problem.
+    "suppress_health_check": [hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
+}
+ROLES = ("maker", "inspector", "admin")
+_EMAILS = {
+    "maker": "maker@test.example",
+    "other_maker": "other@test.example",
+    "inspector": "inspector@test.example",
+    "admin": "admin@test.example",
+}
+
+_WORKDIR = Path(tempfile.mkdtemp(prefix="registry-fuzz-"))
+# Collected but deselected, the module's fixture never runs: remove the directory at exit.
+atexit.register(shutil.rmtree, _WORKDIR, ignore_errors=True)
+_DATABASE = _WORKDIR / "registry.sqlite3"
+app = create_app(
+    {
+        "TESTING": True,
+        "DATABASE_URL": f"sqlite:///{_DATABASE}",
+        "KEYS_DIR": str(_WORKDIR / "keys"),
+        "PUBLIC_BASE_URL": "https://registry.test",
+    }
+)
+
+#: What exists, by path parameter name (piece_id, code, slug, …); filled by `world`.
+_existing: dict[str, list] = {}
+
+
+def flatmap_path_parameters(context, path_parameters):
+    """Half the time, put things that exist into the generated path (a schemathesis hook)."""
+    known = {
+        name: st.sampled_from(_existing[name])
+        for name in path_parameters or {}
+        if _existing.get(name)
+    }
+    if not known:
+        return st.just(path_parameters)
+    return st.one_of(
+        st.just(path_parameters),
+        st.fixed_dictionaries(known).map(lambda values: {**path_parameters, **values}),
+    )
+
+
+def _load_schema(*, coverage: bool) -> schemathesis.BaseSchema:
+    """The app's own OpenAPI document, seeded, in every generation mode."""
+    config = {
+        "seed": SEED,
+        "generation": {
+            "mode": "all",
+            "database": "none",
+            # The tests send the bearer token themselves: every case of the entitled run
+            # gets past authentication, and the other run sends a wrong token or none.
+            "with-security-parameters": False,
+        },
+        "phases": {
+            "examples": {"enabled": True},
+            "coverage": {"enabled": coverage},
+            "fuzzing": {"enabled": True},
+            "stateful": {"enabled": False},
+        },
+    }
+    loaded = schemathesis.openapi.from_wsgi(
+        "/api/v1/openapi.json", app, config=schemathesis.Config.from_dict(config)
+    )
+    loaded.hook(flatmap_path_parameters)
+    return loaded
+
+
+schema = _load_schema(coverage=True)
+# Authentication comes before the body is read: its coverage cases would add nothing.
+schema_without_coverage = _load_schema(coverage=False)
+
+
+def _roles_by_operation() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(METHOD, OpenAPI path) → the roles its view admits; () for a public operation."""
+    argument = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+    found = {}
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        path = argument.sub(r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found[(method, path)] = tuple(getattr(view, "_roles", ()))
+    return found
+
+
+ROLES_BY_OPERATION = _roles_by_operation()
+
+
+def _seed(session) -> dict[str, list]:
+    """Pieces of both makers, half awaiting assay, half certified; what exists, by name."""
+    maker = accounts.by_email(session, _EMAILS["maker"])
+    other = accounts.by_email(session, _EMAILS["other_maker"])
+    inspector = accounts.by_email(session, _EMAILS["inspector"])
+    metals = itertools.cycle([("gold", 585), ("silver", 925), ("platinum", 950), ("palladium", 500)])
+    piece_ids, issued = [], []
+    for n in range(40):
+        account = other if n % 4 == 0 else maker
+        metal, fineness = next(metals)
+        data = factories.piece_data(metal=metal, fineness=fineness)
+        piece = pieces.register(session, account.maker, data, actor=account)
+        session.flush()
+        piece_ids.append(piece.id)
+        if n % 2:
+            assay = assays.attest(
+                session,
+                signing.keyring(),
+                piece.id,
+                factories.assay_data(metal=metal, fineness=fineness),
+                issuer=signing.issuer(),
+                actor=inspector,
+            )
+            issued.append(assay.certificate.code)
+    session.commit()
+    mistyped = issued[0][:-1] + ("1" if issued[0].endswith("0") else "0")
+    everyone = accounts.listing(session)
+    return {
+        "piece_id": piece_ids,
+        # As stored, as printed and typed in lower case, and with a wrong check symbol.
+        "code": [*issued, *(codes.printed(code).lower() for code in issued[:5]), mistyped],
+        "slug": [maker.maker.slug, other.maker.slug],
+        "account_id": [account.id for account in everyone],
+        "token_id": [t.id for account in everyone for t in accounts.tokens_of(session, account)],
+    }
+
+
+@pytest.fixture(scope="module")
+def world(sqlite_template):
+    """The app's database, migrated and seeded; removed with the key ring afterwards."""
+    assert not _DATABASE.exists(), "nothing may open the database before it is copied in"
+    shutil.copy(sqlite_template, _DATABASE)
+    with app.app_context():
+        session = db.session()
+        world = factories.world(session)
+        _existing.update(_seed(session))
+        engine = db.engine()
+    yield world
+    engine.dispose()
+    shutil.rmtree(_WORKDIR, ignore_errors=True)
+
+
+class Tokens:
+    """A working bearer token per role, renewed whenever the fuzzer has revoked it.
+
+    `POST /tokens/{token_id}/revoke` is fuzzed with ids that exist, so sooner or later it
+    revokes the tokens the run sends; the rest of the run would then be 401s only.
+    """
+
+    def __init__(self, world: factories.World):
+        self._secrets = {"maker": world.maker, "inspector": world.inspector, "admin": world.admin}
+
+    def header(self, role: str) -> dict[str, str]:
+        with app.app_context():
+            session = db.session()
+            try:
+                accounts.authenticate(session, f"Bearer {self._secrets[role]}")
+            except Unauthorized:
+                account = accounts.by_email(session, _EMAILS[role])
+                _, self._secrets[role] = accounts.issue_token(
+                    session, account, name="fuzz", actor=None
+                )
+                session.commit()
+        return factories.bearer(self._secrets[role])
+
+
+@pytest.fixture(scope="module")
+def tokens(world) -> Tokens:
+    return Tokens(world)
+
+
+STATS = {}
+
+
+def teardown_module():
+    import collections
+    for k,v in STATS.items():
+        print(k, len(v), dict(collections.Counter(x[0] for x in v)), dict(collections.Counter((x[1],x[2]) for x in v)))
+
+
+_turns: dict[tuple[str, str], itertools.count] = {}
+
+
+def _in_turn(run: str, case, choices: list):
+    """The next of `choices` for this run and operation, round robin."""
+    turn = next(_turns.setdefault((run, case.operation.label), itertools.count()))
+    return choices[turn % len(choices)]
+
+
+def _allowed(case) -> tuple[str, ...]:
+    operation = case.operation
+    # Not case.method: the coverage phase also tries methods the operation lacks.
+    path = operation.schema.get_full_path(operation.path)
+    return ROLES_BY_OPERATION[(operation.method.upper(), path)]
+
+
+@hypothesis.settings(max_examples=CASES_PER_OPERATION, **SETTINGS)
+@schema.parametrize()
+def test_operation_with_an_entitled_token(case, tokens):
+    allowed = _allowed(case)
+    headers = tokens.header(_in_turn("entitled", case, list(allowed))) if allowed else None
+    r = case.call_and_validate(headers=headers, checks=CHECKS)
+    STATS.setdefault(case.operation.label, []).append((r.status_code, case.meta.generation.mode.value if case.meta else None, case.meta.phase.name.value if case.meta else None))
+
+
+@hypothesis.settings(max_examples=CASES_PER_WRONG_ROLE, **SETTINGS)
+@schema_without_coverage.parametrize()
+def test_operation_with_a_wrong_token_or_none(case, tokens):
+    allowed = _allowed(case)
+    if not allowed:
+        return  # public: no token is wrong
+    role = _in_turn("wrong", case, [None, *(role for role in ROLES if role not in allowed)])
+    headers = tokens.header(role) if role else None
+    response = case.call_and_validate(headers=headers, checks=CHECKS)
+    if response.status_code == 404 and response.json()["type"] == "about:blank":
+        return  # no route for this path (an id out of range): routing comes before the token
+    assert response.status_code == (403 if role else 401), response.text
