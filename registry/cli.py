@@ -54,6 +54,8 @@ def main(ctx: click.Context) -> None:
 
     app = create_app()
     ctx.obj = app
+    # Callbacks run last-in first-out: the engine closes after the app context ends.
+    ctx.call_on_close(app.extensions["registry.engine"].dispose)
     ctx.with_resource(app.app_context())
 
 

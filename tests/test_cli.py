@@ -1,0 +1,152 @@
+"""The `registry` command, as an operator types it, on the server's database and keys."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from jwcrypto import jwk, jws
+
+from registry import cli, create_app
+from tests.factories import assay_data, bearer, piece_data
+
+
+@pytest.fixture
+def env(database_url, tmp_path):
+    return {
+        "REGISTRY_DATABASE_URL": database_url,
+        "REGISTRY_KEYS_DIR": str(tmp_path / "keys"),
+        "REGISTRY_PUBLIC_BASE_URL": "https://registry.test",
+        "REGISTRY_GENERATE_KEY_ON_START": "false",
+    }
+
+
+@pytest.fixture
+def registry(env):
+    def run(*args, ok=True):
+        result = CliRunner().invoke(cli.main, list(args), env=env, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    return run
+
+
+@pytest.fixture
+def server(env):
+    """A server app on the same database and keys, as gunicorn would build it."""
+    app = create_app(
+        {
+            "DATABASE_URL": env["REGISTRY_DATABASE_URL"],
+            "KEYS_DIR": env["REGISTRY_KEYS_DIR"],
+            "PUBLIC_BASE_URL": env["REGISTRY_PUBLIC_BASE_URL"],
+            "GENERATE_KEY_ON_START": False,
+        }
+    )
+    yield app.test_client()
+    app.extensions["registry.engine"].dispose()
+
+
+def test_init_demo_and_a_token_that_the_server_accepts(registry, server):
+    assert "signing key" in registry("init").output
+    demo = registry("demo", "--if-empty").output
+    assert "3 makers" in demo
+    assert "demo: the registry has data already" in registry("demo", "--if-empty").output
+
+    token = registry("tokens", "create", "--email", "inspector@demo.yenisey.example").stdout
+    assert token.count("\n") == 1 and token.startswith("ysr_")
+    client = server
+    pieces = client.get("/api/v1/pieces", headers=bearer(token.strip())).json["items"]
+    statuses = sorted(p["status"] for p in pieces)
+    assert statuses.count("certified") >= 5
+    assert {"revoked", "awaiting_assay", "assay_failed"} <= set(statuses)
+    regions = {m["region"]["code"] for m in client.get("/api/v1/makers").json["items"]}
+    assert regions == {"RU-KYA", "RU-KK", "RU-TY"}
+
+
+def test_accounts_and_makers_from_the_shell(registry):
+    registry("init")
+    slug = registry(
+        "makers", "admit", "--name-ru", "Мастер", "--name-en", "Abakan Master",
+        "--region", "RU-KK", "--city", "Абакан", "--mark", "AB1",
+    ).stdout.strip()
+    assert slug == "abakan-master"
+    registry("accounts", "create", "--role", "maker", "--email", "m@x.example", "--maker", slug)
+    listed = registry("makers", "list").stdout
+    assert "abakan-master\tRU-KK\tAB1" in listed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("accounts", "create", "--role", "maker", "--email", "m@x.example"), "maker"),
+        (("accounts", "create", "--role", "inspector", "--email", "not-an-email"), "email"),
+        (("tokens", "create", "--email", "nobody@x.example"), "No account"),
+        (("makers", "admit", "--name-ru", "М", "--name-en", "Moscow Gold", "--region",
+          "RU-MOW", "--city", "Москва", "--mark", "M1"), "region"),
+        (("import", "/dev/null", "--maker", "nobody"), "No maker"),
+    ],
+)
+def test_mistakes_get_a_readable_message_and_exit_1(registry, args, message):
+    registry("init")
+    result = registry(*args, ok=False)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_keys_rotate_keeps_old_certificates_verifying(registry, server):
+    registry("init")
+    registry("demo")
+    old_kid = registry("keys", "list").stdout.split("\t")[0]
+    token = registry("tokens", "create", "--email", "inspector@demo.yenisey.example").stdout
+    pieces = server.get("/api/v1/pieces", headers=bearer(token.strip())).json["items"]
+    old_code = next(p["certificate"] for p in pieces if p["status"] == "certified")
+
+    new_kid = registry("keys", "rotate").stdout.strip()
+    assert new_kid != old_kid
+    assert f"{old_kid}\tretired" in registry("keys", "list").stdout
+
+    maker_token = registry("tokens", "create", "--email", "sayan-silver@demo.yenisey.example")
+    made = server.post(
+        "/api/v1/pieces",
+        json=piece_data(metal="silver", fineness=925),
+        headers=bearer(maker_token.stdout.strip()),
+    ).json
+    new = server.post(
+        f"/api/v1/pieces/{made['id']}/assay",
+        json=assay_data(metal="silver", fineness=925),
+        headers=bearer(token.strip()),
+    ).json["certificate"]
+    assert new["kid"] == new_kid
+
+    keyset = jwk.JWKSet.from_json(server.get("/.well-known/jwks.json").get_data(as_text=True))
+    for code, kid in ((old_code, old_kid), (new["code"], new_kid)):
+        certificate = server.get(f"/api/v1/certificates/{code}").json
+        signed = jws.JWS()
+        signed.deserialize(certificate["jws"])
+        assert signed.jose_header["kid"] == kid
+        signed.verify(keyset.get_key(kid), alg="EdDSA")
+        assert json.loads(signed.payload) == certificate["payload"]
+
+
+def test_keys_generate_refuses_a_second_active_key(registry):
+    registry("keys", "generate")
+    result = registry("keys", "generate", ok=False)
+    assert result.exit_code == 1 and "rotate" in result.stderr
+
+
+def test_import_reports_bad_rows_by_line_and_stores_the_good(registry, tmp_path):
+    registry("init")
+    registry("demo")
+    csv = tmp_path / "pieces.csv"
+    csv.write_text(
+        "reference,kind,title,metal,fineness,weight_g,stones\n"
+        "N-1,ring,Кольцо,gold,585,2.5,diamond:1:0.1\n"
+        "N-2,ring,Кольцо,gold,925,2.5,\n"
+        "N-3,pendant,Подвеска,silver,925,4,\n",
+        encoding="utf-8",
+    )
+    result = registry("import", str(csv), "--maker", "yenisey-gold", ok=False)
+    assert result.exit_code == 1
+    assert "created 2, rejected 1" in result.stdout
+    assert "row 3" in result.stderr and "fineness" in result.stderr
