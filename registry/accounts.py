@@ -72,7 +72,10 @@ def issue_token(
     session: Session, account: Account, *, name: str | None, actor: Account | None
 ) -> tuple[ApiToken, str]:
     """A new token for `account`; returns the row and the secret, shown only this once."""
-    prefix = "ysr_" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(8))
+    prefix = "ysr_" + "".join(
+        secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+        for _ in range(8)
+    )
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken(account=account, prefix=prefix, secret_hash=_hash(secret), name=name)
     session.add(token)
@@ -87,7 +90,9 @@ def issue_token(
 
 def tokens_of(session: Session, account: Account) -> list[ApiToken]:
     return list(
-        session.scalars(select(ApiToken).where(ApiToken.account_id == account.id).order_by(ApiToken.id))
+        session.scalars(
+            select(ApiToken).where(ApiToken.account_id == account.id).order_by(ApiToken.id)
+        )
     )
 
 
@@ -132,7 +137,9 @@ def authenticate(session: Session, authorization: str | None) -> Account:
 def require(account: Account, *roles: str) -> None:
     """Raises Forbidden unless the account has one of `roles`."""
     if account.role not in roles:
-        raise Forbidden(f"This needs the role {' or '.join(roles)}; your token is a {account.role}'s.")
+        raise Forbidden(
+            f"This needs the role {' or '.join(roles)}; your token is a {account.role}'s."
+        )
 
 
 def _touch(session: Session, secret_hash: str) -> None:
@@ -150,7 +157,8 @@ def _touch(session: Session, secret_hash: str) -> None:
                 .where(
                     ApiToken.secret_hash == secret_hash,
                     ApiToken.revoked_at.is_(None),
-                    (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - _TOUCH_EVERY),
+                    (ApiToken.last_used_at.is_(None))
+                    | (ApiToken.last_used_at < now - _TOUCH_EVERY),
                 )
                 .values(last_used_at=now)
             )

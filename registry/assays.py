@@ -2,9 +2,9 @@
 
 from typing import Any
 
-import keys
 from sqlalchemy.orm import Session
 
+import keys
 from registry import certificates, ledger, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.models import Account, AssayRecord, utcnow

@@ -7,10 +7,10 @@ ring; those bytes are stored and served as they are, never rebuilt.
 from dataclasses import dataclass
 from typing import Any
 
-import keys
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import keys
 from registry import codes, ledger, pieces
 from registry.errors import Conflict, MalformedCode, MistypedCode, NotFound, Unavailable
 from registry.models import Account, AssayRecord, Certificate, Piece, utcnow
@@ -131,9 +131,7 @@ def find(session: Session, text: str) -> Certificate:
     return certificate
 
 
-def revoke(
-    session: Session, text: str, *, reason: str, note: str, actor: Account
-) -> Certificate:
+def revoke(session: Session, text: str, *, reason: str, note: str, actor: Account) -> Certificate:
     """Revoke a certificate with a reason; the public page then says so.
 
     Raises Conflict when it is already revoked or superseded. The caller commits.
@@ -222,4 +220,3 @@ def _correct(session: Session, piece: Piece, corrections: dict[str, Any]) -> set
             piece.stones = stones
             changed.add("stones")
     return changed
-

@@ -9,15 +9,14 @@ import sys
 from pathlib import Path
 
 import click
-import keys
 from flask import Flask
 from marshmallow import ValidationError
 
+import keys
 from registry import accounts, db, imports, makers, migrate, signing
 from registry.errors import RegistryError
 from schemas.accounts import AccountIn
 from schemas.makers import MakerIn
-
 
 _CLI_KEY_DEFAULT = "false"
 
@@ -39,8 +38,10 @@ class _Group(click.Group):
 def _describe(detail, errors) -> str:
     if not errors:
         return detail
-    lines = [detail] + [f"  {field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-                        for field, msgs in errors.items()]
+    lines = [detail] + [
+        f"  {field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+        for field, msgs in errors.items()
+    ]
     return "\n".join(lines)
 
 
@@ -218,6 +219,16 @@ def serve(port: int, host: str, workers: int) -> None:
     env = dict(os.environ)
     if env.get("REGISTRY_GENERATE_KEY_ON_START") == _CLI_KEY_DEFAULT:
         del env["REGISTRY_GENERATE_KEY_ON_START"]  # the server makes a key on first start
-    argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-            f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{host}:{port}",
+        "--access-logfile",
+        "-",
+        "wsgi:app",
+    ]
     os.execvpe(sys.executable, argv, env)  # noqa: S606 - replaces this process, no shell

@@ -127,7 +127,9 @@ def from_http_exception(error: HTTPException) -> Response:
 def _parsing_problem(messages: dict[str, Any], *, headers=None) -> Response:
     """webargs nests messages by location ({"json": {...}}, {"query": {...}})."""
     if list(messages) == ["json"] and messages["json"] == ["Invalid JSON body."]:
-        return problem(400, "Malformed JSON", "The request body is not valid JSON.", slug="bad-json")
+        return problem(
+            400, "Malformed JSON", "The request body is not valid JSON.", slug="bad-json"
+        )
     errors: dict[str, Any] = {}
     for location_errors in messages.values():
         if isinstance(location_errors, dict):

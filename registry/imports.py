@@ -19,8 +19,17 @@ from registry.errors import InvalidInput, RegistryError
 from registry.models import Account, Maker
 from schemas.pieces import PieceIn
 
-COLUMNS = ("reference", "kind", "title", "description", "metal", "fineness", "weight_g",
-           "stones", "uin")
+COLUMNS = (
+    "reference",
+    "kind",
+    "title",
+    "description",
+    "metal",
+    "fineness",
+    "weight_g",
+    "stones",
+    "uin",
+)
 _REQUIRED_COLUMNS = {"reference", "kind", "title", "metal", "fineness", "weight_g"}
 
 
@@ -92,8 +101,9 @@ def _stones(text: str) -> Any:
         if len(fields) != 3:
             return text  # not a list: the schema reports it
         kind, count, carat = fields
-        stones.append({"type": kind, "count": int(count) if count.isdigit() else count,
-                       "carat": carat})
+        stones.append(
+            {"type": kind, "count": int(count) if count.isdigit() else count, "carat": carat}
+        )
     return stones
 
 
@@ -110,7 +120,7 @@ def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:
         document = document["pieces"]
     if not isinstance(document, list):
         raise InvalidInput(
-            "Send a JSON array of pieces, or an object with a \"pieces\" array.",
+            'Send a JSON array of pieces, or an object with a "pieces" array.',
             errors={"file": ["Expected an array of pieces."]},
         )
     for index, row in enumerate(document, start=1):
@@ -140,8 +150,12 @@ def run(
                 errors={"file": [f"More than {max_rows} rows."]},
             )
         reference = row.get("reference") if isinstance(row, dict) else None
-        entry = {"row": number, "reference": reference if isinstance(reference, str) else None,
-                 "piece_id": None, "errors": {}}
+        entry = {
+            "row": number,
+            "reference": reference if isinstance(reference, str) else None,
+            "piece_id": None,
+            "errors": {},
+        }
         try:
             data = schema.load(row)
             with session.begin_nested():

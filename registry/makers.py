@@ -37,8 +37,9 @@ def admit(session: Session, data: dict[str, Any], *, actor: Account | None) -> M
             errors={"slug": ["Required when name_en has no Latin letters."]},
         )
     if session.scalar(select(Maker.id).where(Maker.slug == slug)) is not None:
-        raise Conflict(f"A maker with slug {slug!r} is already admitted.", errors={"slug": [
-            "Already taken."]})
+        raise Conflict(
+            f"A maker with slug {slug!r} is already admitted.", errors={"slug": ["Already taken."]}
+        )
     mark = data["mark"].upper()
     if session.scalar(select(Maker.id).where(Maker.mark == mark)) is not None:
         raise Conflict(

@@ -1,8 +1,8 @@
 """The application's key ring and issuer identity, built once per app from its config."""
 
-import keys
 from flask import Flask, current_app
 
+import keys
 from registry.certificates import Issuer
 
 

@@ -10,7 +10,9 @@ class JWK(Schema):
     kid = fields.String(required=True, metadata={"description": "RFC 7638 thumbprint"})
     alg = fields.String(required=True)
     use = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("active", "retired", "compromised")))
+    status = fields.String(
+        required=True, validate=validate.OneOf(("active", "retired", "compromised"))
+    )
     created_at = fields.String(required=True)
     retired_at = fields.String()
     compromised_since = fields.String(

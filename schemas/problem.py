@@ -4,7 +4,9 @@ from marshmallow import Schema, fields
 
 
 class ProblemSchema(Schema):
-    type = fields.String(required=True, metadata={"description": "URI reference naming the problem"})
+    type = fields.String(
+        required=True, metadata={"description": "URI reference naming the problem"}
+    )
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String(required=True)

@@ -69,9 +69,7 @@ def database_url(request, tmp_path) -> str:
     yield url
     engine = create_engine(url)
     with engine.begin() as connection:
-        tables = ", ".join(
-            f'"{t.name}"' for t in reversed(db.Base.metadata.sorted_tables)
-        )
+        tables = ", ".join(f'"{t.name}"' for t in reversed(db.Base.metadata.sorted_tables))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 

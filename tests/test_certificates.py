@@ -167,7 +167,9 @@ def test_racing_attestations_of_one_piece_yield_exactly_one_certificate(app, cli
         assert sorted(statuses) == [201, 409]
         with app.app_context():
             count = db.session().scalar(
-                select(func.count()).select_from(Certificate).where(Certificate.piece_id == made["id"])
+                select(func.count())
+                .select_from(Certificate)
+                .where(Certificate.piece_id == made["id"])
             )
         assert count == 1
 

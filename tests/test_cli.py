@@ -66,8 +66,18 @@ def test_init_demo_and_a_token_that_the_server_accepts(registry, server):
 def test_accounts_and_makers_from_the_shell(registry):
     registry("init")
     slug = registry(
-        "makers", "admit", "--name-ru", "Мастер", "--name-en", "Abakan Master",
-        "--region", "RU-KK", "--city", "Абакан", "--mark", "AB1",
+        "makers",
+        "admit",
+        "--name-ru",
+        "Мастер",
+        "--name-en",
+        "Abakan Master",
+        "--region",
+        "RU-KK",
+        "--city",
+        "Абакан",
+        "--mark",
+        "AB1",
     ).stdout.strip()
     assert slug == "abakan-master"
     registry("accounts", "create", "--role", "maker", "--email", "m@x.example", "--maker", slug)
@@ -81,8 +91,23 @@ def test_accounts_and_makers_from_the_shell(registry):
         (("accounts", "create", "--role", "maker", "--email", "m@x.example"), "maker"),
         (("accounts", "create", "--role", "inspector", "--email", "not-an-email"), "email"),
         (("tokens", "create", "--email", "nobody@x.example"), "No account"),
-        (("makers", "admit", "--name-ru", "М", "--name-en", "Moscow Gold", "--region",
-          "RU-MOW", "--city", "Москва", "--mark", "M1"), "region"),
+        (
+            (
+                "makers",
+                "admit",
+                "--name-ru",
+                "М",
+                "--name-en",
+                "Moscow Gold",
+                "--region",
+                "RU-MOW",
+                "--city",
+                "Москва",
+                "--mark",
+                "M1",
+            ),
+            "region",
+        ),
         (("import", "/dev/null", "--maker", "nobody"), "No maker"),
     ],
 )

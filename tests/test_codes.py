@@ -11,7 +11,13 @@ def test_new_codes_parse_back_in_every_printed_form():
     code = codes.new()
     printed = codes.printed(code)
     assert printed.startswith("YS-") and printed.replace("-", "")[2:] == code
-    for typed in (code, printed, printed.lower(), f"  {printed.replace('-', ' ')} ", code[:7] + "-" + code[7:]):
+    for typed in (
+        code,
+        printed,
+        printed.lower(),
+        f"  {printed.replace('-', ' ')} ",
+        code[:7] + "-" + code[7:],
+    ):
         assert codes.parse(typed) == codes.Parsed(code)
 
 
@@ -52,7 +58,17 @@ def test_every_swap_of_neighbours_is_caught_as_mistyped():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "YS", "ABC", "YS-7K2M-9QXD-4TB", "7K2M9QXD4TB8R2X", "7K2M9QXD4TB8R!", "U" * 14, None, "Я" * 14],
+    [
+        "",
+        "YS",
+        "ABC",
+        "YS-7K2M-9QXD-4TB",
+        "7K2M9QXD4TB8R2X",
+        "7K2M9QXD4TB8R!",
+        "U" * 14,
+        None,
+        "Я" * 14,
+    ],
 )
 def test_what_cannot_be_a_code_is_malformed(text):
     assert codes.parse(text).problem is codes.Problem.MALFORMED
