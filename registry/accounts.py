@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from registry import ledger, makers
-from registry.errors import Conflict, Forbidden, NotFound, Unauthorized
+from registry.errors import Conflict, Forbidden, InvalidToken, NotFound, Unauthorized
 from registry.models import Account, ApiToken, utcnow
 
 _TOKEN = re.compile(r"^(ysr_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{43}$")
@@ -123,14 +123,14 @@ def authenticate(session: Session, authorization: str | None) -> Account:
         raise Unauthorized("Send an API token: Authorization: Bearer <token>.")
     scheme, _, secret = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not _TOKEN.match(secret.strip()):
-        raise Unauthorized("The Authorization header is not a registry bearer token.")
+        raise InvalidToken("The Authorization header is not a registry bearer token.")
     secret_hash = _hash(secret.strip())
     _touch(session, secret_hash)
     token = session.scalar(select(ApiToken).where(ApiToken.secret_hash == secret_hash))
     if token is None:
-        raise Unauthorized("This token is not known to the registry.")
+        raise InvalidToken("This token is not known to the registry.")
     if token.revoked_at is not None:
-        raise Unauthorized("This token was revoked.")
+        raise InvalidToken("This token was revoked.")
     return token.account
 
 

@@ -48,6 +48,13 @@ class MistypedCode(RegistryError):
 
 class Unauthorized(RegistryError):
     status, slug, title = 401, "unauthorized", "Authentication required"
+    #: RFC 6750 section 3 challenge sent in WWW-Authenticate.
+    challenge = 'Bearer realm="registry"'
+
+
+class InvalidToken(Unauthorized):
+    slug, title = "invalid-token", "Invalid token"
+    challenge = 'Bearer realm="registry", error="invalid_token"'
 
 
 class Forbidden(RegistryError):
@@ -90,7 +97,7 @@ def problem(
 
 
 def from_registry_error(error: RegistryError) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="registry"'} if error.status == 401 else None
+    headers = {"WWW-Authenticate": error.challenge} if isinstance(error, Unauthorized) else None
     return problem(
         error.status,
         error.title,

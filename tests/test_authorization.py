@@ -449,3 +449,13 @@ def test_using_a_token_sets_its_last_used_time(client, world):
     last_used = {t["prefix"]: t["last_used_at"] for t in listing.json["items"]}
     assert last_used[world.maker[: len("ysr_") + 8]] is not None
     assert last_used[spare.json["prefix"]] is None
+
+
+def test_a_bad_token_is_challenged_as_invalid_and_a_missing_one_is_not(client, world):
+    """RFC 6750 section 3: error="invalid_token" only when a token was presented."""
+    missing = client.get("/api/v1/tokens")
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="registry"'
+    for header in ("Bearer nonsense", f"Bearer {world.revoked}"):
+        bad = client.get("/api/v1/tokens", headers={"Authorization": header})
+        assert bad.status_code == 401
+        assert 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
