@@ -4,6 +4,7 @@ checked in Python: foreign keys, uniqueness, and check constraints for every voc
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -147,9 +148,7 @@ class Piece(Base):
     )
 
     @property
-    def weight_g(self):
-        from decimal import Decimal
-
+    def weight_g(self) -> Decimal:
         return Decimal(self.weight_cg) / 100
 
     @property

@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from registry import ledger
 from registry.errors import Conflict, Forbidden, NotFound
@@ -100,7 +100,10 @@ def listing(
     limit: int = 50,
 ) -> tuple[list[Piece], int | None]:
     """A page of pieces the actor may see, in id order, and the cursor of the next page."""
-    query = select(Piece).order_by(Piece.id).limit(limit + 1)
+    # Each piece shows its current certificate: load them all in one more query.
+    query = (
+        select(Piece).options(selectinload(Piece.certificates)).order_by(Piece.id).limit(limit + 1)
+    )
     if actor.role == "maker":
         query = query.where(Piece.maker_id == actor.maker_id)
     if maker_slug:
