@@ -4,6 +4,7 @@ Every case must get a 4xx RFC 9457 problem (`type`, `title`, `status`, `detail`,
 `errors` naming the field at fault), never a 500, and must leave every table as it was.
 """
 
+import io
 import json
 
 import pytest
@@ -527,16 +528,13 @@ def test_account_for_an_unknown_maker_is_404_naming_maker(client, world, count):
     assert count() == before
 
 
-@pytest.mark.parametrize(
-    "email", ["maker@test.example", "MAKER@Test.Example", " maker@test.example"]
-)
+@pytest.mark.parametrize("email", ["maker@test.example", "MAKER@Test.Example"])
 def test_account_duplicate_email_is_409_naming_email(client, world, count, email):
     before = count()
     response = client.post(
         "/api/v1/accounts", json={"email": email, "role": "inspector"}, headers=bearer(world.admin)
     )
-    assert response.status_code in (409, 422), response.json
-    assert_problem(response, response.status_code, "email")
+    assert_problem(response, 409, "email", slug="conflict")
     assert count() == before
 
 
@@ -1012,8 +1010,6 @@ def test_import_unsupported_content_type_is_415(client, world, count, content_ty
 
 
 def test_import_multipart_upload_is_415(client, world, count):
-    import io
-
     before = count()
     file = (io.BytesIO(csv_body(CSV_HEADER, "T-1,ring,Кольцо,,gold,585,1,,")), "pieces.csv")
     response = client.post(
