@@ -69,6 +69,10 @@ class Conflict(RegistryError):
     status, slug, title = 409, "conflict", "Conflict with the current state"
 
 
+class UnsupportedMediaType(RegistryError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unavailable(RegistryError):
     status, slug, title = 503, "unavailable", "Temporarily unavailable"
 

@@ -48,7 +48,8 @@ def rows_from_csv(body: bytes, *, charset: str | None = None) -> Iterator[tuple[
         text = body.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         raise InvalidInput(
-            f"The file is not valid {encoding.removesuffix('-sig').upper()} text ({exc.reason if hasattr(exc, 'reason') else exc}). "
+            f"The file is not valid {encoding.removesuffix('-sig').upper()} text "
+            f"({getattr(exc, 'reason', exc)}). "
             "Save it as UTF-8, or name its encoding: Content-Type: text/csv; charset=windows-1251.",
             errors={"file": ["Wrong text encoding."]},
         ) from exc
@@ -123,8 +124,7 @@ def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:
             'Send a JSON array of pieces, or an object with a "pieces" array.',
             errors={"file": ["Expected an array of pieces."]},
         )
-    for index, row in enumerate(document, start=1):
-        yield index, row
+    yield from enumerate(document, start=1)
 
 
 def run(

@@ -34,7 +34,8 @@ class Quantity(fields.Decimal):
     def __init__(self, *, places: int, maximum: Decimal, **kwargs):
         self.max_places = places
         self.maximum = maximum
-        # The bounds in the OpenAPI document too (3.0: exclusiveMinimum is a flag).
+        # The bounds in the OpenAPI document too (3.0: exclusiveMinimum is a flag). Not the
+        # places as multipleOf: validators that divide floats reject 3.42 as a multiple of 0.01.
         bounds = {"minimum": 0, "exclusiveMinimum": True, "maximum": float(maximum)}
         kwargs["metadata"] = {**bounds, **kwargs.get("metadata", {})}
         super().__init__(allow_nan=False, **kwargs)

@@ -4,7 +4,7 @@ from flask import g
 from flask_smorest import Blueprint
 
 from registry import accounts, db
-from registry.api.common import guarded
+from registry.api.common import guarded, json_body
 from schemas.accounts import (
     AccountIn,
     AccountList,
@@ -29,7 +29,7 @@ def _new_token(account, name):
 
 @bp.post("/accounts")
 @guarded(bp, "admin")
-@bp.arguments(AccountIn)
+@json_body(bp, AccountIn)
 @bp.response(201, AccountOut)
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(409, response="CONFLICT")
@@ -50,7 +50,7 @@ def listing():
 
 @bp.post("/accounts/<id:account_id>/tokens")
 @guarded(bp, "admin")
-@bp.arguments(TokenIn)
+@json_body(bp, TokenIn)
 @bp.response(201, NewTokenOut)
 @bp.alt_response(404, response="NOT_FOUND")
 def issue_for(data, account_id):
@@ -77,7 +77,7 @@ def own_tokens():
 
 @bp.post("/tokens")
 @guarded(bp, *ANYONE)
-@bp.arguments(TokenIn)
+@json_body(bp, TokenIn)
 @bp.response(201, NewTokenOut)
 def issue_own(data):
     """Create another token for yourself; the secret is in this response only."""

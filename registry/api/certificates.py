@@ -4,7 +4,7 @@ from flask import g
 from flask_smorest import Blueprint
 
 from registry import certificates, db, signing
-from registry.api.common import guarded
+from registry.api.common import guarded, json_body
 from schemas.certificates import CertificateOut, ReissueIn, RevokeIn
 
 bp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Certificates")
@@ -21,7 +21,7 @@ def show(code):
 
 @bp.post("/certificates/<code>/revoke")
 @guarded(bp, "inspector")
-@bp.arguments(RevokeIn)
+@json_body(bp, RevokeIn)
 @bp.response(200, CertificateOut)
 @bp.alt_response(400, response="BAD_REQUEST")
 @bp.alt_response(404, response="NOT_FOUND")
@@ -37,7 +37,7 @@ def revoke(data, code):
 
 @bp.post("/certificates/<code>/reissue")
 @guarded(bp, "inspector")
-@bp.arguments(ReissueIn)
+@json_body(bp, ReissueIn)
 @bp.response(201, CertificateOut)
 @bp.alt_response(400, response="BAD_REQUEST")
 @bp.alt_response(404, response="NOT_FOUND")

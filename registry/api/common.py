@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from flask_smorest import Blueprint
+from marshmallow import Schema
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
@@ -17,6 +18,18 @@ def guarded(bp: Blueprint, *roles: str) -> Callable:
         view = bp.alt_response(401, response="UNAUTHORIZED")(view)
         view = bp.alt_response(403, response="FORBIDDEN")(view)
         return bp.doc(security=[{"bearer": []}])(view)
+
+    return decorator
+
+
+def json_body(bp: Blueprint, schema: type[Schema]) -> Callable:
+    """Load the JSON body with `schema` (422 when it does not validate), and document
+    the answers to a body that does not parse: 400 (not JSON), 415 (not sent as JSON)."""
+
+    def decorator(view: Callable) -> Callable:
+        view = bp.arguments(schema)(view)
+        view = bp.alt_response(400, response="BAD_REQUEST")(view)
+        return bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")(view)
 
     return decorator
 

@@ -4,14 +4,14 @@ from flask import g
 from flask_smorest import Blueprint
 
 from registry import db, makers
-from registry.api.common import guarded
+from registry.api.common import guarded, json_body
 from schemas.makers import MakerIn, MakerList, MakerListArgs, MakerOut
 
 bp = Blueprint("makers", __name__, url_prefix="/api/v1", description="The brand's makers")
 
 
 @bp.get("/makers")
-@bp.arguments(MakerListArgs, location="query")
+@bp.arguments(MakerListArgs, location="query", error_status_code=400)
 @bp.response(200, MakerList)
 def directory(args):
     """The brand's makers, optionally of one region."""
@@ -28,7 +28,7 @@ def show(slug):
 
 @bp.post("/makers")
 @guarded(bp, "admin")
-@bp.arguments(MakerIn)
+@json_body(bp, MakerIn)
 @bp.response(201, MakerOut)
 @bp.alt_response(409, response="CONFLICT")
 def admit(data):

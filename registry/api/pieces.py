@@ -4,21 +4,17 @@ from flask import current_app, g, request
 from flask_smorest import Blueprint
 
 from registry import assays, db, imports, pieces, signing
-from registry.api.common import guarded
-from registry.errors import RegistryError
+from registry.api.common import guarded, json_body
+from registry.errors import UnsupportedMediaType
 from schemas.assays import AssayIn, AssayOut
 from schemas.pieces import ImportReport, PieceIn, PieceList, PieceListArgs, PieceOut
 
 bp = Blueprint("pieces", __name__, url_prefix="/api/v1", description="Pieces of jewellery")
 
 
-class UnsupportedMediaType(RegistryError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
-
-
 @bp.post("/pieces")
 @guarded(bp, "maker")
-@bp.arguments(PieceIn)
+@json_body(bp, PieceIn)
 @bp.response(201, PieceOut)
 @bp.alt_response(409, response="CONFLICT")
 def register(data):
@@ -34,7 +30,9 @@ _IMPORT_BODY = {
     "stones as `type:count:carat;…`), or a JSON array of pieces.",
     "content": {
         "text/csv": {"schema": {"type": "string"}},
-        "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/PieceIn"}}},
+        "application/json": {
+            "schema": {"type": "array", "items": {"$ref": "#/components/schemas/PieceIn"}}
+        },
     },
 }
 
@@ -68,7 +66,7 @@ def bulk_import():
 
 @bp.get("/pieces")
 @guarded(bp, "maker", "inspector")
-@bp.arguments(PieceListArgs, location="query")
+@bp.arguments(PieceListArgs, location="query", error_status_code=400)
 @bp.response(200, PieceList)
 def listing(args):
     """Pieces: a maker sees their own, an inspector every maker's. Paged by `after`."""
@@ -94,7 +92,7 @@ def show(piece_id):
 
 @bp.post("/pieces/<id:piece_id>/assay")
 @guarded(bp, "inspector")
-@bp.arguments(AssayIn)
+@json_body(bp, AssayIn)
 @bp.response(201, AssayOut)
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(409, response="CONFLICT")
