@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from registry import db
@@ -196,6 +196,18 @@ def init_app(app: Flask) -> None:
             Conflict.title,
             "The change conflicts with a record written at the same time; reload and retry.",
             slug=Conflict.slug,
+        )
+
+    @app.errorhandler(DataError)
+    def _unstorable(error: DataError) -> Response:
+        # The schemas bound every value; this is the backstop if one slips past them.
+        db.session().rollback()
+        log.warning("value refused by the database: %s", error.orig)
+        return problem(
+            422,
+            InvalidInput.title,
+            "A value is outside what the registry can store.",
+            slug=InvalidInput.slug,
         )
 
     @app.errorhandler(OperationalError)
