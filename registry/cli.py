@@ -6,6 +6,7 @@ It works on the same database and keys as the server, configured by the same
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from flask import Flask
 from marshmallow import ValidationError
 
 import keys
-from registry import accounts, db, imports, makers, migrate, signing
+from registry import accounts, db, imports, makers, migrate, signing, signing_keys
 from registry.errors import RegistryError
 from schemas.accounts import AccountIn
 from schemas.makers import MakerIn
@@ -68,7 +69,8 @@ def _app() -> Flask:
 def init() -> None:
     """Create or upgrade the database and make the first signing key if there is none."""
     migrate.upgrade(db.engine())
-    key = signing.keyring().ensure_active()
+    key = signing_keys.ensure(db.session(), signing.keyring(), actor=None)
+    db.session().commit()
     click.echo(f"database ready: {db.engine().url.render_as_string(hide_password=True)}")
     click.echo(f"signing key: {key.kid} ({key.status})")
 
@@ -159,22 +161,42 @@ def keys_group() -> None:
 @keys_group.command("generate")
 def keys_generate() -> None:
     """Generate the first signing key."""
-    key = signing.keyring().generate()
+    key = signing_keys.generate(db.session(), signing.keyring(), actor=None)
+    db.session().commit()
     click.echo(key.kid)
 
 
 @keys_group.command("rotate")
 def keys_rotate() -> None:
     """Make a new active key; the old one is retired and keeps verifying."""
-    key = signing.keyring().rotate()
+    key = signing_keys.rotate(db.session(), signing.keyring(), actor=None)
+    db.session().commit()
     click.echo(key.kid)
+
+
+@keys_group.command("compromise")
+@click.argument("kid")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="UTC time from which its signatures are not trusted (default: now)",
+)
+def keys_compromise(kid: str, since: datetime | None) -> None:
+    """Mark a key compromised; rotate afterwards if it was the active one."""
+    when = since.replace(tzinfo=UTC) if since else datetime.now(UTC)
+    key = signing_keys.compromise(db.session(), signing.keyring(), kid, since=when, actor=None)
+    db.session().commit()
+    click.echo(f"{key.kid}\t{key.status}\tsince {key.compromised_since:%Y-%m-%dT%H:%M:%SZ}")
 
 
 @keys_group.command("list")
 def keys_list() -> None:
     """List keys with their status."""
     for key in signing.keyring().keys():
-        click.echo(f"{key.kid}\t{key.status}\t{key.created_at:%Y-%m-%dT%H:%M:%SZ}")
+        line = f"{key.kid}\t{key.status}\t{key.created_at:%Y-%m-%dT%H:%M:%SZ}"
+        if key.compromised_since:
+            line += f"\tcompromised since {key.compromised_since:%Y-%m-%dT%H:%M:%SZ}"
+        click.echo(line)
 
 
 @main.command(name="import")

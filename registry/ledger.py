@@ -27,6 +27,9 @@ class Action(enum.StrEnum):
     CERTIFICATE_ISSUED = "certificate:issued"
     CERTIFICATE_REVOKED = "certificate:revoked"
     CERTIFICATE_SUPERSEDED = "certificate:superseded"
+    KEY_GENERATED = "key:generated"
+    KEY_ROTATED = "key:rotated"
+    KEY_COMPROMISED = "key:compromised"
 
 
 def digest(value: str) -> str:

@@ -5,8 +5,10 @@ import json
 import pytest
 from click.testing import CliRunner
 from jwcrypto import jwk, jws
+from sqlalchemy import select
 
-from registry import cli, create_app
+from registry import cli, create_app, db
+from registry.models import Event
 from tests.factories import assay_data, bearer, piece_data
 
 
@@ -175,3 +177,22 @@ def test_import_reports_bad_rows_by_line_and_stores_the_good(registry, tmp_path)
     assert result.exit_code == 1
     assert "created 2, rejected 1" in result.stdout
     assert "row 3" in result.stderr and "fineness" in result.stderr
+
+
+def test_key_changes_are_recorded_and_a_compromised_key_is_listed(registry, server):
+    registry("init")
+    first = registry("keys", "list").stdout.split("\t")[0]
+    second = registry("keys", "rotate").stdout.strip()
+    marked = registry("keys", "compromise", first, "--since", "2026-01-02T03:04:05").stdout
+    assert "compromised" in marked and "2026-01-02T03:04:05Z" in marked
+    assert "compromised since 2026-01-02T03:04:05Z" in registry("keys", "list").stdout
+    assert registry("keys", "compromise", "no-such-kid", ok=False).exit_code == 1
+
+    keys = {k["kid"]: k for k in server.get("/.well-known/jwks.json").json["keys"]}
+    assert keys[first]["status"] == "compromised"
+    assert keys[first]["compromised_since"].startswith("2026-01-02T03:04:05")
+    assert keys[second]["status"] == "active"
+
+    with server.application.app_context():
+        actions = list(db.session().scalars(select(Event.action).order_by(Event.id)))
+    assert actions == ["key:generated", "key:rotated", "key:compromised"]

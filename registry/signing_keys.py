@@ -1,0 +1,59 @@
+"""Changes to the registry's signing keys, each recorded as an event.
+
+The key ring lives in files (keys/), the events in the database: the ring changes
+first, then the event is appended, and the caller commits. Public key material only
+goes into the log: the kid, which is the key's thumbprint.
+"""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+import keys
+from registry import ledger
+from registry.models import Account
+
+
+def ensure(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> keys.KeyInfo:
+    """The active key, generated (and recorded) when the ring has none."""
+    try:
+        return ring.active()
+    except keys.NoActiveKey:
+        return generate(session, ring, actor=actor)
+
+
+def generate(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> keys.KeyInfo:
+    """The first key of an empty ring. Raises keys.KeyRingError when one is active."""
+    key = ring.generate()
+    ledger.append(session, ledger.Action.KEY_GENERATED, actor=actor, data={"kid": key.kid})
+    return key
+
+
+def rotate(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> keys.KeyInfo:
+    """A new active key; the previous one is retired and keeps verifying."""
+    previous = [k.kid for k in ring.keys() if k.status == keys.KeyStatus.ACTIVE]
+    key = ring.rotate()
+    ledger.append(
+        session,
+        ledger.Action.KEY_ROTATED,
+        actor=actor,
+        data={"kid": key.kid, "retired": previous[0] if previous else None},
+    )
+    return key
+
+
+def compromise(
+    session: Session, ring: keys.KeyRing, kid: str, *, since: datetime, actor: Account | None
+) -> keys.KeyInfo:
+    """Mark a key compromised from `since`: what it signed from then on is not trusted.
+
+    An active key leaves the ring without one until `rotate`. Raises keys.UnknownKey.
+    """
+    key = ring.mark_compromised(kid, since=since)
+    ledger.append(
+        session,
+        ledger.Action.KEY_COMPROMISED,
+        actor=actor,
+        data={"kid": kid, "since": key.compromised_since.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    )
+    return key
