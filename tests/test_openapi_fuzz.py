@@ -14,12 +14,16 @@ swapped for ids, slugs and certificate codes that exist, so that the business ru
 (ownership, state transitions, revocation, reissue) run, not only "not found".
 
 Generation is seeded, so a failure replays. The schema is read when the module is
-collected, so the app is built then, over a temporary directory that the `world` fixture
-fills (a migrated database, makers, pieces and tokens) and removes afterwards.
+collected, so the apps are built then: one over SQLite in a temporary directory and,
+where REGISTRY_TEST_DATABASE_URL names a PostgreSQL server, one over a database of its
+own there. Each backend's `world` fixture fills its database (migrations, makers,
+pieces, tokens) and removes it afterwards.
 """
 
 import atexit
+import contextlib
 import itertools
+import os
 import re
 import shutil
 import tempfile
@@ -31,10 +35,12 @@ import pytest
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import checks
+from sqlalchemy import create_engine, make_url, text
 
-from registry import accounts, assays, codes, create_app, db, pieces, signing
+from registry import accounts, assays, codes, create_app, db, migrate, pieces, signing
 from registry.errors import Unauthorized
 from tests import factories
+from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.slow
 
@@ -90,38 +96,56 @@ _EMAILS = {
 }
 
 _WORKDIR = Path(tempfile.mkdtemp(prefix="registry-fuzz-"))
-# Collected but deselected, the module's fixture never runs: remove the directory at exit.
+# Collected but deselected, the module's fixtures never run: remove the directory at exit.
 atexit.register(shutil.rmtree, _WORKDIR, ignore_errors=True)
-_DATABASE = _WORKDIR / "registry.sqlite3"
-app = create_app(
-    {
-        "TESTING": True,
-        "DATABASE_URL": f"sqlite:///{_DATABASE}",
-        "KEYS_DIR": str(_WORKDIR / "keys"),
-        "PUBLIC_BASE_URL": "https://registry.test",
-    }
-)
-
-#: What exists, by path parameter name (piece_id, code, slug, …); filled by `world`.
-_existing: dict[str, list] = {}
 
 
-def flatmap_path_parameters(context, path_parameters):
-    """Half the time, put things that exist into the generated path (a schemathesis hook)."""
-    known = {
-        name: st.sampled_from(_existing[name])
-        for name in path_parameters or {}
-        if _existing.get(name)
-    }
-    if not known:
-        return st.just(path_parameters)
-    return st.one_of(
-        st.just(path_parameters),
-        st.fixed_dictionaries(known).map(lambda values: {**path_parameters, **values}),
+class Backend:
+    """One app over one database, and what exists in it once `world` has seeded it."""
+
+    def __init__(self, name: str, url: str):
+        self.name = name
+        self.url = url
+        self.existing: dict[str, list] = {}
+        self.app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": url,
+                "KEYS_DIR": str(_WORKDIR / name / "keys"),
+                "PUBLIC_BASE_URL": "https://registry.test",
+            }
+        )
+
+    def flatmap_path_parameters(self, context, path_parameters):
+        """Half the time, put things that exist into the generated path (a hook)."""
+        known = {
+            name: st.sampled_from(self.existing[name])
+            for name in path_parameters or {}
+            if self.existing.get(name)
+        }
+        if not known:
+            return st.just(path_parameters)
+        return st.one_of(
+            st.just(path_parameters),
+            st.fixed_dictionaries(known).map(lambda values: {**path_parameters, **values}),
+        )
+
+
+_SQLITE_FILE = _WORKDIR / "registry.sqlite3"
+BACKENDS = [Backend("sqlite", f"sqlite:///{_SQLITE_FILE}")]
+_PG_SERVER = make_url(db.normalise_url(PG_URL)) if PG_URL else None
+if _PG_SERVER is not None:
+    _PG_NAME = f"{_PG_SERVER.database}_fuzz_{os.getpid()}"
+    BACKENDS.append(
+        Backend(
+            "postgresql",
+            _PG_SERVER.set(database=_PG_NAME).render_as_string(hide_password=False),
+        )
     )
+app = BACKENDS[0].app  # the routes, and so the document, are the same on every backend
 
 
-def _load_schema(*, coverage: bool) -> schemathesis.BaseSchema:
+def _load_schema(backend: Backend, *, coverage: bool) -> schemathesis.BaseSchema:
     """The app's own OpenAPI document, seeded, in every generation mode."""
     config = {
         "seed": SEED,
@@ -140,8 +164,13 @@ def _load_schema(*, coverage: bool) -> schemathesis.BaseSchema:
         },
     }
     loaded = schemathesis.openapi.from_wsgi(
-        "/api/v1/openapi.json", app, config=schemathesis.Config.from_dict(config)
+        "/api/v1/openapi.json", backend.app, config=schemathesis.Config.from_dict(config)
     )
+
+    # schemathesis knows a hook by its function's name, and marks the function itself.
+    def flatmap_path_parameters(context, path_parameters):
+        return backend.flatmap_path_parameters(context, path_parameters)
+
     loaded.hook(flatmap_path_parameters)
     return loaded
 
@@ -164,11 +193,6 @@ ROLES_BY_OPERATION = _roles_by_operation()
 def _allowed(operation) -> tuple[str, ...]:
     path = operation.schema.get_full_path(operation.path)
     return ROLES_BY_OPERATION[(operation.method.upper(), path)]
-
-
-schema = _load_schema(coverage=True)
-# Authentication comes before the body is read, so coverage cases would add nothing there.
-guarded_schema = _load_schema(coverage=False).include(lambda ctx: bool(_allowed(ctx.operation)))
 
 
 def _seed(session) -> dict[str, list]:
@@ -216,19 +240,32 @@ def _seed(session) -> dict[str, list]:
     }
 
 
-@pytest.fixture(scope="module")
-def world(sqlite_template):
-    """The app's database, migrated and seeded; removed with the key ring afterwards."""
-    assert not _DATABASE.exists(), "nothing may open the database before it is copied in"
-    shutil.copy(sqlite_template, _DATABASE)
-    with app.app_context():
-        session = db.session()
-        world = factories.world(session)
-        _existing.update(_seed(session))
-        engine = db.engine()
-    yield world
-    engine.dispose()
-    shutil.rmtree(_WORKDIR, ignore_errors=True)
+def _prepare(backend: Backend, request) -> None:
+    """An empty, migrated database for the backend."""
+    if backend.name == "sqlite":
+        assert not _SQLITE_FILE.exists(), "nothing may open the database before the copy"
+        shutil.copy(request.getfixturevalue("sqlite_template"), _SQLITE_FILE)
+        return
+    with _pg_admin() as connection:
+        connection.execute(text(f'CREATE DATABASE "{_PG_NAME}"'))
+    migrate.upgrade(backend.app.extensions["registry.engine"])
+
+
+def _discard(backend: Backend) -> None:
+    backend.app.extensions["registry.engine"].dispose()
+    if backend.name == "postgresql":
+        with _pg_admin() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{_PG_NAME}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def _pg_admin():
+    engine = create_engine(_PG_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 class Tokens:
@@ -238,11 +275,12 @@ class Tokens:
     revokes the tokens the run sends; the rest of the run would then be 401s only.
     """
 
-    def __init__(self, world: factories.World):
+    def __init__(self, backend: Backend, world: factories.World):
+        self._app = backend.app
         self._secrets = {"maker": world.maker, "inspector": world.inspector, "admin": world.admin}
 
     def header(self, role: str) -> dict[str, str]:
-        with app.app_context():
+        with self._app.app_context():
             session = db.session()
             try:
                 accounts.authenticate(session, f"Bearer {self._secrets[role]}")
@@ -255,9 +293,21 @@ class Tokens:
         return factories.bearer(self._secrets[role])
 
 
-@pytest.fixture(scope="module")
-def tokens(world) -> Tokens:
-    return Tokens(world)
+def _tokens_fixture(backend: Backend):
+    @pytest.fixture(scope="module", name=f"{backend.name}_tokens")
+    def tokens(request) -> Tokens:
+        """The backend's database, migrated and seeded; removed afterwards."""
+        _prepare(backend, request)
+        try:
+            with backend.app.app_context():
+                session = db.session()
+                world = factories.world(session)
+                backend.existing.update(_seed(session))
+            yield Tokens(backend, world)
+        finally:
+            _discard(backend)
+
+    return tokens
 
 
 def _pick(case, choices: list):
@@ -266,21 +316,46 @@ def _pick(case, choices: list):
     return choices[zlib.crc32(f"{case.method} {case!r}".encode()) % len(choices)]
 
 
-@hypothesis.settings(max_examples=CASES_PER_OPERATION, **SETTINGS)
-@schema.parametrize()
-def test_operation_with_an_entitled_token(case, tokens):
-    allowed = _allowed(case.operation)
-    headers = tokens.header(_pick(case, list(allowed))) if allowed else None
-    case.call_and_validate(headers=headers, checks=CHECKS)
+def _entitled_test(backend: Backend):
+    schema = _load_schema(backend, coverage=True)
+
+    @hypothesis.settings(max_examples=CASES_PER_OPERATION, **SETTINGS)
+    @schema.parametrize()
+    def test(case, request):
+        tokens = request.getfixturevalue(f"{backend.name}_tokens")
+        allowed = _allowed(case.operation)
+        headers = tokens.header(_pick(case, list(allowed))) if allowed else None
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    return test
 
 
-@hypothesis.settings(max_examples=CASES_PER_WRONG_ROLE, **SETTINGS)
-@guarded_schema.parametrize()
-def test_guarded_operation_with_a_wrong_token_or_none(case, tokens):
-    allowed = _allowed(case.operation)
-    role = _pick(case, [None, *(role for role in ROLES if role not in allowed)])
-    headers = tokens.header(role) if role else None
-    response = case.call_and_validate(headers=headers, checks=CHECKS)
-    if response.status_code == 404 and response.json()["type"] == "about:blank":
-        return  # no route for this path (an id out of range): routing comes before the token
-    assert response.status_code == (403 if role else 401), response.text
+def _wrong_role_test(backend: Backend):
+    # Authentication comes before the body is read, so coverage cases add nothing here.
+    schema = _load_schema(backend, coverage=False).include(
+        lambda ctx: bool(_allowed(ctx.operation))
+    )
+
+    @hypothesis.settings(max_examples=CASES_PER_WRONG_ROLE, **SETTINGS)
+    @schema.parametrize()
+    def test(case, request):
+        tokens = request.getfixturevalue(f"{backend.name}_tokens")
+        allowed = _allowed(case.operation)
+        role = _pick(case, [None, *(role for role in ROLES if role not in allowed)])
+        headers = tokens.header(role) if role else None
+        response = case.call_and_validate(headers=headers, checks=CHECKS)
+        if response.status_code == 404 and response.json()["type"] == "about:blank":
+            return  # no route for this path (an id out of range): routing precedes the token
+        assert response.status_code == (403 if role else 401), response.text
+
+    return test
+
+
+for _backend in BACKENDS:
+    globals()[f"{_backend.name}_tokens"] = _tokens_fixture(_backend)
+    globals()[f"test_operation_with_an_entitled_token_on_{_backend.name}"] = _entitled_test(
+        _backend
+    )
+    globals()[f"test_guarded_operation_with_a_wrong_token_or_none_on_{_backend.name}"] = (
+        _wrong_role_test(_backend)
+    )
