@@ -23,7 +23,7 @@ class AssayIn(Schema):
     )
     assay_mark = text(64, metadata={"description": "The state hallmark struck on the piece"})
     inspectorate = text(200, metadata={"description": "The assay office that tested the piece"})
-    notes = text(2000, required=False)
+    notes = text(2000, required=False, multiline=True)
 
     @validates_schema
     def _fineness(self, data, **kwargs):

@@ -85,15 +85,19 @@ class CertificateOut(Schema):
 
 class RevokeIn(Schema):
     reason = fields.String(required=True, validate=validate.OneOf(REVOCATION_REASONS))
-    note = text(1000, metadata={"description": "What happened, for the public page and the audit"})
+    note = text(
+        1000,
+        multiline=True,
+        metadata={"description": "What happened, for the public page and the audit"},
+    )
 
 
 class ReissueIn(Schema):
     """Corrections to a certified piece; a new certificate supersedes the old one."""
 
     title = text(200, required=False)
-    description = text(4000, required=False)
+    description = text(4000, required=False, multiline=True)
     weight_g = Quantity(places=2, maximum=100000)
     stones = fields.List(fields.Nested(Stone), validate=validate.Length(max=50))
     uin = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{16}\Z"))
-    note = text(1000, metadata={"description": "Why the certificate is reissued"})
+    note = text(1000, multiline=True, metadata={"description": "Why the certificate is reissued"})

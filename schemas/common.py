@@ -1,6 +1,7 @@
 """Field helpers shared by the resource schemas."""
 
 import re
+import unicodedata
 from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
@@ -9,20 +10,39 @@ from marshmallow import ValidationError, fields, validate
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 
 
-def text(max_length: int, *, required: bool = True, **kwargs) -> fields.String:
+def text(
+    max_length: int, *, required: bool = True, multiline: bool = False, **kwargs
+) -> fields.String:
     """A trimmed, non-empty string of at most `max_length` characters."""
-    return Trimmed(required=required, validate=validate.Length(min=1, max=max_length), **kwargs)
+    extra = kwargs.pop("validate", [])
+    return Trimmed(
+        required=required,
+        multiline=multiline,
+        validate=[validate.Length(min=1, max=max_length), *extra],
+        **kwargs,
+    )
 
 
 class Trimmed(fields.String):
-    """A string with surrounding white space removed before validation."""
+    """Text as people type it: NFC-normalised, surrounding white space removed, and no
+    control characters (line breaks and tabs only where `multiline`).
+
+    Control characters have no place on a certificate or a tag, and NUL cannot even be
+    stored by PostgreSQL. NFC makes a reference typed on two keyboards the same string.
+    """
+
+    def __init__(self, *args, multiline: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allowed_controls = "\n\r\t" if multiline else ""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        result = super()._deserialize(value, attr, data, **kwargs)
+        result = unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs))
         if "\x00" in result:
-            # No text holds it legitimately, and PostgreSQL cannot store it.
             raise ValidationError("Must not contain NUL characters.")
-        return result.strip()
+        result = result.strip()
+        if any(unicodedata.category(c) == "Cc" and c not in self.allowed_controls for c in result):
+            raise ValidationError("Must not contain control characters.")
+        return result
 
 
 class Quantity(fields.Decimal):

@@ -5,6 +5,9 @@ from marshmallow import Schema, fields, validate
 from schemas.common import SLUG, Timestamp, text
 from schemas.standards import REGIONS
 
+# Stamped in metal: letters and digits, perhaps spaced. Upper-casing never lengthens these.
+MARK = r"^[0-9A-Za-zА-ЯЁа-яё][0-9A-Za-zА-ЯЁа-яё .\-]*\Z"
+
 
 class LocalisedName(Schema):
     ru = fields.String(required=True)
@@ -33,6 +36,11 @@ class MakerIn(Schema):
     city = text(100)
     mark = text(
         32,
+        validate=[
+            validate.Regexp(
+                MARK, error="Letters (Cyrillic or Latin), digits, spaces, dots and dashes."
+            )
+        ],
         metadata={"description": "The maker's mark (imennik) registered with assay supervision"},
     )
 

@@ -39,7 +39,7 @@ class PieceIn(Schema):
     reference = text(64, metadata={"description": "The maker's own reference, unique per maker"})
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     title = text(200)
-    description = text(4000, required=False)
+    description = text(4000, required=False, multiline=True)
     metal = fields.String(required=True, validate=validate.OneOf(METALS))
     fineness = fields.Integer(
         required=True,

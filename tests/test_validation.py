@@ -177,6 +177,9 @@ BAD_PIECE_FIELDS = [
     pytest.param("title", "x" * 201, id="title-too-long"),
     pytest.param("title", 42, id="title-number"),
     pytest.param("title", "a\x00b", id="title-nul"),
+    pytest.param("title", "line\nbreak", id="title-line-break"),
+    pytest.param("title", "bell\x07", id="title-control-character"),
+    pytest.param("description", "escape \x1b[31m", id="description-control-character"),
     pytest.param("reference", "", id="reference-empty"),
     pytest.param("reference", "r" * 65, id="reference-too-long"),
     pytest.param("reference", ["REF-1"], id="reference-list"),
@@ -398,6 +401,9 @@ BAD_MAKER_FIELDS = [
     pytest.param("city", None, id="city-null"),
     pytest.param("mark", "", id="mark-empty"),
     pytest.param("mark", "M" * 33, id="mark-too-long"),
+    # Upper-casing "ß" gives "SS": a mark that grew past the column (a 500 on PostgreSQL).
+    pytest.param("mark", "ß" * 32, id="mark-letters-outside-the-alphabets"),
+    pytest.param("mark", "КЯ\n12", id="mark-line-break"),
     pytest.param("colour", "gold", id="unknown-field"),
 ]
 
@@ -1097,3 +1103,15 @@ def test_maker_lookup_of_an_unknown_slug_is_404(client, slug):
 def test_maker_directory_of_an_unknown_region_is_400(client, region):
     response = client.get(f"/api/v1/makers?region={region}")
     assert_problem(response, 400, "region", slug="invalid-parameters")
+
+
+def test_multiline_text_keeps_its_line_breaks_and_is_normalised(client, world):
+    decomposed = "Кольцо с и\u0306олитом"  # й typed as и + combining breve
+    made = client.post(
+        "/api/v1/pieces",
+        json=piece_data(title=decomposed, description="Line one\nLine two\twith a tab"),
+        headers=bearer(world.maker),
+    )
+    assert made.status_code == 201, made.json
+    assert made.json["description"] == "Line one\nLine two\twith a tab"
+    assert made.json["title"] == "Кольцо с йолитом"
