@@ -6,6 +6,9 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
+#: Largest row id: the range of an INTEGER key on PostgreSQL.
+MAX_ID = 2**31 - 1
+
 # \Z, not $: `$` also matches before a trailing newline.
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 

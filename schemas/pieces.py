@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import SLUG, Quantity, Timestamp, text
+from schemas.common import MAX_ID, SLUG, Quantity, Timestamp, text
 from schemas.standards import FINENESSES, KINDS, METALS, PIECE_STATUSES, is_legal_fineness
 
 UIN = validate.Regexp(r"^[0-9]{16}\Z", error="The state UIN is exactly 16 digits.")
@@ -91,7 +91,7 @@ class PieceListArgs(Schema):
     maker = fields.String(validate=[validate.Length(min=1, max=64), validate.Regexp(SLUG)])
     after = fields.Integer(
         strict=False,
-        validate=validate.Range(min=0, max=2**62),
+        validate=validate.Range(min=0, max=MAX_ID),
         metadata={"description": "Cursor: the last id of the previous page"},
     )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

@@ -8,6 +8,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from registry.auth import require_role
+from schemas.common import MAX_ID
 
 
 def guarded(bp: Blueprint, *roles: str) -> Callable:
@@ -35,14 +36,14 @@ def json_body(bp: Blueprint, schema: type[Schema]) -> Callable:
 
 
 class RowId(IntegerConverter):
-    """`<id:name>`: a row id, 1 to 2**31 - 1 (the range of an INTEGER key on PostgreSQL).
+    """`<id:name>`: a row id, 1 to MAX_ID (the range of an INTEGER key on PostgreSQL).
 
     An id outside it is a 404 instead of an overflow in the database driver (a 500), and
     flask-smorest documents the bounds in the OpenAPI document.
     """
 
     def __init__(self, url_map, *args, **kwargs):
-        super().__init__(url_map, min=1, max=2**31 - 1)
+        super().__init__(url_map, min=1, max=MAX_ID)
 
     def to_python(self, value: str) -> int:
         try:
