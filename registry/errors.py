@@ -186,38 +186,41 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ValidationError, invalid)
     app.register_error_handler(HTTPException, from_http_exception)
 
-    @app.errorhandler(IntegrityError)
-    def _conflict(error: IntegrityError) -> Response:
-        # A uniqueness rule the database caught after a concurrent write got in first.
-        db.session().rollback()
-        log.info("integrity conflict: %s", error.orig)
-        return problem(
-            409,
-            Conflict.title,
-            "The change conflicts with a record written at the same time; reload and retry.",
-            slug=Conflict.slug,
-        )
+    for refusal in _DATABASE_REFUSALS:
+        app.register_error_handler(refusal, from_database_error)
 
-    @app.errorhandler(DataError)
-    def _unstorable(error: DataError) -> Response:
-        # The schemas bound every value; this is the backstop if one slips past them.
-        db.session().rollback()
-        log.warning("value refused by the database: %s", error.orig)
-        return problem(
-            422,
-            InvalidInput.title,
-            "A value is outside what the registry can store.",
-            slug=InvalidInput.slug,
-        )
 
-    @app.errorhandler(OperationalError)
-    def _busy(error: OperationalError) -> Response:
-        db.session().rollback()
-        log.warning("database unavailable: %s", error.orig)
-        return problem(
-            503,
-            Unavailable.title,
-            "The database is busy or unreachable; retry shortly.",
-            slug=Unavailable.slug,
-            headers={"Retry-After": "2"},
-        )
+# What the database refusing a write means to the client: the error it becomes, what to
+# tell, how loud to log, extra headers.
+_DATABASE_REFUSALS: dict[type[Exception], tuple[type[RegistryError], str, int, dict]] = {
+    # A uniqueness rule caught after a concurrent write got in first.
+    IntegrityError: (
+        Conflict,
+        "The change conflicts with a record written at the same time; reload and retry.",
+        logging.INFO,
+        {},
+    ),
+    # The schemas bound every value; this is the backstop if one slips past them.
+    DataError: (
+        InvalidInput,
+        "A value is outside what the registry can store.",
+        logging.WARNING,
+        {},
+    ),
+    OperationalError: (
+        Unavailable,
+        "The database is busy or unreachable; retry shortly.",
+        logging.WARNING,
+        {"Retry-After": "2"},
+    ),
+}
+
+
+def from_database_error(error: Exception) -> Response:
+    """Roll back and answer a database refusal without showing its internals."""
+    db.session().rollback()
+    kind, detail, level, headers = next(
+        value for cls, value in _DATABASE_REFUSALS.items() if isinstance(error, cls)
+    )
+    log.log(level, "database refused the request: %s", getattr(error, "orig", error))
+    return problem(kind.status, kind.title, detail, slug=kind.slug, headers=headers)

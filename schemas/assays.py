@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 
 from schemas.certificates import CertificateOut
 from schemas.common import Timestamp, text
-from schemas.pieces import ANY_LEGAL_FINENESS, legal_fineness
+from schemas.pieces import fineness_field, legal_fineness
 from schemas.standards import ASSAY_RESULTS, METALS
 
 
@@ -13,14 +13,7 @@ class AssayIn(Schema):
     metal = fields.String(
         required=True, validate=validate.OneOf(METALS), metadata={"description": "Metal found"}
     )
-    fineness = fields.Integer(
-        required=True,
-        strict=True,
-        metadata={
-            "description": "Found; legal values depend on the metal",
-            "enum": ANY_LEGAL_FINENESS,
-        },
-    )
+    fineness = fineness_field("Found; legal values depend on the metal")
     assay_mark = text(64, metadata={"description": "The state hallmark struck on the piece"})
     inspectorate = text(200, metadata={"description": "The assay office that tested the piece"})
     notes = text(2000, required=False, multiline=True)

@@ -35,20 +35,22 @@ def legal_fineness(data: dict) -> None:
         )
 
 
+def fineness_field(description: str) -> fields.Integer:
+    """A fineness; the document lists every legal one, `legal_fineness` pairs it with the metal."""
+    return fields.Integer(
+        required=True,
+        strict=True,
+        metadata={"description": description, "enum": ANY_LEGAL_FINENESS},
+    )
+
+
 class PieceIn(Schema):
     reference = text(64, metadata={"description": "The maker's own reference, unique per maker"})
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     title = text(200)
     description = text(4000, required=False, multiline=True)
     metal = fields.String(required=True, validate=validate.OneOf(METALS))
-    fineness = fields.Integer(
-        required=True,
-        strict=True,
-        metadata={
-            "description": "Declared fineness; legal values depend on the metal",
-            "enum": ANY_LEGAL_FINENESS,
-        },
-    )
+    fineness = fineness_field("Declared fineness; legal values depend on the metal")
     weight_g = Quantity(
         required=True, places=2, maximum=Decimal("100000"), metadata={"description": "Grams"}
     )
