@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import keys
 from registry import codes, ledger, pieces
-from registry.errors import Conflict, MalformedCode, MistypedCode, NotFound, Unavailable
+from registry.errors import Conflict, Forbidden, MalformedCode, MistypedCode, NotFound, Unavailable
 from registry.models import Account, AssayRecord, Certificate, Piece, utcnow
 from schemas import canonical
 from schemas.certificates import SCHEMA_VERSION, CertificatePayload
@@ -136,6 +136,8 @@ def revoke(session: Session, text: str, *, reason: str, note: str, actor: Accoun
 
     Raises Conflict when it is already revoked or superseded. The caller commits.
     """
+    if actor.role != "inspector":
+        raise Forbidden("Only an assay inspector can revoke a certificate.")
     certificate = find(session, text)
     if certificate.status != "valid":
         raise Conflict(f"This certificate is already {certificate.status}.")
@@ -173,6 +175,8 @@ def reissue(
     Works from a valid or a revoked certificate (a revocation for a data error is
     mended this way). Raises Conflict for a certificate already superseded.
     """
+    if actor.role != "inspector":
+        raise Forbidden("Only an assay inspector can reissue a certificate.")
     old = find(session, text)
     if old.status == "superseded":
         raise Conflict(

@@ -9,7 +9,8 @@ from jwcrypto import jwk, jws
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from registry import db
+from registry import accounts, certificates, db, signing
+from registry.errors import Forbidden
 from registry.models import Certificate, Event, Piece
 from tests.factories import assay_data, bearer, piece_data
 
@@ -175,8 +176,6 @@ def test_racing_attestations_of_one_piece_yield_exactly_one_certificate(app, cli
 
 
 def test_old_certificates_verify_after_rotation_and_new_ones_carry_the_new_key(app, client, world):
-    from registry import signing
-
     _, before = _certify(client, world)
     with app.app_context():
         old_kid = signing.keyring().active().kid
@@ -188,3 +187,21 @@ def test_old_certificates_verify_after_rotation_and_new_ones_carry_the_new_key(a
     assert json.loads(_independent_verify(client, after["jws"])) == after["payload"]
     statuses = {k["kid"]: k["status"] for k in client.get("/.well-known/jwks.json").json["keys"]}
     assert statuses == {old_kid: "retired", new_kid: "active"}
+
+
+def test_only_inspectors_revoke_or_reissue_even_outside_http(app, client, world):
+    _, certificate = _certify(client, world)
+    with app.app_context():
+        session = db.session()
+        admin = accounts.by_email(session, "admin@test.example")
+        with pytest.raises(Forbidden, match="inspector"):
+            certificates.revoke(session, certificate["code"], reason="fraud", note="x", actor=admin)
+        with pytest.raises(Forbidden, match="inspector"):
+            certificates.reissue(
+                session,
+                signing.keyring(),
+                certificate["code"],
+                {"note": "x"},
+                issuer=signing.issuer(),
+                actor=admin,
+            )
