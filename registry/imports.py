@@ -86,13 +86,18 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
     for key in unknown:
         result.pop(key)
     if "fineness" in result:
-        try:
-            result["fineness"] = int(result["fineness"])
-        except ValueError:
-            pass  # the schema names the field
+        result["fineness"] = _integer(result["fineness"])
     if "stones" in result:
         result["stones"] = _stones(result["stones"])
     return result
+
+
+def _integer(text: str) -> int | str:
+    """A CSV cell of plain digits as an integer; anything else as it is, for the schema
+    to report (int() alone would take "5_85", "²" or 5,000 digits)."""
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return int(text)
+    return text
 
 
 def _stones(text: str) -> Any:
@@ -102,9 +107,7 @@ def _stones(text: str) -> Any:
         if len(fields) != 3:
             return text  # not a list: the schema reports it
         kind, count, carat = fields
-        stones.append(
-            {"type": kind, "count": int(count) if count.isdigit() else count, "carat": carat}
-        )
+        stones.append({"type": kind, "count": _integer(count), "carat": carat})
     return stones
 
 
@@ -112,7 +115,8 @@ def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:
     """(index + 1, row) pairs of a JSON array of pieces (or {"pieces": [...]})."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad JSON and integers longer than Python converts;
         # RecursionError: arrays or objects nested deeper than the parser goes.
         raise InvalidInput(
             f"The body is not valid JSON: {exc}.", errors={"file": ["Malformed JSON."]}

@@ -1121,3 +1121,31 @@ def test_the_largest_cursor_is_an_empty_page_not_an_error(client, world):
     page = client.get(f"/api/v1/pieces?after={2**31 - 1}", headers=bearer(world.inspector))
     assert page.status_code == 200
     assert page.json == {"items": [], "next_after": None}
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        ("/api/v1/pieces", "application/json", '{"fineness": ' + "9" * 5000 + "}"),
+        ("/api/v1/pieces/import", "application/json", "[" + "9" * 5000 + "]"),
+        (
+            "/api/v1/pieces/import",
+            "text/csv",
+            "reference,kind,title,metal,fineness,weight_g,stones\n"
+            "A,ring,T,gold,5_85,1,diamond:²:0.1\n"
+            "B,ring,T,gold,585,1,diamond:" + "9" * 5000 + ":0.1\n",
+        ),
+    ],
+    ids=["huge-integer-json", "huge-integer-import", "odd-digits-csv"],
+)
+def test_numbers_python_will_not_convert_are_input_errors(
+    client, world, count, path, content_type, body
+):
+    before = count()
+    response = client.post(
+        path, data=body.encode(), content_type=content_type, headers=bearer(world.maker)
+    )
+    assert 400 <= response.status_code < 500 or (
+        response.status_code == 200 and response.json["created"] == 0
+    ), response.get_data(as_text=True)
+    assert count() == before

@@ -30,7 +30,9 @@ def load_json(request: Request, schema: Schema) -> Any:
         if exc.doc == "":
             return core.missing
         abort(400, exc=exc, messages={"json": ["Invalid JSON body."]})
-    except RecursionError as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError: an integer longer than Python converts (sys.get_int_max_str_digits);
+        # RecursionError: nesting deeper than the parser goes.
         abort(400, exc=exc, messages={"json": ["Invalid JSON body."]})
 
 
