@@ -27,7 +27,8 @@ def attest(
     Only inspectors attest. The piece row is locked first, so two attestations racing
     on one piece are serialised and the second finds it already certified (Conflict);
     the unique index on current certificates is the last line of defence. A pass must
-    confirm the declared metal. The caller commits: everything or nothing is stored.
+    confirm the declared metal and at least the declared fineness. The caller commits:
+    everything or nothing is stored.
     """
     if actor.role != "inspector":
         raise Forbidden("Only an assay inspector can attest a piece.")
@@ -42,6 +43,13 @@ def attest(
             f"A pass must confirm the declared metal ({piece.metal}); record the assay as "
             "failed when the metal differs.",
             errors={"metal": [f"Declared metal is {piece.metal}."]},
+        )
+    if data["result"] == "passed" and data["fineness"] < piece.fineness:
+        # The certificate states the declared fineness: a pass must not sign less as more.
+        raise InvalidInput(
+            f"A pass must find at least the declared fineness ({piece.fineness}); record "
+            "the assay as failed when it is lower.",
+            errors={"fineness": [f"Declared fineness is {piece.fineness}."]},
         )
     assay = AssayRecord(
         piece=piece,

@@ -107,11 +107,12 @@ def _unused_code(session: Session) -> str:
             return code
 
 
-def find(session: Session, text: str) -> Certificate:
+def find(session: Session, text: str, *, lock: bool = False) -> Certificate:
     """The certificate for a code as a person typed it.
 
     Raises MalformedCode for text that cannot be a code, MistypedCode when the check
-    symbol does not match, NotFound for a well-formed code never issued.
+    symbol does not match, NotFound for a well-formed code never issued. With `lock`,
+    the row stays locked for the rest of the transaction.
     """
     parsed = codes.parse(text)
     if parsed.problem is codes.Problem.MISTYPED:
@@ -125,7 +126,11 @@ def find(session: Session, text: str) -> Certificate:
             "This is not a certificate code: codes look like YS-XXXX-XXXX-XXX-XXX.",
             errors={"code": ["Not a certificate code."]},
         )
-    certificate = session.scalar(select(Certificate).where(Certificate.code == parsed.code))
+    query = select(Certificate).where(Certificate.code == parsed.code)
+    if lock:
+        # Serialises changes of one certificate; re-read, since the wait may have seen one.
+        query = query.with_for_update(of=Certificate).execution_options(populate_existing=True)
+    certificate = session.scalar(query)
     if certificate is None:
         raise NotFound("No certificate with this code was ever issued by the registry.")
     return certificate
@@ -138,7 +143,7 @@ def revoke(session: Session, text: str, *, reason: str, note: str, actor: Accoun
     """
     if actor.role != "inspector":
         raise Forbidden("Only an assay inspector can revoke a certificate.")
-    certificate = find(session, text)
+    certificate = find(session, text, lock=True)
     if certificate.status != "valid":
         raise Conflict(f"This certificate is already {certificate.status}.")
     now = utcnow().replace(microsecond=0)
@@ -172,15 +177,21 @@ def reissue(
 ) -> Certificate:
     """Correct a certified piece and issue a new certificate that supersedes the old.
 
-    Works from a valid or a revoked certificate (a revocation for a data error is
-    mended this way). Raises Conflict for a certificate already superseded.
+    Works from a valid certificate, or from one revoked for a data error (that is how
+    it is mended). Raises Conflict for one superseded or revoked for another reason.
     """
     if actor.role != "inspector":
         raise Forbidden("Only an assay inspector can reissue a certificate.")
-    old = find(session, text)
+    old = find(session, text, lock=True)
     if old.status == "superseded":
         raise Conflict(
             f"This certificate was already superseded by {codes.printed(old.superseded_by_code)}."
+        )
+    if old.status == "revoked" and old.revocation_reason != "data_error":
+        # A stolen, destroyed or forged piece must keep reading "revoked" when scanned.
+        raise Conflict(
+            f"This certificate was revoked for {old.revocation_reason.replace('_', ' ')}; "
+            "only a revocation for a data error is mended by reissuing."
         )
     piece = pieces.get(session, old.piece_id, actor=actor, lock=True)
     changed = _correct(session, piece, corrections)

@@ -205,3 +205,67 @@ def test_only_inspectors_revoke_or_reissue_even_outside_http(app, client, world)
                 issuer=signing.issuer(),
                 actor=admin,
             )
+
+
+@pytest.mark.parametrize("reason", ["fraud", "piece_lost_or_stolen", "piece_destroyed", "other"])
+def test_a_certificate_revoked_for_cause_cannot_be_brought_back_by_reissue(client, world, reason):
+    _, old = _certify(client, world)
+    client.post(
+        f"/api/v1/certificates/{old['code']}/revoke",
+        json={"reason": reason, "note": "Reported"},
+        headers=bearer(world.inspector),
+    )
+    again = client.post(
+        f"/api/v1/certificates/{old['code']}/reissue",
+        json={"note": "try"},
+        headers=bearer(world.inspector),
+    )
+    assert again.status_code == 409
+    assert client.get(f"/api/v1/certificates/{old['code']}").json["status"] == "revoked"
+
+
+def test_a_pass_must_find_at_least_the_declared_fineness(client, world):
+    made = client.post(
+        "/api/v1/pieces", json=piece_data(fineness=750), headers=bearer(world.maker)
+    ).json
+    lower = client.post(
+        f"/api/v1/pieces/{made['id']}/assay",
+        json=assay_data(fineness=585),
+        headers=bearer(world.inspector),
+    )
+    assert lower.status_code == 422 and "fineness" in lower.json["errors"]
+    failed = client.post(
+        f"/api/v1/pieces/{made['id']}/assay",
+        json=assay_data(result="failed", fineness=585),
+        headers=bearer(world.inspector),
+    )
+    assert failed.status_code == 201 and failed.json["certificate"] is None
+
+
+def test_racing_revocations_record_one(app, client, world, session):
+    """Two inspectors revoking one certificate at the same instant: one wins, one 409."""
+    _, certificate = _certify(client, world)
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def revoke(reason):
+        own_client = app.test_client()
+        barrier.wait()
+        response = own_client.post(
+            f"/api/v1/certificates/{certificate['code']}/revoke",
+            json={"reason": reason, "note": "race"},
+            headers=bearer(world.inspector),
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=revoke, args=(r,)) for r in ("fraud", "data_error")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 409]
+    session.rollback()
+    revocations = session.scalar(
+        select(func.count()).select_from(Event).where(Event.action == "certificate:revoked")
+    )
+    assert revocations == 1
