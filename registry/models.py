@@ -181,9 +181,15 @@ class AssayRecord(Base):
     attested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     piece: Mapped[Piece] = relationship()
-    certificate: Mapped["Certificate | None"] = relationship(
-        back_populates="assay", uselist=False, viewonly=True
+    # A reissue signs again on the same assay, so one assay may back several certificates.
+    certificates: Mapped[list["Certificate"]] = relationship(
+        viewonly=True, order_by="Certificate.id"
     )
+
+    @property
+    def certificate(self) -> "Certificate | None":
+        """The certificate this assay issued (the first; later ones are reissues)."""
+        return self.certificates[0] if self.certificates else None
 
 
 class Certificate(Base):
@@ -224,7 +230,7 @@ class Certificate(Base):
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"), unique=True)
 
     piece: Mapped[Piece] = relationship(back_populates="certificates", foreign_keys=[piece_id])
-    assay: Mapped[AssayRecord] = relationship(back_populates="certificate")
+    assay: Mapped[AssayRecord] = relationship()
     supersedes: Mapped["Certificate | None"] = relationship(
         remote_side=[id], foreign_keys=[supersedes_id], back_populates="superseded_by"
     )

@@ -269,3 +269,16 @@ def test_racing_revocations_record_one(app, client, world, session):
         select(func.count()).select_from(Event).where(Event.action == "certificate:revoked")
     )
     assert revocations == 1
+
+
+def test_an_assay_backing_a_reissue_still_names_the_certificate_it_issued(app, client, world):
+    _, old = _certify(client, world)
+    new = client.post(
+        f"/api/v1/certificates/{old['code']}/reissue",
+        json={"title": "Corrected", "note": "Title"},
+        headers=bearer(world.inspector),
+    ).json
+    with app.app_context():
+        record = db.session().scalar(select(Certificate).where(Certificate.code == new["code"]))
+        assert [c.code for c in record.assay.certificates] == [old["code"], new["code"]]
+        assert record.assay.certificate.code == old["code"]
