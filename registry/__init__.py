@@ -16,7 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config.Defaults)
     if test_config is None:
-        app.config.from_prefixed_env("REGISTRY")
+        config.load_environment(app.config)
     else:
         app.config.update(test_config)
     config.resolve(app.config, app.instance_path)

@@ -19,9 +19,6 @@ from registry.errors import RegistryError
 from schemas.accounts import AccountIn
 from schemas.makers import MakerIn
 
-_CLI_KEY_DEFAULT = "false"
-
-
 class _Group(click.Group):
     """Turns the registry's own errors into a readable message and exit status 1."""
 
@@ -51,7 +48,9 @@ def _describe(detail, errors) -> str:
 def main(ctx: click.Context) -> None:
     """Yenisey Siberia jewellery registry."""
     # Commands manage keys explicitly; only `init` and the server create the first one.
-    os.environ.setdefault("REGISTRY_GENERATE_KEY_ON_START", _CLI_KEY_DEFAULT)
+    if "REGISTRY_GENERATE_KEY_ON_START" not in os.environ:
+        os.environ["REGISTRY_GENERATE_KEY_ON_START"] = "false"
+        ctx.meta["registry.key_default_set"] = True
     from registry import create_app
 
     app = create_app()
@@ -239,7 +238,7 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
 def serve(port: int, host: str, workers: int) -> None:
     """Serve the registry with gunicorn."""
     env = dict(os.environ)
-    if env.get("REGISTRY_GENERATE_KEY_ON_START") == _CLI_KEY_DEFAULT:
+    if click.get_current_context().meta.get("registry.key_default_set"):
         del env["REGISTRY_GENERATE_KEY_ON_START"]  # the server makes a key on first start
     argv = [
         sys.executable,

@@ -39,6 +39,28 @@ class Defaults:
     JSON_SORT_KEYS = False
 
 
+# Taken exactly as typed: read as JSON, a passphrase "null" would become None (no
+# encryption at all) and "1e3" the string "1000.0".
+_TEXT_SETTINGS = (
+    "DATABASE_URL",
+    "KEYS_DIR",
+    "KEY_PASSPHRASE",
+    "PUBLIC_BASE_URL",
+    "ISSUER_NAME",
+    "BRAND",
+    "LOG_LEVEL",
+)
+
+
+def load_environment(config) -> None:
+    """Read every `REGISTRY_*` variable: numbers and booleans as JSON, text as typed."""
+    config.from_prefixed_env("REGISTRY")
+    for name in _TEXT_SETTINGS:
+        value = os.environ.get(f"REGISTRY_{name}")
+        if value is not None:
+            config[name] = value
+
+
 def resolve(config: dict, instance_path: str) -> None:
     """Fill in the defaults that live in the instance folder, creating it if needed."""
     instance = Path(instance_path)
@@ -47,8 +69,4 @@ def resolve(config: dict, instance_path: str) -> None:
         config["DATABASE_URL"] = f"sqlite:///{instance / 'registry.sqlite3'}"
     if not config.get("KEYS_DIR"):
         config["KEYS_DIR"] = os.fspath(instance / "keys")
-    # The environment loader reads values as JSON, so a numeric passphrase arrives as int.
-    for name in ("DATABASE_URL", "KEYS_DIR", "KEY_PASSPHRASE", "PUBLIC_BASE_URL", "BRAND"):
-        if config.get(name) is not None:
-            config[name] = str(config[name])
     config["PUBLIC_BASE_URL"] = config["PUBLIC_BASE_URL"].rstrip("/")

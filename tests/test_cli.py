@@ -196,3 +196,18 @@ def test_key_changes_are_recorded_and_a_compromised_key_is_listed(registry, serv
     with server.application.app_context():
         actions = list(db.session().scalars(select(Event.action).order_by(Event.id)))
     assert actions == ["key:generated", "key:rotated", "key:compromised"]
+
+
+def test_a_passphrase_is_taken_as_typed_and_encrypts_the_keys(registry, env, monkeypatch, tmp_path):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REGISTRY_KEY_PASSPHRASE", "null")
+    app = create_app()
+    assert app.config["KEY_PASSPHRASE"] == "null"
+    app.extensions["registry.engine"].dispose()
+    result = CliRunner().invoke(
+        cli.main, ["keys", "generate"], env={**env, "REGISTRY_KEY_PASSPHRASE": "null"}
+    )
+    assert result.exit_code == 0, result.output
+    pem = next((tmp_path / "keys").glob("*.pem")).read_text()
+    assert "ENCRYPTED" in pem
