@@ -19,6 +19,7 @@ from registry.errors import RegistryError
 from schemas.accounts import AccountIn
 from schemas.makers import MakerIn
 
+
 class _Group(click.Group):
     """Turns the registry's own errors into a readable message and exit status 1."""
 
