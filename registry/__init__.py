@@ -22,9 +22,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.resolve(app.config, app.instance_path)
     logging.getLogger("registry").setLevel(app.config["LOG_LEVEL"])
 
-    from registry import api, db, errors, signing
+    from registry import api, auth, db, errors, signing
 
     db.init_app(app)
+    auth.init_app(app)
     errors.init_app(app)
     signing.init_app(app)
     api.init_app(app)

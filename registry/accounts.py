@@ -11,8 +11,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import ledger, makers
@@ -113,25 +112,28 @@ def revoke_token(session: Session, token_id: int, *, actor: Account) -> ApiToken
     return token
 
 
-def authenticate(session: Session, authorization: str | None) -> Account:
-    """The account behind an `Authorization: Bearer …` header.
+def authenticate(session: Session, authorization: str | None) -> ApiToken:
+    """The token of an `Authorization: Bearer …` header; its `account` is the caller.
 
-    Raises Unauthorized, with the reason, for a missing, malformed, unknown or revoked
-    token.
+    Reads only. Raises Unauthorized, with the reason, for a missing, malformed, unknown
+    or revoked token.
     """
     if not authorization:
         raise Unauthorized("Send an API token: Authorization: Bearer <token>.")
     scheme, _, secret = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not _TOKEN.match(secret.strip()):
         raise InvalidToken("The Authorization header is not a registry bearer token.")
-    secret_hash = _hash(secret.strip())
-    _touch(session, secret_hash)
-    token = session.scalar(select(ApiToken).where(ApiToken.secret_hash == secret_hash))
+    token = session.scalar(select(ApiToken).where(ApiToken.secret_hash == _hash(secret.strip())))
     if token is None:
         raise InvalidToken("This token is not known to the registry.")
     if token.revoked_at is not None:
         raise InvalidToken("This token was revoked.")
-    return token.account
+    return token
+
+
+def touch_due(token: ApiToken) -> bool:
+    """Whether the token's last-used time is stale enough to write again."""
+    return token.last_used_at is None or utcnow() - token.last_used_at > _TOUCH_EVERY
 
 
 def require(account: Account, *roles: str) -> None:
@@ -140,31 +142,6 @@ def require(account: Account, *roles: str) -> None:
         raise Forbidden(
             f"This needs the role {' or '.join(roles)}; your token is a {account.role}'s."
         )
-
-
-def _touch(session: Session, secret_hash: str) -> None:
-    """Record when a token was last used, at most once a minute, best effort.
-
-    It runs on a connection of its own before the caller's transaction starts: a
-    writer's SQLite transaction holds the write lock from BEGIN, so touching inside it
-    or after it began would wait on itself; and a busy database must not fail a request.
-    """
-    now = utcnow()
-    try:
-        with session.get_bind().connect() as connection:
-            connection.execute(
-                update(ApiToken)
-                .where(
-                    ApiToken.secret_hash == secret_hash,
-                    ApiToken.revoked_at.is_(None),
-                    (ApiToken.last_used_at.is_(None))
-                    | (ApiToken.last_used_at < now - _TOUCH_EVERY),
-                )
-                .values(last_used_at=now)
-            )
-            connection.commit()
-    except SQLAlchemyError:  # last-used time is informational only
-        pass
 
 
 def _hash(secret: str) -> str:

@@ -3,9 +3,15 @@
 import functools
 from collections.abc import Callable
 
-from flask import g, request
+from flask import Flask, g, request
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry import accounts, db
+from registry.models import ApiToken, utcnow
+
+# How long recording a token's last use may wait for the database's write lock.
+_TOUCH_WAIT_MS = 250
 
 
 def require_role(*roles: str) -> Callable:
@@ -18,12 +24,53 @@ def require_role(*roles: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            actor = accounts.authenticate(db.session(), request.headers.get("Authorization"))
-            accounts.require(actor, *roles)
-            g.actor = actor
+            token = accounts.authenticate(db.session(), request.headers.get("Authorization"))
+            accounts.require(token.account, *roles)
+            g.actor = token.account
+            if accounts.touch_due(token):
+                g.touch_token_id = token.id
             return view(*args, **kwargs)
 
         wrapped._roles = roles  # read by the OpenAPI security documentation
         return wrapped
 
     return decorator
+
+
+def init_app(app: Flask) -> None:
+    @app.teardown_request
+    def _record_last_use(_exc):
+        token_id = g.pop("touch_token_id", None)
+        if token_id is not None:
+            db.end_session()  # the request's own transaction must not hold the lock
+            _touch(token_id)
+
+
+def _touch(token_id: int) -> None:
+    """Write a token's last-used time after the request, best effort and briefly.
+
+    Informational only: a write lock held by someone else (a long import) makes it skip
+    after a quarter of a second, rather than hold up the response's worker.
+    """
+    engine = db.engine()
+    try:
+        with engine.connect() as connection:
+            sqlite = engine.dialect.name == "sqlite"
+            if sqlite:
+                connection.connection.dbapi_connection.execute(
+                    f"PRAGMA busy_timeout = {_TOUCH_WAIT_MS}"
+                )
+            else:
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{_TOUCH_WAIT_MS}ms'")
+            try:
+                connection.execute(
+                    update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow())
+                )
+                connection.commit()
+            finally:
+                if sqlite:
+                    connection.connection.dbapi_connection.execute(
+                        f"PRAGMA busy_timeout = {db.SQLITE_BUSY_TIMEOUT_MS}"
+                    )
+    except SQLAlchemyError:
+        pass

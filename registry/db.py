@@ -25,6 +25,9 @@ NAMING = {
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+#: How long a SQLite writer waits for another's lock before giving up (a 503).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
 
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime on every backend (SQLite stores it naive)."""
@@ -63,7 +66,7 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection, _record):
@@ -124,6 +127,11 @@ def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def _remove_session(_exc):
         factory.remove()
+
+
+def end_session() -> None:
+    """End the current context's session (and its transaction) before the context ends."""
+    current_app.extensions["registry.db"].remove()
 
 
 def session() -> Session:

@@ -8,6 +8,8 @@ request is otherwise valid, so its status says only whether the caller was let i
 
 import itertools
 import re
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -459,3 +461,31 @@ def test_a_bad_token_is_challenged_as_invalid_and_a_missing_one_is_not(client, w
         bad = client.get("/api/v1/tokens", headers={"Authorization": header})
         assert bad.status_code == 401
         assert 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
+
+
+def test_a_busy_database_neither_holds_up_nor_fails_an_authenticated_read(
+    app, client, world, database_url
+):
+    """Recording last use gives way to a writer holding the lock (SQLite's one writer)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # as a long import would
+    outcome = {}
+    reader = threading.Thread(
+        target=lambda: outcome.update(
+            response=app.test_client().get("/api/v1/pieces", headers=bearer(world.inspector))
+        )
+    )
+    reader.start()
+    reader.join(timeout=10)  # the lock wait would be 30 s if the read waited on it
+    held_up = reader.is_alive()
+    writer.execute("ROLLBACK")
+    writer.close()
+    reader.join()
+    assert not held_up
+    assert outcome["response"].status_code == 200
+    tokens = bearer(world.inspector)
+    assert client.get("/api/v1/tokens", headers=tokens).json["items"][0]["last_used_at"] is None
+    # Recorded after that response, once the lock was free; seen by the next request.
+    assert client.get("/api/v1/tokens", headers=tokens).json["items"][0]["last_used_at"]

@@ -283,7 +283,7 @@ class Tokens:
         with self._app.app_context():
             session = db.session()
             try:
-                accounts.authenticate(session, f"Bearer {self._secrets[role]}")
+                accounts.authenticate(session, f"Bearer {self._secrets[role]}")  # still valid?
             except Unauthorized:
                 account = accounts.by_email(session, _EMAILS[role])
                 _, self._secrets[role] = accounts.issue_token(
