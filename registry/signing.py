@@ -11,7 +11,9 @@ def init_app(app: Flask) -> None:
     ring = keys.KeyRing(
         app.config["KEYS_DIR"], passphrase=passphrase.encode() if passphrase else None
     )
-    if app.config["GENERATE_KEY_ON_START"]:
+    # First start only: an empty ring gets a development key. A ring whose active key was
+    # marked compromised stays without one until an operator rotates (signing answers 503).
+    if app.config["GENERATE_KEY_ON_START"] and not ring.keys():
         ring.ensure_active()
     app.extensions["registry.keyring"] = ring
     app.extensions["registry.issuer"] = Issuer(

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from schemas.common import Quantity, Timestamp, text
 from schemas.makers import LocalisedName, RegionOut
-from schemas.pieces import Stone
+from schemas.pieces import UIN, Stone
 from schemas.standards import CERTIFICATE_STATUSES, REVOCATION_REASONS
 
 SCHEMA_VERSION = 1
@@ -99,5 +99,5 @@ class ReissueIn(Schema):
     description = text(4000, required=False, multiline=True)
     weight_g = Quantity(places=2, maximum=100000)
     stones = fields.List(fields.Nested(Stone), validate=validate.Length(max=50))
-    uin = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{16}\Z"))
+    uin = fields.String(allow_none=True, validate=UIN)
     note = text(1000, multiline=True, metadata={"description": "Why the certificate is reissued"})

@@ -211,3 +211,18 @@ def test_a_passphrase_is_taken_as_typed_and_encrypts_the_keys(registry, env, mon
     assert result.exit_code == 0, result.output
     pem = next((tmp_path / "keys").glob("*.pem")).read_text()
     assert "ENCRYPTED" in pem
+
+
+def test_a_restart_after_a_compromise_does_not_quietly_make_a_key(registry, env):
+    registry("init")
+    kid = registry("keys", "list").stdout.split("\t")[0]
+    registry("keys", "compromise", kid)
+    app = create_app(
+        {
+            "DATABASE_URL": env["REGISTRY_DATABASE_URL"],
+            "KEYS_DIR": env["REGISTRY_KEYS_DIR"],
+            "GENERATE_KEY_ON_START": True,
+        }
+    )
+    app.extensions["registry.engine"].dispose()
+    assert registry("keys", "list").stdout.count("\n") == 1  # still only the compromised key
