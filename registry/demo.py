@@ -4,7 +4,7 @@ certified, one revoked, one failed and one still awaiting assay."""
 from sqlalchemy.orm import Session
 
 import keys
-from registry import accounts, assays, certificates, makers, pieces
+from registry import accounts, assays, certificates, codes, makers, pieces
 from schemas.assays import AssayIn
 from schemas.makers import MakerIn
 from schemas.pieces import PieceIn
@@ -149,12 +149,11 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
     session.flush()
     lines = [f"demo: {len(MAKERS)} makers, {len(created)} pieces"]
     for piece in created:
+        line = f"  {piece.maker.slug:14} {piece.reference:7} {piece.status:15}"
         code = piece.current_certificate_code
-        lines.append(
-            f"  {piece.maker.slug:14} {piece.reference:7} {piece.status:15} {issuer.url}/v/{code}"
-            if code
-            else f"  {piece.maker.slug:14} {piece.reference:7} {piece.status}"
-        )
+        if code:
+            line += f" {codes.printed(code)}  {issuer.url}/api/v1/certificates/{code}"
+        lines.append(line.rstrip())
     lines.append(
         "accounts: office@, inspector@ and <maker>@demo.yenisey.example; "
         "make a token with: registry tokens create --email EMAIL"
