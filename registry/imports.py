@@ -41,7 +41,7 @@ def rows_from_csv(body: bytes, *, charset: str | None = None) -> Iterator[tuple[
     Raises InvalidInput for text that is not in the encoding, a header that lacks
     required columns, or a line that the CSV reader cannot parse.
     """
-    encoding = charset or "utf-8-sig"
+    encoding = charset or "utf-8"
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # spreadsheets write a byte-order mark even when asked for UTF-8
     try:
@@ -81,10 +81,7 @@ def _csv_records(reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
 
 
 def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
-    unknown = set(result) - set(COLUMNS)
-    for key in unknown:
-        result.pop(key)
+    result = {k: v for k, v in row.items() if k in COLUMNS and v not in (None, "")}
     if "fineness" in result:
         result["fineness"] = _integer(result["fineness"])
     if "stones" in result:
