@@ -182,7 +182,10 @@ def keys_rotate() -> None:
     help="UTC time from which its signatures are not trusted (default: now)",
 )
 def keys_compromise(kid: str, since: datetime | None) -> None:
-    """Mark a key compromised; rotate afterwards if it was the active one."""
+    """Mark a key compromised; rotate afterwards if it was the active one.
+
+    A kid may begin with "-": write `registry keys compromise -- KID`.
+    """
     when = since.replace(tzinfo=UTC) if since else datetime.now(UTC)
     key = signing_keys.compromise(db.session(), signing.keyring(), kid, since=when, actor=None)
     db.session().commit()

@@ -183,7 +183,8 @@ def test_key_changes_are_recorded_and_a_compromised_key_is_listed(registry, serv
     registry("init")
     first = registry("keys", "list").stdout.split("\t")[0]
     second = registry("keys", "rotate").stdout.strip()
-    marked = registry("keys", "compromise", first, "--since", "2026-01-02T03:04:05").stdout
+    # A kid may begin with "-": after "--" it is never read as an option.
+    marked = registry("keys", "compromise", "--since", "2026-01-02T03:04:05", "--", first).stdout
     assert "compromised" in marked and "2026-01-02T03:04:05Z" in marked
     assert "compromised since 2026-01-02T03:04:05Z" in registry("keys", "list").stdout
     assert registry("keys", "compromise", "no-such-kid", ok=False).exit_code == 1
@@ -216,7 +217,7 @@ def test_a_passphrase_is_taken_as_typed_and_encrypts_the_keys(registry, env, mon
 def test_a_restart_after_a_compromise_does_not_quietly_make_a_key(registry, env):
     registry("init")
     kid = registry("keys", "list").stdout.split("\t")[0]
-    registry("keys", "compromise", kid)
+    registry("keys", "compromise", "--", kid)
     app = create_app(
         {
             "DATABASE_URL": env["REGISTRY_DATABASE_URL"],
