@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/registry init
 	$(BIN)/registry demo --if-empty
-	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) \
+	PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn --config gunicorn.conf.py \
 		--access-logfile - wsgi:app
 
 test: $(STAMP)

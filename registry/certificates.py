@@ -5,6 +5,7 @@ ring; those bytes are stored and served as they are, never rebuilt.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -40,36 +41,9 @@ def issue(
     """Sign and store a certificate for a piece that passed assay. The caller commits."""
     now = utcnow().replace(microsecond=0)
     code = _unused_code(session)
-    payload = CertificatePayload().dump(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "code": codes.printed(code),
-            "issued_at": now,
-            "issuer": {"name": issuer.name, "url": issuer.url},
-            "brand": issuer.brand,
-            "piece": {
-                "reference": piece.reference,
-                "kind": piece.kind,
-                "title": piece.title,
-                "description": piece.description,
-                "metal": piece.metal,
-                "fineness": piece.fineness,
-                "weight_g": piece.weight_g,
-                "stones": piece.stones,
-                "uin": piece.uin,
-            },
-            "maker": {
-                "slug": piece.maker.slug,
-                "name": piece.maker.name,
-                "mark": piece.maker.mark,
-                "city": piece.maker.city,
-            },
-            "region": piece.maker.region_out,
-            "assay": assay,
-            "supersedes": codes.printed(supersedes.code) if supersedes else None,
-        }
+    payload_bytes = payload(
+        piece, assay, code=code, issued_at=now, issuer=issuer, supersedes=supersedes
     )
-    payload_bytes = canonical.dumps(payload)
     try:
         signed = ring.sign(payload_bytes)
     except keys.KeyRingError as exc:
@@ -97,6 +71,52 @@ def issue(
         at=now,
     )
     return certificate
+
+
+def payload(
+    piece: Piece,
+    assay: AssayRecord,
+    *,
+    code: str,
+    issued_at: datetime,
+    issuer: Issuer,
+    supersedes: Certificate | None = None,
+) -> bytes:
+    """The RFC 8785 bytes of the statement the registry signs for a piece and its assay."""
+    photo = piece.photo
+    statement = CertificatePayload().dump(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "code": codes.printed(code),
+            "issued_at": issued_at,
+            "issuer": {"name": issuer.name, "url": issuer.url},
+            "brand": issuer.brand,
+            "piece": {
+                "reference": piece.reference,
+                "kind": piece.kind,
+                "title": piece.title,
+                "description": piece.description,
+                "metal": piece.metal,
+                "fineness": piece.fineness,
+                "weight_g": piece.weight_g,
+                "stones": piece.stones,
+                "uin": piece.uin,
+                "photo": {"sha256": photo.sha256, "media_type": photo.media_type}
+                if photo
+                else None,
+            },
+            "maker": {
+                "slug": piece.maker.slug,
+                "name": piece.maker.name,
+                "mark": piece.maker.mark,
+                "city": piece.maker.city,
+            },
+            "region": piece.maker.region_out,
+            "assay": assay,
+            "supersedes": codes.printed(supersedes.code) if supersedes else None,
+        }
+    )
+    return canonical.dumps(statement)
 
 
 def _unused_code(session: Session) -> str:

@@ -29,6 +29,27 @@ class Defaults:
     GENERATE_KEY_ON_START = True
     #: Logging level of the application's own messages.
     LOG_LEVEL = "INFO"
+    #: Proxies in front of the app that set X-Forwarded-For/-Proto (a load balancer: 1).
+    #: Rate limits count clients by the address these give; 0 trusts no header.
+    PROXY_HOPS = 0
+
+    #: Largest photo accepted, in bytes (the request body limit above also applies).
+    PHOTO_MAX_BYTES = 8 * 1024 * 1024
+    #: Largest photo accepted, in pixels: a guard against decompression bombs.
+    PHOTO_MAX_PIXELS = 40_000_000
+    #: Longest side of a stored photo, and of its thumbnail, in pixels.
+    PHOTO_MAX_SIDE = 2000
+    PHOTO_THUMB_SIDE = 640
+
+    #: Seconds a verdict may be cached by the phone or a CDN: a revocation shows after at
+    #: most this long.
+    VERDICT_MAX_AGE = 60
+    #: Requests per client to the public verification pages and API (Flask-Limiter syntax).
+    PUBLIC_RATE_LIMIT = "300 per minute"
+    #: Where rate-limit counters live: memory:// (per process) or redis://host:port.
+    RATELIMIT_STORAGE_URI = "memory://"
+    #: Language of the public pages when the browser asks for neither Russian nor English.
+    BABEL_DEFAULT_LOCALE = "ru"
 
     # Flask-Smorest: the OpenAPI document is served at /api/v1/openapi.json.
     API_TITLE = "Yenisey Siberia Jewellery Registry"
@@ -49,6 +70,9 @@ _TEXT_SETTINGS = (
     "ISSUER_NAME",
     "BRAND",
     "LOG_LEVEL",
+    "PUBLIC_RATE_LIMIT",
+    "RATELIMIT_STORAGE_URI",
+    "BABEL_DEFAULT_LOCALE",
 )
 
 

@@ -114,6 +114,24 @@ class ApiToken(Base):
     account: Mapped[Account] = relationship(lazy="joined")
 
 
+class Photo(Base):
+    """A piece's photo, re-encoded without its metadata, named by the SHA-256 that the
+    certificate signs. The image bytes are loaded only when asked for."""
+
+    __tablename__ = "photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    thumb_width: Mapped[int]
+    thumb_height: Mapped[int]
+    thumb: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Piece(Base):
     __tablename__ = "piece"
     __table_args__ = (
@@ -141,8 +159,10 @@ class Piece(Base):
     status: Mapped[str] = mapped_column(String(16), default="awaiting_assay")
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))
 
     maker: Mapped[Maker] = relationship(lazy="joined")
+    photo: Mapped[Photo | None] = relationship()
     certificates: Mapped[list["Certificate"]] = relationship(
         back_populates="piece", order_by="Certificate.id", foreign_keys="Certificate.piece_id"
     )
@@ -263,6 +283,29 @@ class Certificate(Base):
             "note": self.revocation_note,
             "revoked_at": self.revoked_at,
         }
+
+
+class QrImage(Base):
+    """A QR code image, made once per certificate, URL, format and size, then served
+    from here: making one costs milliseconds of CPU that a busy shop should not pay."""
+
+    __tablename__ = "qr_image"
+    __table_args__ = (
+        CheckConstraint(_one_of("format", ("png", "svg")), name="format"),
+        Index(
+            "uq_qr_image_variant", "certificate_id", "url", "format", "scale", "border", unique=True
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"))
+    # The exact text encoded: a change of the public base URL makes new images.
+    url: Mapped[str] = mapped_column(String(300))
+    format: Mapped[str] = mapped_column(String(8))
+    scale: Mapped[int]
+    border: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

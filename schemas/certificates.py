@@ -7,12 +7,20 @@ from schemas.makers import LocalisedName, RegionOut
 from schemas.pieces import UIN, Stone
 from schemas.standards import CERTIFICATE_STATUSES, REVOCATION_REASONS
 
-SCHEMA_VERSION = 1
+#: 2: the piece's photo (its SHA-256) is signed with the rest.
+SCHEMA_VERSION = 2
 
 
 class Issuer(Schema):
     name = fields.String(required=True)
     url = fields.String(required=True)
+
+
+class PayloadPhoto(Schema):
+    sha256 = fields.String(
+        required=True, metadata={"description": "SHA-256 (hex) of the photo as served"}
+    )
+    media_type = fields.String(required=True)
 
 
 class PayloadPiece(Schema):
@@ -25,6 +33,7 @@ class PayloadPiece(Schema):
     weight_g = Quantity(required=True, places=2, maximum=100000)
     stones = fields.List(fields.Nested(Stone), required=True)
     uin = fields.String(allow_none=True, required=True)
+    photo = fields.Nested(PayloadPhoto, allow_none=True, required=True)
 
 
 class PayloadMaker(Schema):

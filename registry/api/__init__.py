@@ -35,7 +35,17 @@ class Api(flask_smorest.Api):
 
 
 def init_app(app: Flask) -> Api:
-    from registry.api import accounts, certificates, common, makers, pieces, wellknown
+    from registry.api import (
+        accounts,
+        certificates,
+        common,
+        makers,
+        photos,
+        pieces,
+        qr,
+        verification,
+        wellknown,
+    )
 
     # Before the blueprints: their rules look the converter up when they are added.
     app.url_map.converters["id"] = common.RowId
@@ -54,6 +64,6 @@ def init_app(app: Flask) -> Api:
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "An API token: ysr_…"}
     )
-    for module in (makers, accounts, pieces, certificates, wellknown):
+    for module in (makers, accounts, pieces, photos, certificates, qr, verification, wellknown):
         api.register_blueprint(module.bp)
     return api

@@ -1,0 +1,11 @@
+"""Server settings shared by `make run` and `make bench`, so the benchmark measures the
+server that runs. Each can be overridden on the command line or by GUNICORN_CMD_ARGS."""
+
+import os
+
+bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
+# Sync workers, one per core: steadier than gthread under keep-alive load, where one
+# worker could end up with every connection.
+workers = int(os.environ.get("WORKERS", "2"))
+worker_class = "sync"
+timeout = 30
