@@ -7,7 +7,7 @@ PORT ?= 8000
 WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format bench clean
+.PHONY: install run test test-fast lint format bench clean translations
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,13 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache tests/artifacts
+
+# After changing a message in the code or the templates: refresh the catalogs, translate
+# what `pybabel update` marks new in registry/translations/ru/LC_MESSAGES/messages.po, then
+# `make translations` again to compile (tests fail while any message lacks a translation).
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --omit-header \
+		-o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d registry/translations \
+		--no-fuzzy-matching --width 100
+	$(BIN)/pybabel compile -d registry/translations

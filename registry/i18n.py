@@ -1,0 +1,50 @@
+"""Languages of the pages: Russian and English, from the visitor's choice or browser.
+
+The choice made with the switch (`?lang=`) is kept in a cookie; otherwise the browser's
+Accept-Language decides, and Russian when it names neither.
+"""
+
+from flask import Flask, Response, current_app, request
+from flask_babel import Babel
+
+LANGUAGES = ("ru", "en")
+_COOKIE = "lang"
+_YEAR = 365 * 24 * 3600
+
+
+def chosen() -> str | None:
+    """The language picked with the switch: in this request's URL, or kept from before."""
+    for value in (request.args.get(_COOKIE), request.cookies.get(_COOKIE)):
+        if value in LANGUAGES:
+            return value
+    return None
+
+
+def select_locale() -> str:
+    return (
+        chosen()
+        or request.accept_languages.best_match(LANGUAGES)
+        or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
+
+
+def remember(response: Response) -> Response:
+    """Keep a language picked in the URL; the answer then is for this visitor only."""
+    picked = request.args.get(_COOKIE)
+    if picked in LANGUAGES and request.cookies.get(_COOKIE) != picked:
+        response.set_cookie(
+            _COOKIE,
+            picked,
+            max_age=_YEAR,
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+        response.cache_control.public = False
+        response.cache_control.private = True
+    response.vary.update(("Accept-Language", "Cookie"))
+    return response
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)

@@ -1,0 +1,161 @@
+"""Verification: what a scan of a code is told, for the page and the verify API alike.
+
+A verdict is judged afresh on every request from the stored certificate: its status
+(revocation and supersession show at once), its signature against the published keys,
+and whether the key that made it was compromised before the certificate was issued.
+Only the signature check is remembered, per (JWS, stored bytes), since it cannot change
+its answer and is the dearest step; the key's status is read each time.
+"""
+
+import enum
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import keys
+from registry import codes
+from registry.errors import MalformedCode, MistypedCode, NotFound
+from registry.models import Certificate
+
+# Bounded, so that a worker's memory stays flat however many codes are scanned: about
+# 100 bytes an entry. Emptied when full; a miss costs one signature check.
+_VERIFIED_LIMIT = 100_000
+_verified: set[bytes] = set()
+_verified_lock = threading.Lock()
+
+# Longest chain of reissues followed to find the current certificate.
+_MAX_CHAIN = 100
+
+# A code that cannot exist (its check symbol never matches), looked up in place of a
+# mistyped or malformed one so that every refusal costs the same database read.
+_NEVER_ISSUED = "0" * codes.LENGTH
+
+
+class Status(enum.StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+    #: The signature does not hold, or its key was compromised before the issue date.
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The registry's own check of the stored JWS against its published keys."""
+
+    valid: bool
+    kid: str
+    key_status: str | None
+    #: Why it is not valid, in words, and as a word: "signature" or "compromised".
+    problem: str | None = None
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    certificate: Certificate
+    payload: dict[str, Any]
+    signature: Signature
+    #: For a superseded certificate: the code of the one that now stands for the piece.
+    current_code: str | None
+
+    @property
+    def reported_stolen(self) -> bool:
+        return (
+            self.status is Status.REVOKED
+            and self.certificate.revocation_reason == "piece_lost_or_stolen"
+        )
+
+
+def verify(session: Session, ring: keys.KeyRing, text: str) -> Verdict:
+    """The verdict on a code as a person typed or scanned it.
+
+    Raises MistypedCode when the check symbol does not match, MalformedCode for text
+    that cannot be a code, NotFound for a well-formed code never issued; each after the
+    same single indexed read, so that the answer's timing tells nothing about the code.
+    """
+    parsed = codes.parse(text)
+    certificate = session.scalar(
+        select(Certificate).where(Certificate.code == (parsed.code or _NEVER_ISSUED))
+    )
+    if parsed.problem is codes.Problem.MISTYPED:
+        raise MistypedCode(
+            "This code is mistyped: its check character does not match. "
+            "Check the code and type it again.",
+            errors={"code": ["Check character does not match."]},
+        )
+    if parsed.problem is not None:
+        raise MalformedCode(
+            "This is not a certificate code: codes look like YS-XXXX-XXXX-XXX-XXX.",
+            errors={"code": ["Not a certificate code."]},
+        )
+    if certificate is None:
+        raise NotFound("No certificate with this code was ever issued by the registry.")
+    signature = check_signature(ring, certificate)
+    if not signature.valid:
+        status = Status.INVALID
+    else:
+        status = Status(certificate.status)
+    current = _current_code(certificate) if certificate.status == "superseded" else None
+    return Verdict(
+        status=status,
+        certificate=certificate,
+        payload=json.loads(certificate.payload),
+        signature=signature,
+        current_code=current,
+    )
+
+
+def check_signature(ring: keys.KeyRing, certificate: Certificate) -> Signature:
+    """Whether the stored JWS verifies, signs exactly the stored payload, and was made
+    by a key that was not compromised at the certificate's issue time."""
+    kid = certificate.kid
+    try:
+        key = ring.get(kid)
+    except keys.UnknownKey:
+        problem = "The signing key is not one of the registry's keys."
+        return Signature(False, kid, None, problem, "signature")
+    problem = _signature_problem(ring, certificate)
+    if problem is not None:
+        return Signature(False, kid, str(key.status), problem, "signature")
+    if not key.valid_at(certificate.issued_at):
+        problem = "The signing key was compromised before this certificate was issued."
+        return Signature(False, kid, str(key.status), problem, "compromised")
+    return Signature(True, kid, str(key.status))
+
+
+def _signature_problem(ring: keys.KeyRing, certificate: Certificate) -> str | None:
+    digest = hashlib.sha256(
+        certificate.jws.encode("ascii", "replace") + b"\n" + certificate.payload
+    ).digest()
+    if digest in _verified:
+        return None
+    try:
+        verified = ring.verify(certificate.jws)
+    except keys.KeysError as exc:
+        return f"The signature does not verify: {exc}."
+    if verified.kid != certificate.kid:
+        return "The signature was made by another key than the one recorded."
+    if verified.payload != certificate.payload:
+        return "The signed payload differs from the stored certificate."
+    with _verified_lock:
+        if len(_verified) >= _VERIFIED_LIMIT:
+            _verified.clear()
+        _verified.add(digest)
+    return None
+
+
+def _current_code(certificate: Certificate) -> str | None:
+    current = certificate
+    for _ in range(_MAX_CHAIN):
+        successor = current.superseded_by
+        if successor is None:
+            break
+        current = successor
+    return current.code if current is not certificate else None

@@ -1,0 +1,63 @@
+"""The verdict on a code, as the verify API returns it."""
+
+from marshmallow import Schema, fields, validate
+
+from schemas.certificates import Revocation
+from schemas.common import Timestamp
+
+VERDICT_STATUSES = ("valid", "revoked", "superseded", "invalid")
+KEY_STATUSES = ("active", "retired", "compromised")
+
+
+class SignatureOut(Schema):
+    valid = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The JWS verifies with the registry's key and signs exactly "
+            "the payload, and the key was not compromised when the certificate was issued"
+        },
+    )
+    alg = fields.String(required=True, metadata={"description": "Always EdDSA (Ed25519)"})
+    kid = fields.String(required=True, metadata={"description": "RFC 7638 thumbprint"})
+    key_status = fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(KEY_STATUSES),
+        metadata={"description": "null when the key is not one of the registry's"},
+    )
+    problem = fields.String(allow_none=True, required=True)
+
+
+class VerdictLinks(Schema):
+    page = fields.String(required=True, metadata={"description": "The verification page"})
+    certificate = fields.String(required=True)
+    jwks = fields.String(required=True)
+    qr_png = fields.String(required=True)
+    qr_svg = fields.String(required=True)
+
+
+class VerdictOut(Schema):
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(VERDICT_STATUSES),
+        metadata={
+            "description": "valid: authentic and current; revoked; superseded by a "
+            "newer certificate; invalid: the signature or its key cannot be trusted"
+        },
+    )
+    code = fields.String(required=True, metadata={"description": "Canonical code, no dashes"})
+    printed_code = fields.String(required=True)
+    issued_at = Timestamp(required=True)
+    certificate = fields.Dict(
+        required=True, metadata={"description": "The signed payload, as stored (RFC 8785)"}
+    )
+    jws = fields.String(required=True, metadata={"description": "JWS compact serialisation"})
+    signature = fields.Nested(SignatureOut, required=True)
+    revocation = fields.Nested(Revocation, allow_none=True, required=True)
+    superseded_by = fields.String(allow_none=True, required=True)
+    current = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "For a superseded certificate: the one now in force"},
+    )
+    links = fields.Nested(VerdictLinks, required=True)
