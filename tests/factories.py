@@ -89,3 +89,18 @@ def world(session: Session) -> World:
     accounts.revoke_token(session, revoked_token.id, actor=inspector_account)
     session.commit()
     return World(admin, maker, other, inspector, one.slug, two.slug, revoked)
+
+
+def certify(client, world: World, *, assay: dict | None = None, **piece) -> tuple[int, dict]:
+    """Register a piece of world.maker's through the API and pass its assay: (id, cert).
+
+    `assay` overrides fields of the attestation."""
+    made = client.post("/api/v1/pieces", json=piece_data(**piece), headers=bearer(world.maker))
+    assert made.status_code == 201, made.json
+    attested = client.post(
+        f"/api/v1/pieces/{made.json['id']}/assay",
+        json=assay_data(metal=made.json["metal"], fineness=made.json["fineness"], **(assay or {})),
+        headers=bearer(world.inspector),
+    )
+    assert attested.status_code == 201, attested.json
+    return made.json["id"], attested.json["certificate"]

@@ -107,7 +107,7 @@ def _certificate_page(verdict: verification.Verdict) -> dict:
         "current_printed": codes.printed(verdict.current_code) if verdict.current_code else None,
         "photo": {
             "thumb": url_for("photos.thumb", sha256=photo["sha256"]),
-            "full": url_for("photos.full", sha256=photo["sha256"]),
+            "full": url_for("photos.photo", sha256=photo["sha256"]),
         }
         if photo
         else None,
