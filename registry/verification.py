@@ -12,13 +12,15 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, aliased
 
 import keys
-from registry import codes
+from registry import codes, db
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.models import Certificate
 
@@ -34,6 +36,54 @@ _MAX_CHAIN = 100
 # A code that cannot exist (its check symbol never matches), looked up in place of a
 # mistyped or malformed one so that every refusal costs the same database read.
 _NEVER_ISSUED = "0" * codes.LENGTH
+
+_successor = aliased(Certificate)
+# One indexed read of the columns a verdict needs, through Core: a scan is the registry's
+# busiest request, and building ORM objects would cost more than the read.
+_RECORD = db.Prepared(
+    select(
+        Certificate.id,
+        Certificate.code,
+        Certificate.status,
+        Certificate.kid,
+        Certificate.payload,
+        Certificate.jws,
+        Certificate.issued_at,
+        Certificate.revoked_at,
+        Certificate.revocation_reason,
+        Certificate.revocation_note,
+        _successor.code.label("superseded_by"),
+    )
+    .outerjoin(_successor, _successor.supersedes_id == Certificate.id)
+    .where(Certificate.code == bindparam("code"))
+)
+_SUCCESSOR = db.Prepared(
+    select(_successor.code.label("code")).where(
+        _successor.supersedes_id
+        == select(Certificate.id).where(Certificate.code == bindparam("code")).scalar_subquery()
+    )
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the registry stores about one certificate, as read for a verdict."""
+
+    id: int
+    code: str
+    status: str
+    kid: str
+    payload: bytes
+    jws: str
+    issued_at: datetime
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    revocation_note: str | None
+    superseded_by: str | None
+
+    @property
+    def printed_code(self) -> str:
+        return codes.printed(self.code)
 
 
 class Status(enum.StrEnum):
@@ -59,8 +109,7 @@ class Signature:
 @dataclass(frozen=True)
 class Verdict:
     status: Status
-    certificate: Certificate
-    payload: dict[str, Any]
+    certificate: Record
     signature: Signature
     #: For a superseded certificate: the code of the one that now stands for the piece.
     current_code: str | None
@@ -73,17 +122,16 @@ class Verdict:
         )
 
 
-def verify(session: Session, ring: keys.KeyRing, text: str) -> Verdict:
-    """The verdict on a code as a person typed or scanned it.
+def verify(bind: Engine | Session, ring: keys.KeyRing, text: str) -> Verdict:
+    """The verdict on a code as a person typed or scanned it, read through `bind` (the
+    engine will do: this reads once, outside any transaction, and writes nothing).
 
     Raises MistypedCode when the check symbol does not match, MalformedCode for text
     that cannot be a code, NotFound for a well-formed code never issued; each after the
     same single indexed read, so that the answer's timing tells nothing about the code.
     """
     parsed = codes.parse(text)
-    certificate = session.scalar(
-        select(Certificate).where(Certificate.code == (parsed.code or _NEVER_ISSUED))
-    )
+    row = _RECORD.one_or_none(bind, code=parsed.code or _NEVER_ISSUED)
     if parsed.problem is codes.Problem.MISTYPED:
         raise MistypedCode(
             "This code is mistyped: its check character does not match. "
@@ -95,24 +143,28 @@ def verify(session: Session, ring: keys.KeyRing, text: str) -> Verdict:
             "This is not a certificate code: codes look like YS-XXXX-XXXX-XXX-XXX.",
             errors={"code": ["Not a certificate code."]},
         )
-    if certificate is None:
+    if row is None:
         raise NotFound("No certificate with this code was ever issued by the registry.")
+    certificate = Record(**row)
     signature = check_signature(ring, certificate)
-    if not signature.valid:
-        status = Status.INVALID
-    else:
-        status = Status(certificate.status)
-    current = _current_code(certificate) if certificate.status == "superseded" else None
+    status = Status(certificate.status) if signature.valid else Status.INVALID
+    current = _current_code(bind, certificate) if certificate.superseded_by else None
     return Verdict(
-        status=status,
-        certificate=certificate,
-        payload=json.loads(certificate.payload),
-        signature=signature,
-        current_code=current,
+        status=status, certificate=certificate, signature=signature, current_code=current
     )
 
 
-def check_signature(ring: keys.KeyRing, certificate: Certificate) -> Signature:
+def payload(verdict: Verdict) -> dict[str, Any] | None:
+    """The certificate's statement, parsed; None when bytes that fail their signature
+    are not even JSON (someone wrote them into the database by hand)."""
+    try:
+        statement = json.loads(verdict.certificate.payload)
+    except ValueError:
+        return None
+    return statement if isinstance(statement, dict) else None
+
+
+def check_signature(ring: keys.KeyRing, certificate: Record | Certificate) -> Signature:
     """Whether the stored JWS verifies, signs exactly the stored payload, and was made
     by a key that was not compromised at the certificate's issue time."""
     kid = certificate.kid
@@ -130,7 +182,7 @@ def check_signature(ring: keys.KeyRing, certificate: Certificate) -> Signature:
     return Signature(True, kid, str(key.status))
 
 
-def _signature_problem(ring: keys.KeyRing, certificate: Certificate) -> str | None:
+def _signature_problem(ring: keys.KeyRing, certificate: Record | Certificate) -> str | None:
     digest = hashlib.sha256(
         certificate.jws.encode("ascii", "replace") + b"\n" + certificate.payload
     ).digest()
@@ -151,11 +203,11 @@ def _signature_problem(ring: keys.KeyRing, certificate: Certificate) -> str | No
     return None
 
 
-def _current_code(certificate: Certificate) -> str | None:
-    current = certificate
+def _current_code(bind: Engine | Session, certificate: Record) -> str:
+    current = certificate.superseded_by
     for _ in range(_MAX_CHAIN):
-        successor = current.superseded_by
+        successor = _SUCCESSOR.one_or_none(bind, code=current)
         if successor is None:
             break
-        current = successor
-    return current.code if current is not certificate else None
+        current = successor["code"]
+    return current

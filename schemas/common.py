@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from datetime import datetime
 from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
@@ -83,10 +84,15 @@ class Quantity(fields.Decimal):
         return float(value)
 
 
+def timestamp(value: datetime) -> str:
+    """An aware UTC time as certificates print it: ISO 8601 with a `Z`, to the second."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class Timestamp(fields.DateTime):
     """An ISO 8601 UTC time with a `Z`, to the second, as certificates print it."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return timestamp(value)

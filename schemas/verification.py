@@ -49,7 +49,12 @@ class VerdictOut(Schema):
     printed_code = fields.String(required=True)
     issued_at = Timestamp(required=True)
     certificate = fields.Dict(
-        required=True, metadata={"description": "The signed payload, as stored (RFC 8785)"}
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The signed payload, byte for byte as stored (RFC 8785); for an "
+            "invalid certificate, what is stored, or null when that is not JSON"
+        },
     )
     jws = fields.String(required=True, metadata={"description": "JWS compact serialisation"})
     signature = fields.Nested(SignatureOut, required=True)

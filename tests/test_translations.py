@@ -17,7 +17,7 @@ from tests.factories import bearer, certify
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "registry" / "translations" / "ru" / "LC_MESSAGES"
-KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "N_": None}
 
 
 def _source_messages() -> set[str]:

@@ -1,10 +1,13 @@
 """The verification page `/v/<code>` that a QR code opens, and the form to type a code."""
 
-from datetime import datetime
+import functools
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import format_date, format_decimal, gettext
+from flask_babel import format_decimal, get_locale, gettext
 
 from registry import codes, db, http_cache, i18n, limits, signing, verification
 from registry.errors import MalformedCode, MistypedCode, NotFound
@@ -25,12 +28,14 @@ def home():
 def page(code: str):
     """The verdict first, then what the certificate says, in the visitor's language."""
     try:
-        verdict = verification.verify(db.session(), signing.keyring(), code)
+        verdict = verification.verify(db.engine(), signing.keyring(), code)
     except NotFound:
         return _refused("unknown", 404, code)
     except (MistypedCode, MalformedCode) as exc:
         kind, status = next((k, s) for cls, k, s in _REFUSALS if isinstance(exc, cls))
         return _refused(kind, status, code)
+    if verification.payload(verdict) is None:
+        return _refused("invalid", 200, code)
     html = render_template("verify/certificate.html", **_certificate_page(verdict))
     return _public(current_app.make_response(html))
 
@@ -67,7 +72,7 @@ def _refused(kind: str, status: int, typed: str):
     html = render_template(
         "verify/refused.html",
         kind=kind,
-        heading=words.heading(kind),
+        heading=words.HEADINGS[kind],
         shown_code=typed[:64],
         typed=typed[:64],
     )
@@ -80,30 +85,34 @@ def _public(response):
 
 
 def _certificate_page(verdict: verification.Verdict) -> dict:
-    payload = verdict.payload
+    """What the certificate page shows: the signed statement, and the verdict on it.
+
+    Words are given as messages for the template to translate; details come from the
+    signed payload, so the page shows what the registry signed, not what rows say now.
+    """
     certificate = verdict.certificate
+    payload = verification.payload(verdict)
+    piece = payload["piece"]
+    photo = piece.get("photo")
     status = "stolen" if verdict.reported_stolen else str(verdict.status)
-    photo = payload["piece"].get("photo")
     return {
         "verdict": verdict,
         "certificate": certificate,
         "payload": payload,
-        "words": words,
-        "heading": words.heading(status),
-        "weight": format_decimal(Decimal(str(payload["piece"]["weight_g"])), "#,##0.00"),
+        "heading": words.HEADINGS[status],
+        "kind": words.KINDS.get(piece["kind"], piece["kind"]),
+        "metal": words.METALS.get(piece["metal"], piece["metal"]),
+        "found_metal": words.METALS.get(payload["assay"]["metal"], payload["assay"]["metal"]),
+        "weight": format_decimal(Decimal(str(piece["weight_g"])), "#,##0.00"),
         "stones": [
             {**stone, "carat": format_decimal(Decimal(str(stone["carat"])), "#,##0.00#")}
-            for stone in payload["piece"]["stones"]
+            for stone in piece["stones"]
         ],
-        "issued_on": format_date(certificate.issued_at, "long"),
-        "attested_on": format_date(datetime.fromisoformat(payload["assay"]["attested_at"]), "long"),
-        "revoked_on": format_date(certificate.revoked_at, "long")
-        if certificate.revoked_at
-        else None,
-        "reason": words.reason(certificate.revocation_reason)
-        if certificate.revocation_reason
-        else None,
-        "problem": words.problem(verdict.signature.fault) if verdict.signature.fault else None,
+        "issued_on": _day(certificate.issued_at),
+        "attested_on": _day(datetime.fromisoformat(payload["assay"]["attested_at"])),
+        "revoked_on": _day(certificate.revoked_at) if certificate.revoked_at else None,
+        "reason": words.REASONS.get(certificate.revocation_reason or "", "other"),
+        "problem": words.PROBLEMS.get(verdict.signature.fault or "", ""),
         "current_printed": codes.printed(verdict.current_code) if verdict.current_code else None,
         "photo": {
             "thumb": url_for("photos.thumb", sha256=photo["sha256"]),
@@ -112,3 +121,15 @@ def _certificate_page(verdict: verification.Verdict) -> dict:
         if photo
         else None,
     }
+
+
+def _day(moment: datetime) -> str:
+    """The date in the registry's time zone (the regions' own), in the page's language."""
+    zone = current_app.config["DISPLAY_TIMEZONE"]
+    return _long_date(moment.astimezone(ZoneInfo(zone)).date(), str(get_locale()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _long_date(day: date, locale: str) -> str:
+    # Formatting costs tens of microseconds; certificates share few distinct days.
+    return format_date(day, "long", locale=locale)

@@ -1,69 +1,49 @@
-"""The registry's vocabulary in the visitor's language: kinds, metals, reasons."""
+"""The registry's vocabulary as the pages show it: kinds, metals, reasons, verdicts.
 
-from flask_babel import lazy_gettext
+Each value maps to its English message; the page translates it as it renders, with the
+rest of its messages. `N_` only marks a message for extraction (`make translations`).
+"""
 
-_KINDS = {
-    "ring": lazy_gettext("Ring"),
-    "earrings": lazy_gettext("Earrings"),
-    "pendant": lazy_gettext("Pendant"),
-    "brooch": lazy_gettext("Brooch"),
-    "bracelet": lazy_gettext("Bracelet"),
-    "chain": lazy_gettext("Chain"),
-    "necklace": lazy_gettext("Necklace"),
-    "cufflinks": lazy_gettext("Cufflinks"),
-    "other": lazy_gettext("Other"),
+
+def N_(message: str) -> str:  # noqa: N802 (the name gettext tools look for)
+    return message
+
+
+KINDS = {
+    "ring": N_("Ring"),
+    "earrings": N_("Earrings"),
+    "pendant": N_("Pendant"),
+    "brooch": N_("Brooch"),
+    "bracelet": N_("Bracelet"),
+    "chain": N_("Chain"),
+    "necklace": N_("Necklace"),
+    "cufflinks": N_("Cufflinks"),
+    "other": N_("Other"),
 }
-_METALS = {
-    "gold": lazy_gettext("Gold"),
-    "silver": lazy_gettext("Silver"),
-    "platinum": lazy_gettext("Platinum"),
-    "palladium": lazy_gettext("Palladium"),
+METALS = {
+    "gold": N_("Gold"),
+    "silver": N_("Silver"),
+    "platinum": N_("Platinum"),
+    "palladium": N_("Palladium"),
 }
-_REASONS = {
-    "data_error": lazy_gettext("an error in the certificate's data"),
-    "fraud": lazy_gettext("fraud"),
-    "piece_destroyed": lazy_gettext("the piece was destroyed"),
-    "piece_lost_or_stolen": lazy_gettext("the piece was reported lost or stolen"),
-    "other": lazy_gettext("another reason"),
+REASONS = {
+    "data_error": N_("an error in the certificate's data"),
+    "fraud": N_("fraud"),
+    "piece_destroyed": N_("the piece was destroyed"),
+    "piece_lost_or_stolen": N_("the piece was reported lost or stolen"),
+    "other": N_("another reason"),
 }
-_HEADINGS = {
-    "valid": lazy_gettext("Authentic"),
-    "revoked": lazy_gettext("Revoked"),
-    "stolen": lazy_gettext("Reported stolen"),
-    "superseded": lazy_gettext("Superseded"),
-    "invalid": lazy_gettext("Not valid"),
-    "unknown": lazy_gettext("Unknown code"),
-    "mistyped": lazy_gettext("Mistyped code"),
-    "malformed": lazy_gettext("Not a certificate code"),
+HEADINGS = {
+    "valid": N_("Authentic"),
+    "revoked": N_("Revoked"),
+    "stolen": N_("Reported stolen"),
+    "superseded": N_("Superseded"),
+    "invalid": N_("Not valid"),
+    "unknown": N_("Unknown code"),
+    "mistyped": N_("Mistyped code"),
+    "malformed": N_("Not a certificate code"),
 }
-_PROBLEMS = {
-    "signature": lazy_gettext("its signature does not match the registry's keys."),
-    "compromised": lazy_gettext(
-        "the key that signed it was compromised before the certificate was issued."
-    ),
+PROBLEMS = {
+    "signature": N_("its signature does not match the registry's keys."),
+    "compromised": N_("the key that signed it was compromised before the certificate was issued."),
 }
-
-
-def _lookup(table: dict, value: str) -> str:
-    # A value from a newer vocabulary than this page knows is shown as it is.
-    return str(table[value]) if value in table else value
-
-
-def kind(value: str) -> str:
-    return _lookup(_KINDS, value)
-
-
-def metal(value: str) -> str:
-    return _lookup(_METALS, value)
-
-
-def reason(value: str) -> str:
-    return _lookup(_REASONS, value)
-
-
-def heading(value: str) -> str:
-    return str(_HEADINGS[value])
-
-
-def problem(value: str) -> str:
-    return str(_PROBLEMS[value])
