@@ -6,18 +6,23 @@ tampered row or a compromised key shows at once; refusals say what went wrong.
 
 import base64
 import hashlib
+import os
 import re
+import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import rfc8785
 from sqlalchemy import update
 
-from registry import codes, db, signing
+from registry import codes, create_app, db, signing
 from registry.models import Certificate
 from tests.factories import bearer, certify
 
 PAGE_BUDGET = 30 * 1024
+REDIS_URL = os.environ.get("REGISTRY_TEST_REDIS_URL")
 
 
 def _mistyped(code: str) -> str:
@@ -447,3 +452,45 @@ def test_the_form_escapes_what_was_typed(client, world):
 def _visible_text(html: str) -> str:
     html = re.sub(r"<(style|svg)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_counting_requests_in_memory_starts_no_thread(app, client, world, monkeypatch):
+    """The in-memory counters expire inline: limits' own storage would start a timer
+    thread for nearly every request spaced more than 10 ms apart."""
+    started = []
+    original = threading.Thread.start
+
+    def start(self):
+        started.append(self)
+        return original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    for _ in range(5):
+        assert client.get("/verify").status_code == 200
+        time.sleep(0.02)
+    assert started == []
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="REGISTRY_TEST_REDIS_URL names no Redis server")
+def test_with_redis_every_worker_counts_against_one_allowance(database_url, tmp_path):
+    """Two apps (two workers, or two machines) sharing Redis share each client's limit."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    apps = [
+        create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": database_url,
+                "KEYS_DIR": str(tmp_path / "keys"),
+                "PUBLIC_RATE_LIMIT": "4 per minute",
+                "RATELIMIT_STORAGE_URI": REDIS_URL,
+                "RATELIMIT_KEY_PREFIX": prefix,
+            }
+        )
+        for _ in range(2)
+    ]
+    try:
+        statuses = [apps[i % 2].test_client().get("/verify").status_code for i in range(5)]
+        assert statuses == [200, 200, 200, 200, 429]
+    finally:
+        for each in apps:
+            each.extensions["registry.engine"].dispose()
