@@ -56,11 +56,23 @@ def new() -> str:
             return data + ALPHABET[check]
 
 
-def parse(text: str) -> Parsed:
-    """Read a code as a person may type it; never raises."""
+def _symbols(text: str) -> str:
     raw = text.translate(_IGNORED).upper() if isinstance(text, str) else ""
     if len(raw) == LENGTH + len(PREFIX) and raw.startswith(PREFIX):
         raw = raw[len(PREFIX) :]
+    return raw
+
+
+def as_typed(text: str) -> str:
+    """What a person typed, grouped like the printed code when it has a code's length,
+    so that it can be compared with the tag group by group."""
+    raw = _symbols(text)
+    return printed(raw) if len(raw) == LENGTH else text
+
+
+def parse(text: str) -> Parsed:
+    """Read a code as a person may type it; never raises."""
+    raw = _symbols(text)
     values = [_DECODE.get(symbol) for symbol in raw]
     if len(raw) != LENGTH or None in values or any(v >= 32 for v in values[:-1]):
         return Parsed(None, Problem.MALFORMED)

@@ -76,3 +76,10 @@ def test_what_cannot_be_a_code_is_malformed(text):
 
 def test_issued_codes_always_end_in_an_ordinary_symbol():
     assert all(codes.new()[-1] in codes.ALPHABET for _ in range(500))
+
+
+def test_a_typed_code_is_shown_grouped_like_the_printed_one():
+    code = codes.new()
+    assert codes.as_typed(code.lower()) == codes.printed(code)
+    assert codes.as_typed(f"ys {code[:7]} {code[7:]}") == codes.printed(code)
+    assert codes.as_typed("not a code") == "not a code"

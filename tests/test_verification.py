@@ -332,7 +332,7 @@ def test_a_revoked_page_names_the_reason_and_date(client, world):
         )
     )
     assert "Revoked" in text
-    assert "for fraud" in text
+    assert "Reason: Fraud" in text
     assert datetime.now(UTC).strftime("%Y") in text
 
 

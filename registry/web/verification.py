@@ -73,8 +73,8 @@ def _refused(kind: str, status: int, typed: str):
         "verify/refused.html",
         kind=kind,
         heading=words.HEADINGS[kind],
-        shown_code=typed[:64],
-        typed=typed[:64],
+        shown_code=codes.as_typed(typed[:64]),
+        typed=codes.as_typed(typed[:64]),
     )
     return _public(current_app.make_response((html, status)))
 

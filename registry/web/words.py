@@ -27,11 +27,11 @@ METALS = {
     "palladium": N_("Palladium"),
 }
 REASONS = {
-    "data_error": N_("an error in the certificate's data"),
-    "fraud": N_("fraud"),
-    "piece_destroyed": N_("the piece was destroyed"),
-    "piece_lost_or_stolen": N_("the piece was reported lost or stolen"),
-    "other": N_("another reason"),
+    "data_error": N_("An error in the certificate's data"),
+    "fraud": N_("Fraud"),
+    "piece_destroyed": N_("The piece was destroyed"),
+    "piece_lost_or_stolen": N_("The piece was reported lost or stolen"),
+    "other": N_("Another reason"),
 }
 HEADINGS = {
     "valid": N_("Authentic"),

@@ -1,0 +1,324 @@
+"""A buyer's scan, end to end, in a real browser on a phone-sized screen.
+
+The registry runs on a live HTTP server; its QR code is fetched over HTTP and decoded
+with zxing-cpp (not the library that drew it); the address it holds is opened in
+Debian's Chromium (driven by Playwright), and the test reads what a buyer would read.
+Each page's screenshot is kept in tests/artifacts/ for a person to look at.
+
+Chromium comes from the distribution (`make chromium`), never from `playwright install`.
+The browser sees pages, not backends: this file runs on SQLite only.
+"""
+
+import io
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from registry import codes, create_app, db
+from tests import factories
+from tests.factories import assay_data, bearer, maker_data, piece_data
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+MAKER_EN = "Angara Jewellery House"
+MAKER_RU = "Ювелирный дом «Ангара»"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The live registry and the certificates made in it (canonical codes)."""
+
+    base: str
+    valid: str
+    revoked: str  # for fraud
+    stolen: str
+    superseded: str
+
+
+@pytest.fixture(scope="module")
+def registry(sqlite_template, tmp_path_factory) -> Iterator[Registry]:
+    """The registry served over HTTP on 127.0.0.1, its public address being its own."""
+    workdir = tmp_path_factory.mktemp("browser")
+    database = workdir / "registry.sqlite3"
+    shutil.copy(sqlite_template, database)
+    # Bound first, so that the app is built knowing the address its QR codes carry.
+    listener = socket.create_server(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{database}",
+            "KEYS_DIR": str(workdir / "keys"),
+            "PUBLIC_BASE_URL": base,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True, fd=listener.fileno())
+    listener.close()  # the server holds its own copy of the socket
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield _fill(app, base)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        app.extensions["registry.engine"].dispose()
+
+
+def _fill(app, base: str) -> Registry:
+    """A maker with English and Russian names and four certificates, made via the API."""
+    with app.app_context():
+        world = factories.world(db.session())
+    client = app.test_client()
+
+    def ok(response, status=200):
+        assert response.status_code == status, response.get_json()
+        return response.json
+
+    admin, inspector = bearer(world.admin), bearer(world.inspector)
+    maker = ok(
+        client.post(
+            "/api/v1/makers",
+            json=maker_data(name_en=MAKER_EN, name_ru=MAKER_RU, city="Красноярск"),
+            headers=admin,
+        ),
+        201,
+    )
+    account = ok(
+        client.post(
+            "/api/v1/accounts",
+            json={"email": "angara@test.example", "role": "maker", "maker": maker["slug"]},
+            headers=admin,
+        ),
+        201,
+    )
+    token = ok(
+        client.post(f"/api/v1/accounts/{account['id']}/tokens", json={}, headers=admin), 201
+    )["token"]
+
+    def certify() -> str:
+        piece = ok(client.post("/api/v1/pieces", json=piece_data(), headers=bearer(token)), 201)
+        assay = ok(
+            client.post(
+                f"/api/v1/pieces/{piece['id']}/assay", json=assay_data(), headers=inspector
+            ),
+            201,
+        )
+        return assay["certificate"]["code"]
+
+    def revoke(code: str, reason: str, note: str) -> str:
+        revoke_url = f"/api/v1/certificates/{code}/revoke"
+        ok(client.post(revoke_url, json={"reason": reason, "note": note}, headers=inspector))
+        return code
+
+    superseded = certify()
+    ok(
+        client.post(
+            f"/api/v1/certificates/{superseded}/reissue",
+            json={"weight_g": 3.5, "note": "Weighed again."},
+            headers=inspector,
+        ),
+        201,
+    )
+    return Registry(
+        base=base,
+        valid=certify(),
+        revoked=revoke(certify(), "fraud", "The hallmark was forged."),
+        stolen=revoke(certify(), "piece_lost_or_stolen", "Stolen from the shop."),
+        superseded=superseded,
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: the browser tests need Debian's chromium "
+            "package. Run `make chromium` (or `apt-get install chromium`)."
+        )
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone(browser) -> Iterator[Callable[[str], Page]]:
+    """Open a page on a phone whose browser speaks `locale`; no page may break its
+    Content-Security-Policy (the browser reports it on the console)."""
+    contexts, violations = [], []
+
+    def open_phone(locale: str) -> Page:
+        context = browser.new_context(locale=locale, **PHONE)
+        contexts.append(context)
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: violations.append(str(error)))
+        return page
+
+    yield open_phone
+    for context in contexts:
+        context.close()
+    assert violations == []
+
+
+def scan(page: Page, registry: Registry, code: str, image: str = "qr.png") -> str:
+    """Fetch a certificate's QR code over HTTP and read it as a phone camera would."""
+    response = page.request.get(f"{registry.base}/api/v1/certificates/{code}/{image}")
+    assert response.status == 200, response.text()
+    return decode(response.body())
+
+
+def decode(png: bytes) -> str:
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert [r.format for r in found] == [zxingcpp.BarcodeFormat.QRCode], found
+    return found[0].text
+
+
+def verdict_shown(page: Page, verdict: str, heading: str) -> None:
+    """The verdict is the first thing on the screen, in words."""
+    section = page.locator("section.verdict")
+    expect(section).to_have_attribute("data-verdict", verdict)
+    title = section.get_by_role("heading", level=1)
+    expect(title).to_have_text(heading)
+    expect(title).to_be_visible()
+    expect(title).to_be_in_viewport()
+
+
+def screenshot(page: Page, name: str) -> None:
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("case", "verdict", "heading", "says"),
+    [
+        ("valid", "valid", "Authentic", "its hallmark was attested"),
+        ("revoked", "revoked", "Revoked", "Reason: Fraud"),
+        ("stolen", "revoked", "Reported stolen", "Do not buy this piece"),
+        ("superseded", "superseded", "Superseded", "A newer certificate replaces this one"),
+    ],
+)
+def test_a_scanned_certificate_shows_its_verdict_and_maker(
+    registry, phone, case, verdict, heading, says
+):
+    page = phone("en-US")
+    code = getattr(registry, case)
+
+    address = scan(page, registry, code)
+    assert address == f"{registry.base}/v/{code}"
+    response = page.goto(address)
+
+    assert response.status == 200
+    verdict_shown(page, verdict, heading)
+    expect(page.locator("section.verdict")).to_contain_text(says, use_inner_text=True)
+    expect(page.get_by_text(MAKER_EN, exact=True)).to_be_visible()
+    expect(page.get_by_text(codes.printed(code), exact=True)).to_be_visible()
+    screenshot(page, f"verify-{case}-en")
+
+
+def test_a_superseded_certificate_leads_to_the_current_one(registry, phone):
+    page = phone("en-US")
+    page.goto(f"{registry.base}/v/{registry.superseded}")
+
+    page.get_by_role("link", name="Open the current certificate").click()
+
+    verdict_shown(page, "valid", "Authentic")
+    expect(page.get_by_text(MAKER_EN, exact=True)).to_be_visible()
+    assert page.url != f"{registry.base}/v/{registry.superseded}"
+
+
+def test_a_never_issued_code_is_unknown(registry, phone):
+    page = phone("en-US")
+    code = codes.new()
+
+    response = page.goto(f"{registry.base}/v/{code}")
+
+    assert response.status == 404
+    verdict_shown(page, "unknown", "Unknown code")
+    screenshot(page, "verify-unknown-en")
+
+
+def test_a_code_with_one_wrong_symbol_is_mistyped(registry, phone):
+    page = phone("en-US")
+    real = registry.valid
+    wrong = real[:5] + ("X" if real[5] != "X" else "Y") + real[6:]
+
+    response = page.goto(f"{registry.base}/v/{wrong}")
+
+    assert response.status == 400
+    verdict_shown(page, "mistyped", "Mistyped code")
+    screenshot(page, "verify-mistyped-en")
+
+
+def test_the_svg_qr_code_renders_under_the_csp_and_scans(registry, phone):
+    """Chromium draws the SVG as served, Content-Security-Policy and all; its
+    screenshot, read like a camera would, opens the certificate's page."""
+    page = phone("en-US")
+    svg = f"{registry.base}/api/v1/certificates/{registry.valid}/qr.svg"
+
+    response = page.goto(svg)
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    assert "style-src" in response.headers["content-security-policy"]
+    shot = page.screenshot()
+    (ARTIFACTS / "qr-svg.png").write_bytes(shot)
+    address = decode(shot)
+
+    assert address == f"{registry.base}/v/{registry.valid}"
+    page.goto(address)
+    verdict_shown(page, "valid", "Authentic")
+
+
+def test_a_russian_phone_reads_the_page_in_russian(registry, phone):
+    page = phone("ru-RU")
+
+    page.goto(scan(page, registry, registry.valid))
+
+    verdict_shown(page, "valid", "Подлинное изделие")
+    expect(page.get_by_text(MAKER_RU, exact=True)).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    screenshot(page, "verify-valid-ru")
+
+
+def test_the_language_can_be_chosen_on_the_page(registry, phone):
+    page = phone("ru-RU")
+    page.goto(f"{registry.base}/v/{registry.valid}")
+
+    page.get_by_role("link", name="English").click()
+
+    verdict_shown(page, "valid", "Authentic")
+    expect(page.get_by_text(MAKER_EN, exact=True)).to_be_visible()
