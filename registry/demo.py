@@ -1,10 +1,16 @@
 """Demo data for a first look: makers in all three regions, their pieces, most of them
-certified, one revoked, one failed and one still awaiting assay."""
+certified, one revoked, one failed and one still awaiting assay; every piece with a
+photo, drawn here, so that the demo certificates sign photo hashes too."""
 
+import io
+import math
+from collections.abc import Callable
+
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from sqlalchemy.orm import Session
 
 import keys
-from registry import accounts, assays, certificates, codes, makers, pieces
+from registry import accounts, assays, certificates, codes, makers, photos, pieces
 from schemas.assays import AssayIn
 from schemas.makers import MakerIn
 from schemas.pieces import PieceIn
@@ -115,7 +121,10 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
                     "stones": stones,
                 }
             )
-            created.append(pieces.register(session, maker, data, actor=account))
+            piece = pieces.register(session, maker, data, actor=account)
+            image = photo(kind, metal, stones, backdrop=BACKDROPS[maker.region])
+            photos.attach(session, piece.id, image, actor=account)
+            created.append(piece)
 
     awaiting, failed, revoked = created[-1], created[-2], created[0]
     for piece in created:
@@ -159,3 +168,209 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
         "make a token with: registry tokens create --email EMAIL"
     )
     return "\n".join(lines)
+
+
+# --- the demo photos ------------------------------------------------------------------
+# Drawn, not shipped: a soft backdrop, a shadow and the piece in its metal's colours. The
+# same piece gets the same bytes each time (with the same Pillow), so the same SHA-256.
+
+PHOTO_SIZE = (1200, 900)
+_SUPERSAMPLE = 2  # drawn at twice the size and reduced: smooth edges, cheaply
+
+#: Backdrop gradients (top, bottom) by region.
+BACKDROPS = {
+    "RU-KYA": ((246, 240, 230), (208, 192, 172)),
+    "RU-KK": ((236, 241, 246), (186, 198, 214)),
+    "RU-TY": ((242, 238, 246), (200, 188, 208)),
+}
+#: Metal colours: (shade, light).
+_METALS = {
+    "gold": ((140, 98, 24), (255, 230, 150)),
+    "silver": ((112, 116, 126), (248, 249, 252)),
+    "platinum": ((128, 130, 134), (238, 240, 238)),
+    "palladium": ((108, 108, 102), (228, 226, 218)),
+}
+_STONES = {"diamond": (214, 236, 255), "chrysolite": (150, 198, 52), "nephrite": (46, 112, 72)}
+
+Box = tuple[float, float, float, float]
+Colour = tuple[int, int, int]
+
+
+def photo(kind: str, metal: str, stones: list[dict], *, backdrop: tuple) -> bytes:
+    """A deterministic 1200×900 JPEG of a piece of `kind` in `metal`, with its stones."""
+    width, height = PHOTO_SIZE
+    top, bottom = backdrop
+    gradient = Image.linear_gradient("L").resize(PHOTO_SIZE, Image.Resampling.BILINEAR)
+    image = ImageOps.colorize(gradient, top, bottom).convert("RGBA")
+
+    big = (width * _SUPERSAMPLE, height * _SUPERSAMPLE)
+    # Premultiplied alpha: drawn opaque on transparent black, it is so already, and
+    # reducing it needs no conversion of twice the pixels there and back.
+    piece = Image.new("RGBa", big)
+    draw = ImageDraw.Draw(piece)
+    shade, light = _METALS[metal]
+    anchors = _SHAPES.get(kind, _other)(draw, big, shade, light)
+    _set_stones(draw, anchors, stones, scale=big[0] / 1200)
+    piece = piece.reduce(_SUPERSAMPLE).convert("RGBA")
+
+    # A soft shadow: the piece's outline, darkened, blurred at a quarter size, offset.
+    small = piece.getchannel("A").reduce(4).filter(ImageFilter.GaussianBlur(6))
+    shadow = Image.new("RGBA", PHOTO_SIZE, (40, 30, 20, 0))
+    shadow.putalpha(small.resize(PHOTO_SIZE, Image.Resampling.BILINEAR).point(lambda a: a * 2 // 5))
+    image.alpha_composite(shadow, (14, 22))
+    image.alpha_composite(piece)
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def _mix(shade: Colour, light: Colour, t: float) -> Colour:
+    return tuple(round(s + (x - s) * t) for s, x in zip(shade, light, strict=True))
+
+
+def _inset(box: Box, by: float) -> Box:
+    return (box[0] + by, box[1] + by, box[2] - by, box[3] - by)
+
+
+def _band(draw: ImageDraw.ImageDraw, box: Box, thickness: float, shade, light) -> None:
+    """A round band (a ring seen at an angle): lit along the middle of its thickness."""
+    steps = 24
+    for i in range(steps):
+        t = math.sin(math.pi * (i + 0.5) / steps) ** 1.5
+        draw.ellipse(
+            _inset(box, thickness * i / steps),
+            outline=_mix(shade, light, t),
+            width=math.ceil(thickness / steps) + 1,
+        )
+
+
+def _body(draw: ImageDraw.ImageDraw, box: Box, shade, light, *, rounded=None) -> None:
+    """A domed surface, lit from the upper left."""
+    steps = 20
+    x0, y0, x1, y1 = box
+    for i in range(steps):
+        t = i / steps
+        shrink = (x1 - x0) * 0.48 * t
+        lift = (y1 - y0) * 0.12 * t
+        inner = (x0 + shrink * 0.7, y0 + shrink * 0.6 - lift, x1 - shrink * 1.3, y1 - shrink * 1.4)
+        inner = (inner[0], max(inner[1], y0 + shrink * 0.3), inner[2], inner[3])
+        if inner[2] <= inner[0] or inner[3] <= inner[1]:
+            break
+        colour = _mix(shade, light, t**0.7)
+        if rounded:
+            draw.rounded_rectangle(inner, radius=rounded * (1 - t), fill=colour)
+        else:
+            draw.ellipse(inner, fill=colour)
+
+
+def _ring(draw, size, shade, light):
+    w, h = size
+    box = (w * 0.28, h * 0.32, w * 0.72, h * 0.80)
+    _band(draw, box, w * 0.04, shade, light)
+    return [(w * 0.5, h * 0.33)]
+
+
+def _bracelet(draw, size, shade, light):
+    w, h = size
+    _band(draw, (w * 0.16, h * 0.26, w * 0.84, h * 0.80), w * 0.026, shade, light)
+    return [(w * 0.5, h * 0.79)]
+
+
+def _chain_line(draw, size, shade, *, bottom: float):
+    w, h = size
+    draw.arc((w * 0.14, -h * 0.55, w * 0.86, h * bottom), 20, 160, fill=shade, width=int(w * 0.006))
+
+
+def _pendant(draw, size, shade, light):
+    w, h = size
+    _chain_line(draw, size, shade, bottom=0.45)
+    _band(draw, (w * 0.485, h * 0.40, w * 0.515, h * 0.47), w * 0.006, shade, light)
+    _body(draw, (w * 0.42, h * 0.46, w * 0.58, h * 0.80), shade, light)
+    return [(w * 0.5, h * 0.62)]
+
+
+def _earrings(draw, size, shade, light):
+    w, h = size
+    anchors = []
+    for cx in (w * 0.36, w * 0.64):
+        draw.arc((cx - w * 0.04, h * 0.16, cx + w * 0.04, h * 0.30), 180, 360, fill=shade, width=9)
+        draw.line((cx + w * 0.04, h * 0.23, cx + w * 0.04, h * 0.30), fill=shade, width=9)
+        _body(draw, (cx - w * 0.07, h * 0.36, cx + w * 0.07, h * 0.72), shade, light)
+        anchors.append((cx, h * 0.52))
+    return anchors
+
+
+def _brooch(draw, size, shade, light):
+    w, h = size
+    cx, cy, r = w * 0.5, h * 0.52, w * 0.09
+    for k in range(8):
+        angle = 2 * math.pi * k / 8
+        px, py = cx + 1.55 * r * math.cos(angle), cy + 1.55 * r * math.sin(angle)
+        _body(draw, (px - r * 0.8, py - r * 0.8, px + r * 0.8, py + r * 0.8), shade, light)
+    _body(draw, (cx - r * 1.1, cy - r * 1.1, cx + r * 1.1, cy + r * 1.1), shade, light)
+    return [(cx, cy)]
+
+
+def _chain(draw, size, shade, light):
+    w, h = size
+    links = 11
+    for k in range(links):
+        x = w * (0.12 + 0.76 * k / (links - 1))
+        y = h * (0.5 + 0.16 * math.sin(math.pi * k / (links - 1) * 2))
+        rx, ry = (w * 0.045, h * 0.045) if k % 2 else (w * 0.03, h * 0.07)
+        _band(draw, (x - rx, y - ry, x + rx, y + ry), w * 0.011, shade, light)
+    return []
+
+
+def _necklace(draw, size, shade, light):
+    w, h = size
+    beads = 17
+    for k in range(beads):
+        angle = math.pi * (0.1 + 0.8 * k / (beads - 1))
+        x, y = w * 0.5 - w * 0.36 * math.cos(angle), h * 0.18 + h * 0.56 * math.sin(angle)
+        r = w * (0.022 + 0.012 * math.sin(angle))
+        _body(draw, (x - r, y - r, x + r, y + r), shade, light)
+    return [(w * 0.5, h * 0.74)]
+
+
+def _cufflinks(draw, size, shade, light):
+    w, h = size
+    anchors = []
+    for cx in (w * 0.34, w * 0.66):
+        draw.rectangle((cx - w * 0.012, h * 0.58, cx + w * 0.012, h * 0.70), fill=shade)
+        _body(
+            draw, (cx - w * 0.11, h * 0.32, cx + w * 0.11, h * 0.60), shade, light, rounded=w * 0.03
+        )
+        anchors.append((cx, h * 0.46))
+    return anchors
+
+
+def _other(draw, size, shade, light):
+    w, h = size
+    _body(draw, (w * 0.38, h * 0.34, w * 0.62, h * 0.70), shade, light)
+    return [(w * 0.5, h * 0.52)]
+
+
+_SHAPES: dict[str, Callable] = {
+    "ring": _ring,
+    "bracelet": _bracelet,
+    "pendant": _pendant,
+    "earrings": _earrings,
+    "brooch": _brooch,
+    "chain": _chain,
+    "necklace": _necklace,
+    "cufflinks": _cufflinks,
+}
+
+
+def _set_stones(draw, anchors, stones: list[dict], *, scale: float) -> None:
+    """The stones in a row at each anchor, sized by their carats."""
+    for x, y in anchors:
+        row = [s for s in stones for _ in range(min(int(s["count"]), 5))]
+        for n, stone in enumerate(row):
+            carat = float(stone["carat"]) / max(int(stone["count"]), 1)
+            r = scale * min(12 + 14 * carat ** (1 / 3), 40)
+            cx = x + (n - (len(row) - 1) / 2) * r * 2.3
+            colour = _STONES.get(stone["type"], (180, 60, 90))
+            _body(draw, (cx - r, y - r, cx + r, y + r), _mix(colour, (0, 0, 0), 0.45), colour)
+            draw.ellipse((cx - r * 0.45, y - r * 0.55, cx - r * 0.15, y - r * 0.25), fill="white")

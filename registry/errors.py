@@ -69,6 +69,10 @@ class Conflict(RegistryError):
     status, slug, title = 409, "conflict", "Conflict with the current state"
 
 
+class PayloadTooLarge(RegistryError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
 class UnsupportedMediaType(RegistryError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 

@@ -22,6 +22,8 @@ class Action(enum.StrEnum):
     TOKEN_CREATED = "token:created"  # noqa: S105 - an event name, not a secret
     TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
     PIECE_REGISTERED = "piece:registered"
+    PIECE_PHOTO_SET = "piece:photo_set"
+    PIECE_PHOTO_REMOVED = "piece:photo_removed"
     ASSAY_PASSED = "assay:passed"
     ASSAY_FAILED = "assay:failed"
     CERTIFICATE_ISSUED = "certificate:issued"

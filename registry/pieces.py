@@ -102,7 +102,10 @@ def listing(
     """A page of pieces the actor may see, in id order, and the cursor of the next page."""
     # Each piece shows its current certificate: load them all in one more query.
     query = (
-        select(Piece).options(selectinload(Piece.certificates)).order_by(Piece.id).limit(limit + 1)
+        select(Piece)
+        .options(selectinload(Piece.certificates), selectinload(Piece.photo))
+        .order_by(Piece.id)
+        .limit(limit + 1)
     )
     if actor.role == "maker":
         query = query.where(Piece.maker_id == actor.maker_id)

@@ -66,6 +66,37 @@ class PieceIn(Schema):
         legal_fineness(data)
 
 
+#: Where the API serves photos, by the SHA-256 of their JPEG.
+PHOTOS_PATH = "/api/v1/photos"
+
+
+class PhotoPath(fields.String):
+    """The path of a photo (or its thumbnail) under PHOTOS_PATH, from its SHA-256."""
+
+    def __init__(self, suffix: str, **kwargs):
+        super().__init__(attribute="sha256", dump_only=True, **kwargs)
+        self.suffix = suffix
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else f"{PHOTOS_PATH}/{value}{self.suffix}"
+
+
+class PhotoOut(Schema):
+    """A piece's photo as stored: a JPEG without metadata, named by its SHA-256."""
+
+    sha256 = fields.String(
+        required=True,
+        metadata={"description": "SHA-256 (hex) of the JPEG served at `url`; certificates sign it"},
+    )
+    media_type = fields.String(required=True, metadata={"description": "Always image/jpeg"})
+    width = fields.Integer(required=True)
+    height = fields.Integer(required=True)
+    url = PhotoPath(".jpg", required=True, metadata={"description": "The photo (a path)"})
+    thumb_url = PhotoPath(
+        "/thumb.jpg", required=True, metadata={"description": "Its thumbnail (a path)"}
+    )
+
+
 class PieceOut(Schema):
     id = fields.Integer(required=True)
     maker = fields.String(required=True, attribute="maker.slug")
@@ -86,6 +117,7 @@ class PieceOut(Schema):
         attribute="current_certificate_code",
         metadata={"description": "Code of the piece's current certificate"},
     )
+    photo = fields.Nested(PhotoOut, allow_none=True, required=True)
 
 
 class PieceListArgs(Schema):

@@ -6,6 +6,7 @@ its roles here when you add it (Flask's own HEAD and OPTIONS are left out). Ever
 request is otherwise valid, so its status says only whether the caller was let in.
 """
 
+import io
 import itertools
 import re
 import sqlite3
@@ -14,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
-from registry import accounts, assays, db, pieces, signing
+from registry import accounts, assays, db, photos, pieces, signing
 from registry.models import Event
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -151,6 +153,30 @@ def _own_token(world: World, make: Make, caller: str) -> tuple[str, dict]:
     return f"/api/v1/tokens/{token_id}/revoke", {}
 
 
+def _photo_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), "goldenrod").save(out, "JPEG")
+    return out.getvalue()
+
+
+def _photo_upload(world: World, make: Make, caller: str) -> tuple[str, dict]:
+    return f"/api/v1/pieces/{make.piece()}/photo", {
+        "data": _photo_bytes(),
+        "content_type": "image/jpeg",
+    }
+
+
+def _photographed_piece(make: Make) -> tuple[int, str]:
+    """A new piece of world.maker's with a photo; its id and the photo's SHA-256."""
+    piece_id = make.piece()
+    with make.app.app_context():
+        session = db.session()
+        maker = accounts.by_email(session, EMAILS["maker"])
+        photo = photos.attach(session, piece_id, _photo_bytes(), actor=maker)
+        session.commit()
+        return piece_id, photo.sha256
+
+
 MAKER = frozenset({"maker"})
 MAKER_OR_INSPECTOR = frozenset({"maker", "inspector"})
 INSPECTOR = frozenset({"inspector"})
@@ -176,6 +202,54 @@ ENDPOINTS = [
         200,
         lambda world, make, caller: (f"/api/v1/certificates/{make.certificate()}", {}),
     ),
+    Endpoint(
+        "GET",
+        "/api/v1/certificates/{code}/qr.png",
+        None,
+        200,
+        lambda world, make, caller: (f"/api/v1/certificates/{make.certificate()}/qr.png", {}),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/certificates/{code}/qr.svg",
+        None,
+        200,
+        lambda world, make, caller: (f"/api/v1/certificates/{make.certificate()}/qr.svg", {}),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/verify/{code}",
+        None,
+        200,
+        lambda world, make, caller: (f"/api/v1/verify/{make.certificate()}", {}),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/photos/{sha256}.jpg",
+        None,
+        200,
+        lambda world, make, caller: (f"/api/v1/photos/{_photographed_piece(make)[1]}.jpg", {}),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/photos/{sha256}/thumb.jpg",
+        None,
+        200,
+        lambda world, make, caller: (
+            f"/api/v1/photos/{_photographed_piece(make)[1]}/thumb.jpg",
+            {},
+        ),
+    ),
+    # The public pages.
+    Endpoint("GET", "/", None, 302, _at("/")),
+    Endpoint("GET", "/verify", None, 200, _at("/verify")),
+    Endpoint(
+        "GET",
+        "/v/{code}",
+        None,
+        200,
+        lambda world, make, caller: (f"/v/{make.certificate()}", {}),
+    ),
     # Makers, for their own maker.
     Endpoint(
         "POST",
@@ -191,6 +265,24 @@ ENDPOINTS = [
         MAKER,
         200,
         lambda world, make, caller: ("/api/v1/pieces/import", {"json": [piece_data()]}),
+        writes=True,
+    ),
+    Endpoint(
+        "PUT",
+        "/api/v1/pieces/{piece_id}/photo",
+        MAKER,
+        200,
+        _photo_upload,
+        denied=frozenset({"other-maker"}),
+        writes=True,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v1/pieces/{piece_id}/photo",
+        MAKER,
+        204,
+        lambda world, make, caller: (f"/api/v1/pieces/{_photographed_piece(make)[0]}/photo", {}),
+        denied=frozenset({"other-maker"}),
         writes=True,
     ),
     # Makers (their own pieces) and inspectors (every maker's).

@@ -1,5 +1,136 @@
 """Piece photos: a maker uploads one for an own piece; anyone fetches it by its SHA-256."""
 
+import re
+
+from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
+from registry import db, photos
+from registry.api.common import guarded
+from registry.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from schemas.pieces import PhotoOut
+
 bp = Blueprint("photos", __name__, url_prefix="/api/v1", description="Piece photos")
+
+_RAW_TYPES = ("image/jpeg", "image/png", "image/webp")
+_BINARY = {"type": "string", "format": "binary"}
+_PHOTO_BODY = {
+    "required": True,
+    "description": "A JPEG, PNG or WebP image, as the body itself or as the file field "
+    "`photo` of a form. Its format is read from its content; it is stored re-encoded as "
+    "a JPEG of at most PHOTO_MAX_SIDE pixels a side, without any metadata (EXIF, GPS, "
+    "XMP, ICC).",
+    "content": {
+        **{media_type: {"schema": _BINARY} for media_type in _RAW_TYPES},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["photo"],
+                "properties": {"photo": _BINARY},
+            }
+        },
+    },
+}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# The bytes at a photo's address never change: its name is their hash.
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_CACHE_HEADERS = {
+    "ETag": {
+        "description": "The photo's SHA-256, quoted",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"required": True, "schema": {"type": "string", "example": _IMMUTABLE}},
+}
+_IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "description": "An ETag received before: a 304 answers when it still matches",
+    "schema": {"type": "string"},
+}
+
+
+@bp.put("/pieces/<id:piece_id>/photo")
+@guarded(bp, "maker")
+@bp.doc(requestBody=_PHOTO_BODY)
+@bp.response(200, PhotoOut)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+@bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
+@bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def attach(piece_id):
+    """Set the photo of one of your pieces until it is certified; its SHA-256 is signed."""
+    limits = photos.Limits.from_config(current_app.config)
+    photo = photos.attach(
+        db.session(), piece_id, _uploaded(limits.max_bytes), actor=g.actor, limits=limits
+    )
+    db.session().commit()
+    return photo
+
+
+@bp.delete("/pieces/<id:piece_id>/photo")
+@guarded(bp, "maker")
+@bp.response(204)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def remove(piece_id):
+    """Remove the photo of one of your pieces until it is certified."""
+    photos.remove(db.session(), piece_id, actor=g.actor)
+    db.session().commit()
+    return Response(status=204)
+
+
+@bp.get("/photos/<sha256>.jpg")
+@bp.doc(parameters=[_IF_NONE_MATCH])
+@bp.response(200, _BINARY, content_type="image/jpeg", headers=_CACHE_HEADERS)
+@bp.alt_response(304, response="NOT_MODIFIED")
+@bp.alt_response(404, response="NOT_FOUND")
+def photo(sha256):
+    """A piece's photo: the JPEG whose SHA-256 is in the name (and in its certificate)."""
+    return _jpeg(sha256, thumb=False)
+
+
+@bp.get("/photos/<sha256>/thumb.jpg")
+@bp.doc(parameters=[_IF_NONE_MATCH])
+@bp.response(200, _BINARY, content_type="image/jpeg", headers=_CACHE_HEADERS)
+@bp.alt_response(304, response="NOT_MODIFIED")
+@bp.alt_response(404, response="NOT_FOUND")
+def thumb(sha256):
+    """The thumbnail of a piece's photo, at most PHOTO_THUMB_SIDE pixels a side."""
+    return _jpeg(sha256, thumb=True)
+
+
+def _uploaded(max_bytes: int) -> bytes:
+    """The photo's bytes, from a raw image body or a form's file field `photo`."""
+    if request.mimetype in _RAW_TYPES:
+        if request.content_length is not None and request.content_length > max_bytes:
+            raise _too_large(max_bytes)
+        return request.get_data(cache=False)
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("photo")
+        if upload is None:
+            message = "Send the photo as the file field `photo` of the form."
+            raise InvalidInput(message, errors={"photo": [message]})
+        return upload.stream.read(max_bytes + 1)  # one more: too large is told apart
+    raise UnsupportedMediaType(
+        "Send the photo as image/jpeg, image/png or image/webp, "
+        "or as the file field `photo` of a multipart/form-data form."
+    )
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The photo is larger than the {max_bytes} bytes the registry accepts.",
+        errors={"photo": [f"Larger than {max_bytes} bytes."]},
+    )
+
+
+def _jpeg(sha256: str, *, thumb: bool) -> Response:
+    if not _SHA256.fullmatch(sha256):
+        raise NotFound("A photo's name is the SHA-256 of its JPEG, in lower-case hex.")
+    response = Response(photos.image(db.session(), sha256, thumb=thumb), mimetype="image/jpeg")
+    response.set_etag(sha256)
+    response.headers["Cache-Control"] = _IMMUTABLE
+    return response.make_conditional(request)

@@ -1,0 +1,259 @@
+"""Piece photos: a maker sets one for an own piece until it is certified.
+
+Whatever a maker sends is decoded and encoded again as a plain JPEG: only JPEG, PNG and
+WebP are read (by their content, never by the Content-Type), the pixel count is checked
+from the header before anything is decoded, the EXIF orientation is applied, and nothing
+of the original's metadata (EXIF with its GPS position, XMP, ICC, comments) is kept. The
+SHA-256 of the stored JPEG names the photo, and the certificate signs it.
+"""
+
+import dataclasses
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageCms, ImageOps
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry import config, ledger, pieces
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from registry.models import Account, Photo, Piece
+
+MEDIA_TYPE = "image/jpeg"
+#: What Pillow may read; it names the formats by its own plugin names.
+_READABLE = ("JPEG", "PNG", "WEBP")
+#: A photo may change only while no certificate signs it.
+_EDITABLE = ("awaiting_assay", "assay_failed")
+_QUALITY = 88
+_THUMB_QUALITY = 80
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How large a photo may be sent, and the sizes it is stored at (from configuration)."""
+
+    max_bytes: int = config.Defaults.PHOTO_MAX_BYTES
+    max_pixels: int = config.Defaults.PHOTO_MAX_PIXELS
+    max_side: int = config.Defaults.PHOTO_MAX_SIDE
+    thumb_side: int = config.Defaults.PHOTO_THUMB_SIDE
+
+    @classmethod
+    def from_config(cls, settings: dict[str, Any]) -> "Limits":
+        return cls(**{f.name: settings[f"PHOTO_{f.name.upper()}"] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    sha256: str
+    data: bytes
+    size: tuple[int, int]
+    thumb: bytes
+    thumb_size: tuple[int, int]
+
+
+def attach(
+    session: Session, piece_id: int, data: bytes, *, actor: Account, limits: Limits = Limits()
+) -> Photo:
+    """Set the photo of one of the actor's pieces, replacing any it had.
+
+    Raises Forbidden (not the piece's maker), NotFound, Conflict (the piece is certified
+    or revoked), PayloadTooLarge, and InvalidInput naming `photo` for anything that is
+    not a whole JPEG, PNG or WebP image within the limits. The same image sent again
+    reuses its stored photo. The caller commits.
+    """
+    piece = _editable_piece(session, piece_id, actor=actor)
+    encoded = _encode(data, limits)
+    photo = _stored(session, encoded)
+    if piece.photo is photo:
+        return photo  # nothing changes, so nothing to record
+    previous = piece.photo
+    piece.photo = photo
+    ledger.append(
+        session,
+        ledger.Action.PIECE_PHOTO_SET,
+        actor=actor,
+        maker=piece.maker,
+        piece=piece,
+        data={"sha256": photo.sha256},
+    )
+    _discard_if_unused(session, previous)
+    return photo
+
+
+def remove(session: Session, piece_id: int, *, actor: Account) -> Piece:
+    """Remove the photo of one of the actor's pieces.
+
+    Raises Forbidden, NotFound (no such piece, or it has no photo) and Conflict as
+    `attach` does. The caller commits.
+    """
+    piece = _editable_piece(session, piece_id, actor=actor)
+    previous = piece.photo
+    if previous is None:
+        raise NotFound(f"Piece {piece_id} has no photo.")
+    piece.photo = None
+    ledger.append(
+        session,
+        ledger.Action.PIECE_PHOTO_REMOVED,
+        actor=actor,
+        maker=piece.maker,
+        piece=piece,
+        data={"sha256": previous.sha256},
+    )
+    _discard_if_unused(session, previous)
+    return piece
+
+
+def image(session: Session, sha256: str, *, thumb: bool = False) -> bytes:
+    """The JPEG of a stored photo, or its thumbnail, by the SHA-256 of the photo's JPEG
+    (lower-case hex). Raises NotFound."""
+    column = Photo.thumb if thumb else Photo.data
+    data = session.scalar(select(column).where(Photo.sha256 == sha256))
+    if data is None:
+        raise NotFound("No photo with this SHA-256 is stored.")
+    return data
+
+
+def _stored(session: Session, encoded: _Encoded) -> Photo:
+    """The photo row of these bytes: the one stored already, or a new one."""
+    query = select(Photo).where(Photo.sha256 == encoded.sha256)
+    photo = session.scalar(query)
+    if photo is not None:
+        return photo
+    photo = Photo(
+        sha256=encoded.sha256,
+        media_type=MEDIA_TYPE,
+        width=encoded.size[0],
+        height=encoded.size[1],
+        data=encoded.data,
+        thumb_width=encoded.thumb_size[0],
+        thumb_height=encoded.thumb_size[1],
+        thumb=encoded.thumb,
+    )
+    try:
+        with session.begin_nested():
+            session.add(photo)
+    except IntegrityError:
+        # The same photo, stored by a concurrent upload for another piece in between.
+        return session.scalars(query).one()
+    return photo
+
+
+def _editable_piece(session: Session, piece_id: int, *, actor: Account) -> Piece:
+    if actor.role != "maker":
+        raise Forbidden("Only the maker of a piece can set or remove its photo.")
+    piece = pieces.get(session, piece_id, actor=actor, lock=True)
+    if piece.status not in _EDITABLE:
+        raise Conflict(
+            f"Piece {piece_id} is {piece.status.replace('_', ' ')}: its certificate signs the "
+            "photo it was issued with, so the photo can no longer change."
+        )
+    return piece
+
+
+def _discard_if_unused(session: Session, photo: Photo | None) -> None:
+    """Delete a photo no piece shows any more. A certificate signs only the photo of its
+    own piece, which can no longer change, so no signed photo is ever deleted."""
+    if photo is None:
+        return
+    session.flush()
+    if session.scalar(select(Piece.id).where(Piece.photo_id == photo.id).limit(1)) is None:
+        session.delete(photo)
+
+
+def _invalid(message: str) -> InvalidInput:
+    return InvalidInput(message, errors={"photo": [message]})
+
+
+def _encode(data: bytes, limits: Limits) -> _Encoded:
+    """The photo as it is stored: a metadata-free JPEG within `max_side`, and its thumbnail."""
+    if not data:
+        raise _invalid("The photo is empty.")
+    if len(data) > limits.max_bytes:
+        raise PayloadTooLarge(
+            f"The photo is larger than the {limits.max_bytes} bytes the registry accepts.",
+            errors={"photo": [f"Larger than {limits.max_bytes} bytes."]},
+        )
+    image = _decode(data, limits)
+    image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.LANCZOS)
+    full = _jpeg(image, quality=_QUALITY)
+    thumb = image.copy()
+    thumb.thumbnail((limits.thumb_side, limits.thumb_side), Image.Resampling.LANCZOS)
+    return _Encoded(
+        sha256=hashlib.sha256(full).hexdigest(),
+        data=full,
+        size=image.size,
+        thumb=_jpeg(thumb, quality=_THUMB_QUALITY),
+        thumb_size=thumb.size,
+    )
+
+
+def _decode(data: bytes, limits: Limits) -> Image.Image:
+    """The image, upright and in sRGB, refusing what is not a whole JPEG, PNG or WebP."""
+    kinds = "JPEG, PNG or WebP"
+    with warnings.catch_warnings():
+        # Pillow warns of corrupt EXIF and the like, which the new encoding drops anyway.
+        # Its own bomb check is process-wide and only warns below twice its limit: that
+        # warning becomes an error, and our stricter per-call limit is checked first.
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=_READABLE)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _too_many_pixels(limits) from None
+        except Exception:  # Pillow raises many kinds for a malformed header
+            raise _invalid(f"This is not a {kinds} image the registry can read.") from None
+        width, height = image.size
+        if width * height > limits.max_pixels:
+            raise _too_many_pixels(limits, width, height)
+        if image.format in ("JPEG", "MPO"):  # MPO: a JPEG with more pictures after it
+            # Decode at the smallest scale still at least `max_side`: far faster and
+            # smaller in memory than decoding every pixel of a large photo.
+            image.draft("RGB", (limits.max_side, limits.max_side))
+        try:
+            image.load()
+            return _to_srgb(ImageOps.exif_transpose(image))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _too_many_pixels(limits) from None
+        except Exception:  # and as many for truncated or corrupt data
+            raise _invalid("The image is truncated or corrupt.") from None
+
+
+def _too_many_pixels(limits: Limits, width: int = 0, height: int = 0) -> InvalidInput:
+    size = f" is {width}×{height} pixels;" if width else " has too many pixels;"
+    return _invalid(f"The photo{size} the registry accepts up to {limits.max_pixels:,} pixels.")
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """RGB in sRGB: 16-bit scaled down, alpha laid on white, colour profiles applied."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        image = image.convert("F").point(lambda value: value / 257).convert("L")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        flat.info = image.info
+        image = flat
+    icc = image.info.get("icc_profile")
+    if icc and image.mode in ("RGB", "CMYK", "L"):
+        # The profile is not stored (no metadata is), so the colours are converted to
+        # sRGB, which every browser assumes for an untagged JPEG.
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            srgb = ImageCms.createProfile("sRGB")
+            return ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken or mismatched profile: convert the plain way
+    return image.convert("RGB")
+
+
+def _jpeg(image: Image.Image, *, quality: int) -> bytes:
+    # A clean copy carries no `info` (comments, EXIF, XMP, ICC, DPI) into the encoder.
+    clean = Image.new("RGB", image.size)
+    clean.paste(image)
+    out = io.BytesIO()
+    clean.save(out, "JPEG", quality=quality, progressive=True, optimize=True)
+    return out.getvalue()
