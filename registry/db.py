@@ -11,6 +11,7 @@ from flask import Flask, current_app, has_request_context, request
 from flask.globals import app_ctx, request_ctx
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -178,14 +179,19 @@ class Prepared:
         bound = compiled.construct_params(parameters)
         if compiled.positional:
             bound = tuple(bound[name] for name in compiled.positiontup)
-        connection = engine.raw_connection()
+        dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
-            cursor = connection.cursor()
-            cursor.execute(sql, bound)
-            row = cursor.fetchone()
-            cursor.close()
-        finally:
-            connection.close()
+            connection = engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(sql, bound)
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                connection.close()
+        except dbapi_error as exc:
+            # As SQLAlchemy would raise it, so that errors.py answers it the same way.
+            raise DBAPIError.instance(sql, bound, exc, dbapi_error) from exc
         if row is None:
             return None
         return {

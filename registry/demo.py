@@ -161,7 +161,7 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
         line = f"  {piece.maker.slug:14} {piece.reference:7} {piece.status:15}"
         code = piece.current_certificate_code
         if code:
-            line += f" {codes.printed(code)}  {issuer.url}/api/v1/certificates/{code}"
+            line += f" {codes.printed(code)}  {issuer.url}/v/{code}"
         lines.append(line.rstrip())
     lines.append(
         "accounts: office@, inspector@ and <maker>@demo.yenisey.example; "
