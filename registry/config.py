@@ -48,6 +48,12 @@ class Defaults:
     PUBLIC_RATE_LIMIT = "300 per minute"
     #: Where rate-limit counters live: memory:// (per process) or redis://host:port.
     RATELIMIT_STORAGE_URI = "memory://"
+    #: How requests are counted: fixed-window, moving-window or sliding-window-counter.
+    RATELIMIT_STRATEGY = "fixed-window"
+    #: Prefix of the counters' keys, for several registries sharing one Redis.
+    RATELIMIT_KEY_PREFIX = "registry"
+    #: Rate limits on (false turns them off, for load tests of the whole stack).
+    RATELIMIT_ENABLED = True
     #: Language of the public pages when the browser asks for neither Russian nor English.
     BABEL_DEFAULT_LOCALE = "ru"
     #: Time zone of the dates the pages show: the three regions' own (UTC+7).
@@ -74,6 +80,8 @@ _TEXT_SETTINGS = (
     "LOG_LEVEL",
     "PUBLIC_RATE_LIMIT",
     "RATELIMIT_STORAGE_URI",
+    "RATELIMIT_STRATEGY",
+    "RATELIMIT_KEY_PREFIX",
     "BABEL_DEFAULT_LOCALE",
     "DISPLAY_TIMEZONE",
 )

@@ -35,18 +35,24 @@ def init_app(app: Flask, *, inline_css: str) -> None:
             "object-src 'none'",
         ]
     )
-    fixed = {
-        "Content-Security-Policy": policy,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    }
+    fixed = [
+        ("Content-Security-Policy", policy),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    names = [name for name, _value in fixed]
 
     @app.after_request
     def _secure(response: Response) -> Response:
-        response.headers.update(fixed)
+        # Appended in one step: no view sets these, and setting them one by one is
+        # measurably slower on the busiest responses.
+        if any(name in response.headers for name in names):
+            for name in names:
+                del response.headers[name]
+        response.headers.extend(fixed)
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=63072000"
         if request.method in ("GET", "HEAD") and request.path.startswith(_SHARED_PREFIXES):

@@ -12,15 +12,17 @@ def public(response: Response, *, max_age: int, immutable: bool = False) -> Resp
     Lighter than werkzeug's make_conditional, which also weighs Range and dates: these
     answers are small, whole, and versioned by their ETag alone.
     """
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
-    if immutable:
-        response.cache_control.immutable = True
+    control = f"public, max-age={max_age}" + (", immutable" if immutable else "")
+    response.headers["Cache-Control"] = control
     etag, _weak = response.get_etag()
     if etag is None:
         etag = hashlib.sha1(response.get_data(), usedforsecurity=False).hexdigest()
-        response.set_etag(etag)
-    if request.method in ("GET", "HEAD") and etag in request.if_none_match:
+        response.headers["ETag"] = f'"{etag}"'
+    if (
+        request.method in ("GET", "HEAD")
+        and "If-None-Match" in request.headers
+        and etag in request.if_none_match
+    ):
         response.status_code = 304
         response.set_data(b"")
         response.headers.pop("Content-Type", None)

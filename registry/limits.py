@@ -1,15 +1,14 @@
-"""Per-client rate limits on the public endpoints (Flask-Limiter, and `limits` under it).
+"""Per-client rate limits on the public endpoints, counted with `limits`.
 
 One shared allowance per client across every view marked `@limits.public`, so a client
 cannot multiply it by spreading requests over the page, the API and the QR codes.
 Counters live in memory (each worker its own) unless RATELIMIT_STORAGE_URI names a
 Redis server, which every worker and machine then shares.
 
-Flask-Limiter holds the configuration (RATELIMIT_STORAGE_URI, RATELIMIT_STRATEGY,
-RATELIMIT_KEY_PREFIX, RATELIMIT_ENABLED), the storage and the strategy; the check itself
-is made here, one `hit` on the one allowance. Flask-Limiter's own per-request check
-resolves application, blueprint, route and exemption limits generically, and measured
-about 300 µs a request: more than a whole bare Flask request, to find a single limit.
+`limits` is the library under Flask-Limiter, with the same storage URIs and strategies;
+the check is one `hit` made here. Flask-Limiter itself resolves application, blueprint,
+route and exemption limits generically on every request, which measured some 300 µs a
+request (more than a whole bare Flask request) to find the one limit there is.
 """
 
 import functools
@@ -19,9 +18,7 @@ import time
 from collections.abc import Callable
 
 from flask import Flask, Response, current_app, g, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse, storage, strategies
 from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
 
@@ -66,44 +63,59 @@ def _allowance(text: str) -> RateLimitItem:
     return parse(text)
 
 
-def init_app(app: Flask) -> Limiter:
-    # A limiter per app: tests build many apps in one process, and must not share counters.
-    uri = app.config["RATELIMIT_STORAGE_URI"]
-    limiter = Limiter(
-        get_remote_address,
-        app=app,
-        storage_uri=_INLINE_MEMORY if uri == _MEMORY else uri,
-        # Not on every answer: public answers are cached and shared, counters are not.
-        headers_enabled=False,
+class Counter:
+    """The public allowance of each client, counted in the configured storage."""
+
+    def __init__(self, storage_uri: str, *, strategy: str, key_prefix: str):
+        self.storage = storage.storage_from_string(
+            _INLINE_MEMORY if storage_uri == _MEMORY else storage_uri
+        )
+        self._strategy = strategies.STRATEGIES[strategy](self.storage)
+        self._prefix = key_prefix
+
+    def hit(self, allowance: RateLimitItem, client: str) -> float | None:
+        """Count one request of `client`; None when allowed, else seconds to wait.
+
+        A storage that cannot be reached counts nothing: a buyer's check matters more.
+        """
+        identifiers = (self._prefix, _SCOPE, client)
+        try:
+            if self._strategy.hit(allowance, *identifiers):
+                return None
+            reset_at = self._strategy.get_window_stats(allowance, *identifiers).reset_time
+        except self.storage.base_exceptions as exc:
+            log.warning("rate-limit storage unreachable, request not counted: %s", exc)
+            return None
+        return max(1, math.ceil(reset_at - time.time()))
+
+
+def init_app(app: Flask) -> Counter:
+    # A counter per app: tests build many apps in one process, and must not share counts.
+    counter = Counter(
+        app.config["RATELIMIT_STORAGE_URI"],
+        strategy=app.config["RATELIMIT_STRATEGY"],
+        key_prefix=app.config["RATELIMIT_KEY_PREFIX"],
     )
-    # Flask-Limiter's own check has no limits to find: it is told so at once.
-    limiter.request_filter(lambda: True)
-    app.extensions["registry.limiter"] = limiter
+    app.extensions["registry.limiter"] = counter
 
     @app.before_request
     def _count() -> None:
         view = app.view_functions.get(request.endpoint)
-        if not limiter.enabled or not getattr(view, "_public_rate_limit", False):
+        if not getattr(view, "_public_rate_limit", False):
             return
-        allowance = _allowance(current_app.config["PUBLIC_RATE_LIMIT"])
-        identifiers = (app.config.get("RATELIMIT_KEY_PREFIX", ""), _SCOPE, get_remote_address())
-        try:
-            if limiter.limiter.hit(allowance, *identifiers):
-                return
-            reset_at = limiter.limiter.get_window_stats(allowance, *identifiers).reset_time
-        except limiter.storage.base_exceptions as exc:
-            # A buyer's check matters more than the limit: without counters, let it through.
-            log.warning("rate-limit storage unreachable, request not counted: %s", exc)
+        config = current_app.config
+        if not config["RATELIMIT_ENABLED"]:
             return
-        g.registry_retry_after = max(1, math.ceil(reset_at - time.time()))
-        raise TooManyRequests("This client has made too many requests; wait and try again.")
+        wait = counter.hit(_allowance(config["PUBLIC_RATE_LIMIT"]), request.remote_addr or "")
+        if wait is not None:
+            g.registry_retry_after = wait
+            raise TooManyRequests("This client has made too many requests; wait and try again.")
 
     @app.after_request
     def _retry_after(response: Response) -> Response:
         # RFC 9110 §10.2.3: tell a refused client when its allowance comes back.
-        seconds = g.get("registry_retry_after")
-        if response.status_code == 429 and seconds is not None:
-            response.headers["Retry-After"] = str(seconds)
+        if response.status_code == 429 and "registry_retry_after" in g:
+            response.headers["Retry-After"] = str(g.registry_retry_after)
         return response
 
-    return limiter
+    return counter

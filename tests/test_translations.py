@@ -13,6 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from registry.web import words
 from tests.factories import bearer, certify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,3 +121,14 @@ def _visible(html: str) -> str:
     text = re.sub(r"<[^>]+>", " ", html)
     text = text.replace("&#39;", "'").replace("&amp;", "&").replace("&quot;", '"')
     return re.sub(r"\s+", " ", text)
+
+
+def test_every_word_a_template_looks_up_is_translated_once_per_language():
+    """`L["…"]` of a word missing from registry/web/words.py would print nothing."""
+    known = set(words.every_word())
+    used = set()
+    for template in (ROOT / "registry" / "templates").rglob("*.html"):
+        used |= set(re.findall(r'L\["([^"]+)"\]', template.read_text(encoding="utf-8")))
+    assert used, "the templates look words up"
+    assert used - known == set()
+    assert set(words.LABELS) - used == set(), "labels no template shows"

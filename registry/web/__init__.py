@@ -1,13 +1,15 @@
 """The pages people read: server-rendered, Russian and English, no script."""
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
 from flask_babel import get_locale, get_translations
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from registry import headers, i18n
+from registry.web import words
 
 SITE_CSS = Path(__file__).resolve().parent.parent / "static" / "site.css"
 
@@ -25,13 +27,23 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _page_globals():
+        locale = str(get_locale())
+        translations = get_translations()
         return {
             "site_css": inline_css,
-            "locale": str(get_locale()),
-            "gettext": _page_gettext(get_translations().gettext),
+            "locale": locale,
+            "gettext": _page_gettext(translations.gettext),
+            "L": _words(locale, translations),
         }
 
     app.register_blueprint(verification.bp)
+
+
+@functools.lru_cache(maxsize=len(i18n.LANGUAGES))
+def _words(locale: str, translations) -> dict[str, Markup]:
+    """The pages' fixed words in one language, translated once (the catalog is the
+    same for every request in that language)."""
+    return {word: escape(translations.gettext(word)) for word in words.every_word()}
 
 
 def _page_gettext(translate: Callable[[str], str]) -> Callable[..., Markup]:

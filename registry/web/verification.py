@@ -6,8 +6,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
+from babel.numbers import format_decimal
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import format_decimal, get_locale, gettext
+from flask_babel import get_locale, gettext
 
 from registry import codes, db, http_cache, i18n, limits, signing, verification
 from registry.errors import MalformedCode, MistypedCode, NotFound
@@ -34,9 +35,10 @@ def page(code: str):
     except (MistypedCode, MalformedCode) as exc:
         kind, status = next((k, s) for cls, k, s in _REFUSALS if isinstance(exc, cls))
         return _refused(kind, status, code)
-    if verification.payload(verdict) is None:
+    payload = verification.payload(verdict)
+    if payload is None:
         return _refused("invalid", 200, code)
-    html = render_template("verify/certificate.html", **_certificate_page(verdict))
+    html = render_template("verify/certificate.html", **_certificate_page(verdict, payload))
     return _public(current_app.make_response(html))
 
 
@@ -84,14 +86,14 @@ def _public(response):
     return i18n.remember(response)
 
 
-def _certificate_page(verdict: verification.Verdict) -> dict:
+def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
     """What the certificate page shows: the signed statement, and the verdict on it.
 
     Words are given as messages for the template to translate; details come from the
     signed payload, so the page shows what the registry signed, not what rows say now.
     """
     certificate = verdict.certificate
-    payload = verification.payload(verdict)
+    locale = str(get_locale())
     piece = payload["piece"]
     photo = piece.get("photo")
     status = "stolen" if verdict.reported_stolen else str(verdict.status)
@@ -103,9 +105,9 @@ def _certificate_page(verdict: verification.Verdict) -> dict:
         "kind": words.KINDS.get(piece["kind"], piece["kind"]),
         "metal": words.METALS.get(piece["metal"], piece["metal"]),
         "found_metal": words.METALS.get(payload["assay"]["metal"], payload["assay"]["metal"]),
-        "weight": format_decimal(Decimal(str(piece["weight_g"])), "#,##0.00"),
+        "weight": _number(str(piece["weight_g"]), "#,##0.00", locale),
         "stones": [
-            {**stone, "carat": format_decimal(Decimal(str(stone["carat"])), "#,##0.00#")}
+            {**stone, "carat": _number(str(stone["carat"]), "#,##0.00#", locale)}
             for stone in piece["stones"]
         ],
         "issued_on": _day(certificate.issued_at),
@@ -114,13 +116,19 @@ def _certificate_page(verdict: verification.Verdict) -> dict:
         "reason": words.REASONS.get(certificate.revocation_reason or "", "other"),
         "problem": words.PROBLEMS.get(verdict.signature.fault or "", ""),
         "current_printed": codes.printed(verdict.current_code) if verdict.current_code else None,
+        # Written out: url_for costs more than the rest of a line of the page.
         "photo": {
-            "thumb": url_for("photos.thumb", sha256=photo["sha256"]),
-            "full": url_for("photos.photo", sha256=photo["sha256"]),
+            "thumb": f"/api/v1/photos/{photo['sha256']}/thumb.jpg",
+            "full": f"/api/v1/photos/{photo['sha256']}.jpg",
         }
         if photo
         else None,
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _number(value: str, pattern: str, locale: str) -> str:
+    return format_decimal(Decimal(value), pattern, locale=locale)
 
 
 def _day(moment: datetime) -> str:

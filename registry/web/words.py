@@ -47,3 +47,46 @@ PROBLEMS = {
     "signature": N_("its signature does not match the registry's keys."),
     "compromised": N_("the key that signed it was compromised before the certificate was issued."),
 }
+
+#: Fixed words of the certificate page, translated once per language with every word
+#: above: the page shows them as `L["…"]`, a lookup instead of a gettext call each.
+LABELS = (
+    N_("A newer certificate replaces this one; the details below are the old ones."),
+    N_("Assay mark"),
+    N_("Brand"),
+    N_("Certificate"),
+    N_("Check the hallmark on the piece yourself"),
+    N_("City"),
+    N_("Code"),
+    N_("Compare the piece with the photo and the description above."),
+    N_("Date"),
+    N_("Do not buy this piece. If it is offered to you, tell the police or the brand office."),
+    N_("Fineness"),
+    N_("Found"),
+    N_("If anything differs, do not buy the piece and tell the brand office."),
+    N_("Inspectorate"),
+    N_("Issued"),
+    N_("Issuer"),
+    N_("Kind"),
+    N_("Maker"),
+    N_("Maker's mark"),
+    N_("Metal"),
+    N_("Name"),
+    N_("Recorded on this certificate, which no longer vouches for the piece:"),
+    N_("Reference"),
+    N_("Region"),
+    N_("State UIN"),
+    N_("State assay"),
+    N_("Stones"),
+    N_("The registry's public keys"),
+    N_("The signed certificate (JSON)"),
+    N_("This certificate no longer vouches for the piece."),
+    N_("Treat the piece as unverified."),
+    N_("Weight"),
+)
+
+
+def every_word() -> list[str]:
+    """Every message the pages look up in `L`."""
+    vocabularies = (KINDS, METALS, REASONS, HEADINGS, PROBLEMS)
+    return [*LABELS, *(word for table in vocabularies for word in table.values())]
