@@ -1,0 +1,486 @@
+"""`make bench`: the registry's public verification under load, against bare Flask.
+
+Serves the benchmark database (see `dataset`) with gunicorn and the shared
+gunicorn.conf.py that `make run` uses (sync workers, WORKERS of them, no access log),
+loads `/api/v1/verify/<code>` and `/v/<code>` with random existing codes, then a bare
+Flask app under the same settings, each with wrk, and prints requests/s, p50 and p99
+latency, errors, and the ratios to bare Flask against the targets.
+
+The servers run one at a time on a free port of 127.0.0.1, each on its own copy of the
+cached database, so a run never changes the cache and no two runs share a file.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from benchmarks import dataset, profile
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).resolve().parent / "wrk.lua"
+RESULTS = dataset.DATA / "results.json"
+
+# Load settings, the same for every endpoint. One wrk thread (an event loop) stays well
+# under a core at these rates, leaving the two cores to the two gunicorn workers as far
+# as a shared machine allows. 16 connections are 8 per sync worker: both workers are
+# busy all the time (the rest wait in the listen backlog), so requests/s is throughput
+# at saturation and the latency includes that queueing, as a phone sees it at capacity.
+# 3 s of warm-up (imports, SQLite page cache) are not counted; 20 s then give tens of
+# thousands of samples per endpoint, and three endpoints fit in about 1.5 minutes.
+THREADS = 1
+CONNECTIONS = 16
+WARMUP_S = 3
+DURATION_S = 20
+
+VERIFY_RATIO_TARGET = 0.6
+PAGE_RATIO_TARGET = 0.5
+P99_TARGET_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    app: str
+    #: wrk path: a prefix to which a random code is appended, or a fixed path.
+    path: str
+    with_codes: bool
+
+
+VERIFY = Endpoint("verify", "wsgi:app", "/api/v1/verify/", True)
+PAGE = Endpoint("page", "wsgi:app", "/v/", True)
+BARE = Endpoint("bare", "benchmarks.bare:app", "/", False)
+# Not in the default run: the signed certificate, for comparison and development.
+CERTIFICATE = Endpoint("certificate", "wsgi:app", "/api/v1/certificates/", True)
+ENDPOINTS = {e.name: e for e in (VERIFY, PAGE, BARE, CERTIFICATE)}
+LABELS = {
+    "verify": "/api/v1/verify/<code>",
+    "page": "/v/<code>",
+    "bare": "bare Flask {status: ok}",
+    "certificate": "/api/v1/certificates/<code>",
+}
+
+
+@dataclass
+class Result:
+    endpoint: str
+    label: str
+    requests_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p90_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    requests: int = 0
+    non2xx: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    socket_errors: int = 0
+    warmup_errors: int = 0
+    #: CPU seconds per second of the server (master and workers) and of wrk.
+    server_cores: float = 0.0
+    wrk_cores: float = 0.0
+    #: CPU seconds per second used by everything else on the machine during the run.
+    other_cores: float = 0.0
+    missing: str | None = None
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.server_cores / self.requests_per_s if self.requests_per_s else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.non2xx + self.socket_errors + self.warmup_errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--duration", type=int, default=DURATION_S, help="seconds per endpoint")
+    parser.add_argument("--warmup", type=int, default=WARMUP_S, help="seconds, not counted")
+    parser.add_argument("--connections", type=int, default=CONNECTIONS)
+    parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument(
+        "--endpoints",
+        default="bare,verify,page",
+        help=f"comma-separated, run in this order; of: {', '.join(ENDPOINTS)}",
+    )
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the workers with py-spy during each measured run (slows them a little)",
+    )
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.endpoints.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENDPOINTS]
+    if unknown:
+        parser.error(f"unknown endpoints: {', '.join(unknown)}")
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk (make bench does it)", file=sys.stderr)
+        return 2
+
+    started = time.monotonic()
+    workers = int(os.environ.get("WORKERS", "2"))
+    data = dataset.ensure(rebuild=args.rebuild)
+    counts = data.counts
+    print(
+        f"database: {'BUILT' if data.built else 'reused'} {data.directory.relative_to(ROOT)} "
+        f"({counts['pieces']:,} pieces, {counts['certificates']:,} certificates: "
+        f"{counts['revoked']:,} revoked, {counts['superseded']:,} superseded; "
+        f"{counts['events']:,} log events; built in {data.build_seconds:.0f} s)"
+    )
+    print(
+        f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration}s after "
+        f"{args.warmup} s of warm-up, per endpoint; gunicorn -c gunicorn.conf.py, "
+        f"{workers} sync workers; {os.cpu_count()} cores; load average before: "
+        f"{os.getloadavg()[0]:.2f}"
+        + ("; PROFILED with py-spy (a little slower)" if args.profile else "")
+    )
+
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="registry-bench-") as scratch:
+        work = Path(scratch)
+        for app in dict.fromkeys(ENDPOINTS[name].app for name in names):
+            group = [ENDPOINTS[name] for name in names if ENDPOINTS[name].app == app]
+            env = _registry_env(work, data) if app == "wsgi:app" else _bare_env()
+            log = work / f"{app}.log"
+            with _server(app, env, workers=workers, log=log) as (port, pid):
+                for endpoint in group:
+                    print(f"  {LABELS[endpoint.name]} …", flush=True)
+                    results.append(_measure(endpoint, port, pid, log, data, args))
+        results.sort(key=lambda r: names.index(r.endpoint))
+
+    verdict = _report(results)
+    wall = time.monotonic() - started
+    print(f"wall time: {int(wall // 60)} min {wall % 60:.0f} s")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "settings": {
+                    "threads": args.threads,
+                    "connections": args.connections,
+                    "warmup_s": args.warmup,
+                    "duration_s": args.duration,
+                    "workers": workers,
+                    "cores": os.cpu_count(),
+                    "profiled": args.profile,
+                },
+                "database": {"built": data.built, "path": str(data.database), **counts},
+                "results": [
+                    asdict(r) | {"errors": r.errors, "cpu_ms_per_request": r.cpu_ms_per_request}
+                    for r in results
+                ],
+                **verdict,
+                "wall_s": round(wall, 1),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"results: {RESULTS.relative_to(ROOT)}")
+    return 1 if any(r.errors or r.missing for r in results) else 0
+
+
+def _registry_env(work: Path, data: dataset.Dataset) -> dict[str, str]:
+    # A private copy of the database and keys: the cache stays as built.
+    database = work / "registry.sqlite3"
+    shutil.copyfile(data.database, database)
+    shutil.copytree(data.keys_dir, work / "keys")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.update(
+        REGISTRY_DATABASE_URL=f"sqlite:///{database}",
+        REGISTRY_KEYS_DIR=str(work / "keys"),
+        # The limiter runs, as in production, but never trips.
+        REGISTRY_PUBLIC_RATE_LIMIT="1000000000 per minute",
+        REGISTRY_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _bare_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+
+
+@contextmanager
+def _server(app: str, env: dict[str, str], *, workers: int, log: Path):
+    """gunicorn with the shared config on a free port; yields (port, master pid)."""
+    port = _free_port()
+    env = {**env, "PORT": str(port), "WORKERS": str(workers)}
+    # No --access-logfile: gunicorn then writes no access log, and neither server pays
+    # for one. Errors and gunicorn's own messages go to the log file.
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        probe = f"http://127.0.0.1:{port}/" if app != "wsgi:app" else None
+        _wait_until_up(process, port, probe, log)
+        yield port, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_up(process: subprocess.Popen, port: int, url: str | None, log: Path) -> None:
+    # The registry answers /.well-known/jwks.json once a worker has the app loaded.
+    url = url or f"http://127.0.0.1:{port}/.well-known/jwks.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        if _status(url) == 200:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not start serving {url}:\n{_log_tail(log)}")
+
+
+def _log_tail(log: Path) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+
+
+def _status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - 127.0.0.1
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def _measure(
+    endpoint: Endpoint,
+    port: int,
+    pid: int,
+    log: Path,
+    data: dataset.Dataset,
+    args: argparse.Namespace,
+) -> Result:
+    result = Result(endpoint.name, LABELS[endpoint.name])
+    base = f"http://127.0.0.1:{port}"
+    codes_file = str(data.codes_file) if endpoint.with_codes else ""
+    if endpoint.with_codes:
+        sample = data.codes_file.read_text().split("\n", 1)[0]
+        status = _status(base + endpoint.path + sample)
+        if status != 200:
+            result.missing = f"answers {status} for an existing code"
+            print(f"    !! {endpoint.path}{sample} {result.missing}: not measured")
+            print(textwrap.indent(_log_tail(log), "    | "))
+            return result
+    wrk = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "-s", str(LUA), "--latency"]
+    script_args = ["--", endpoint.path, codes_file]
+    url = base + ("/" if endpoint.with_codes else endpoint.path)
+    warmup = _wrk([*wrk, f"-d{args.warmup}s", url, *script_args])
+    result.warmup_errors = warmup["non2xx"] + _socket_errors(warmup)
+
+    server = _process_tree(pid)
+    spies = _start_profiles(endpoint, server[1:], args) if args.profile else []
+    cpu_before = _cpu_seconds(server)
+    busy_before = _machine_busy_seconds()
+    children_before = _children_cpu_seconds()
+    measured = _wrk([*wrk, f"-d{args.duration}s", url, *script_args])
+    seconds = measured["duration_us"] / 1e6
+    server_cpu = _cpu_seconds(server) - cpu_before
+    wrk_cpu = _children_cpu_seconds() - children_before
+    busy = _machine_busy_seconds() - busy_before
+    if spies:
+        _finish_profiles(endpoint, spies, requests=measured["requests"])
+
+    result.requests = measured["requests"]
+    result.requests_per_s = round(measured["requests"] / seconds, 1)
+    result.p50_ms = measured["p50_us"] / 1000
+    result.p90_ms = measured["p90_us"] / 1000
+    result.p99_ms = measured["p99_us"] / 1000
+    result.max_ms = measured["max_us"] / 1000
+    result.non2xx = measured["non2xx"]
+    result.statuses = measured["statuses"]
+    result.socket_errors = _socket_errors(measured)
+    result.server_cores = round(server_cpu / seconds, 2)
+    result.wrk_cores = round(wrk_cpu / seconds, 2)
+    result.other_cores = round(max(0.0, busy - server_cpu - wrk_cpu) / seconds, 2)
+    return result
+
+
+def _start_profiles(
+    endpoint: Endpoint, workers: list[int], args: argparse.Namespace
+) -> list[tuple[subprocess.Popen, Path]]:
+    # Samples only while a worker holds the GIL: its Python work, not its waiting (nor
+    # the kernel's work on its sockets, which the CPU column of the table includes).
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        raise SystemExit(
+            f"--profile needs py-spy: {Path(sys.executable).parent}/pip install py-spy"
+        )
+    spies = []
+    for worker in workers:
+        output = dataset.DATA / f"profile-{endpoint.name}-{worker}.txt"
+        command = [str(spy), "record", "--pid", str(worker), "--duration", str(args.duration)]
+        command += ["--rate", str(profile.RATE), "--gil", "--nonblocking", "--format", "raw"]
+        command += ["--output", str(output)]
+        process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        spies.append((process, output))
+    return spies
+
+
+def _finish_profiles(
+    endpoint: Endpoint, spies: list[tuple[subprocess.Popen, Path]], *, requests: int
+) -> None:
+    stacks = []
+    for process, output in spies:
+        process.wait()
+        if output.exists():
+            stacks.append(output)
+    summary = dataset.DATA / f"profile-{endpoint.name}.txt"
+    summary.write_text(profile.summarize(profile.load(stacks), requests=requests) + "\n")
+    for output in stacks:
+        output.unlink()
+    print(f"    profile: {summary.relative_to(ROOT)}")
+
+
+def _wrk(command: list[str]) -> dict:
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    for line in completed.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line.removeprefix("BENCH_JSON "))
+    raise SystemExit(f"wrk failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}")
+
+
+def _socket_errors(run: dict) -> int:
+    return run["connect_errors"] + run["read_errors"] + run["write_errors"] + run["timeouts"]
+
+
+# CPU accounting from /proc, so that a run on a busy machine says so.
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            children = []
+        queue.extend(int(child) for child in children)
+    return pids
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def _machine_busy_seconds() -> float:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / _TICK
+
+
+def _children_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _report(results: list[Result]) -> dict:
+    print()
+    # Server CPU per request (its workers' CPU time over the requests served) varies less
+    # than requests/s when other processes share the machine; "others" says how much did.
+    print(
+        f"{'endpoint':30} {'requests/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f"   {'server CPU ms/req':>17} {'other cores':>11}"
+    )
+    for r in results:
+        if r.missing:
+            print(f"{r.label:30} {'— not measured: ' + r.missing}")
+            continue
+        print(
+            f"{r.label:30} {r.requests_per_s:10,.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
+            f"{r.errors:7,}   {r.cpu_ms_per_request:17.2f} {r.other_cores:11.2f}"
+        )
+    by_name = {r.endpoint: r for r in results}
+    verdict: dict = {"ratios": {}, "targets": {}}
+    bare = by_name.get("bare")
+    print()
+    for name, target in (("verify", VERIFY_RATIO_TARGET), ("page", PAGE_RATIO_TARGET)):
+        r = by_name.get(name)
+        if r is None:
+            continue
+        note = ""
+        if r.missing or bare is None or bare.missing or not bare.requests_per_s:
+            ok, ratio = False, None
+            shown = "  n/a"
+        else:
+            ratio = round(r.requests_per_s / bare.requests_per_s, 3)
+            ok, shown = ratio >= target, f"{ratio:5.2f}"
+            by_cpu = round(bare.cpu_ms_per_request / r.cpu_ms_per_request, 3)
+            verdict["ratios"][f"{name}/bare by CPU per request"] = by_cpu
+            note = f"   (by server CPU per request: {by_cpu:.2f})"
+        verdict["ratios"][f"{name}/bare"] = ratio
+        verdict["targets"][f"{name}/bare >= {target}"] = ok
+        print(f"ratio {name + '/bare':12} {shown}   target >= {target:.2f}   {_mark(ok)}{note}")
+    for name in ("verify", "page"):
+        r = by_name.get(name)
+        if r is None:
+            continue
+        ok = not r.missing and r.p99_ms < P99_TARGET_MS
+        verdict["targets"][f"{name} p99 < {P99_TARGET_MS:g} ms"] = ok
+        shown = "  n/a" if r.missing else f"{r.p99_ms:5.1f}"
+        print(f"p99 {name:14} {shown}   target < {P99_TARGET_MS:.0f} ms    {_mark(ok)}")
+
+    failed = [r for r in results if r.errors]
+    if failed:
+        print()
+        print("!" * 78)
+        for r in failed:
+            print(
+                f"!! ERRORS on {r.label}: {r.non2xx:,} non-2xx {r.statuses or ''}, "
+                f"{r.socket_errors:,} socket errors, {r.warmup_errors:,} in the warm-up"
+            )
+        print("!! the numbers above are not valid measurements")
+        print("!" * 78)
+    busiest = max((r.other_cores for r in results), default=0.0)
+    if busiest > 0.25:
+        print(
+            f"note: other processes used up to {busiest:.2f} cores during the runs: "
+            "the machine was not quiet, so these numbers are low"
+        )
+    return verdict
+
+
+def _mark(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
