@@ -20,7 +20,7 @@ def public(response: Response, *, max_age: int, immutable: bool = False) -> Resp
         response.headers["ETag"] = f'"{etag}"'
     if (
         request.method in ("GET", "HEAD")
-        and "If-None-Match" in request.headers
+        and "HTTP_IF_NONE_MATCH" in request.environ
         and etag in request.if_none_match
     ):
         response.status_code = 304

@@ -14,7 +14,11 @@ _YEAR = 365 * 24 * 3600
 
 def chosen() -> str | None:
     """The language picked with the switch: in this request's URL, or kept from before."""
-    for value in (request.args.get(_COOKIE), request.cookies.get(_COOKIE)):
+    environ = request.environ
+    # Parse the query and the cookies only when there are any (most scans have neither).
+    asked = request.args.get(_COOKIE) if environ.get("QUERY_STRING") else None
+    kept = request.cookies.get(_COOKIE) if environ.get("HTTP_COOKIE") else None
+    for value in (asked, kept):
         if value in LANGUAGES:
             return value
     return None
@@ -42,7 +46,10 @@ def remember(response: Response) -> Response:
         )
         response.cache_control.public = False
         response.cache_control.private = True
-    response.vary.update(("Accept-Language", "Cookie"))
+    if "Vary" in response.headers:
+        response.vary.update(("Accept-Language", "Cookie"))
+    else:
+        response.headers["Vary"] = "Accept-Language, Cookie"
     return response
 
 
