@@ -35,8 +35,9 @@ class Defaults:
 
     #: Largest photo accepted, in bytes (the request body limit above also applies).
     PHOTO_MAX_BYTES = 8 * 1024 * 1024
-    #: Largest photo accepted, in pixels: a guard against decompression bombs.
-    PHOTO_MAX_PIXELS = 40_000_000
+    #: Largest photo accepted, in pixels: a guard against decompression bombs, and against
+    #: a worker using hundreds of megabytes on one upload (a 24 MP PNG peaks near 300 MB).
+    PHOTO_MAX_PIXELS = 24_000_000
     #: Longest side of a stored photo, and of its thumbnail, in pixels.
     PHOTO_MAX_SIDE = 2000
     PHOTO_THUMB_SIDE = 640

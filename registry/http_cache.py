@@ -14,6 +14,9 @@ def public(response: Response, *, max_age: int, immutable: bool = False) -> Resp
     """
     control = f"public, max-age={max_age}" + (", immutable" if immutable else "")
     response.headers["Cache-Control"] = control
+    if not 200 <= response.status_code < 300:
+        # Refusals are cached as briefly, but only a success is validated (RFC 9110 §13.1.2).
+        return response
     etag, _weak = response.get_etag()
     if etag is None:
         etag = hashlib.sha1(response.get_data(), usedforsecurity=False).hexdigest()

@@ -12,6 +12,7 @@ request (more than a whole bare Flask request) to find the one limit there is.
 """
 
 import functools
+import ipaddress
 import logging
 import math
 import time
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 _MEMORY = "memory://"
 _INLINE_MEMORY = "registry-memory://"
 _SCOPE = "public"
+_REDIS_TIMEOUT_S = 0.2
 
 
 class InlineExpiryMemory(MemoryStorage):
@@ -67,18 +69,25 @@ class Counter:
     """The public allowance of each client, counted in the configured storage."""
 
     def __init__(self, storage_uri: str, *, strategy: str, key_prefix: str):
-        self.storage = storage.storage_from_string(
-            _INLINE_MEMORY if storage_uri == _MEMORY else storage_uri
-        )
+        options = {}
+        if storage_uri == _MEMORY:
+            storage_uri = _INLINE_MEMORY
+        elif storage_uri.startswith("redis"):
+            # A Redis that does not answer must not hold up a buyer: give up quickly.
+            options = {
+                "socket_timeout": _REDIS_TIMEOUT_S,
+                "socket_connect_timeout": _REDIS_TIMEOUT_S,
+            }
+        self.storage = storage.storage_from_string(storage_uri, **options)
         self._strategy = strategies.STRATEGIES[strategy](self.storage)
         self._prefix = key_prefix
 
-    def hit(self, allowance: RateLimitItem, client: str) -> float | None:
-        """Count one request of `client`; None when allowed, else seconds to wait.
+    def hit(self, allowance: RateLimitItem, address: str) -> float | None:
+        """Count one request from `address`; None when allowed, else seconds to wait.
 
         A storage that cannot be reached counts nothing: a buyer's check matters more.
         """
-        identifiers = (self._prefix, _SCOPE, client)
+        identifiers = (self._prefix, _SCOPE, _client(address))
         try:
             if self._strategy.hit(allowance, *identifiers):
                 return None
@@ -89,8 +98,26 @@ class Counter:
         return max(1, math.ceil(reset_at - time.time()))
 
 
+def _client(address: str) -> str:
+    """Who is counted: an IPv4 address, or the /64 network of an IPv6 one (a single
+    subscriber's allocation, whose addresses one client can rotate through freely)."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False).network_address)
+    except ValueError:
+        return address
+
+
 def init_app(app: Flask) -> Counter:
     # A counter per app: tests build many apps in one process, and must not share counts.
+    try:
+        _allowance(app.config["PUBLIC_RATE_LIMIT"])
+    except ValueError as exc:
+        raise ValueError(
+            f"REGISTRY_PUBLIC_RATE_LIMIT {app.config['PUBLIC_RATE_LIMIT']!r} is not a rate "
+            "limit such as '300 per minute'"
+        ) from exc
     counter = Counter(
         app.config["RATELIMIT_STORAGE_URI"],
         strategy=app.config["RATELIMIT_STRATEGY"],
@@ -106,7 +133,12 @@ def init_app(app: Flask) -> Counter:
         config = current_app.config
         if not config["RATELIMIT_ENABLED"]:
             return
-        wait = counter.hit(_allowance(config["PUBLIC_RATE_LIMIT"]), request.remote_addr or "")
+        address = request.remote_addr
+        if not address:
+            # Served over a socket without a proxy that names the client: counting every
+            # request as one client would let one refuse everyone.
+            return
+        wait = counter.hit(_allowance(config["PUBLIC_RATE_LIMIT"]), address)
         if wait is not None:
             g.registry_retry_after = wait
             raise TooManyRequests("This client has made too many requests; wait and try again.")

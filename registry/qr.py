@@ -29,6 +29,12 @@ Format = Literal["png", "svg"]
 
 MEDIA_TYPES: dict[str, str] = {"png": "image/png", "svg": "image/svg+xml"}
 
+#: The sizes kept once made: the default and the usual label sizes, with the standard
+#: quiet zone. Other sizes are made on request and not kept, so that requests for every
+#: size there is cannot fill the database.
+STORED_SCALES = frozenset({2, 3, 4, 5, 6, 8, 10, 12, 16, 20})
+STORED_BORDER = 4
+
 # How long storing an image may wait for SQLite's write lock (held by an import, say)
 # before the request serves the image unstored instead.
 _STORE_WAIT_MS = 250
@@ -104,6 +110,8 @@ def image(
     if stored is not None:
         return stored
     data = render(text, format=format, scale=scale, border=border)
+    if scale not in STORED_SCALES or border != STORED_BORDER:
+        return data
     stored_image = QrImage(
         certificate_id=certificate.id,
         url=text,

@@ -23,6 +23,7 @@ import keys
 from registry import codes, db
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.models import Certificate
+from schemas.common import timestamp
 
 # Bounded, so that a worker's memory stays flat however many codes are scanned: about
 # 100 bytes an entry. Emptied when full; a miss costs one signature check.
@@ -33,9 +34,9 @@ _verified_lock = threading.Lock()
 # Longest chain of reissues followed to find the current certificate.
 _MAX_CHAIN = 100
 
-# A code that cannot exist (its check symbol never matches), looked up in place of a
-# mistyped or malformed one so that every refusal costs the same database read.
-_NEVER_ISSUED = "0" * codes.LENGTH
+# A code never issued (its check symbol U is one that codes.new() never draws), looked
+# up in place of a mistyped or malformed one so that every refusal costs the same read.
+_NEVER_ISSUED = "0" * codes.DATA_LENGTH + "U"
 
 _successor = aliased(Certificate)
 # One indexed read of the columns a verdict needs, through Core: a scan is the registry's
@@ -183,11 +184,28 @@ def check_signature(ring: keys.KeyRing, certificate: Record | Certificate) -> Si
 
 
 def _signature_problem(ring: keys.KeyRing, certificate: Record | Certificate) -> str | None:
+    # 1. The row must be the one the signature speaks of: its code and issue time are in
+    #    the signed bytes (RFC 8785 writes them exactly so), or a row was given another
+    #    certificate's signed bytes, or backdated past a key's compromise.
+    for name, value in (
+        ("code", codes.printed(certificate.code)),
+        ("issued_at", timestamp(certificate.issued_at)),
+    ):
+        if f'"{name}":"{value}"'.encode() not in certificate.payload:
+            return f"The stored record's {name} is not the one the certificate signs."
+    # 2. Remembered: these exact kid, JWS and payload were verified before.
     digest = hashlib.sha256(
-        certificate.jws.encode("ascii", "replace") + b"\n" + certificate.payload
+        b"\n".join(
+            (
+                certificate.kid.encode(),
+                certificate.jws.encode("ascii", "replace"),
+                certificate.payload,
+            )
+        )
     ).digest()
     if digest in _verified:
         return None
+    # 3. The Ed25519 signature, by the key the row names, over exactly the stored bytes.
     try:
         verified = ring.verify(certificate.jws)
     except keys.KeysError as exc:

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 
 from registry import codes, qr
 from registry.models import Certificate, QrImage, utcnow
-from tests.factories import assay_data, bearer, piece_data
+from tests.factories import assay_data, bearer, certify, piece_data
 
 BASE = "https://registry.test"  # PUBLIC_BASE_URL of the `app` fixture
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -293,3 +293,14 @@ def test_a_busy_sqlite_database_neither_holds_up_nor_fails_the_image(
     assert client.get(f"/api/v1/certificates/{code}/qr.png").data == outcome["response"].data
     assert stored(session) == 1
     assert len(renders) == 2
+
+
+def test_only_the_usual_sizes_are_kept(client, world, session):
+    """Requests for every size there is cannot fill the database: odd sizes are made
+    each time and not kept."""
+    _, certificate = certify(client, world)
+    for scale, border in ((7, 4), (10, 9), (10, 4)):
+        url = f"/api/v1/certificates/{certificate['code']}/qr.png?scale={scale}&border={border}"
+        assert client.get(url).status_code == 200
+    kept = session.execute(select(QrImage.scale, QrImage.border)).all()
+    assert [tuple(row) for row in kept] == [(10, 4)]

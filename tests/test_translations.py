@@ -12,7 +12,10 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from sqlalchemy import update
 
+from registry import db
+from registry.models import Certificate
 from registry.web import words
 from tests.factories import bearer, certify
 
@@ -66,7 +69,7 @@ def test_the_compiled_catalog_matches_its_source(russian):
     assert {m.id: m.string for m in compiled if m.id} == source, "run `make translations`"
 
 
-def _pages(client, world):
+def _pages(app, client, world):
     # Data in neither language's words, so that only the pages' own words are compared.
     neutral = {
         "title": "YG 7",
@@ -74,16 +77,37 @@ def _pages(client, world):
         "stones": [{"type": "beryl", "count": 1, "carat": 0.5}],
         "assay": {"inspectorate": "ESIAS-24"},
     }
+    inspector = bearer(world.inspector)
     _, valid = certify(client, world, uin="1234567890123456", **neutral)
-    _, revoked = certify(client, world, **neutral)
+    pages = [f"/v/{valid['code']}"]
+    for reason in ("fraud", "piece_lost_or_stolen"):
+        _, revoked = certify(client, world, **neutral)
+        client.post(
+            f"/api/v1/certificates/{revoked['code']}/revoke",
+            json={"reason": reason, "note": ""},
+            headers=inspector,
+        )
+        pages.append(f"/v/{revoked['code']}")
+    _, old = certify(client, world, **neutral)
     client.post(
-        f"/api/v1/certificates/{revoked['code']}/revoke",
-        json={"reason": "fraud", "note": ""},
-        headers=bearer(world.inspector),
+        f"/api/v1/certificates/{old['code']}/reissue",
+        json={"weight_g": 3.5, "note": "Weighed again."},
+        headers=inspector,
     )
+    _, forged = certify(client, world, **neutral)
+    # In a context of its own: requests made inside an outer app context share it, and
+    # with it the language Flask-Babel settled on for the first of them.
+    with app.app_context():
+        db.session().execute(
+            update(Certificate).where(Certificate.code == forged["code"]).values(payload=b"{}")
+        )
+        db.session().commit()
+    mistyped = ("1" if valid["code"][0] != "1" else "2") + valid["code"][1:]
     return [
-        f"/v/{valid['code']}",
-        f"/v/{revoked['code']}",
+        *pages,
+        f"/v/{old['code']}",
+        f"/v/{forged['code']}",
+        f"/v/{mistyped}",
         "/v/0000000000000G",
         "/v/nonsense",
         "/verify",
@@ -91,13 +115,26 @@ def _pages(client, world):
     ]
 
 
-def test_russian_pages_show_no_english_words_and_english_pages_no_russian(client, world, russian):
+def test_russian_pages_show_no_english_words_and_english_pages_no_russian(
+    app, client, world, russian
+):
     """What the pages say (their data aside) is wholly in the language asked for."""
     english = {m.id for m in russian if m.id}
     russian_words = {m.string for m in russian if m.id}
-    for path in _pages(client, world):
-        ru = _visible(client.get(path, headers={"Accept-Language": "ru"}).get_data(as_text=True))
-        en = _visible(client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True))
+    paths = _pages(app, client, world)
+    answers = {}
+    for language in ("ru", "en"):
+        for path in paths:
+            answers[path, language] = client.get(path, headers={"Accept-Language": language})
+        app.config["PUBLIC_RATE_LIMIT"] = "1 per hour"  # and the page that refuses
+        client.get("/verify")
+        answers["429", language] = client.get("/verify", headers={"Accept-Language": language})
+        assert answers["429", language].status_code == 429
+        app.config["PUBLIC_RATE_LIMIT"] = "300 per minute"
+        app.extensions["registry.limiter"].storage.reset()
+    for path in [*paths, "429"]:
+        ru = _visible(answers[path, "ru"].get_data(as_text=True))
+        en = _visible(answers[path, "en"].get_data(as_text=True))
         assert ru != en, path
         for message in english:
             fixed = _fixed_part(message)

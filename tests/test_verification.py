@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import rfc8785
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from registry import codes, create_app, db, signing
 from registry.models import Certificate
@@ -494,3 +494,113 @@ def test_with_redis_every_worker_counts_against_one_allowance(database_url, tmp_
     finally:
         for each in apps:
             each.extensions["registry.engine"].dispose()
+
+
+# Rows altered by hand, and data that could carry markup.
+
+
+def test_a_row_given_another_certificates_signed_bytes_is_invalid(client, world, session):
+    _, first = certify(client, world)
+    _, second = certify(client, world)
+    original = session.scalar(select(Certificate).where(Certificate.code == first["code"]))
+    client.get(f"/api/v1/verify/{first['code']}")  # its signature is remembered as good
+    session.execute(
+        update(Certificate)
+        .where(Certificate.code == second["code"])
+        .values(payload=original.payload, jws=original.jws, kid=original.kid)
+    )
+    session.commit()
+    verdict = client.get(f"/api/v1/verify/{second['code']}").json
+    assert verdict["status"] == "invalid"
+    assert "code" in verdict["signature"]["problem"]
+    page = client.get(f"/v/{second['code']}", headers={"Accept-Language": "en"})
+    assert "Not valid" in page.get_data(as_text=True)
+    assert "Authentic" not in page.get_data(as_text=True)
+
+
+def test_a_row_naming_another_key_is_invalid_even_after_a_good_check(app, client, world, session):
+    _, certificate = certify(client, world)
+    assert client.get(f"/api/v1/verify/{certificate['code']}").json["status"] == "valid"
+    with app.app_context():
+        other = signing.keyring().rotate().kid
+    session.execute(
+        update(Certificate).where(Certificate.code == certificate["code"]).values(kid=other)
+    )
+    session.commit()
+    verdict = client.get(f"/api/v1/verify/{certificate['code']}").json
+    assert verdict["status"] == "invalid"
+    assert "another key" in verdict["signature"]["problem"]
+
+
+def test_a_row_backdated_past_a_compromise_is_invalid(app, client, world, session):
+    _, certificate = certify(client, world)
+    with app.app_context():
+        kid = signing.keyring().active().kid
+        signing.keyring().mark_compromised(kid, since=datetime.now(UTC) - timedelta(days=1))
+    session.execute(
+        update(Certificate)
+        .where(Certificate.code == certificate["code"])
+        .values(issued_at=datetime.now(UTC) - timedelta(days=30))
+    )
+    session.commit()
+    verdict = client.get(f"/api/v1/verify/{certificate['code']}").json
+    assert verdict["status"] == "invalid"
+    assert "issued_at" in verdict["signature"]["problem"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"{}", b'{"piece":{"kind":"ring"}}', b"[1]", b"not json", b'{"x":"\\ud800"}'],
+    ids=["empty", "partial", "list", "not-json", "lone-surrogate"],
+)
+def test_payloads_written_by_hand_never_break_the_answers(client, world, session, payload):
+    _, certificate = certify(client, world)
+    session.execute(
+        update(Certificate).where(Certificate.code == certificate["code"]).values(payload=payload)
+    )
+    session.commit()
+    api = client.get(f"/api/v1/verify/{certificate['code']}")
+    assert api.status_code == 200
+    assert api.json["status"] == "invalid"
+    page = client.get(f"/v/{certificate['code']}", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert "Not valid" in page.get_data(as_text=True)
+
+
+def test_markup_in_certificate_data_is_shown_as_text(client, world):
+    hostile = '<img src=x onerror=alert(1)>"&%(brand)s'
+    _, certificate = certify(client, world, title=hostile, description=hostile)
+    _revoke(client, world, certificate["code"], reason="other", note=hostile)
+    html = client.get(f"/v/{certificate['code']}").get_data(as_text=True)
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;&#34;&amp;%(brand)s" in html
+
+
+def test_ipv6_clients_are_counted_by_their_64_network(app, client, world):
+    _limited_app(app, "2 per minute")
+    statuses = [
+        client.get("/verify", environ_base={"REMOTE_ADDR": f"2001:db8::{n}"}).status_code
+        for n in range(1, 4)
+    ]
+    assert statuses == [200, 200, 429]
+    other = client.get("/verify", environ_base={"REMOTE_ADDR": "2001:db8:0:1::1"})
+    assert other.status_code == 200
+
+
+def test_a_misspelt_rate_limit_stops_the_start_with_its_name(database_url, tmp_path):
+    with pytest.raises(ValueError, match="REGISTRY_PUBLIC_RATE_LIMIT"):
+        create_app(
+            {
+                "DATABASE_URL": database_url,
+                "KEYS_DIR": str(tmp_path / "keys"),
+                "PUBLIC_RATE_LIMIT": "three a minute",
+            }
+        )
+
+
+def test_requests_without_a_client_address_are_not_counted_as_one_client(app, client, world):
+    _limited_app(app, "1 per minute")
+    statuses = [
+        client.get("/verify", environ_base={"REMOTE_ADDR": ""}).status_code for _ in range(3)
+    ]
+    assert statuses == [200, 200, 200]

@@ -3,7 +3,7 @@
 from flask import g
 from flask_smorest import Blueprint
 
-from registry import certificates, db, signing
+from registry import certificates, db, limits, signing
 from registry.api.common import guarded, json_body
 from schemas.certificates import CertificateOut, ReissueIn, RevokeIn
 
@@ -11,9 +11,11 @@ bp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Cert
 
 
 @bp.get("/certificates/<code>")
+@limits.public
 @bp.response(200, CertificateOut)
 @bp.alt_response(400, response="BAD_REQUEST")
 @bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def show(code):
     """The signed certificate: payload, JWS, key id and status. Codes are read leniently."""
     return certificates.find(db.session(), code)

@@ -5,7 +5,7 @@ import re
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
-from registry import db, photos
+from registry import db, limits, photos
 from registry.api.common import guarded
 from registry.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from schemas.pieces import PhotoOut
@@ -83,20 +83,24 @@ def remove(piece_id):
 
 
 @bp.get("/photos/<sha256>.jpg")
+@limits.public
 @bp.doc(parameters=[_IF_NONE_MATCH])
 @bp.response(200, _BINARY, content_type="image/jpeg", headers=_CACHE_HEADERS)
 @bp.alt_response(304, response="NOT_MODIFIED")
 @bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def photo(sha256):
     """A piece's photo: the JPEG whose SHA-256 is in the name (and in its certificate)."""
     return _jpeg(sha256, thumb=False)
 
 
 @bp.get("/photos/<sha256>/thumb.jpg")
+@limits.public
 @bp.doc(parameters=[_IF_NONE_MATCH])
 @bp.response(200, _BINARY, content_type="image/jpeg", headers=_CACHE_HEADERS)
 @bp.alt_response(304, response="NOT_MODIFIED")
 @bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def thumb(sha256):
     """The thumbnail of a piece's photo, at most PHOTO_THUMB_SIDE pixels a side."""
     return _jpeg(sha256, thumb=True)

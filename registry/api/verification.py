@@ -67,8 +67,9 @@ def _body(verdict: verification.Verdict) -> bytes:
     if signature.valid:
         payload = certificate.payload
     else:
-        payload = json.dumps(verification.payload(verdict), ensure_ascii=False).encode()
-    head = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        # Escaped to ASCII: bytes written by hand may hold what UTF-8 cannot encode.
+        payload = json.dumps(verification.payload(verdict)).encode()
+    head = json.dumps(document, separators=(",", ":")).encode()
     return head[:-1] + b',"certificate":' + payload + b"}"
 
 

@@ -35,9 +35,10 @@ def page(code: str):
     except (MistypedCode, MalformedCode) as exc:
         kind, status = next((k, s) for cls, k, s in _REFUSALS if isinstance(exc, cls))
         return _refused(kind, status, code)
+    if not verdict.signature.valid:
+        # Nothing the row says can be trusted, not even that it is well formed.
+        return _refused("invalid", 200, code, problem=words.PROBLEMS[verdict.signature.fault])
     payload = verification.payload(verdict)
-    if payload is None:
-        return _refused("invalid", 200, code)
     html = render_template("verify/certificate.html", **_certificate_page(verdict, payload))
     return _public(current_app.make_response(html))
 
@@ -70,10 +71,11 @@ def too_many_requests(_error):
 bp.register_error_handler(429, too_many_requests)
 
 
-def _refused(kind: str, status: int, typed: str):
+def _refused(kind: str, status: int, typed: str, *, problem: str | None = None):
     html = render_template(
         "verify/refused.html",
         kind=kind,
+        problem=problem,
         heading=words.HEADINGS[kind],
         shown_code=codes.as_typed(typed[:64]),
         typed=codes.as_typed(typed[:64]),
@@ -113,8 +115,7 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         "issued_on": _day(certificate.issued_at),
         "attested_on": _day(datetime.fromisoformat(payload["assay"]["attested_at"])),
         "revoked_on": _day(certificate.revoked_at) if certificate.revoked_at else None,
-        "reason": words.REASONS.get(certificate.revocation_reason or "", "other"),
-        "problem": words.PROBLEMS.get(verdict.signature.fault or "", ""),
+        "reason": words.REASONS.get(certificate.revocation_reason or "", words.REASONS["other"]),
         "current_printed": codes.printed(verdict.current_code) if verdict.current_code else None,
         # Written out: url_for costs more than the rest of a line of the page.
         "photo": {
