@@ -12,6 +12,8 @@ both the state file and each key file are checked against it when read.
 
 import contextlib
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import threading
@@ -22,8 +24,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keys import jwk
 from keys import jws as _jws  # aliased: KeyRing.verify takes an argument named jws
@@ -33,6 +36,7 @@ _STATE = "keyring.json"
 _LOCK = "keyring.lock"
 _FORMAT = 1
 _ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+_SEAL_INFO = b"yenisey-registry seal v1"
 _UNREAD = object()
 
 
@@ -103,6 +107,7 @@ class KeyRing:
         self._state: dict[str, KeyInfo] = {}
         self._seen: object = _UNREAD
         self._private: dict[str, Ed25519PrivateKey] = {}
+        self._seal_keys: dict[str, bytes] = {}
         # mkdir applies the umask, which can only narrow 0o700.
         self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
@@ -195,6 +200,26 @@ class KeyRing:
         payload, kid = _jws.verify(jws, key_for)
         return Verified(payload=payload, kid=kid, key=state[kid])
 
+    def seal(self, kid: str, data: bytes) -> str:
+        """An HMAC-SHA256 of `data` under a secret derived (HKDF) from key `kid`'s private
+        key: hex, 64 characters. Raises KeyRingError when that key cannot be read.
+
+        What it is for: checking on every read, in microseconds, that stored bytes are the
+        ones this key signed, where an Ed25519 verification costs a hundred times more.
+        Only a holder of the private key can make a seal, as only it can sign; to anyone
+        else a seal proves nothing (they verify the JWS with the JWKS).
+        """
+        return hmac.new(self._seal_key(kid), data, hashlib.sha256).hexdigest()
+
+    def check_seal(self, kid: str, data: bytes, seal: str) -> bool:
+        """Whether `seal` is key `kid`'s seal of `data`. False, never an error, when the
+        key cannot be read: the caller then verifies the signature instead."""
+        try:
+            key = self._seal_key(kid)
+        except KeyRingError:
+            return False
+        return hmac.compare_digest(hmac.new(key, data, hashlib.sha256).hexdigest(), seal)
+
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """Every key, with its status and times, for /.well-known/jwks.json (RFC 7517 §5)."""
         return {"keys": [_published(info) for info in self._current().values()]}
@@ -248,6 +273,25 @@ class KeyRing:
             key = self._load_private_key(kid)
             with self._mutex:
                 self._private[kid] = key
+        return key
+
+    def _seal_key(self, kid: str) -> bytes:
+        # Kept for every key once derived (a retired key's private half is not): it can
+        # make seals, which only this registry checks, but never a signature.
+        with self._mutex:
+            key = self._seal_keys.get(kid)
+        if key is None:
+            if not (self._directory / f"{kid}.pem").exists():
+                raise KeyRingError(f"no private key {kid} in {self._directory}")
+            private = self._load_private_key(kid)
+            raw = private.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(raw)
+            with self._mutex:
+                self._seal_keys[kid] = key
         return key
 
     def _load_private_key(self, kid: str) -> Ed25519PrivateKey:

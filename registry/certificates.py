@@ -50,6 +50,7 @@ def issue(
     )
     try:
         signed = ring.sign(payload_bytes)
+        seal = ring.seal(signed.kid, sealed_bytes(signed.jws, payload_bytes))
     except keys.KeyRingError as exc:
         raise Unavailable(f"The registry cannot sign right now: {exc}") from exc
     certificate = Certificate(
@@ -59,6 +60,7 @@ def issue(
         kid=signed.kid,
         payload=payload_bytes,
         jws=signed.jws,
+        seal=seal,
         issued_at=now,
         supersedes=supersedes,
     )
@@ -121,6 +123,11 @@ def payload(
         }
     )
     return canonical.dumps(statement)
+
+
+def sealed_bytes(jws: str, payload: bytes) -> bytes:
+    """What a certificate's seal covers: its JWS and its payload, as stored."""
+    return jws.encode("ascii", "replace") + b"\n" + payload
 
 
 def _unused_code(session: Session) -> str:

@@ -242,6 +242,9 @@ class Certificate(Base):
     kid: Mapped[str] = mapped_column(String(64))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     jws: Mapped[str] = mapped_column(Text)
+    # The signing key's seal of jws and payload (keys.KeyRing.seal): lets a scan confirm
+    # the stored bytes without an Ed25519 verification each time.
+    seal: Mapped[str | None] = mapped_column(String(64))
     issued_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default="valid")
     revoked_at: Mapped[datetime | None]

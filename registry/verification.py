@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 import keys
-from registry import codes, db
+from registry import certificates, codes, db
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.models import Certificate
 from schemas.common import timestamp
@@ -49,6 +49,7 @@ _RECORD = db.Prepared(
         Certificate.kid,
         Certificate.payload,
         Certificate.jws,
+        Certificate.seal,
         Certificate.issued_at,
         Certificate.revoked_at,
         Certificate.revocation_reason,
@@ -76,6 +77,7 @@ class Record:
     kid: str
     payload: bytes
     jws: str
+    seal: str | None
     issued_at: datetime
     revoked_at: datetime | None
     revocation_reason: str | None
@@ -193,19 +195,16 @@ def _signature_problem(ring: keys.KeyRing, certificate: Record | Certificate) ->
     ):
         if f'"{name}":"{value}"'.encode() not in certificate.payload:
             return f"The stored record's {name} is not the one the certificate signs."
-    # 2. Remembered: these exact kid, JWS and payload were verified before.
-    digest = hashlib.sha256(
-        b"\n".join(
-            (
-                certificate.kid.encode(),
-                certificate.jws.encode("ascii", "replace"),
-                certificate.payload,
-            )
-        )
-    ).digest()
+    # 2. Sealed at issue by the key the row names (a keyed hash only that key's holder
+    #    can make): the bytes are the ones it signed. Checked in microseconds.
+    sealed = certificates.sealed_bytes(certificate.jws, certificate.payload)
+    if certificate.seal and ring.check_seal(certificate.kid, sealed, certificate.seal):
+        return None
+    # 3. Remembered: these exact kid, JWS and payload were verified before.
+    digest = hashlib.sha256(certificate.kid.encode() + b"\n" + sealed).digest()
     if digest in _verified:
         return None
-    # 3. The Ed25519 signature, by the key the row names, over exactly the stored bytes.
+    # 4. The Ed25519 signature, by the key the row names, over exactly the stored bytes.
     try:
         verified = ring.verify(certificate.jws)
     except keys.KeysError as exc:

@@ -352,3 +352,17 @@ def test_concurrent_first_start_generates_exactly_one_key(tmp_path):
     assert len(set(kids)) == 1
     assert [info.kid for info in keys.KeyRing(tmp_path).keys()] == kids[:1]
     assert list(tmp_path.glob("*.pem")) == [tmp_path / f"{kids[0]}.pem"]
+
+
+def test_a_seal_is_checked_by_its_key_alone_and_outlives_rotation(ring, tmp_path):
+    first = ring.active().kid
+    seal = ring.seal(first, b"jws\npayload")
+    assert len(seal) == 64 and seal == ring.seal(first, b"jws\npayload")
+    assert ring.check_seal(first, b"jws\npayload", seal)
+    assert not ring.check_seal(first, b"jws\npayload!", seal)
+    second = ring.rotate().kid
+    assert ring.seal(second, b"jws\npayload") != seal
+    assert not ring.check_seal(second, b"jws\npayload", seal)
+    # A fresh ring over the same directory (another worker) checks the retired key's seal.
+    assert keys.KeyRing(tmp_path / "keys").check_seal(first, b"jws\npayload", seal)
+    assert not ring.check_seal("no-such-kid", b"jws\npayload", seal)

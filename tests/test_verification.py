@@ -17,7 +17,7 @@ import pytest
 import rfc8785
 from sqlalchemy import select, update
 
-from registry import codes, create_app, db, signing
+from registry import codes, create_app, db, signing, verification
 from registry.models import Certificate
 from tests.factories import bearer, certify
 
@@ -604,3 +604,24 @@ def test_requests_without_a_client_address_are_not_counted_as_one_client(app, cl
         client.get("/verify", environ_base={"REMOTE_ADDR": ""}).status_code for _ in range(3)
     ]
     assert statuses == [200, 200, 200]
+
+
+def test_a_sealed_certificate_is_confirmed_without_an_ed25519_check(app, client, world, session):
+    _, certificate = certify(client, world)
+    stored = session.scalar(select(Certificate).where(Certificate.code == certificate["code"]))
+    assert stored.seal and len(stored.seal) == 64
+    verifications = []
+    with app.app_context():
+        ring = signing.keyring()
+        original = ring.verify
+        ring.verify = lambda jws: verifications.append(jws) or original(jws)
+    verification._verified.clear()
+    assert client.get(f"/api/v1/verify/{certificate['code']}").json["status"] == "valid"
+    assert verifications == []
+    # A seal that does not match is no verdict: the signature is verified instead.
+    session.execute(
+        update(Certificate).where(Certificate.code == certificate["code"]).values(seal="0" * 64)
+    )
+    session.commit()
+    assert client.get(f"/api/v1/verify/{certificate['code']}").json["status"] == "valid"
+    assert len(verifications) == 1
