@@ -16,6 +16,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# QR codes and demo links point at this server unless REGISTRY_PUBLIC_BASE_URL says otherwise.
+run: export REGISTRY_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(STAMP)
 	$(BIN)/registry init
 	$(BIN)/registry demo --if-empty
