@@ -12,6 +12,7 @@ O for 0 and I or L for 1.
 """
 
 import enum
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ _GROUPS = (4, 4, 3, 3)
 
 _DECODE = {symbol: value for value, symbol in enumerate(CHECK_ALPHABET)}
 _DECODE.update({"O": 0, "I": 1, "L": 1})
+_CANONICAL = re.compile(f"[{ALPHABET}]{{{DATA_LENGTH + 1}}}")
 _IGNORED = str.maketrans("", "", " -\t\u2010\u2011\u2012\u2013\u2014\u2212")
 
 
@@ -40,11 +42,13 @@ class Parsed:
     problem: Problem | None = None
 
 
+# Crockford's symbols as Python's base-32 digits, so that int() reads a code's value.
+_AS_BASE32 = str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")
+
+
 def _check(data: str) -> int:
-    value = 0
-    for symbol in data:
-        value = value * 32 + _DECODE[symbol]
-    return value % 37
+    """The check value of data symbols (all from ALPHABET)."""
+    return int(data.translate(_AS_BASE32), 32) % 37
 
 
 def new() -> str:
@@ -72,6 +76,11 @@ def as_typed(text: str) -> str:
 
 def parse(text: str) -> Parsed:
     """Read a code as a person may type it; never raises."""
+    if isinstance(text, str) and _CANONICAL.fullmatch(text):
+        # As a QR code carries it: the common case, read without normalising.
+        if _DECODE[text[-1]] == _check(text[:-1]):
+            return Parsed(text)
+        return Parsed(None, Problem.MISTYPED)
     raw = _symbols(text)
     values = [_DECODE.get(symbol) for symbol in raw]
     if len(raw) != LENGTH or None in values or any(v >= 32 for v in values[:-1]):

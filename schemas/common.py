@@ -86,7 +86,8 @@ class Quantity(fields.Decimal):
 
 def timestamp(value: datetime) -> str:
     """An aware UTC time as certificates print it: ISO 8601 with a `Z`, to the second."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat is several times faster than strftime, and this runs on every scan.
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 class Timestamp(fields.DateTime):

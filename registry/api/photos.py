@@ -5,7 +5,7 @@ import re
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
-from registry import db, limits, photos
+from registry import db, http_cache, limits, photos
 from registry.api.common import guarded
 from registry.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from schemas.pieces import PhotoOut
@@ -33,7 +33,8 @@ _PHOTO_BODY = {
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # The bytes at a photo's address never change: its name is their hash.
-_IMMUTABLE = "public, max-age=31536000, immutable"
+_YEAR = 365 * 24 * 3600
+_IMMUTABLE = f"public, max-age={_YEAR}, immutable"
 _CACHE_HEADERS = {
     "ETag": {
         "description": "The photo's SHA-256, quoted",
@@ -135,6 +136,4 @@ def _jpeg(sha256: str, *, thumb: bool) -> Response:
     if not _SHA256.fullmatch(sha256):
         raise NotFound("A photo's name is the SHA-256 of its JPEG, in lower-case hex.")
     response = Response(photos.image(db.session(), sha256, thumb=thumb), mimetype="image/jpeg")
-    response.set_etag(sha256)
-    response.headers["Cache-Control"] = _IMMUTABLE
-    return response.make_conditional(request)
+    return http_cache.public(response, max_age=_YEAR, immutable=True, etag=sha256)
