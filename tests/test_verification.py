@@ -625,3 +625,29 @@ def test_a_sealed_certificate_is_confirmed_without_an_ed25519_check(app, client,
     session.commit()
     assert client.get(f"/api/v1/verify/{certificate['code']}").json["status"] == "valid"
     assert len(verifications) == 1
+
+
+def test_behind_a_proxy_the_forwarded_client_and_scheme_count(database_url, tmp_path):
+    proxied = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "KEYS_DIR": str(tmp_path / "keys"),
+            "PROXY_HOPS": 1,
+            "PUBLIC_RATE_LIMIT": "1 per minute",
+        }
+    )
+    try:
+        client = proxied.test_client()
+
+        def through_proxy(address: str):
+            headers = {"X-Forwarded-For": address, "X-Forwarded-Proto": "https"}
+            return client.get("/verify", headers=headers)
+
+        first = through_proxy("203.0.113.7")
+        assert first.status_code == 200
+        assert first.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert through_proxy("203.0.113.7").status_code == 429
+        assert through_proxy("203.0.113.8").status_code == 200  # another client
+    finally:
+        proxied.extensions["registry.engine"].dispose()
