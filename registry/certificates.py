@@ -138,14 +138,9 @@ def _unused_code(session: Session) -> str:
             return code
 
 
-def find(session: Session, text: str, *, lock: bool = False) -> Certificate:
-    """The certificate for a code as a person typed it.
-
-    Raises MalformedCode for text that cannot be a code, MistypedCode when the check
-    symbol does not match, NotFound for a well-formed code never issued. With `lock`,
-    the row stays locked for the rest of the transaction.
-    """
-    parsed = codes.parse(text)
+def readable(parsed: codes.Parsed) -> str:
+    """The canonical code of a parse, or the refusal a person reads: MistypedCode when
+    the check symbol does not match, MalformedCode for text that cannot be a code."""
     if parsed.problem is codes.Problem.MISTYPED:
         raise MistypedCode(
             "This code is mistyped: its check character does not match. "
@@ -157,7 +152,18 @@ def find(session: Session, text: str, *, lock: bool = False) -> Certificate:
             "This is not a certificate code: codes look like YS-XXXX-XXXX-XXX-XXX.",
             errors={"code": ["Not a certificate code."]},
         )
-    query = select(Certificate).where(Certificate.code == parsed.code)
+    return parsed.code
+
+
+def find(session: Session, text: str, *, lock: bool = False) -> Certificate:
+    """The certificate for a code as a person typed it.
+
+    Raises MalformedCode for text that cannot be a code, MistypedCode when the check
+    symbol does not match, NotFound for a well-formed code never issued. With `lock`,
+    the row stays locked for the rest of the transaction.
+    """
+    code = readable(codes.parse(text))
+    query = select(Certificate).where(Certificate.code == code)
     if lock:
         # Serialises changes of one certificate; re-read, since the wait may have seen one.
         query = query.with_for_update(of=Certificate).execution_options(populate_existing=True)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 import keys
 from registry import certificates, codes, db
-from registry.errors import MalformedCode, MistypedCode, NotFound
+from registry.errors import NotFound
 from registry.models import Certificate
 from schemas.common import timestamp
 
@@ -135,17 +135,7 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str) -> Verdict:
     """
     parsed = codes.parse(text)
     row = _RECORD.one_or_none(bind, code=parsed.code or _NEVER_ISSUED)
-    if parsed.problem is codes.Problem.MISTYPED:
-        raise MistypedCode(
-            "This code is mistyped: its check character does not match. "
-            "Check the code and type it again.",
-            errors={"code": ["Check character does not match."]},
-        )
-    if parsed.problem is not None:
-        raise MalformedCode(
-            "This is not a certificate code: codes look like YS-XXXX-XXXX-XXX-XXX.",
-            errors={"code": ["Not a certificate code."]},
-        )
+    certificates.readable(parsed)
     if row is None:
         raise NotFound("No certificate with this code was ever issued by the registry.")
     certificate = Record(**row)
