@@ -1,10 +1,11 @@
 """Verification: what a scan of a code is told, for the page and the verify API alike.
 
 A verdict is judged afresh on every request from the stored certificate: its status
-(revocation and supersession show at once), its signature against the published keys,
-and whether the key that made it was compromised before the certificate was issued.
-Only the signature check is remembered, per (JWS, stored bytes), since it cannot change
-its answer and is the dearest step; the key's status is read each time.
+(revocation and supersession show at once), that the row is the one its signature
+speaks of, the signature itself, and whether the key that made it was compromised
+before the certificate was issued. The signature is confirmed by the seal made at issue
+(an HMAC under a key derived from the signing key, microseconds), or else verified with
+Ed25519 and remembered per worker; the key's status is read every time.
 """
 
 import enum
