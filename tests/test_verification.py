@@ -651,3 +651,28 @@ def test_behind_a_proxy_the_forwarded_client_and_scheme_count(database_url, tmp_
         assert through_proxy("203.0.113.8").status_code == 200  # another client
     finally:
         proxied.extensions["registry.engine"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("en", "Temporarily unavailable"), ("ru", "Временно недоступно")]
+)
+def test_a_database_that_cannot_answer_gets_a_page_not_a_stack_trace(tmp_path, language, words):
+    empty = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}",
+            "KEYS_DIR": str(tmp_path / "keys"),
+        }
+    )
+    try:
+        page = empty.test_client().get(
+            f"/v/{_never_issued()}", headers={"Accept-Language": language}
+        )
+        assert page.status_code == 503
+        assert page.mimetype == "text/html"
+        assert words in page.get_data(as_text=True)
+        assert page.headers["Retry-After"]
+        api = empty.test_client().get(f"/api/v1/verify/{_never_issued()}")
+        assert api.status_code == 503 and api.mimetype == "application/problem+json"
+    finally:
+        empty.extensions["registry.engine"].dispose()

@@ -9,8 +9,9 @@ from babel.dates import format_date
 from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
+from sqlalchemy.exc import OperationalError
 
-from registry import codes, db, http_cache, i18n, limits, signing, verification
+from registry import codes, db, errors, http_cache, i18n, limits, signing, verification
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.web import words
 
@@ -69,6 +70,18 @@ def too_many_requests(_error):
 
 
 bp.register_error_handler(429, too_many_requests)
+
+
+def unavailable(error: OperationalError):
+    """The database cannot answer: a page saying so, in the visitor's language."""
+    refusal = errors.from_database_error(error)  # rolls back and logs, as for the API
+    html = render_template("unavailable.html")
+    response = current_app.make_response((html, refusal.status_code))
+    response.headers["Retry-After"] = refusal.headers["Retry-After"]
+    return i18n.remember(response)
+
+
+bp.register_error_handler(OperationalError, unavailable)
 
 
 def _refused(kind: str, status: int, typed: str, *, problem: str | None = None):
