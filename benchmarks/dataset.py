@@ -30,7 +30,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import insert
 
 import keys
-from registry import certificates, codes, config, db, demo, ledger, migrate
+from registry import assays, certificates, codes, config, db, demo, ledger, migrate
+
+# Aliased: this module's own names `makers` and `pieces` are lists and counts.
+from registry import makers as registry_makers
+from registry import pieces as registry_pieces
 from registry.models import Account, AssayRecord, Certificate, Event, Maker, Piece
 from schemas.certificates import SCHEMA_VERSION
 from schemas.standards import FINENESSES, KINDS, REVOCATION_REASONS
@@ -246,12 +250,7 @@ def _insert_people(connection, start: datetime) -> None:
                 ledger.Action.MAKER_ADMITTED,
                 actor=admin,
                 maker=maker,
-                data={
-                    "name": maker.name,
-                    "region": maker.region,
-                    "city": maker.city,
-                    "mark": maker.mark,
-                },
+                data=registry_makers.admission(maker),
                 at=at,
             )
         ledger.append(
@@ -408,14 +407,7 @@ def _build_chunk(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> d
             actor=account,
             maker=maker,
             piece=piece,
-            data={
-                "reference": piece.reference,
-                "kind": kind,
-                "metal": metal,
-                "fineness": fineness,
-                "weight_g": float(piece.weight_g),
-                "uin": ledger.digest(uin) if uin else None,
-            },
+            data=registry_pieces.registration(piece),
             at=registered_at,
         )
         ledger.append(
@@ -424,12 +416,7 @@ def _build_chunk(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> d
             actor=inspector,
             maker=maker,
             piece=piece,
-            data={
-                "metal": metal,
-                "fineness": fineness,
-                "assay_mark": assay.assay_mark,
-                "inspectorate": assay.inspectorate,
-            },
+            data=assays.attestation(assay),
             at=attested_at,
         )
         # As in certificates.issue: signed in the attestation's transaction, at its time.

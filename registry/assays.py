@@ -70,15 +70,20 @@ def attest(
         actor=actor,
         maker=piece.maker,
         piece=piece,
-        data={
-            "metal": assay.metal,
-            "fineness": assay.fineness,
-            "assay_mark": assay.assay_mark,
-            "inspectorate": assay.inspectorate,
-        },
+        data=attestation(assay),
     )
     if passed:
         certificates.issue(session, ring, piece, assay, issuer=issuer, actor=actor)
     else:
         piece.status = "assay_failed"
     return assay
+
+
+def attestation(assay: AssayRecord) -> dict:
+    """What the log records of an attestation, passed or failed."""
+    return {
+        "metal": assay.metal,
+        "fineness": assay.fineness,
+        "assay_mark": assay.assay_mark,
+        "inspectorate": assay.inspectorate,
+    }

@@ -60,14 +60,14 @@ def admit(session: Session, data: dict[str, Any], *, actor: Account | None) -> M
         ledger.Action.MAKER_ADMITTED,
         actor=actor,
         maker=maker,
-        data={
-            "name": maker.name,
-            "region": maker.region,
-            "city": maker.city,
-            "mark": maker.mark,
-        },
+        data=admission(maker),
     )
     return maker
+
+
+def admission(maker: Maker) -> dict:
+    """What the log records of a maker's admission: all of it is public."""
+    return {"name": maker.name, "region": maker.region, "city": maker.city, "mark": maker.mark}
 
 
 def get(session: Session, slug: str) -> Maker:

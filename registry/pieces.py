@@ -52,16 +52,21 @@ def register(
         actor=actor,
         maker=maker,
         piece=piece,
-        data={
-            "reference": reference,
-            "kind": piece.kind,
-            "metal": piece.metal,
-            "fineness": piece.fineness,
-            "weight_g": float(piece.weight_g),
-            "uin": ledger.digest(uin) if uin else None,
-        },
+        data=registration(piece),
     )
     return piece
+
+
+def registration(piece: Piece) -> dict:
+    """What the log records of a piece's registration; the state UIN only as a hash."""
+    return {
+        "reference": piece.reference,
+        "kind": piece.kind,
+        "metal": piece.metal,
+        "fineness": piece.fineness,
+        "weight_g": float(piece.weight_g),
+        "uin": ledger.digest(piece.uin) if piece.uin else None,
+    }
 
 
 def centigrams(grams: Decimal) -> int:
