@@ -83,25 +83,25 @@ def remove(piece_id):
     return Response(status=204)
 
 
+def _served(view):
+    """A public JPEG by SHA-256: counted, cacheable for ever, documented."""
+    view = bp.alt_response(429, response="TOO_MANY_REQUESTS")(view)
+    view = bp.alt_response(404, response="NOT_FOUND")(view)
+    view = bp.alt_response(304, response="NOT_MODIFIED")(view)
+    view = bp.response(200, _BINARY, content_type="image/jpeg", headers=_CACHE_HEADERS)(view)
+    view = bp.doc(parameters=[_IF_NONE_MATCH])(view)
+    return limits.public(view)
+
+
 @bp.get("/photos/<sha256>.jpg")
-@limits.public
-@bp.doc(parameters=[_IF_NONE_MATCH])
-@bp.response(200, _BINARY, content_type="image/jpeg", headers=_CACHE_HEADERS)
-@bp.alt_response(304, response="NOT_MODIFIED")
-@bp.alt_response(404, response="NOT_FOUND")
-@bp.alt_response(429, response="TOO_MANY_REQUESTS")
+@_served
 def photo(sha256):
     """A piece's photo: the JPEG whose SHA-256 is in the name (and in its certificate)."""
     return _jpeg(sha256, thumb=False)
 
 
 @bp.get("/photos/<sha256>/thumb.jpg")
-@limits.public
-@bp.doc(parameters=[_IF_NONE_MATCH])
-@bp.response(200, _BINARY, content_type="image/jpeg", headers=_CACHE_HEADERS)
-@bp.alt_response(304, response="NOT_MODIFIED")
-@bp.alt_response(404, response="NOT_FOUND")
-@bp.alt_response(429, response="TOO_MANY_REQUESTS")
+@_served
 def thumb(sha256):
     """The thumbnail of a piece's photo, at most PHOTO_THUMB_SIDE pixels a side."""
     return _jpeg(sha256, thumb=True)
