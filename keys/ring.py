@@ -187,6 +187,13 @@ class KeyRing:
             kid=active.kid,
         )
 
+    def sign_raw(self, *messages: bytes) -> tuple[KeyInfo, list[bytes]]:
+        """Plain Ed25519 signatures of each message, all by the one active key (for
+        signed notes, keys.note); raises NoActiveKey."""
+        active = self._active(self._current())
+        private_key = self._private_key(active.kid)
+        return active, [private_key.sign(message) for message in messages]
+
     def verify(self, jws: str) -> Verified:
         """Check a JWS against every key of the ring; raises VerificationError.
 

@@ -22,12 +22,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.resolve(app.config, app.instance_path)
     logging.getLogger("registry").setLevel(app.config["LOG_LEVEL"])
 
-    from registry import api, auth, db, errors, limits, signing, web
+    from registry import api, auth, checkpoints, db, errors, limits, signing, web
 
     db.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     signing.init_app(app)
+    checkpoints.init_app(app)
     limits.init_app(app)
     api.init_app(app)
     web.init_app(app)

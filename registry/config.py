@@ -55,6 +55,15 @@ class Defaults:
     RATELIMIT_KEY_PREFIX = "registry"
     #: Rate limits on (false turns them off, for load tests of the whole stack).
     RATELIMIT_ENABLED = True
+    #: The transparency log's name in its signed checkpoints (c2sp.org/tlog-checkpoint): a
+    #: URL without its scheme, set once and never changed. Default: the public base URL's
+    #: host and path, then /log.
+    LOG_ORIGIN: str | None = None
+    #: A write that leaves this many entries or more outside the latest checkpoint makes a
+    #: new one in its own transaction (1: every write; 0: only on demand or on a timer).
+    LOG_CHECKPOINT_ENTRIES = 1
+    #: Entries served at most per page of /api/v1/log/entries and of the audit API.
+    LOG_PAGE_MAX = 1000
     #: Language of the public pages when the browser asks for neither Russian nor English.
     BABEL_DEFAULT_LOCALE = "ru"
     #: Time zone of the dates the pages show: the three regions' own (UTC+7).
@@ -85,6 +94,7 @@ _TEXT_SETTINGS = (
     "RATELIMIT_KEY_PREFIX",
     "BABEL_DEFAULT_LOCALE",
     "DISPLAY_TIMEZONE",
+    "LOG_ORIGIN",
 )
 
 
@@ -106,3 +116,5 @@ def resolve(config: dict, instance_path: str) -> None:
     if not config.get("KEYS_DIR"):
         config["KEYS_DIR"] = os.fspath(instance / "keys")
     config["PUBLIC_BASE_URL"] = config["PUBLIC_BASE_URL"].rstrip("/")
+    if not config.get("LOG_ORIGIN"):
+        config["LOG_ORIGIN"] = config["PUBLIC_BASE_URL"].split("://", 1)[-1] + "/log"

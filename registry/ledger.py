@@ -2,7 +2,9 @@
 
 Every service that changes state calls `append` and nothing else writes events. Each
 entry is the RFC 8785 form of one event and holds only what is public, plus SHA-256
-hashes of what is not (such as e-mail addresses), because anyone may read the log.
+hashes of what is not (such as e-mail addresses), because anyone may read the log. The
+entry becomes a leaf of the log's Merkle tree (registry/log_tree.py) in the same
+transaction, at the next index.
 """
 
 import enum
@@ -12,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry import log_tree
 from registry.models import Account, Certificate, Event, Maker, Piece, utcnow
 from schemas import canonical
 
@@ -34,9 +37,10 @@ class Action(enum.StrEnum):
     KEY_COMPROMISED = "key:compromised"
 
 
-def digest(value: str) -> str:
+def digest(value: str | bytes) -> str:
     """SHA-256 of a private value, so the log can refer to it without disclosing it."""
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    data = value.encode() if isinstance(value, str) else value
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def append(
@@ -62,7 +66,9 @@ def append(
         "certificate": certificate.code if certificate else None,
         "data": data or {},
     }
+    entry_bytes = canonical.dumps(entry)
     event = Event(
+        log_index=log_tree.append(session, entry_bytes),
         action=str(action),
         occurred_at=at,
         actor_id=actor.id if actor else None,
@@ -70,7 +76,7 @@ def append(
         maker_id=maker.id if maker else None,
         piece_id=piece.id if piece else None,
         certificate_id=certificate.id if certificate else None,
-        entry=canonical.dumps(entry),
+        entry=entry_bytes,
     )
     session.add(event)
     return event

@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     text,
@@ -312,11 +314,23 @@ class QrImage(Base):
 
 
 class Event(Base):
-    """One write of the registry, in the order it happened (the log's entries)."""
+    """One write of the registry: an entry of the transparency log, at `log_index`.
+
+    `entry` holds the exact RFC 8785 bytes that the log hashes; the other columns repeat
+    parts of it for the audit's filters, and `registry log verify` checks they agree.
+    """
 
     __tablename__ = "event"
+    __table_args__ = (
+        CheckConstraint("log_index >= 0", name="log_index_not_negative"),
+        Index("ix_event_certificate_id_action", "certificate_id", "action"),
+        Index("ix_event_occurred_at", "occurred_at"),
+        Index("ix_event_actor_id", "actor_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Gapless from 0, given out under the log head's lock (a sequence may skip values).
+    log_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     action: Mapped[str] = mapped_column(String(48), index=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
@@ -325,3 +339,43 @@ class Event(Base):
     piece_id: Mapped[int | None] = mapped_column(ForeignKey("piece.id"), index=True)
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"))
     entry: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogHead(Base):
+    """The log's one head row: its size. Every append locks it, so appends are serialised
+    on every database, and a transaction that rolls back takes its appends with it."""
+
+    __tablename__ = "log_head"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("size >= 0", name="size_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogNode(Base):
+    """A perfect subtree of the log's Merkle tree (registry/merkle.py): the hash of
+    leaves [index << level, (index + 1) << level). Level 0 holds the leaf hashes."""
+
+    __tablename__ = "log_node"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Checkpoint(Base):
+    """A signed checkpoint (C2SP tlog-checkpoint) as it was made and published."""
+
+    __tablename__ = "checkpoint"
+    __table_args__ = (CheckConstraint("tree_size >= 0", name="tree_size_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, index=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    made_at: Mapped[datetime]
+    kid: Mapped[str] = mapped_column(String(64))
+    # The signed note, byte for byte as served.
+    note: Mapped[str] = mapped_column(Text)

@@ -71,6 +71,7 @@ def database_url(request, tmp_path) -> str:
     with engine.begin() as connection:
         tables = ", ".join(f'"{t.name}"' for t in reversed(db.Base.metadata.sorted_tables))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(text("INSERT INTO log_head (id, size) VALUES (1, 0)"))
     engine.dispose()
 
 

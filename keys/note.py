@@ -1,0 +1,160 @@
+"""Signed checkpoints of the transparency log, as C2SP signed notes.
+
+A checkpoint (c2sp.org/tlog-checkpoint) is a note of three lines, origin, tree size and
+base64 root hash, signed by the registry's active key twice, so that tools that know
+either form can check it:
+
+    — <origin> base64(key ID || Ed25519 signature of the note text)          type 0x01
+    — <origin> base64(key ID || u64 time || Ed25519 signature of             type 0x04
+                      "cosignature/v1\\ntime <time>\\n" || note text)
+
+The first is the plain signed-note signature (c2sp.org/signed-note) that checkpoint
+readers expect; the second is a timestamped signature (c2sp.org/tlog-cosignature), the
+standard way to sign the time a checkpoint was made, which a plain note cannot carry
+without extension lines. A key ID is SHA-256(name || 0x0A || type || public key)[:4].
+"""
+
+import base64
+import hashlib
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from keys import base64url
+from keys.errors import KeysError
+
+ED25519 = 0x01
+TIMESTAMPED_ED25519 = 0x04
+_DASH = "\u2014 "
+_MAX_SIGNATURES = 16
+_SIGNATURE_LINE = re.compile(r"\u2014 (\S+) ([A-Za-z0-9+/=]+)")
+
+
+class NoteError(KeysError):
+    """A checkpoint that cannot be read, or whose signature does not hold."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint whose signature has been checked (or that has just been made)."""
+
+    origin: str
+    size: int
+    root: bytes
+    #: POSIX seconds, from the timestamped signature; None when the note has none.
+    timestamp: int | None
+    text: str
+
+
+def key_id(name: str, kind: int, public_key: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public_key).digest()[:4]
+
+
+def verifier_key(name: str, public_key: bytes, kind: int = ED25519) -> str:
+    """The vkey string that note tools are configured with: name+hex key ID+base64 key."""
+    encoded = base64.b64encode(bytes([kind]) + public_key).decode()
+    return f"{name}+{key_id(name, kind, public_key).hex()}+{encoded}"
+
+
+def body(origin: str, size: int, root: bytes) -> str:
+    if not origin or any(c.isspace() or c == "+" for c in origin):
+        raise ValueError("an origin is non-empty, without spaces or '+'")
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+
+
+def _cosigned(text: str, timestamp: int) -> bytes:
+    return f"cosignature/v1\ntime {timestamp}\n".encode() + text.encode()
+
+
+def sign_checkpoint(ring, origin: str, size: int, root: bytes, timestamp: int):
+    """The signed checkpoint note for a tree, by the ring's active key; (text, KeyInfo).
+
+    Raises keys.NoActiveKey when the ring has no active key.
+    """
+    text = body(origin, size, root)
+    key, (plain, stamped) = ring.sign_raw(text.encode(), _cosigned(text, timestamp))
+    public = public_bytes(key.public_jwk)
+    lines = [
+        _line(origin, key_id(origin, ED25519, public) + plain),
+        _line(
+            origin,
+            key_id(origin, TIMESTAMPED_ED25519, public) + struct.pack(">Q", timestamp) + stamped,
+        ),
+    ]
+    return text + "\n" + "".join(lines), key
+
+
+def _line(name: str, signature: bytes) -> str:
+    return f"{_DASH}{name} {base64.b64encode(signature).decode()}\n"
+
+
+def public_bytes(public_jwk: Mapping[str, str]) -> bytes:
+    """The 32 raw bytes of an Ed25519 JWK's public key."""
+    return base64url.decode(public_jwk["x"])
+
+
+def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
+    """Read a checkpoint and check it: raises NoteError unless a signature by one of
+    `public_keys` (kid -> 32-byte Ed25519 key) holds, under the key name of its origin.
+
+    Every signature line by a known key must verify, as c2sp.org/signed-note asks;
+    lines of unknown keys are ignored.
+    """
+    if not isinstance(note, str) or "\n\n" not in note or not note.endswith("\n"):
+        raise NoteError("not a signed note: text, a blank line, then signature lines")
+    text, _, signatures = note.rpartition("\n\n")
+    text += "\n"
+    lines = text.split("\n")[:-1]
+    if len(lines) < 3:
+        raise NoteError("a checkpoint has at least three lines: origin, size, root hash")
+    origin, size_text, root_text = lines[:3]
+    if not re.fullmatch(r"0|[1-9][0-9]{0,18}", size_text):
+        raise NoteError(f"the tree size {size_text[:30]!r} is not a decimal number")
+    try:
+        root = base64.b64decode(root_text, validate=True)
+    except ValueError:
+        raise NoteError("the root hash is not base64") from None
+    if len(root) != 32:
+        raise NoteError("the root hash is not 32 bytes")
+    found = signatures.split("\n")[:-1]
+    if not found or len(found) > _MAX_SIGNATURES:
+        raise NoteError(f"a note has 1 to {_MAX_SIGNATURES} signature lines")
+    known = {}
+    for kid, public in public_keys.items():
+        known[(origin, key_id(origin, ED25519, public))] = (ED25519, public, kid)
+        known[(origin, key_id(origin, TIMESTAMPED_ED25519, public))] = (
+            TIMESTAMPED_ED25519,
+            public,
+            kid,
+        )
+    verified, timestamp = False, None
+    for line in found:
+        match = _SIGNATURE_LINE.fullmatch(line)
+        if match is None:
+            raise NoteError("a signature line is malformed")
+        signature = base64.b64decode(match.group(2))
+        key = known.get((match.group(1), signature[:4]))
+        if key is None:
+            continue
+        kind, public, _kid = key
+        message = text.encode()
+        raw = signature[4:]
+        if kind == TIMESTAMPED_ED25519:
+            if len(raw) != 8 + 64:
+                raise NoteError("a timestamped signature is 8 + 64 bytes")
+            (stamp,) = struct.unpack(">Q", raw[:8])
+            message, raw = _cosigned(text, stamp), raw[8:]
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(raw, message)
+        except InvalidSignature:
+            raise NoteError(f"the signature by key {_kid} does not hold") from None
+        verified = True
+        if kind == TIMESTAMPED_ED25519:
+            timestamp = stamp
+    if not verified:
+        raise NoteError("no signature by a known key")
+    return Checkpoint(origin, int(size_text), root, timestamp, note)

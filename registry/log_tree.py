@@ -1,0 +1,128 @@
+"""The transparency log's Merkle tree, stored: its head, its perfect nodes, its proofs.
+
+An append locks the head row (UPDATE … RETURNING: a row lock on PostgreSQL, the write
+lock SQLite writers already hold), takes the next index, and stores the leaf and the
+perfect nodes it completes: one update, one read of the right edge (none for a later
+append in the same transaction) and one insert. A proof or a root is one read of the
+O(log n) perfect nodes it is folded from (registry/merkle.py). Nothing here passes over
+all entries; only `registry log verify` does, on purpose.
+"""
+
+from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from registry import merkle
+from registry.errors import Unavailable
+from registry.models import LogHead, LogNode
+
+_BUILDER = "registry.log_tree.builder"
+_APPENDED = "registry.log_tree.appended"
+_NODE_BATCH = 500  # perfect nodes read per statement (bound parameters stay few)
+
+
+def append(session: Session, entry: bytes) -> int:
+    """Add an entry's leaf to the tree in the session's transaction; its log index."""
+    size = session.execute(
+        update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1).returning(LogHead.size)
+    ).scalar_one_or_none()
+    if size is None:
+        raise Unavailable("The log has no head row: run `registry init` to set it up.")
+    index = size - 1
+    session.info[_APPENDED] = True
+    builder = session.info.get(_BUILDER)
+    if builder is None or builder.size != index:
+        builder = resume(session, index)
+        session.info[_BUILDER] = builder
+    completed = builder.append(merkle.leaf_hash(entry))
+    session.execute(
+        insert(LogNode),
+        [{"level": level, "index": i, "hash": value} for (level, i), value in completed],
+    )
+    return index
+
+
+def resume(bind: Session | Connection, size: int) -> merkle.Builder:
+    """A builder holding the right edge of the stored tree of `size` leaves."""
+    edge = merkle.edge_nodes(size)
+    found = nodes(bind, edge)
+    return merkle.Builder(size, [found[node] for node in edge])
+
+
+def appended(session: Session) -> bool:
+    """Whether the session's transaction has appended to the log."""
+    return session.info.get(_APPENDED, False)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction) -> None:
+    # A rolled-back transaction (or savepoint) takes its appends with it: the next append
+    # reads the edge again rather than trust what this one built.
+    session.info.pop(_BUILDER, None)
+    if transaction.parent is None:
+        session.info.pop(_APPENDED, None)
+
+
+def size(bind: Session | Connection, *, lock: bool = False) -> int:
+    """The number of entries in the log. With `lock`, the head stays locked (appends
+    wait) until the transaction ends."""
+    if lock:
+        statement = (
+            update(LogHead).where(LogHead.id == 1).values(size=LogHead.size).returning(LogHead.size)
+        )
+    else:
+        statement = select(LogHead.size).where(LogHead.id == 1)
+    value = bind.execute(statement).scalar_one_or_none()
+    if value is None:
+        raise Unavailable("The log has no head row: run `registry init` to set it up.")
+    return value
+
+
+def nodes(bind: Session | Connection, wanted) -> dict[merkle.Node, bytes]:
+    """The stored perfect nodes asked for. Raises Unavailable when one is missing:
+    the tree in the database is then damaged, which `registry log verify` reports."""
+    wanted = list(wanted)
+    found: dict[merkle.Node, bytes] = {}
+    for start in range(0, len(wanted), _NODE_BATCH):
+        batch = wanted[start : start + _NODE_BATCH]
+        rows = bind.execute(
+            select(LogNode.level, LogNode.index, LogNode.hash).where(
+                tuple_(LogNode.level, LogNode.index).in_(batch)
+            )
+        )
+        found.update(((level, index), value) for level, index, value in rows)
+    missing = [node for node in wanted if node not in found]
+    if missing:
+        raise Unavailable(
+            f"The log's tree is missing node {missing[0]}; run `registry log verify`."
+        )
+    return found
+
+
+def root(bind: Session | Connection, tree_size: int) -> bytes:
+    """The root hash of the tree of the first `tree_size` entries."""
+    if tree_size == 0:
+        return merkle.EMPTY_ROOT
+    edge = merkle.edge_nodes(tree_size)
+    found = nodes(bind, edge)
+    return merkle.fold([found[node] for node in edge])
+
+
+def leaf(bind: Session | Connection, index: int) -> bytes:
+    return nodes(bind, [(0, index)])[(0, index)]
+
+
+def inclusion_proof(bind: Session | Connection, index: int, tree_size: int) -> list[bytes]:
+    """The audit path of entry `index` in the tree of `tree_size` entries.
+
+    Raises merkle.ProofError unless index < tree_size; the caller checks tree_size
+    against the log's size.
+    """
+    ranges = merkle.inclusion_ranges(index, tree_size)
+    return merkle.assemble(ranges, nodes(bind, merkle.needed(ranges)))
+
+
+def consistency_proof(bind: Session | Connection, first: int, second: int) -> list[bytes]:
+    """The proof that the tree of `first` entries is a prefix of the one of `second`."""
+    ranges = merkle.consistency_ranges(first, second)
+    return merkle.assemble(ranges, nodes(bind, merkle.needed(ranges)))
