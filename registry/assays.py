@@ -63,6 +63,7 @@ def attest(
         attested_at=utcnow().replace(microsecond=0),
     )
     session.add(assay)
+    session.flush()  # the log names the assay by its id
     passed = data["result"] == "passed"
     ledger.append(
         session,
@@ -71,6 +72,7 @@ def attest(
         maker=piece.maker,
         piece=piece,
         data=attestation(assay),
+        at=assay.attested_at,
     )
     if passed:
         certificates.issue(session, ring, piece, assay, issuer=issuer, actor=actor)
@@ -80,10 +82,14 @@ def attest(
 
 
 def attestation(assay: AssayRecord) -> dict:
-    """What the log records of an attestation, passed or failed."""
+    """What the log records of an attestation, passed or failed: every field of the
+    record, the inspector's notes by hash."""
     return {
+        "assay": assay.id,
+        "result": assay.result,
         "metal": assay.metal,
         "fineness": assay.fineness,
         "assay_mark": assay.assay_mark,
         "inspectorate": assay.inspectorate,
+        "notes": ledger.digest(assay.notes) if assay.notes else None,
     }

@@ -73,10 +73,22 @@ def issue(
         maker=piece.maker,
         piece=piece,
         certificate=certificate,
-        data={"kid": signed.kid, "supersedes": supersedes.code if supersedes else None},
+        data=issuance(certificate),
         at=now,
     )
     return certificate
+
+
+def issuance(certificate: Certificate) -> dict:
+    """What the log records of an issue: enough for `registry log verify` to tell that
+    the stored certificate is the one issued (its signed bytes, by hash)."""
+    return {
+        "kid": certificate.kid,
+        "assay": certificate.assay.id,
+        "payload": ledger.digest(certificate.payload),
+        "jws": ledger.digest(certificate.jws),
+        "supersedes": certificate.supersedes.code if certificate.supersedes else None,
+    }
 
 
 def payload(

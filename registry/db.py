@@ -174,6 +174,14 @@ class Prepared:
 
     def one_or_none(self, bind: Engine | Session, **parameters) -> dict | None:
         """The one row the read finds, by column name, or None."""
+        rows = self._run(bind, parameters, many=False)
+        return rows[0] if rows else None
+
+    def all(self, bind: Engine | Session, **parameters) -> list[dict]:
+        """Every row the read finds, by column name."""
+        return self._run(bind, parameters, many=True)
+
+    def _run(self, bind: Engine | Session, parameters: dict, *, many: bool) -> list[dict]:
         engine = bind.get_bind() if isinstance(bind, Session) else bind
         compiled, sql, processors, names = self._for(engine.dialect)
         bound = compiled.construct_params(parameters)
@@ -185,16 +193,17 @@ class Prepared:
             try:
                 cursor = connection.cursor()
                 cursor.execute(sql, bound)
-                row = cursor.fetchone()
+                rows = cursor.fetchall() if many else cursor.fetchmany(1)
                 cursor.close()
             finally:
                 connection.close()
         except dbapi_error as exc:
             # As SQLAlchemy would raise it, so that errors.py answers it the same way.
             raise DBAPIError.instance(sql, bound, exc, dbapi_error) from exc
-        if row is None:
-            return None
-        return {
-            name: process(value) if process else value
-            for name, process, value in zip(names, processors, row, strict=True)
-        }
+        return [
+            {
+                name: process(value) if process else value
+                for name, process, value in zip(names, processors, row, strict=True)
+            }
+            for row in rows
+        ]

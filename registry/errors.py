@@ -46,6 +46,10 @@ class MistypedCode(RegistryError):
     status, slug, title = 400, "mistyped-code", "Mistyped certificate code"
 
 
+class OutOfRange(RegistryError):
+    status, slug, title = 400, "out-of-range", "Outside the log"
+
+
 class Unauthorized(RegistryError):
     status, slug, title = 401, "unauthorized", "Authentication required"
     #: RFC 6750 section 3 challenge sent in WWW-Authenticate.

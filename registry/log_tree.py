@@ -8,17 +8,33 @@ O(log n) perfect nodes it is folded from (registry/merkle.py). Nothing here pass
 all entries; only `registry log verify` does, on purpose.
 """
 
-from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from registry import merkle
+from registry import db, merkle
 from registry.errors import Unavailable
 from registry.models import LogHead, LogNode
 
 _BUILDER = "registry.log_tree.builder"
 _APPENDED = "registry.log_tree.appended"
 _NODE_BATCH = 500  # perfect nodes read per statement (bound parameters stay few)
+
+# The read behind the proof in every verification, prepared once (db.Prepared): the
+# perfect nodes of an inclusion proof in a tree of up to 2**32 entries fit its slots;
+# unused slots ask for a node that cannot exist.
+_SLOTS = 64
+_NODES = db.Prepared(
+    select(LogNode.level, LogNode.index, LogNode.hash).where(
+        or_(
+            *(
+                and_(LogNode.level == bindparam(f"l{k}"), LogNode.index == bindparam(f"i{k}"))
+                for k in range(_SLOTS)
+            )
+        )
+    )
+)
 
 
 def append(session: Session, entry: bytes) -> int:
@@ -97,6 +113,23 @@ def nodes(bind: Session | Connection, wanted) -> dict[merkle.Node, bytes]:
             f"The log's tree is missing node {missing[0]}; run `registry log verify`."
         )
     return found
+
+
+def inclusion_proof_fast(engine: Engine, index: int, tree_size: int) -> list[bytes]:
+    """inclusion_proof through one prepared read, outside any transaction (for scans)."""
+    ranges = merkle.inclusion_ranges(index, tree_size)
+    wanted = sorted(merkle.needed(ranges))
+    if len(wanted) > _SLOTS:
+        with engine.connect() as connection:
+            return merkle.assemble(ranges, nodes(connection, wanted))
+    parameters = {}
+    for k in range(_SLOTS):
+        level, i = wanted[k] if k < len(wanted) else (-1, -1)
+        parameters[f"l{k}"], parameters[f"i{k}"] = level, i
+    found = {(row["level"], row["index"]): row["hash"] for row in _NODES.all(engine, **parameters)}
+    if len(found) != len(wanted):
+        raise Unavailable("The log's tree is missing a node; run `registry log verify`.")
+    return merkle.assemble(ranges, found)
 
 
 def root(bind: Session | Connection, tree_size: int) -> bytes:

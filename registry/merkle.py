@@ -150,17 +150,15 @@ def verify_consistency(
     with root `first_root` is a prefix of the tree of `second` leaves."""
     if not 0 <= first <= second:
         raise ProofError(f"size {first} is larger than size {second}")
-    _hash_sizes([first_root, second_root, *proof])
+    if first == 0:
+        raise ProofError("every tree extends the empty tree: such a proof proves nothing")
     if first == second:
         if proof:
             raise ProofError("trees of equal size take an empty proof")
         if first_root != second_root:
             raise ProofError("trees of equal size have different roots")
         return
-    if first == 0:
-        if proof:
-            raise ProofError("a proof from the empty tree must be empty")
-        return
+    _hash_sizes([first_root, second_root, *proof])
     if not proof:
         raise ProofError("the consistency proof is empty")
     path = list(proof)

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 import keys
-from registry import certificates, codes, db
+from registry import certificates, checkpoints, codes, db, log_tree
 from registry.errors import NotFound
-from registry.models import Certificate
+from registry.models import Certificate, Event
 from schemas.common import timestamp
 
 # Bounded, so that a worker's memory stays flat however many codes are scanned: about
@@ -40,6 +40,7 @@ _MAX_CHAIN = 100
 _NEVER_ISSUED = "0" * codes.DATA_LENGTH + "U"
 
 _successor = aliased(Certificate)
+_issued = aliased(Event)
 # One indexed read of the columns a verdict needs, through Core: a scan is the registry's
 # busiest request, and building ORM objects would cost more than the read.
 _RECORD = db.Prepared(
@@ -56,8 +57,14 @@ _RECORD = db.Prepared(
         Certificate.revocation_reason,
         Certificate.revocation_note,
         _successor.code.label("superseded_by"),
+        _issued.log_index,
+        _issued.entry.label("log_entry"),
     )
     .outerjoin(_successor, _successor.supersedes_id == Certificate.id)
+    .outerjoin(
+        _issued,
+        (_issued.certificate_id == Certificate.id) & (_issued.action == "certificate:issued"),
+    )
     .where(Certificate.code == bindparam("code"))
 )
 _SUCCESSOR = db.Prepared(
@@ -84,6 +91,9 @@ class Record:
     revocation_reason: str | None
     revocation_note: str | None
     superseded_by: str | None
+    #: The log entry that records the issue, and its index.
+    log_index: int | None
+    log_entry: bytes | None
 
     @property
     def printed_code(self) -> str:
@@ -111,12 +121,24 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class Inclusion:
+    """The issue's log entry proved to be in the tree of the newest checkpoint."""
+
+    tree_size: int
+    root_hash: bytes
+    proof: list[bytes]
+    checkpoint: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     status: Status
     certificate: Record
     signature: Signature
     #: For a superseded certificate: the code of the one that now stands for the piece.
     current_code: str | None
+    #: None while the newest checkpoint does not yet cover the issue's entry.
+    inclusion: Inclusion | None = None
 
     @property
     def reported_stolen(self) -> bool:
@@ -144,7 +166,26 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str) -> Verdict:
     status = Status(certificate.status) if signature.valid else Status.INVALID
     current = _current_code(bind, certificate) if certificate.superseded_by else None
     return Verdict(
-        status=status, certificate=certificate, signature=signature, current_code=current
+        status=status,
+        certificate=certificate,
+        signature=signature,
+        current_code=current,
+        inclusion=_inclusion(bind, certificate.log_index),
+    )
+
+
+def _inclusion(bind: Engine | Session, index: int | None) -> Inclusion | None:
+    if index is None:
+        return None
+    newest = checkpoints.newest(bind)
+    if newest is None or index >= newest["tree_size"]:
+        return None
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return Inclusion(
+        tree_size=newest["tree_size"],
+        root_hash=newest["root_hash"],
+        proof=log_tree.inclusion_proof_fast(engine, index, newest["tree_size"]),
+        checkpoint=newest["note"],
     )
 
 

@@ -36,6 +36,31 @@ class VerdictLinks(Schema):
     qr_svg = fields.String(required=True)
 
 
+class VerdictInclusion(Schema):
+    tree_size = fields.Integer(required=True, metadata={"description": "The checkpoint's"})
+    root_hash = fields.String(required=True, metadata={"description": "base64"})
+    proof = fields.List(
+        fields.String(), required=True, metadata={"description": "RFC 9162 audit path, base64"}
+    )
+    checkpoint = fields.String(
+        required=True, metadata={"description": "The newest signed checkpoint (C2SP note)"}
+    )
+
+
+class VerdictLog(Schema):
+    index = fields.Integer(required=True, metadata={"description": "Index of the issue's entry"})
+    entry = fields.Dict(
+        required=True,
+        metadata={"description": "The entry as logged: SHA-256(0x00 || entry) is its leaf"},
+    )
+    inclusion = fields.Nested(
+        VerdictInclusion,
+        allow_none=True,
+        required=True,
+        metadata={"description": "null until a checkpoint covers the entry"},
+    )
+
+
 class VerdictOut(Schema):
     status = fields.String(
         required=True,
@@ -64,5 +89,11 @@ class VerdictOut(Schema):
         allow_none=True,
         required=True,
         metadata={"description": "For a superseded certificate: the one now in force"},
+    )
+    log = fields.Nested(
+        VerdictLog,
+        allow_none=True,
+        required=True,
+        metadata={"description": "Where the transparency log records the certificate's issue"},
     )
     links = fields.Nested(VerdictLinks, required=True)

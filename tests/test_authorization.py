@@ -181,6 +181,7 @@ MAKER = frozenset({"maker"})
 MAKER_OR_INSPECTOR = frozenset({"maker", "inspector"})
 INSPECTOR = frozenset({"inspector"})
 ADMIN = frozenset({"admin"})
+INSPECTOR_OR_ADMIN = frozenset({"inspector", "admin"})
 ANYONE = frozenset({"maker", "inspector", "admin"})
 
 ENDPOINTS = [
@@ -188,6 +189,18 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/openapi.json", None, 200, _at("/api/v1/openapi.json")),
     Endpoint("GET", "/.well-known/jwks.json", None, 200, _at("/.well-known/jwks.json")),
     Endpoint("GET", "/api/v1/makers", None, 200, _at("/api/v1/makers")),
+    Endpoint("GET", "/api/v1/log/checkpoint", None, 200, _at("/api/v1/log/checkpoint")),
+    Endpoint("GET", "/api/v1/log/entries", None, 200, _at("/api/v1/log/entries")),
+    Endpoint(
+        "GET", "/api/v1/log/proof/inclusion", None, 200, _at("/api/v1/log/proof/inclusion?index=0")
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/log/proof/consistency",
+        None,
+        200,
+        _at("/api/v1/log/proof/consistency?first=1&second=2"),
+    ),
     Endpoint(
         "GET",
         "/api/v1/makers/{slug}",
@@ -367,6 +380,10 @@ ENDPOINTS = [
             {"json": {"name": "workshop"}},
         ),
         writes=True,
+    ),
+    # The log's checkpoints on demand.
+    Endpoint(
+        "POST", "/api/v1/log/checkpoint", INSPECTOR_OR_ADMIN, 201, _at("/api/v1/log/checkpoint")
     ),
     # Anyone signed in, for their own tokens.
     Endpoint("GET", "/api/v1/tokens", ANYONE, 200, _at("/api/v1/tokens")),

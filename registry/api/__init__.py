@@ -39,6 +39,7 @@ def init_app(app: Flask) -> Api:
         accounts,
         certificates,
         common,
+        log,
         makers,
         photos,
         pieces,
@@ -64,6 +65,16 @@ def init_app(app: Flask) -> Api:
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "An API token: ysr_…"}
     )
-    for module in (makers, accounts, pieces, photos, certificates, qr, verification, wellknown):
+    for module in (
+        makers,
+        accounts,
+        pieces,
+        photos,
+        certificates,
+        qr,
+        verification,
+        log,
+        wellknown,
+    ):
         api.register_blueprint(module.bp)
     return api

@@ -6,6 +6,7 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from registry import db, http_cache, limits, signing, verification
+from registry.transparency import b64
 from schemas.common import timestamp
 from schemas.verification import VerdictOut
 
@@ -70,7 +71,30 @@ def _body(verdict: verification.Verdict) -> bytes:
         # Escaped to ASCII: bytes written by hand may hold what UTF-8 cannot encode.
         payload = json.dumps(verification.payload(verdict)).encode()
     head = json.dumps(document, separators=(",", ":")).encode()
-    return head[:-1] + b',"certificate":' + payload + b"}"
+    return head[:-1] + b',"log":' + _log(verdict) + b',"certificate":' + payload + b"}"
+
+
+def _log(verdict: verification.Verdict) -> bytes:
+    """The issue's log entry (its stored bytes, which are its leaf) and its inclusion
+    proof against the newest checkpoint: enough to check the certificate was logged."""
+    certificate = verdict.certificate
+    if certificate.log_index is None:
+        return b"null"
+    inclusion = verdict.inclusion
+    if inclusion is not None:
+        proof = {
+            "tree_size": inclusion.tree_size,
+            "root_hash": b64(inclusion.root_hash),
+            "proof": [b64(h) for h in inclusion.proof],
+            "checkpoint": inclusion.checkpoint,
+        }
+    else:
+        proof = None
+    return b'{"index":%d,"entry":%s,"inclusion":%s}' % (
+        certificate.log_index,
+        certificate.log_entry,
+        json.dumps(proof, separators=(",", ":")).encode(),
+    )
 
 
 def _links(code: str) -> dict[str, str]:
