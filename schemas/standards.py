@@ -47,6 +47,25 @@ REVOCATION_REASONS: tuple[str, ...] = (
     "other",
 )
 
+#: Every kind of event the transparency log records (registry.ledger.Action).
+EVENT_TYPES: tuple[str, ...] = (
+    "maker:admitted",
+    "account:created",
+    "token:created",
+    "token:revoked",
+    "piece:registered",
+    "piece:photo_set",
+    "piece:photo_removed",
+    "assay:passed",
+    "assay:failed",
+    "certificate:issued",
+    "certificate:revoked",
+    "certificate:superseded",
+    "key:generated",
+    "key:rotated",
+    "key:compromised",
+)
+
 
 def is_legal_fineness(metal: str, fineness: int) -> bool:
     """True when `fineness` is a legal standard for `metal`."""

@@ -381,6 +381,9 @@ ENDPOINTS = [
         ),
         writes=True,
     ),
+    # The inspectors' audit.
+    Endpoint("GET", "/api/v1/audit/events", INSPECTOR, 200, _at("/api/v1/audit/events")),
+    Endpoint("GET", "/api/v1/audit/export.csv", INSPECTOR, 200, _at("/api/v1/audit/export.csv")),
     # The log's checkpoints on demand.
     Endpoint(
         "POST", "/api/v1/log/checkpoint", INSPECTOR_OR_ADMIN, 201, _at("/api/v1/log/checkpoint")

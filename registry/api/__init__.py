@@ -37,6 +37,7 @@ class Api(flask_smorest.Api):
 def init_app(app: Flask) -> Api:
     from registry.api import (
         accounts,
+        audit,
         certificates,
         common,
         log,
@@ -74,6 +75,7 @@ def init_app(app: Flask) -> Api:
         qr,
         verification,
         log,
+        audit,
         wellknown,
     ):
         api.register_blueprint(module.bp)
