@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from registry import certificates, codes, merkle
+from registry import certificates, codes, ledger, merkle
 from registry.errors import NotFound, RegistryError
 from registry.models import Certificate, Event, Maker
 
@@ -67,7 +67,10 @@ def page(
     query = _query(session, filters)
     if after is not None:
         query = query.where(Event.log_index > after)
-    rows = [(index, entry) for index, entry in session.execute(query.limit(limit + 1))]
+    rows = [
+        (index, ledger.stored_bytes(entry))
+        for index, entry in session.execute(query.limit(limit + 1))
+    ]
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, rows[-1][0] if more else None
@@ -95,8 +98,14 @@ def _lines(result) -> Iterator[str]:
         return buffer.getvalue()
 
     yield line(CSV_COLUMNS)
-    for index, entry in result:
-        event = json.loads(entry)
+    for index, stored in result:
+        entry = ledger.stored_bytes(stored)
+        try:
+            event = json.loads(entry)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            event = {"data": entry.decode("utf-8", "replace")}
         actor = event.get("actor") or {}
         yield line(
             (
@@ -116,4 +125,7 @@ def _lines(result) -> Iterator[str]:
 
 def flat(index: int, entry: bytes) -> bytes:
     """An entry as an audit event: its own members, after its index (no re-encoding)."""
+    entry = ledger.as_json(entry)
+    if not entry.startswith(b"{"):
+        return b'{"index":%d,"unreadable":%s}' % (index, entry)
     return b'{"index":%d,%s' % (index, entry[1:])

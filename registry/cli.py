@@ -6,6 +6,7 @@ It works on the same database and keys as the server, configured by the same
 
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,20 @@ from flask import Flask
 from marshmallow import ValidationError
 
 import keys
-from registry import accounts, db, imports, makers, migrate, signing, signing_keys
+from registry import (
+    accounts,
+    checkpoints,
+    db,
+    imports,
+    log_check,
+    log_remote,
+    log_tree,
+    makers,
+    migrate,
+    signing,
+    signing_keys,
+    transparency,
+)
 from registry.errors import RegistryError
 from schemas.accounts import AccountIn
 from schemas.makers import MakerIn
@@ -200,6 +214,100 @@ def keys_list() -> None:
         if key.compromised_since:
             line += f"\tcompromised since {key.compromised_since:%Y-%m-%dT%H:%M:%SZ}"
         click.echo(line)
+
+
+@main.group(name="log")
+def log_group() -> None:
+    """The transparency log: verify it, sign checkpoints."""
+
+
+@log_group.command("verify")
+@click.option("--url", help="Audit the registry at this address through its public API alone.")
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --url: the newest checkpoint seen, checked against and then replaced.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(0, 10_000),
+    default=16,
+    show_default=True,
+    help="With --url: entries whose inclusion is checked, besides the first and last.",
+)
+@click.option(
+    "--key",
+    "vkeys",
+    multiple=True,
+    help="With --url: trust only this verifier key (name+id+key), not the JWKS.",
+)
+def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:
+    """Check that no entry of the log, no checkpoint and no record was altered or removed.
+
+    Locally: recompute the tree from every stored entry, check every checkpoint's
+    signature, root and consistency with the one before, and compare every certificate
+    and assay with its entries. Exits 1 naming the first discrepancy.
+    """
+    if url:
+        _verify_remote(url, state, samples, vkeys)
+        return
+    if state or vkeys:
+        raise click.UsageError("--state and --key go with --url")
+    db.declare_reading()
+    report = log_check.check(
+        db.session(), signing.keyring(), every=_app().config["LOG_CHECKPOINT_ENTRIES"]
+    )
+    first = report.first
+    if first is not None:
+        for problem in report.problems[:20]:
+            click.echo(str(problem), err=True)
+        if len(report.problems) > 20:
+            click.echo(f"... and {len(report.problems) - 20} more", err=True)
+        raise click.ClickException(
+            f"the log does not hold: first discrepancy at entry {first.index} "
+            f"({first.kind}): {first.detail}"
+        )
+    click.echo(
+        f"log verified: {report.entries} entries, {report.checkpoints} checkpoints, "
+        f"{report.certificates} certificates and {report.assays} assays match"
+    )
+
+
+def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:
+    try:
+        pinned = log_remote.pinned_keys(list(vkeys)) if vkeys else None
+        report = log_remote.audit(url, state=state, samples=samples, pinned=pinned)
+    except log_remote.AuditFailed as exc:
+        raise click.ClickException(f"the log at {url} does not hold: {exc}") from None
+    click.echo(
+        f"log at {url} verified: checkpoint of {report.newer.size} entries is signed and "
+        f"consistent with the one of {report.older.size}; "
+        f"{len(report.sampled)} entries proved included"
+    )
+
+
+@log_group.command("checkpoint")
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Keep running: sign one every SECONDS when the log has grown.",
+)
+def log_checkpoint(every: int | None) -> None:
+    """Sign a checkpoint of the log as it stands."""
+    origin = _app().config["LOG_ORIGIN"]
+    while True:
+        session = db.session()
+        newest = checkpoints.latest(session)
+        if every is None or newest is None or newest.tree_size < log_tree.size(session):
+            made = checkpoints.make(session, signing.keyring(), origin)
+            session.commit()
+            click.echo(f"checkpoint {made.tree_size} {transparency.b64(made.root_hash)}")
+        else:
+            session.rollback()
+        if every is None:
+            return
+        time.sleep(every)
 
 
 @main.command(name="import")

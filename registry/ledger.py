@@ -9,6 +9,7 @@ transaction, at the next index.
 
 import enum
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,22 @@ def digest(value: str | bytes) -> str:
     """SHA-256 of a private value, so the log can refer to it without disclosing it."""
     data = value.encode() if isinstance(value, str) else value
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def stored_bytes(entry: bytes | str) -> bytes:
+    """An entry as read back: bytes, even where a hand-made edit stored it as text."""
+    return entry.encode() if isinstance(entry, str) else entry
+
+
+def as_json(entry: bytes) -> bytes:
+    """The entry to place in a JSON answer as it is, or, for bytes someone stored by hand
+    that are not a JSON object, those bytes as a JSON string (whose hash then fails)."""
+    try:
+        if isinstance(json.loads(entry), dict):
+            return entry
+    except ValueError:
+        pass
+    return json.dumps(entry.decode("utf-8", "replace")).encode()
 
 
 def append(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import checkpoints, log_tree, merkle
+from registry import checkpoints, ledger, log_tree, merkle
 from registry.errors import NotFound, OutOfRange
 from registry.models import Checkpoint, Event
 
@@ -56,7 +56,7 @@ def entries(session: Session, start: int, limit: int) -> tuple[int, list[tuple[i
         .where(Event.log_index >= start, Event.log_index < start + limit)
         .order_by(Event.log_index)
     )
-    return size, [(index, entry) for index, entry in rows]
+    return size, [(index, ledger.stored_bytes(entry)) for index, entry in rows]
 
 
 def inclusion(session: Session, index: int, tree_size: int | None) -> Inclusion:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 import keys
-from registry import certificates, checkpoints, codes, db, log_tree
+from registry import certificates, checkpoints, codes, db, ledger, log_tree
 from registry.errors import NotFound
 from registry.models import Certificate, Event
 from schemas.common import timestamp
@@ -161,6 +161,8 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str) -> Verdict:
     certificates.readable(parsed)
     if row is None:
         raise NotFound("No certificate with this code was ever issued by the registry.")
+    if row["log_entry"] is not None:
+        row["log_entry"] = ledger.as_json(ledger.stored_bytes(row["log_entry"]))
     certificate = Record(**row)
     signature = check_signature(ring, certificate)
     status = Status(certificate.status) if signature.valid else Status.INVALID

@@ -6,7 +6,7 @@ import json
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
-from registry import checkpoints, db, http_cache, limits, signing, transparency
+from registry import checkpoints, db, http_cache, ledger, limits, signing, transparency
 from registry.api.common import guarded
 from registry.models import Checkpoint
 from registry.transparency import b64
@@ -105,7 +105,7 @@ def entries(args):
     limit = min(args.get("limit", 100), page_max)
     size, found = transparency.entries(db.session(), args["start"], limit)
     # The stored bytes are placed in the answer as they are: they are what is hashed.
-    parts = [b'{"index":%d,"entry":%s}' % (index, entry) for index, entry in found]
+    parts = [b'{"index":%d,"entry":%s}' % (i, ledger.as_json(entry)) for i, entry in found]
     body = b'{"tree_size":%d,"entries":[%s]}' % (size, b",".join(parts))
     response = Response(body, mimetype="application/json")
     complete = len(found) == limit

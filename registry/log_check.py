@@ -1,0 +1,459 @@
+"""`registry log verify`: the whole log checked against itself and against the records.
+
+It trusts nothing stored but the entries' bytes and the checkpoints' signatures: the
+tree is recomputed from the entries and compared with every stored node and with the
+root of every signed checkpoint; then the certificate and assay rows are compared with
+what the log says was issued, revoked, superseded and attested. Every discrepancy is
+reported with the log index it concerns and its kind; the first one decides.
+
+It reads the whole log in index order, a batch at a time (memory stays bounded by the
+number of certificates and assays, which it keeps in dictionaries to match rows).
+"""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import keys
+from keys import note
+from registry import assays as assays_service
+from registry import checkpoints, ledger, log_tree, merkle
+from registry.errors import RegistryError
+from registry.models import (
+    Account,
+    AssayRecord,
+    Certificate,
+    Checkpoint,
+    Event,
+    LogHead,
+    LogNode,
+    Maker,
+)
+from schemas import canonical
+
+_BATCH = 2000
+
+
+#: Kinds of discrepancy in the log itself, reported before those of the records: a record
+#: that disagrees with the log often follows from an entry that was removed or changed.
+STRUCTURAL = frozenset(
+    {
+        "head",
+        "missing",
+        "beyond the head",
+        "malformed entry",
+        "altered entry",
+        "altered tree",
+        "checkpoint",
+        "unsigned",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    #: The log index concerned (the end of the log for a record the log never saw).
+    index: int
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"entry {self.index}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    checkpoints: int = 0
+    certificates: int = 0
+    assays: int = 0
+    problems: list[Discrepancy] = field(default_factory=list)
+
+    @property
+    def first(self) -> Discrepancy | None:
+        """The discrepancy to fix first: in the log before the records, lowest index."""
+        if not self.problems:
+            return None
+        return min(self.problems, key=lambda p: (p.kind not in STRUCTURAL, p.index))
+
+    def add(self, index: int, kind: str, detail: str) -> None:
+        self.problems.append(Discrepancy(index, kind, detail))
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class _Logged:
+    """What the log says of one certificate or assay, as the entries are read."""
+
+    index: int
+    entry: dict
+    ended: list[tuple[int, dict]] = field(default_factory=list)
+
+
+def check(session: Session, ring: keys.KeyRing, *, every: int = 1) -> Report:
+    """Check the log and the records. With `every` == 1 (a checkpoint per write, the
+    default), entries that no signed checkpoint covers are a discrepancy too."""
+    report = Report()
+    head = session.scalar(select(LogHead.size).where(LogHead.id == 1))
+    if head is None:
+        report.add(0, "head", "the log has no head row")
+        return report
+    stored = list(session.scalars(select(Checkpoint).order_by(Checkpoint.id)))
+    sizes = {c.tree_size for c in stored}
+    roots = _entries(session, head, sizes, report)
+    _checkpoints(session, ring, stored, roots, report)
+    signed = max(sizes, default=0)
+    if every == 1 and signed < head:
+        report.add(
+            signed,
+            "unsigned",
+            f"entries {signed} to {head - 1} are in no signed checkpoint, yet every write "
+            "makes one (added outside the registry, or signed while no key was active: "
+            "then rotate the key and run `registry log checkpoint`)",
+        )
+    return report
+
+
+def _entries(session: Session, head: int, sizes: set[int], report: Report) -> dict[int, bytes]:
+    """Read every entry in order: rebuild the tree, compare it with the stored nodes and
+    the audit columns, and collect what the log says of certificates and assays."""
+    makers = dict(session.execute(select(Maker.id, Maker.slug)).all())
+    codes = dict(session.execute(select(Certificate.id, Certificate.code)).all())
+    roles = dict(session.execute(select(Account.id, Account.role)).all())
+    builder = merkle.Builder()
+    roots = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
+    issued: dict[str, _Logged] = {}
+    assays: dict[int, _Logged] = {}
+    for rows in _batches(session):
+        start = builder.size
+        completed: dict[merkle.Node, bytes] = {}
+        absent: set[int] = set()
+        for row in rows:
+            if row.log_index >= head:
+                report.add(
+                    row.log_index,
+                    "beyond the head",
+                    f"an entry at index {row.log_index} lies beyond the log's size {head} "
+                    "(added outside the registry)",
+                )
+                continue
+            while builder.size < row.log_index:
+                report.add(builder.size, "missing", "no entry has this index (deleted)")
+                absent.add(builder.size)
+                builder.append(b"\x00" * 32)  # keeps the indices of what follows
+            entry = _parsed(row, report)
+            completed.update(builder.append(merkle.leaf_hash(row.entry)))
+            if builder.size in sizes:
+                roots[builder.size] = builder.root()
+            if entry is None:
+                continue
+            _columns(row, entry, makers, codes, roles, report)
+            _collect(row.log_index, entry, issued, assays)
+        for index in absent:
+            completed.pop((0, index), None)
+        _compare_nodes(session, start, builder.size, completed, report)
+    report.entries = builder.size
+    if builder.size < head:
+        report.add(
+            builder.size,
+            "missing",
+            f"the log's head says {head} entries, only {builder.size} are stored (deleted)",
+        )
+    _certificates(session, issued, head, report)
+    _assays(session, assays, head, report)
+    return roots
+
+
+def _batches(session: Session) -> Iterator[list]:
+    last = -1
+    while True:
+        rows = session.execute(
+            select(
+                Event.log_index,
+                Event.entry,
+                Event.action,
+                Event.occurred_at,
+                Event.actor_id,
+                Event.actor_role,
+                Event.maker_id,
+                Event.piece_id,
+                Event.certificate_id,
+            )
+            .where(Event.log_index > last)
+            .order_by(Event.log_index)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        yield [
+            SimpleNamespace(**{**row._asdict(), "entry": ledger.stored_bytes(row.entry)})
+            for row in rows
+        ]
+        last = rows[-1].log_index
+
+
+def _parsed(row, report: Report) -> dict | None:
+    try:
+        entry = json.loads(row.entry)
+        if canonical.dumps(entry) != row.entry:
+            raise ValueError("not in RFC 8785 form")
+    except (ValueError, TypeError) as exc:
+        report.add(row.log_index, "malformed entry", f"the entry is not canonical JSON: {exc}")
+        return None
+    if not isinstance(entry, dict):
+        report.add(row.log_index, "malformed entry", "the entry is not a JSON object")
+        return None
+    return entry
+
+
+def _compare_nodes(
+    session: Session, start: int, end: int, completed: dict[merkle.Node, bytes], report: Report
+) -> None:
+    """Every node the entries [start, end) complete must be stored as computed."""
+    if not completed:
+        return
+    stored = {}
+    for level in {level for level, _ in completed}:
+        first, last = start >> level, (end >> level) + 1
+        stored.update(
+            ((level, index), value)
+            for index, value in session.execute(
+                select(LogNode.index, LogNode.hash).where(
+                    LogNode.level == level, LogNode.index >= first, LogNode.index <= last
+                )
+            )
+        )
+    for (level, index), value in sorted(completed.items()):
+        if stored.get((level, index)) != value:
+            first_leaf = index << level
+            kind = "altered entry" if level == 0 else "altered tree"
+            what = (
+                "the entry is not the one the tree holds (edited, reordered or replaced)"
+                if level == 0
+                else f"the tree's node ({level}, {index}) does not match the entries "
+                f"{first_leaf} to {first_leaf + (1 << level) - 1}"
+            )
+            if level == 0 or not report.problems:
+                report.add(first_leaf, kind, what)
+    # Nodes stored beyond the entries (a forged tree) are caught by the checkpoints' roots.
+
+
+def _columns(row, entry: dict, makers, codes, roles, report: Report) -> None:
+    """The audit columns must say what the entry says, or the audit's filters would lie."""
+    actor = entry.get("actor") or {}
+    expected = {
+        "action": entry.get("action"),
+        "time": entry.get("at"),
+        "actor": actor.get("id"),
+        "actor role": actor.get("role"),
+        "maker": entry.get("maker"),
+        "piece": entry.get("piece"),
+        "certificate": entry.get("certificate"),
+    }
+    found = {
+        "action": row.action,
+        "time": _when(row.occurred_at),
+        "actor": row.actor_id,
+        "actor role": row.actor_role,
+        "maker": makers.get(row.maker_id),
+        "piece": row.piece_id,
+        "certificate": codes.get(row.certificate_id),
+    }
+    for name, value in expected.items():
+        if found[name] != value:
+            report.add(
+                row.log_index,
+                "record differs",
+                f"the event row's {name} is {found[name]!r}, the entry says {value!r}",
+            )
+    if actor.get("id") is not None and roles.get(actor["id"]) != actor.get("role"):
+        report.add(row.log_index, "record differs", "the actor's account has another role")
+
+
+def _collect(index: int, entry: dict, issued: dict, assays: dict) -> None:
+    action, data = entry.get("action"), entry.get("data") or {}
+    code = entry.get("certificate")
+    if action == ledger.Action.CERTIFICATE_ISSUED and code:
+        issued[code] = _Logged(index, entry)
+    elif action in (ledger.Action.CERTIFICATE_REVOKED, ledger.Action.CERTIFICATE_SUPERSEDED):
+        if code in issued:
+            issued[code].ended.append((index, entry))
+    elif action in (ledger.Action.ASSAY_PASSED, ledger.Action.ASSAY_FAILED) and "assay" in data:
+        assays[data["assay"]] = _Logged(index, entry)
+
+
+def _certificates(session: Session, issued: dict[str, _Logged], head: int, report) -> None:
+    rows = session.scalars(select(Certificate).order_by(Certificate.id))
+    seen = set()
+    for certificate in rows:
+        report.certificates += 1
+        seen.add(certificate.code)
+        logged = issued.get(certificate.code)
+        if logged is None:
+            report.add(
+                head,
+                "unlogged record",
+                f"certificate {certificate.code} is stored, but the log never issued it",
+            )
+            continue
+        data = logged.entry.get("data") or {}
+        claims = {
+            "payload": (data.get("payload"), ledger.digest(certificate.payload)),
+            "JWS": (data.get("jws"), ledger.digest(certificate.jws)),
+            "key": (data.get("kid"), certificate.kid),
+            "issue time": (logged.entry.get("at"), _when(certificate.issued_at)),
+            "piece": (logged.entry.get("piece"), certificate.piece_id),
+        }
+        for name, (said, stored) in claims.items():
+            if said is not None and said != stored:
+                report.add(
+                    logged.index,
+                    "record differs",
+                    f"certificate {certificate.code}'s {name} is not the one issued",
+                )
+        _status(certificate, logged, report)
+    for code, logged in issued.items():
+        if code not in seen:
+            report.add(
+                logged.index, "missing record", f"certificate {code} was issued; its row is gone"
+            )
+
+
+def _status(certificate: Certificate, logged: _Logged, report: Report) -> None:
+    status, revocation, index = "valid", None, logged.index
+    for index, entry in logged.ended:
+        if entry["action"] == ledger.Action.CERTIFICATE_SUPERSEDED:
+            status = "superseded"
+        elif status == "valid":
+            status, revocation = "revoked", (index, entry)
+    if certificate.status != status:
+        report.add(
+            index,
+            "record differs",
+            f"certificate {certificate.code} is {certificate.status} in the database; "
+            f"the log says {status}",
+        )
+    if revocation is None:
+        if certificate.revoked_at is not None:
+            report.add(
+                logged.index,
+                "record differs",
+                f"certificate {certificate.code} has a revocation the log never recorded",
+            )
+        return
+    index, entry = revocation
+    data = entry.get("data") or {}
+    stored = (
+        certificate.revocation_reason,
+        certificate.revocation_note,
+        _when(certificate.revoked_at) if certificate.revoked_at else None,
+    )
+    if stored != (data.get("reason"), data.get("note"), entry.get("at")):
+        report.add(
+            index,
+            "record differs",
+            f"certificate {certificate.code}'s revocation is not the one the log recorded",
+        )
+
+
+def _assays(session: Session, assays: dict[int, _Logged], head: int, report: Report) -> None:
+    seen = set()
+    for assay in session.scalars(select(AssayRecord).order_by(AssayRecord.id)):
+        report.assays += 1
+        seen.add(assay.id)
+        logged = assays.get(assay.id)
+        if logged is None:
+            report.add(head, "unlogged record", f"assay {assay.id} is stored; the log never saw it")
+            continue
+        entry, data = logged.entry, logged.entry.get("data") or {}
+        stored = {
+            "action": f"assay:{assay.result}",
+            "at": _when(assay.attested_at),
+            "piece": assay.piece_id,
+            "actor": assay.inspector_id,
+            "data": assays_service.attestation(assay),
+        }
+        said = {
+            "action": entry.get("action"),
+            "at": entry.get("at"),
+            "piece": entry.get("piece"),
+            "actor": (entry.get("actor") or {}).get("id"),
+            "data": data,
+        }
+        for name in stored:
+            if stored[name] != said[name]:
+                report.add(
+                    logged.index,
+                    "record differs",
+                    f"assay {assay.id}'s {name} is not the one the log recorded",
+                )
+                break
+    for assay_id, logged in assays.items():
+        if assay_id not in seen:
+            report.add(logged.index, "missing record", f"assay {assay_id}'s row is gone")
+
+
+def _checkpoints(
+    session: Session,
+    ring: keys.KeyRing,
+    stored: list[Checkpoint],
+    roots: dict[int, bytes],
+    report: Report,
+) -> None:
+    public = checkpoints.public_keys(ring)
+    previous: Checkpoint | None = None
+    for checkpoint in stored:
+        report.checkpoints += 1
+        where = max(checkpoint.tree_size - 1, 0)
+        try:
+            opened = note.open_checkpoint(checkpoint.note, public)
+        except note.NoteError as exc:
+            report.add(where, "checkpoint", f"checkpoint {checkpoint.id}: {exc}")
+            continue
+        if (opened.size, opened.root) != (checkpoint.tree_size, checkpoint.root_hash):
+            report.add(where, "checkpoint", f"checkpoint {checkpoint.id} differs from its note")
+        key = ring.get(checkpoint.kid) if checkpoint.kid in public else None
+        if key is None or not key.valid_at(checkpoint.made_at):
+            report.add(
+                where,
+                "checkpoint",
+                f"checkpoint {checkpoint.id} is signed by a key not trusted at its time",
+            )
+        if roots.get(checkpoint.tree_size) != opened.root:
+            report.add(
+                where,
+                "checkpoint",
+                f"the signed checkpoint {checkpoint.id} of {checkpoint.tree_size} entries has "
+                "another root than the stored entries: entries up to it were changed",
+            )
+        if previous is not None:
+            _consistent(session, previous, checkpoint, report)
+        previous = checkpoint
+
+
+def _consistent(session: Session, older: Checkpoint, newer: Checkpoint, report: Report) -> None:
+    where = max(newer.tree_size - 1, 0)
+    if newer.tree_size < older.tree_size:
+        report.add(where, "checkpoint", f"checkpoint {newer.id} is smaller than the one before")
+        return
+    if older.tree_size == 0:
+        return
+    try:
+        proof = log_tree.consistency_proof(session, older.tree_size, newer.tree_size)
+        merkle.verify_consistency(
+            older.tree_size, newer.tree_size, older.root_hash, newer.root_hash, proof
+        )
+    except (merkle.ProofError, RegistryError) as exc:  # RegistryError: a node is missing
+        report.add(
+            where,
+            "checkpoint",
+            f"checkpoints {older.id} and {newer.id} are not consistent: {exc}",
+        )
