@@ -1,0 +1,280 @@
+"""`registry log verify` catches what is changed behind the registry's back, by SQL.
+
+Each test writes a small history through the API (certificates issued, one revoked, one
+reissued, an assay failed), changes the database directly as an operator with database
+access could, and expects the command to exit non-zero naming the entry concerned.
+"""
+
+import json
+import threading
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from registry import cli, merkle
+from tests.factories import assay_data, bearer, certify, piece_data
+
+
+@pytest.fixture
+def env(database_url, tmp_path):
+    # The same database, keys and address as the `app` fixture's.
+    return {
+        "REGISTRY_DATABASE_URL": database_url,
+        "REGISTRY_KEYS_DIR": str(tmp_path / "keys"),
+        "REGISTRY_PUBLIC_BASE_URL": "https://registry.test",
+        "REGISTRY_GENERATE_KEY_ON_START": "false",
+    }
+
+
+@pytest.fixture
+def verify(env):
+    def run(*args):
+        return CliRunner().invoke(cli.main, ["log", "verify", *args], env=env)
+
+    return run
+
+
+@pytest.fixture
+def sql(database_url):
+    engine = create_engine(database_url)
+
+    def run(statement: str, **parameters):
+        with engine.begin() as connection:
+            return connection.execute(text(statement), parameters)
+
+    yield run
+    engine.dispose()
+
+
+@pytest.fixture
+def history(app, client, world):
+    """Four certificates (one revoked, one superseded by a fifth) and a failed assay:
+    five assays in all, since a reissue stands on its assay."""
+    codes = [certify(client, world)[1]["code"] for _ in range(4)]
+    inspector = bearer(world.inspector)
+    revoked = client.post(
+        f"/api/v1/certificates/{codes[1]}/revoke",
+        json={"reason": "piece_lost_or_stolen", "note": "Reported stolen at the fair"},
+        headers=inspector,
+    )
+    assert revoked.status_code == 200, revoked.json
+    reissued = client.post(
+        f"/api/v1/certificates/{codes[2]}/reissue",
+        json={"title": "Кольцо «Енисей» II", "note": "Title corrected"},
+        headers=inspector,
+    )
+    assert reissued.status_code == 201, reissued.json
+    piece = client.post("/api/v1/pieces", json=piece_data(), headers=bearer(world.maker)).json
+    failed = client.post(
+        f"/api/v1/pieces/{piece['id']}/assay",
+        json=assay_data(result="failed", fineness=375),
+        headers=inspector,
+    )
+    assert failed.status_code == 201, failed.json
+    return {"codes": codes, "revoked": codes[1], "superseded": codes[2]}
+
+
+def _index(sql, action: str, nth: int = 0) -> int:
+    rows = sql("SELECT log_index FROM event WHERE action = :a ORDER BY log_index", a=action)
+    return [row[0] for row in rows][nth]
+
+
+def _entry(sql, index: int) -> bytes:
+    value = sql("SELECT entry FROM event WHERE log_index = :i", i=index).scalar_one()
+    return bytes(value)
+
+
+def _fails_at(result, index: int, kind: str) -> None:
+    assert result.exit_code != 0, result.output
+    assert f"first discrepancy at entry {index} ({kind})" in result.output, result.output
+
+
+def test_an_untouched_log_verifies(history, verify):
+    result = verify()
+    assert result.exit_code == 0, result.output
+    assert "log verified:" in result.output
+    assert "5 certificates" in result.output and "5 assays" in result.output
+
+
+def test_an_edited_entry_is_named(history, verify, sql):
+    index = _index(sql, "assay:passed", 1)
+    changed = _entry(sql, index).replace(b'"fineness":585', b'"fineness":750')
+    sql("UPDATE event SET entry = :e WHERE log_index = :i", e=changed, i=index)
+    _fails_at(verify(), index, "altered entry")
+
+
+def test_a_deleted_entry_is_named(history, verify, sql):
+    index = _index(sql, "piece:registered", 2)
+    sql("DELETE FROM event WHERE log_index = :i", i=index)
+    _fails_at(verify(), index, "missing")
+
+
+def test_two_reordered_entries_are_named(history, verify, sql):
+    first = _index(sql, "assay:passed", 0)
+    second = _index(sql, "certificate:issued", 0)
+    sql("UPDATE event SET log_index = 999999 WHERE log_index = :i", i=first)
+    sql("UPDATE event SET log_index = :a WHERE log_index = :b", a=first, b=second)
+    sql("UPDATE event SET log_index = :b WHERE log_index = 999999", b=second)
+    _fails_at(verify(), first, "altered entry")
+
+
+def test_a_forged_entry_is_named(history, verify, sql):
+    size = sql("SELECT size FROM log_head").scalar_one()
+    forged = json.dumps(
+        {"action": "certificate:revoked", "at": "2026-01-01T00:00:00.000000Z"},
+        separators=(",", ":"),
+    ).encode()
+    sql(
+        "INSERT INTO event (log_index, action, occurred_at, actor_role, entry) "
+        "VALUES (:i, 'certificate:revoked', CURRENT_TIMESTAMP, 'system', :e)",
+        i=size,
+        e=forged,
+    )
+    _fails_at(verify(), size, "beyond the head")
+    # A careful forger grows the head and stores the leaf too: no checkpoint signs it.
+    sql("UPDATE log_head SET size = size + 1")
+    sql(
+        'INSERT INTO log_node (level, "index", hash) VALUES (0, :i, :h)',
+        i=size,
+        h=merkle.leaf_hash(forged),
+    )
+    _fails_at(verify(), size, "unsigned")
+
+
+def test_an_edited_certificate_is_named(history, verify, sql):
+    code = history["codes"][0]
+    payload = bytes(sql("SELECT payload FROM certificate WHERE code = :c", c=code).scalar_one())
+    sql(
+        "UPDATE certificate SET payload = :p WHERE code = :c",
+        p=payload.replace(b'"fineness":585', b'"fineness":999'),
+        c=code,
+    )
+    issued = sql(
+        "SELECT e.log_index FROM event e JOIN certificate c ON c.id = e.certificate_id "
+        "WHERE c.code = :c AND e.action = 'certificate:issued'",
+        c=code,
+    ).scalar_one()
+    result = verify()
+    _fails_at(result, issued, "record differs")
+    assert f"certificate {code}'s payload is not the one issued" in result.output
+
+
+def test_a_deleted_revocation_event_is_named(history, verify, sql):
+    index = _index(sql, "certificate:revoked")
+    sql("DELETE FROM event WHERE log_index = :i", i=index)
+    result = verify()
+    _fails_at(result, index, "missing")
+    assert f"certificate {history['revoked']} has a revocation the log never recorded" in (
+        result.output
+    )
+
+
+def test_an_undone_revocation_is_named(history, verify, sql):
+    code = history["revoked"]
+    sql(
+        "UPDATE certificate SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, "
+        "revocation_note = NULL WHERE code = :c",
+        c=code,
+    )
+    result = verify()
+    _fails_at(result, _index(sql, "certificate:revoked"), "record differs")
+    assert f"certificate {code} is valid in the database; the log says revoked" in result.output
+
+
+def test_a_rebuilt_tree_still_fails_its_signed_checkpoints(history, verify, sql):
+    """Whoever edits an entry and recomputes every node still cannot sign the new root."""
+    index = _index(sql, "assay:passed", 2)
+    changed = _entry(sql, index).replace(b'"fineness":585', b'"fineness":750')
+    sql("UPDATE event SET entry = :e WHERE log_index = :i", e=changed, i=index)
+    rows = sql("SELECT entry FROM event ORDER BY log_index").all()
+    builder = merkle.Builder()
+    sql("DELETE FROM log_node")
+    for (entry,) in rows:
+        for (level, i), value in builder.append(merkle.leaf_hash(bytes(entry))):
+            sql(
+                'INSERT INTO log_node (level, "index", hash) VALUES (:l, :i, :h)',
+                l=level,
+                i=i,
+                h=value,
+            )
+    result = verify()
+    assert result.exit_code != 0
+    assert "(checkpoint)" in result.output
+    assert "has another root than the stored entries" in result.output
+
+
+def test_a_hidden_event_is_named(history, verify, sql):
+    """Moving an event to another piece in the audit columns would hide it from a search."""
+    index = _index(sql, "certificate:revoked")
+    sql("UPDATE event SET piece_id = NULL WHERE log_index = :i", i=index)
+    result = verify()
+    _fails_at(result, index, "record differs")
+    assert "the event row's piece is None" in result.output
+
+
+def test_an_altered_checkpoint_is_named(history, verify, sql):
+    newest = sql("SELECT id, tree_size, note FROM checkpoint ORDER BY id DESC").first()
+    lines = newest.note.split("\n")
+    lines[2] = "A" * 43 + "="  # another root, same length
+    sql("UPDATE checkpoint SET note = :n WHERE id = :i", n="\n".join(lines), i=newest.id)
+    result = verify()
+    _fails_at(result, newest.tree_size - 1, "checkpoint")
+    assert "does not hold" in result.output
+
+
+@pytest.fixture
+def live(app):
+    """The app served over real HTTP on 127.0.0.1, for the auditor that knows only a URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_the_url_audit_checks_proofs_and_remembers_the_checkpoint(
+    history, client, world, verify, live, tmp_path
+):
+    state = tmp_path / "seen.txt"
+    first = verify("--url", live, "--state", str(state), "--samples", "8")
+    assert first.exit_code == 0, first.output
+    assert "is signed and consistent" in first.output
+    seen = state.read_text()
+    certify(client, world)
+    second = verify("--url", live, "--state", str(state))
+    assert second.exit_code == 0, second.output
+    assert state.read_text() != seen  # the newer checkpoint replaces it
+    size = int(seen.split("\n")[1])
+    assert f"consistent with the one of {size};" in second.output
+
+
+def test_the_url_audit_refuses_a_tree_that_changed(history, verify, live, sql):
+    """A node the proofs are built from, changed: the served proofs no longer lead to
+    the signed root."""
+    sql("UPDATE log_node SET hash = :h WHERE level = 0", h=b"\x11" * 32)
+    result = verify("--url", live, "--samples", "4")
+    assert result.exit_code != 0
+    assert "does not hold" in result.output
+    assert "fails" in result.output or "not proved" in result.output
+
+
+def test_the_url_audit_refuses_a_checkpoint_from_another_key(history, verify, live, tmp_path):
+    other = "registry.test/log+00000000+" + "A" * 44
+    result = verify("--url", live, "--key", other)
+    assert result.exit_code != 0
+    assert "does not hold" in result.output
+
+
+def test_the_url_audit_refuses_a_log_that_forked(history, verify, live, tmp_path, sql):
+    """A saved checkpoint of the same size with another root: two views of one log."""
+    state = tmp_path / "seen.txt"
+    assert verify("--url", live, "--state", str(state)).exit_code == 0
+    saved = state.read_text().split("\n")
+    saved[2] = "B" * 43 + "="
+    state.write_text("\n".join(saved))
+    result = verify("--url", live, "--state", str(state))
+    assert result.exit_code != 0
+    assert "saved" in result.output and "does not hold" in result.output
