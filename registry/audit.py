@@ -4,7 +4,7 @@ actor and time, a page at a time or as one CSV export streamed row by row."""
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -76,15 +76,19 @@ def page(
     return rows, rows[-1][0] if more else None
 
 
-def export_csv(session: Session, filters: dict[str, Any]) -> Iterator[str]:
+def export_csv(session: Session, filters: dict[str, Any]) -> Callable[[Session], Iterator[str]]:
     """The matching events as CSV, a line at a time: never the whole export in memory.
 
-    The query runs before the first line is given, so that a bad filter is refused
-    before a response starts.
+    The filters are checked now, so that a bad one is refused before a response starts;
+    the lines are read when the returned function is called with the session that lives
+    as long as the response's body (a streamed body outlives its view's session).
     """
     query = _query(session, filters).execution_options(yield_per=_EXPORT_BATCH)
-    result = session.execute(query)
-    return _lines(result)
+
+    def lines(reading: Session) -> Iterator[str]:
+        return _lines(reading.execute(query))
+
+    return lines
 
 
 def _lines(result) -> Iterator[str]:

@@ -45,7 +45,12 @@ def events(args):
 def export(args):
     """The filtered events as CSV (UTF-8), streamed as they are read: any range fits."""
     lines = audit.export_csv(db.session(), args)
-    response = Response(stream_with_context(lines), mimetype="text/csv")
+
+    def body():
+        # Runs after the view's context was torn down and pushed again: its own session.
+        yield from lines(db.session())
+
+    response = Response(stream_with_context(body()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
     response.headers["Cache-Control"] = "no-store"
     return response
