@@ -46,10 +46,11 @@ def checkpoint(session: Session, *, at_most: int | None = None) -> Checkpoint:
 def entries(session: Session, start: int, limit: int) -> tuple[int, list[tuple[int, bytes]]]:
     """(the log's size, [(index, entry bytes)]) from `start`, at most `limit` of them."""
     size = log_tree.size(session)
-    if start >= size:
+    if start > size:
+        # start == size is an empty page: what a monitor asks for when nothing is new.
         raise OutOfRange(
-            f"The log has {size} entries (indices 0 to {size - 1}); start {start} is beyond it.",
-            errors={"start": [f"Must be less than {size}."]},
+            f"The log has {size} entries; start {start} is beyond its end.",
+            errors={"start": [f"Must be at most {size}."]},
         )
     rows = session.execute(
         select(Event.log_index, Event.entry)

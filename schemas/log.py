@@ -81,7 +81,9 @@ class EntryOut(Schema):
 
 
 class EntriesOut(Schema):
-    tree_size = fields.Integer(required=True, metadata={"description": "The log's size now"})
+    tree_size = fields.Integer(
+        required=True, metadata={"description": "The log's size when the page was read"}
+    )
     entries = fields.List(fields.Nested(EntryOut), required=True)
 
 

@@ -6,7 +6,7 @@ import json
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
-from registry import checkpoints, db, http_cache, ledger, limits, signing, transparency
+from registry import checkpoints, db, http_cache, ledger, limits, log_tree, signing, transparency
 from registry.api.common import guarded
 from registry.models import Checkpoint
 from registry.transparency import b64
@@ -23,7 +23,7 @@ from schemas.log import (
 
 bp = Blueprint("log", __name__, url_prefix="/api/v1/log", description="Transparency log")
 
-# What a proof or an entry says of a given tree never changes: cache it for a day.
+# What a proof says of given trees never changes: cache it for a day.
 _IMMUTABLE = 24 * 3600
 # The newest checkpoint changes with every write: a few seconds spare the server.
 _LATEST = 5
@@ -65,7 +65,9 @@ def checkpoint(args):
     else:
         document = _CHECKPOINT.dump(_checkpoint(found))
         response = Response(json.dumps(document), mimetype="application/json")
-    max_age = _IMMUTABLE if "tree_size" in args else _LATEST
+    # Fixed once a larger tree exists: no later checkpoint can be of N entries or fewer.
+    fixed = "tree_size" in args and args["tree_size"] < log_tree.size(db.session())
+    max_age = _IMMUTABLE if fixed else _LATEST
     response.vary.add("Accept")
     return http_cache.public(response, max_age=max_age)
 
@@ -107,9 +109,9 @@ def entries(args):
     # The stored bytes are placed in the answer as they are: they are what is hashed.
     parts = [b'{"index":%d,"entry":%s}' % (i, ledger.as_json(entry)) for i, entry in found]
     body = b'{"tree_size":%d,"entries":[%s]}' % (size, b",".join(parts))
+    # The entries never change, but the log's size in the answer does.
     response = Response(body, mimetype="application/json")
-    complete = len(found) == limit
-    return http_cache.public(response, max_age=_IMMUTABLE if complete else _LATEST)
+    return http_cache.public(response, max_age=_LATEST)
 
 
 @bp.get("/proof/inclusion")
