@@ -323,6 +323,20 @@ def test_the_page_shows_the_verdict_first_then_the_details(client, world):
     assert '<html lang="en">' in html
 
 
+def test_the_page_names_the_log_entry_and_links_its_proof(client, world):
+    _, certificate = certify(client, world)
+    log = client.get(f"/api/v1/verify/{certificate['code']}").json["log"]
+    for language, words in (("en", ("Public log", "entry")), ("ru", ("Открытый журнал", "запись"))):
+        html = client.get(f"/v/{certificate['code']}?lang={language}").get_data(as_text=True)
+        text = _visible_text(html)
+        assert f"{words[0]} {words[1]}" in text and str(log["index"]) in text, text
+    link = re.search(r'href="(/api/v1/log/proof/inclusion\?[^"]+)"', html).group(1)
+    proof = client.get(link.replace("&amp;", "&"))
+    assert proof.status_code == 200
+    assert proof.json["index"] == log["index"]
+    assert proof.json["proof"] == log["inclusion"]["proof"]
+
+
 def test_a_revoked_page_names_the_reason_and_date(client, world):
     _, certificate = certify(client, world)
     _revoke(client, world, certificate["code"], reason="fraud")

@@ -72,6 +72,7 @@ LABELS = (
     N_("Maker's mark"),
     N_("Metal"),
     N_("Name"),
+    N_("Public log"),
     N_("Recorded on this certificate, which no longer vouches for the piece:"),
     N_("Reference"),
     N_("Region"),
@@ -83,6 +84,7 @@ LABELS = (
     N_("This certificate no longer vouches for the piece."),
     N_("Treat the piece as unverified."),
     N_("Weight"),
+    N_("proof of inclusion"),
 )
 
 
