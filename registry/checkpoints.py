@@ -5,22 +5,111 @@ by a write whose transaction leaves LOG_CHECKPOINT_ENTRIES or more entries outsi
 latest checkpoint (made just before it commits, so it covers that write), and by
 `registry log checkpoint --every SECONDS` as a timer. Each is signed with the registry's
 active key in the C2SP formats of keys/note.py.
+
+A log must never sign a tree that does not extend one it signed before. The database
+cannot be the judge of that, since whoever can rewrite the log can rewrite its stored
+checkpoints too; so the signer keeps the last checkpoint it signed in a file beside the
+keys (LOG_SIGNED_STATE), and checks a consistency proof from it before every signature.
 """
 
 import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import keys
 from keys import note
-from registry import db, log_tree
+from registry import db, log_tree, merkle
 from registry.errors import Unavailable
 from registry.models import Checkpoint, utcnow
 
 log = logging.getLogger(__name__)
+
+_SIGNED = "registry.checkpoints.signed"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs this log's checkpoints, under which name, how often, and where the last
+    checkpoint it signed is remembered."""
+
+    ring: keys.KeyRing
+    origin: str
+    every: int
+    state: Path
+
+    def last_signed(self) -> note.Checkpoint | None:
+        """The last checkpoint this signer remembers signing; None before the first.
+
+        Raises Unavailable when the file is there but does not hold: it must not be
+        possible to make the signer forget by damaging it.
+        """
+        try:
+            text = self.state.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Unavailable(f"The last signed checkpoint cannot be read: {exc}") from exc
+        try:
+            return note.open_checkpoint(text, public_keys(self.ring))
+        except note.NoteError as exc:
+            raise Unavailable(
+                f"The last signed checkpoint ({self.state}) does not hold: {exc}"
+            ) from exc
+
+    def sign(self, session: Session, size: int, root: bytes) -> Checkpoint:
+        """Sign and store a checkpoint of the tree of `size` entries with root `root`.
+
+        Raises Unavailable when there is no active key, or when the tree does not extend
+        the last one signed (the database's log was rewritten or restored from an older
+        copy): then nothing is signed, and `registry log verify` says what differs.
+        """
+        last = self.last_signed()
+        if last is not None:
+            self._check_extends(session, last, size, root)
+        made_at = utcnow().replace(microsecond=0)
+        try:
+            text, key = note.sign_checkpoint(
+                self.ring, self.origin, size, root, int(made_at.timestamp())
+            )
+        except keys.KeyRingError as exc:
+            raise Unavailable(f"The registry cannot sign a checkpoint right now: {exc}") from exc
+        checkpoint = Checkpoint(
+            tree_size=size, root_hash=root, made_at=made_at, kid=key.kid, note=text
+        )
+        session.add(checkpoint)
+        session.info[_SIGNED] = (size, text)  # remembered once the transaction commits
+        return checkpoint
+
+    def _check_extends(self, session: Session, last: note.Checkpoint, size: int, root: bytes):
+        refusal = (
+            f"The log in the database does not extend the last checkpoint signed "
+            f"({last.size} entries, {self.state}): it was rewritten or restored from an older "
+            "copy. Nothing more is signed; run `registry log verify`."
+        )
+        if last.origin != self.origin or size < last.size:
+            raise Unavailable(refusal)
+        try:
+            proof = log_tree.consistency_proof(session, last.size, size) if last.size else []
+            if last.size:
+                merkle.verify_consistency(last.size, size, last.root, root, proof)
+        except (merkle.ProofError, Unavailable):
+            raise Unavailable(refusal) from None
+
+    def remember(self, size: int, text: str) -> None:
+        """Keep `text` as the last checkpoint signed, unless a larger one is kept already
+        (two workers may finish in either order). Replaced whole, never half-written."""
+        current = self.last_signed()
+        if current is not None and current.size > size:
+            return
+        temporary = self.state.with_name(f".{self.state.name}.{os.getpid()}")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, self.state)
 
 
 def init_app(app: Flask) -> None:
@@ -29,41 +118,63 @@ def init_app(app: Flask) -> None:
         note.body(origin, 0, bytes(32))
     except ValueError as exc:
         raise RuntimeError(f"REGISTRY_LOG_ORIGIN {origin!r}: {exc}") from None
+    state = app.config["LOG_SIGNED_STATE"] or os.path.join(
+        app.config["KEYS_DIR"], "log-checkpoint.txt"
+    )
+    signer = Signer(
+        ring=app.extensions["registry.keyring"],
+        origin=origin,
+        every=app.config["LOG_CHECKPOINT_ENTRIES"],
+        state=Path(state),
+    )
+    app.extensions["registry.log_signer"] = signer
+    maker = app.extensions["registry.sessionmaker"]
+
+    @sa_event.listens_for(maker, "before_commit")
+    def _before_commit(session: Session) -> None:
+        if not session.in_nested_transaction():  # a savepoint released is not a commit
+            _checkpoint_due(session, signer)
+
+    @sa_event.listens_for(maker, "after_commit")
+    def _after_commit(session: Session) -> None:
+        signed = session.info.pop(_SIGNED, None)
+        if signed is not None and not session.in_nested_transaction():
+            try:
+                signer.remember(*signed)
+            except (OSError, Unavailable) as exc:
+                log.error("the last signed checkpoint could not be kept: %s", exc)
+
+    @sa_event.listens_for(maker, "after_soft_rollback")
+    def _after_rollback(session: Session, previous) -> None:
+        if previous.parent is None:
+            session.info.pop(_SIGNED, None)
 
 
-def make(session: Session, ring: keys.KeyRing, origin: str) -> Checkpoint:
+def signer() -> Signer:
+    return current_app.extensions["registry.log_signer"]
+
+
+def make(session: Session, signer: Signer) -> Checkpoint:
     """Sign and store a checkpoint of the whole log as it stands; the caller commits.
 
     Locks the head, so that no append slips between reading the size and signing.
-    Raises Unavailable when the ring has no active key.
+    Raises Unavailable when it cannot be signed (see Signer.sign).
     """
     size = log_tree.size(session, lock=True)
-    root = log_tree.root(session, size)
-    return _store(session, ring, origin, size, root)
-
-
-def _store(session: Session, ring: keys.KeyRing, origin: str, size: int, root: bytes):
-    made_at = utcnow().replace(microsecond=0)
-    try:
-        text, key = note.sign_checkpoint(ring, origin, size, root, int(made_at.timestamp()))
-    except keys.KeyRingError as exc:
-        raise Unavailable(f"The registry cannot sign a checkpoint right now: {exc}") from exc
-    checkpoint = Checkpoint(tree_size=size, root_hash=root, made_at=made_at, kid=key.kid, note=text)
-    session.add(checkpoint)
-    return checkpoint
+    return signer.sign(session, size, log_tree.root(session, size))
 
 
 def latest(session: Session, *, at_most: int | None = None) -> Checkpoint | None:
     """The newest checkpoint, or the newest of a tree no larger than `at_most`."""
-    query = select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1)
+    query = select(Checkpoint).order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc())
     if at_most is not None:
         query = query.where(Checkpoint.tree_size <= at_most)
-    return session.scalar(query)
+    return session.scalar(query.limit(1))
 
 
 _NEWEST = db.Prepared(
     select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note)
-    .order_by(Checkpoint.id.desc())
+    .order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc())
     .limit(1)
 )
 
@@ -82,22 +193,17 @@ def verifier_key(origin: str, info: keys.KeyInfo) -> str:
     return note.verifier_key(origin, note.public_bytes(info.public_jwk))
 
 
-@sa_event.listens_for(Session, "before_commit")
-def _checkpoint_due(session: Session) -> None:
+def _checkpoint_due(session: Session, signer: Signer) -> None:
     """Before a transaction that appended commits: a checkpoint when enough entries wait."""
-    if not log_tree.appended(session) or not has_app_context():
+    if not log_tree.appended(session) or not signer.every:
         return
-    every = current_app.config["LOG_CHECKPOINT_ENTRIES"]
-    if not every:
+    size = log_tree.size(session, lock=True)
+    newest = latest(session)
+    if size - (newest.tree_size if newest else 0) < signer.every:
         return
-    size = log_tree.size(session)  # the head is locked already: this transaction appended
-    previous = session.scalar(select(Checkpoint.tree_size).order_by(Checkpoint.id.desc()).limit(1))
-    if size - (previous or 0) < every:
-        return
-    ring = current_app.extensions["registry.keyring"]
     try:
-        _store(session, ring, current_app.config["LOG_ORIGIN"], size, log_tree.root(session, size))
+        signer.sign(session, size, log_tree.root(session, size))
     except Unavailable as exc:
         # The write itself stands (a key compromise, recorded while no key is active, must
-        # be): the next write or `registry log checkpoint` covers it.
-        log.warning("no checkpoint of the log at size %d: %s", size, exc.detail)
+        # be): the next write or `registry log checkpoint` covers it, once it can.
+        log.error("no checkpoint of the log at size %d: %s", size, exc.detail)

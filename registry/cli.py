@@ -254,9 +254,14 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
     if state or vkeys:
         raise click.UsageError("--state and --key go with --url")
     db.declare_reading()
-    report = log_check.check(
-        db.session(), signing.keyring(), every=_app().config["LOG_CHECKPOINT_ENTRIES"]
-    )
+    session = db.session()
+    if session.get_bind().dialect.name == "postgresql":
+        # One snapshot for the whole check: writes made meanwhile are not half seen.
+        session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+    signer = checkpoints.signer()
+    report = log_check.check(session, signer.ring, every=signer.every, trusted=signer.last_signed())
     first = report.first
     if first is not None:
         for problem in report.problems[:20]:
@@ -295,12 +300,11 @@ def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str,
 )
 def log_checkpoint(every: int | None) -> None:
     """Sign a checkpoint of the log as it stands."""
-    origin = _app().config["LOG_ORIGIN"]
     while True:
         session = db.session()
         newest = checkpoints.latest(session)
         if every is None or newest is None or newest.tree_size < log_tree.size(session):
-            made = checkpoints.make(session, signing.keyring(), origin)
+            made = checkpoints.make(session, checkpoints.signer())
             session.commit()
             click.echo(f"checkpoint {made.tree_size} {transparency.b64(made.root_hash)}")
         else:

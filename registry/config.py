@@ -62,6 +62,9 @@ class Defaults:
     #: A write that leaves this many entries or more outside the latest checkpoint makes a
     #: new one in its own transaction (1: every write; 0: only on demand or on a timer).
     LOG_CHECKPOINT_ENTRIES = 1
+    #: Where the last checkpoint signed is kept, outside the database, so that a log
+    #: rewritten in the database is never signed; default: log-checkpoint.txt in KEYS_DIR.
+    LOG_SIGNED_STATE: str | None = None
     #: Entries served at most per page of /api/v1/log/entries and of the audit API.
     LOG_PAGE_MAX = 1000
     #: Language of the public pages when the browser asks for neither Russian nor English.
@@ -95,6 +98,7 @@ _TEXT_SETTINGS = (
     "BABEL_DEFAULT_LOCALE",
     "DISPLAY_TIMEZONE",
     "LOG_ORIGIN",
+    "LOG_SIGNED_STATE",
 )
 
 

@@ -118,10 +118,10 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     # One session per request, or per app context outside requests (not per thread):
     # a request run inside a test's or a command's app context still gets its own.
-    factory = scoped_session(
-        sessionmaker(bind=engine, expire_on_commit=False), scopefunc=_context_id
-    )
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
+    factory = scoped_session(maker, scopefunc=_context_id)
     app.extensions["registry.db"] = factory
+    app.extensions["registry.sessionmaker"] = maker
     app.extensions["registry.engine"] = engine
 
     @app.teardown_request

@@ -51,6 +51,7 @@ STRUCTURAL = frozenset(
         "altered tree",
         "checkpoint",
         "unsigned",
+        "rewritten",
     }
 )
 
@@ -98,17 +99,28 @@ class _Logged:
     ended: list[tuple[int, dict]] = field(default_factory=list)
 
 
-def check(session: Session, ring: keys.KeyRing, *, every: int = 1) -> Report:
+def check(
+    session: Session, ring: keys.KeyRing, *, every: int = 1, trusted: note.Checkpoint | None = None
+) -> Report:
     """Check the log and the records. With `every` == 1 (a checkpoint per write, the
-    default), entries that no signed checkpoint covers are a discrepancy too."""
+    default), entries that no signed checkpoint covers are a discrepancy too. `trusted`
+    is a checkpoint known from outside the database (the signer's last one): the entries
+    must still make its tree, or the log was rewritten, checkpoints and all."""
     report = Report()
     head = session.scalar(select(LogHead.size).where(LogHead.id == 1))
     if head is None:
         report.add(0, "head", "the log has no head row")
         return report
     stored = list(session.scalars(select(Checkpoint).order_by(Checkpoint.id)))
-    sizes = {c.tree_size for c in stored}
+    sizes = {c.tree_size for c in stored} | ({trusted.size} if trusted else set())
     roots = _entries(session, head, sizes, report)
+    if trusted is not None and roots.get(trusted.size) != trusted.root:
+        report.add(
+            max(min(trusted.size, head) - 1, 0),
+            "rewritten",
+            f"the entries no longer make the tree of {trusted.size} entries that the registry "
+            "signed last (kept outside the database): the log was rewritten or truncated",
+        )
     _checkpoints(session, ring, stored, roots, report)
     signed = max(sizes, default=0)
     if every == 1 and signed < head:

@@ -278,3 +278,56 @@ def test_the_url_audit_refuses_a_log_that_forked(history, verify, live, tmp_path
     result = verify("--url", live, "--state", str(state))
     assert result.exit_code != 0
     assert "saved" in result.output and "does not hold" in result.output
+
+
+def test_a_log_rewritten_with_its_checkpoints_is_neither_signed_nor_missed(
+    history, client, world, verify, sql, caplog
+):
+    """The revocation removed, later entries renumbered, the tree rebuilt and the
+    checkpoints after it deleted: the database agrees with itself, but not with the
+    checkpoint that the signer keeps outside it."""
+    code = history["revoked"]
+    removed = _index(sql, "certificate:revoked")
+    sql("DELETE FROM event WHERE log_index = :i", i=removed)
+    later = [r[0] for r in sql("SELECT log_index FROM event WHERE log_index > :i", i=removed)]
+    for index in sorted(later):
+        sql("UPDATE event SET log_index = :n WHERE log_index = :i", n=index - 1, i=index)
+    sql("DELETE FROM log_node")
+    builder = merkle.Builder()
+    for (entry,) in sql("SELECT entry FROM event ORDER BY log_index").all():
+        for (level, i), value in builder.append(merkle.leaf_hash(bytes(entry))):
+            sql(
+                'INSERT INTO log_node (level, "index", hash) VALUES (:l, :i, :h)',
+                l=level,
+                i=i,
+                h=value,
+            )
+    sql("UPDATE log_head SET size = :n", n=builder.size)
+    sql("DELETE FROM checkpoint WHERE tree_size > :i", i=removed)
+    sql(
+        "UPDATE certificate SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, "
+        "revocation_note = NULL WHERE code = :c",
+        c=code,
+    )
+    before = sql("SELECT count(*) FROM checkpoint").scalar_one()
+
+    certify(client, world)  # the registry goes on taking writes, but signs none of them
+    assert sql("SELECT count(*) FROM checkpoint").scalar_one() == before
+    assert "does not extend the last checkpoint signed" in caplog.text
+    refused = client.post("/api/v1/log/checkpoint", headers=bearer(world.inspector))
+    assert refused.status_code == 503
+    assert "rewritten" in refused.json["detail"]
+
+    result = verify()
+    assert result.exit_code != 0
+    assert "(rewritten)" in result.output, result.output
+
+
+def test_a_bulk_import_signs_one_checkpoint(history, client, world, sql):
+    rows = [piece_data() for _ in range(25)]
+    before = sql("SELECT count(*) FROM checkpoint").scalar_one()
+    report = client.post("/api/v1/pieces/import", json=rows, headers=bearer(world.maker))
+    assert report.status_code == 200 and report.json["created"] == 25, report.json
+    assert sql("SELECT count(*) FROM checkpoint").scalar_one() == before + 1
+    newest = sql("SELECT tree_size FROM checkpoint ORDER BY id DESC").first()[0]
+    assert newest == sql("SELECT size FROM log_head").scalar_one()

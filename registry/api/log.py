@@ -79,7 +79,7 @@ def checkpoint(args):
 def make_checkpoint():
     """Sign a checkpoint of the log as it stands now (an inspector or the brand office)."""
     session = db.session()
-    made = checkpoints.make(session, signing.keyring(), current_app.config["LOG_ORIGIN"])
+    made = checkpoints.make(session, checkpoints.signer())
     session.commit()
     return _checkpoint(made)
 
