@@ -132,4 +132,5 @@ def flat(index: int, entry: bytes) -> bytes:
     entry = ledger.as_json(entry)
     if not entry.startswith(b"{"):
         return b'{"index":%d,"unreadable":%s}' % (index, entry)
-    return b'{"index":%d,%s' % (index, entry[1:])
+    separator = b"" if entry[1:].lstrip().startswith(b"}") else b","
+    return b'{"index":%d%s%s' % (index, separator, entry[1:])

@@ -53,11 +53,15 @@ def as_json(entry: bytes) -> bytes:
     """The entry to place in a JSON answer as it is, or, for bytes someone stored by hand
     that are not a JSON object, those bytes as a JSON string (whose hash then fails)."""
     try:
-        if isinstance(json.loads(entry), dict):
+        if isinstance(json.loads(entry, parse_constant=_refuse), dict) and entry.startswith(b"{"):
             return entry
     except ValueError:
         pass
     return json.dumps(entry.decode("utf-8", "replace")).encode()
+
+
+def _refuse(constant: str):
+    raise ValueError(f"{constant} is not JSON")
 
 
 def append(

@@ -19,6 +19,7 @@ from registry.models import LogHead, LogNode
 
 _BUILDER = "registry.log_tree.builder"
 _APPENDED = "registry.log_tree.appended"
+_NO_HEAD = "The log has no head row: run `registry init` to set it up."
 _NODE_BATCH = 500  # perfect nodes read per statement (bound parameters stay few)
 
 # The read behind the proof in every verification, prepared once (db.Prepared): the
@@ -43,7 +44,7 @@ def append(session: Session, entry: bytes) -> int:
         update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1).returning(LogHead.size)
     ).scalar_one_or_none()
     if size is None:
-        raise Unavailable("The log has no head row: run `registry init` to set it up.")
+        raise Unavailable(_NO_HEAD)
     index = size - 1
     session.info[_APPENDED] = True
     builder = session.info.get(_BUILDER)
@@ -70,12 +71,18 @@ def appended(session: Session) -> bool:
     return session.info.get(_APPENDED, False)
 
 
-@sa_event.listens_for(Session, "after_transaction_end")
-def _forget(session: Session, transaction) -> None:
-    # A rolled-back transaction (or savepoint) takes its appends with it: the next append
-    # reads the edge again rather than trust what this one built.
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _previous) -> None:
+    # A rolled-back transaction or savepoint takes its appends with it; on PostgreSQL it
+    # also lets go of the head, so others may append before this transaction's next one:
+    # the next append reads the edge again rather than trust what this one built.
     session.info.pop(_BUILDER, None)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction) -> None:
     if transaction.parent is None:
+        session.info.pop(_BUILDER, None)
         session.info.pop(_APPENDED, None)
 
 
@@ -90,7 +97,7 @@ def size(bind: Session | Connection, *, lock: bool = False) -> int:
         statement = select(LogHead.size).where(LogHead.id == 1)
     value = bind.execute(statement).scalar_one_or_none()
     if value is None:
-        raise Unavailable("The log has no head row: run `registry init` to set it up.")
+        raise Unavailable(_NO_HEAD)
     return value
 
 

@@ -11,6 +11,7 @@ Ed25519 and remembered per worker; the key's status is read every time.
 import enum
 import hashlib
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,9 +23,11 @@ from sqlalchemy.orm import Session, aliased
 
 import keys
 from registry import certificates, checkpoints, codes, db, ledger, log_tree
-from registry.errors import NotFound
+from registry.errors import NotFound, Unavailable
 from registry.models import Certificate, Event
 from schemas.common import timestamp
+
+log = logging.getLogger(__name__)
 
 # Bounded, so that a worker's memory stays flat however many codes are scanned: about
 # 100 bytes an entry. Emptied when full; a miss costs one signature check.
@@ -183,10 +186,17 @@ def _inclusion(bind: Engine | Session, index: int | None) -> Inclusion | None:
     if newest is None or index >= newest["tree_size"]:
         return None
     engine = bind.get_bind() if isinstance(bind, Session) else bind
+    try:
+        proof = log_tree.inclusion_proof_fast(engine, index, newest["tree_size"])
+    except Unavailable as exc:
+        # A damaged tree must not take the verdict down with it: the signature stands on
+        # its own, and `registry log verify` is where the damage is reported.
+        log.error("no inclusion proof for entry %d: %s", index, exc.detail)
+        return None
     return Inclusion(
         tree_size=newest["tree_size"],
         root_hash=newest["root_hash"],
-        proof=log_tree.inclusion_proof_fast(engine, index, newest["tree_size"]),
+        proof=proof,
         checkpoint=newest["note"],
     )
 

@@ -1,9 +1,15 @@
 """The inspectors' audit of the log: which events, and how they are answered."""
 
+from datetime import UTC, datetime
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.common import MAX_ID, SLUG
 from schemas.standards import EVENT_TYPES
+
+# Times the database can hold whatever their zone: year 1 or 9999 overflows once in UTC.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class AuditArgs(Schema):
@@ -37,10 +43,13 @@ class AuditArgs(Schema):
     )
     since = fields.AwareDateTime(
         default_timezone=None,
+        validate=validate.Range(min=_EARLIEST, max=_LATEST),
         metadata={"description": "From this time on (ISO 8601 with a time zone)"},
     )
     until = fields.AwareDateTime(
-        default_timezone=None, metadata={"description": "Before this time (ISO 8601)"}
+        default_timezone=None,
+        validate=validate.Range(min=_EARLIEST, max=_LATEST),
+        metadata={"description": "Before this time (ISO 8601 with a time zone)"},
     )
 
     @validates_schema

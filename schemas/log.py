@@ -58,6 +58,7 @@ class CheckpointOut(Schema):
     )
     verifier_key = fields.String(
         required=True,
+        allow_none=True,
         metadata={"description": "The signing key as a signed-note verifier key (vkey)"},
     )
     note = fields.String(

@@ -143,6 +143,8 @@ def test_the_log_keeps_private_values_as_hashes(client, world, story):
         ("actor_role=robot", "actor_role"),
         ("since=yesterday", "since"),
         ("since=2026-01-01T00:00:00", "since"),  # no time zone: ambiguous by seven hours
+        ("since=0001-01-01T00:00:00%2B01:00", "since"),  # before year 1 in UTC
+        ("until=9999-12-31T23:59:59-01:00", "until"),  # after year 9999 in UTC
         ("since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", "until"),
         ("limit=0", "limit"),
         ("limit=1001", "limit"),

@@ -331,3 +331,34 @@ def test_a_bulk_import_signs_one_checkpoint(history, client, world, sql):
     assert sql("SELECT count(*) FROM checkpoint").scalar_one() == before + 1
     newest = sql("SELECT tree_size FROM checkpoint ORDER BY id DESC").first()[0]
     assert newest == sql("SELECT size FROM log_head").scalar_one()
+
+
+def test_a_damaged_tree_does_not_take_the_verdict_down(history, client, sql, verify):
+    code = history["codes"][0]
+    sql("DELETE FROM log_node WHERE level = 0")
+    answer = client.get(f"/api/v1/verify/{code}")
+    assert answer.status_code == 200
+    assert answer.json["status"] == "valid"
+    assert answer.json["log"]["inclusion"] is None
+    assert client.get(f"/v/{code}").status_code == 200
+    result = verify()
+    assert result.exit_code != 0 and "(altered entry)" in result.output
+
+
+def test_a_checkpoint_of_an_unknown_key_is_served_without_a_verifier_key(history, client, sql):
+    sql("UPDATE checkpoint SET kid = 'not-a-key'")
+    answer = client.get("/api/v1/log/checkpoint")
+    assert answer.status_code == 200
+    assert answer.json["verifier_key"] is None
+
+
+def test_an_empty_entry_is_served_as_valid_json(history, client, world, sql):
+    index = _index(sql, "piece:registered")
+    sql("UPDATE event SET entry = :e WHERE log_index = :i", e=b"{}", i=index)
+    page = client.get(
+        f"/api/v1/audit/events?after={index - 1}&limit=1", headers=bearer(world.inspector)
+    )
+    assert page.status_code == 200
+    assert page.json["events"] == [{"index": index}]
+    entries = client.get(f"/api/v1/log/entries?start={index}&limit=1")
+    assert entries.json["entries"] == [{"index": index, "entry": {}}]

@@ -6,6 +6,7 @@ import json
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
+import keys
 from registry import checkpoints, db, http_cache, ledger, limits, log_tree, signing, transparency
 from registry.api.common import guarded
 from registry.models import Checkpoint
@@ -86,14 +87,17 @@ def make_checkpoint():
 
 def _checkpoint(found: Checkpoint) -> dict:
     origin = found.note.split("\n", 1)[0]
-    key = signing.keyring().get(found.kid)
+    try:
+        vkey = checkpoints.verifier_key(origin, signing.keyring().get(found.kid))
+    except keys.UnknownKey:
+        vkey = None  # a key no longer in the ring: the note cannot be checked with ours
     return {
         "origin": origin,
         "tree_size": found.tree_size,
         "root_hash": b64(found.root_hash),
         "timestamp": found.made_at,
         "kid": found.kid,
-        "verifier_key": checkpoints.verifier_key(origin, key),
+        "verifier_key": vkey,
         "note": found.note,
     }
 
