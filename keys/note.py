@@ -48,6 +48,8 @@ class Checkpoint:
     #: POSIX seconds, from the timestamped signature; None when the note has none.
     timestamp: int | None
     text: str
+    #: The key (of those given) whose signature verified.
+    kid: str | None = None
 
 
 def key_id(name: str, kind: int, public_key: bytes) -> bytes:
@@ -61,8 +63,8 @@ def verifier_key(name: str, public_key: bytes, kind: int = ED25519) -> str:
 
 
 def body(origin: str, size: int, root: bytes) -> str:
-    if not origin or any(c.isspace() or c == "+" for c in origin):
-        raise ValueError("an origin is non-empty, without spaces or '+'")
+    if not origin or any(c.isspace() or c == "+" or not c.isprintable() for c in origin):
+        raise ValueError("an origin is non-empty, without spaces, '+' or control characters")
     return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
 
 
@@ -76,7 +78,7 @@ def sign_checkpoint(ring, origin: str, size: int, root: bytes, timestamp: int):
     Raises keys.NoActiveKey when the ring has no active key.
     """
     text = body(origin, size, root)
-    key, (plain, stamped) = ring.sign_raw(text.encode(), _cosigned(text, timestamp))
+    key, (plain, stamped) = ring.sign_notes(text.encode(), _cosigned(text, timestamp))
     public = public_bytes(key.public_jwk)
     lines = [
         _line(origin, key_id(origin, ED25519, public) + plain),
@@ -106,6 +108,8 @@ def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
     """
     if not isinstance(note, str) or "\n\n" not in note or not note.endswith("\n"):
         raise NoteError("not a signed note: text, a blank line, then signature lines")
+    if any(c < " " and c != "\n" for c in note) or "\x7f" in note:
+        raise NoteError("a signed note holds no control characters but newlines")
     text, _, signatures = note.rpartition("\n\n")
     text += "\n"
     lines = text.split("\n")[:-1]
@@ -131,12 +135,15 @@ def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
             public,
             kid,
         )
-    verified, timestamp = False, None
+    verified, timestamp = None, None
     for line in found:
         match = _SIGNATURE_LINE.fullmatch(line)
         if match is None:
             raise NoteError("a signature line is malformed")
-        signature = base64.b64decode(match.group(2))
+        try:
+            signature = base64.b64decode(match.group(2), validate=True)
+        except ValueError:
+            raise NoteError("a signature is not base64") from None
         key = known.get((match.group(1), signature[:4]))
         if key is None:
             continue
@@ -152,9 +159,9 @@ def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
             Ed25519PublicKey.from_public_bytes(public).verify(raw, message)
         except InvalidSignature:
             raise NoteError(f"the signature by key {_kid} does not hold") from None
-        verified = True
+        verified = _kid
         if kind == TIMESTAMPED_ED25519:
             timestamp = stamp
     if not verified:
         raise NoteError("no signature by a known key")
-    return Checkpoint(origin, int(size_text), root, timestamp, note)
+    return Checkpoint(origin, int(size_text), root, timestamp, note, verified)

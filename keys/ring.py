@@ -187,9 +187,15 @@ class KeyRing:
             kid=active.kid,
         )
 
-    def sign_raw(self, *messages: bytes) -> tuple[KeyInfo, list[bytes]]:
-        """Plain Ed25519 signatures of each message, all by the one active key (for
-        signed notes, keys.note); raises NoActiveKey."""
+    def sign_notes(self, *messages: bytes) -> tuple[KeyInfo, list[bytes]]:
+        """Plain Ed25519 signatures of signed notes (keys.note), all by the one active
+        key; raises NoActiveKey.
+
+        Only text with a newline is signed: a note always has one, a JWS signing input
+        never does, so that this can never be made to sign what passes for a certificate.
+        """
+        if not all(b"\n" in message for message in messages):
+            raise ValueError("a signed note has at least one newline")
         active = self._active(self._current())
         private_key = self._private_key(active.kid)
         return active, [private_key.sign(message) for message in messages]

@@ -261,7 +261,13 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
     signer = checkpoints.signer()
-    report = log_check.check(session, signer.ring, every=signer.every, trusted=signer.last_signed())
+    report = log_check.check(
+        session,
+        signer.ring,
+        origin=signer.origin,
+        every=signer.every,
+        trusted=signer.last_signed(),
+    )
     first = report.first
     if first is not None:
         for problem in report.problems[:20]:

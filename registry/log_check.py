@@ -13,7 +13,7 @@ number of certificates and assays, which it keeps in dictionaries to match rows)
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from sqlalchemy import select
@@ -100,7 +100,12 @@ class _Logged:
 
 
 def check(
-    session: Session, ring: keys.KeyRing, *, every: int = 1, trusted: note.Checkpoint | None = None
+    session: Session,
+    ring: keys.KeyRing,
+    *,
+    origin: str,
+    every: int = 1,
+    trusted: note.Checkpoint | None = None,
 ) -> Report:
     """Check the log and the records. With `every` == 1 (a checkpoint per write, the
     default), entries that no signed checkpoint covers are a discrepancy too. `trusted`
@@ -121,7 +126,7 @@ def check(
             f"the entries no longer make the tree of {trusted.size} entries that the registry "
             "signed last (kept outside the database): the log was rewritten or truncated",
         )
-    _checkpoints(session, ring, stored, roots, report)
+    _checkpoints(session, ring, origin, stored, roots, report)
     signed = max(sizes, default=0)
     if every == 1 and signed < head:
         report.add(
@@ -260,7 +265,8 @@ def _compare_nodes(
 
 def _columns(row, entry: dict, makers, codes, roles, report: Report) -> None:
     """The audit columns must say what the entry says, or the audit's filters would lie."""
-    actor = entry.get("actor") or {}
+    actor = entry.get("actor")
+    actor = actor if isinstance(actor, dict) else {}
     expected = {
         "action": entry.get("action"),
         "time": entry.get("at"),
@@ -291,7 +297,7 @@ def _columns(row, entry: dict, makers, codes, roles, report: Report) -> None:
 
 
 def _collect(index: int, entry: dict, issued: dict, assays: dict) -> None:
-    action, data = entry.get("action"), entry.get("data") or {}
+    action, data = entry.get("action"), _data(entry)
     code = entry.get("certificate")
     if action == ledger.Action.CERTIFICATE_ISSUED and code:
         issued[code] = _Logged(index, entry)
@@ -300,6 +306,11 @@ def _collect(index: int, entry: dict, issued: dict, assays: dict) -> None:
             issued[code].ended.append((index, entry))
     elif action in (ledger.Action.ASSAY_PASSED, ledger.Action.ASSAY_FAILED) and "assay" in data:
         assays[data["assay"]] = _Logged(index, entry)
+
+
+def _data(entry: dict) -> dict:
+    data = entry.get("data")
+    return data if isinstance(data, dict) else {}
 
 
 def _certificates(session: Session, issued: dict[str, _Logged], head: int, report) -> None:
@@ -316,7 +327,7 @@ def _certificates(session: Session, issued: dict[str, _Logged], head: int, repor
                 f"certificate {certificate.code} is stored, but the log never issued it",
             )
             continue
-        data = logged.entry.get("data") or {}
+        data = _data(logged.entry)
         claims = {
             "payload": (data.get("payload"), ledger.digest(certificate.payload)),
             "JWS": (data.get("jws"), ledger.digest(certificate.jws)),
@@ -362,7 +373,7 @@ def _status(certificate: Certificate, logged: _Logged, report: Report) -> None:
             )
         return
     index, entry = revocation
-    data = entry.get("data") or {}
+    data = _data(entry)
     stored = (
         certificate.revocation_reason,
         certificate.revocation_note,
@@ -385,7 +396,7 @@ def _assays(session: Session, assays: dict[int, _Logged], head: int, report: Rep
         if logged is None:
             report.add(head, "unlogged record", f"assay {assay.id} is stored; the log never saw it")
             continue
-        entry, data = logged.entry, logged.entry.get("data") or {}
+        entry, data = logged.entry, _data(logged.entry)
         stored = {
             "action": f"assay:{assay.result}",
             "at": _when(assay.attested_at),
@@ -397,7 +408,7 @@ def _assays(session: Session, assays: dict[int, _Logged], head: int, report: Rep
             "action": entry.get("action"),
             "at": entry.get("at"),
             "piece": entry.get("piece"),
-            "actor": (entry.get("actor") or {}).get("id"),
+            "actor": entry["actor"].get("id") if isinstance(entry.get("actor"), dict) else None,
             "data": data,
         }
         for name in stored:
@@ -416,6 +427,7 @@ def _assays(session: Session, assays: dict[int, _Logged], head: int, report: Rep
 def _checkpoints(
     session: Session,
     ring: keys.KeyRing,
+    origin: str,
     stored: list[Checkpoint],
     roots: dict[int, bytes],
     report: Report,
@@ -430,10 +442,16 @@ def _checkpoints(
         except note.NoteError as exc:
             report.add(where, "checkpoint", f"checkpoint {checkpoint.id}: {exc}")
             continue
-        if (opened.size, opened.root) != (checkpoint.tree_size, checkpoint.root_hash):
+        stored = (checkpoint.tree_size, checkpoint.root_hash, checkpoint.kid, posix(checkpoint))
+        if (opened.size, opened.root, opened.kid, opened.timestamp) != stored:
             report.add(where, "checkpoint", f"checkpoint {checkpoint.id} differs from its note")
-        key = ring.get(checkpoint.kid) if checkpoint.kid in public else None
-        if key is None or not key.valid_at(checkpoint.made_at):
+        if opened.origin != origin:
+            report.add(
+                where, "checkpoint", f"checkpoint {checkpoint.id} is of log {opened.origin!r}"
+            )
+        # Judged by what the note's signatures say, not by columns anyone could edit.
+        signed_at = datetime.fromtimestamp(opened.timestamp or 0, UTC)
+        if opened.timestamp is None or not ring.get(opened.kid).valid_at(signed_at):
             report.add(
                 where,
                 "checkpoint",
@@ -449,6 +467,10 @@ def _checkpoints(
         if previous is not None:
             _consistent(session, previous, checkpoint, report)
         previous = checkpoint
+
+
+def posix(checkpoint: Checkpoint) -> int:
+    return int(checkpoint.made_at.timestamp())
 
 
 def _consistent(session: Session, older: Checkpoint, newer: Checkpoint, report: Report) -> None:

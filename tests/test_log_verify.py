@@ -7,6 +7,7 @@ access could, and expects the command to exit non-zero naming the entry concerne
 
 import json
 import threading
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
@@ -345,11 +346,26 @@ def test_a_damaged_tree_does_not_take_the_verdict_down(history, client, sql, ver
     assert result.exit_code != 0 and "(altered entry)" in result.output
 
 
-def test_a_checkpoint_of_an_unknown_key_is_served_without_a_verifier_key(history, client, sql):
+def test_a_checkpoint_of_an_unknown_key_is_served_without_a_verifier_key(
+    history, client, sql, verify
+):
     sql("UPDATE checkpoint SET kid = 'not-a-key'")
     answer = client.get("/api/v1/log/checkpoint")
     assert answer.status_code == 200
     assert answer.json["verifier_key"] is None
+    assert "differs from its note" in verify().output  # the note says which key signed
+
+
+def test_a_back_dated_checkpoint_is_named(history, sql, verify):
+    newest = sql("SELECT id, tree_size FROM checkpoint ORDER BY id DESC").first()
+    sql(
+        "UPDATE checkpoint SET made_at = :t WHERE id = :i",
+        t=datetime(2020, 1, 1),
+        i=newest.id,
+    )
+    result = verify()
+    _fails_at(result, newest.tree_size - 1, "checkpoint")
+    assert f"checkpoint {newest.id} differs from its note" in result.output
 
 
 def test_an_empty_entry_is_served_as_valid_json(history, client, world, sql):
