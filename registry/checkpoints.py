@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 import keys
 from keys import note
-from registry import db, log_tree, merkle
+from registry import log_tree, merkle
 from registry.errors import Unavailable
 from registry.models import Checkpoint, utcnow
 
@@ -172,16 +172,13 @@ def latest(session: Session, *, at_most: int | None = None) -> Checkpoint | None
     return session.scalar(query.limit(1))
 
 
-_NEWEST = db.Prepared(
-    select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note)
-    .order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc())
-    .limit(1)
-)
-
-
-def newest(bind) -> dict | None:
-    """The newest checkpoint's size, root and note, in one prepared read (for scans)."""
-    return _NEWEST.one_or_none(bind)
+def newest_query():
+    """The newest checkpoint's size, root and note, for a statement to read with others."""
+    return (
+        select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note)
+        .order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc())
+        .limit(1)
+    )
 
 
 def public_keys(ring: keys.KeyRing) -> dict[str, bytes]:

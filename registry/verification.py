@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
@@ -44,6 +44,8 @@ _NEVER_ISSUED = "0" * codes.DATA_LENGTH + "U"
 
 _successor = aliased(Certificate)
 _issued = aliased(Event)
+# The newest checkpoint, read in the same statement: the proof is given against it.
+_newest = checkpoints.newest_query().subquery("newest")
 # One indexed read of the columns a verdict needs, through Core: a scan is the registry's
 # busiest request, and building ORM objects would cost more than the read.
 _RECORD = db.Prepared(
@@ -62,12 +64,16 @@ _RECORD = db.Prepared(
         _successor.code.label("superseded_by"),
         _issued.log_index,
         _issued.entry.label("log_entry"),
+        _newest.c.tree_size.label("checkpoint_size"),
+        _newest.c.root_hash.label("checkpoint_root"),
+        _newest.c.note.label("checkpoint_note"),
     )
     .outerjoin(_successor, _successor.supersedes_id == Certificate.id)
     .outerjoin(
         _issued,
         (_issued.certificate_id == Certificate.id) & (_issued.action == "certificate:issued"),
     )
+    .outerjoin(_newest, true())
     .where(Certificate.code == bindparam("code"))
 )
 _SUCCESSOR = db.Prepared(
@@ -97,6 +103,10 @@ class Record:
     #: The log entry that records the issue, and its index.
     log_index: int | None
     log_entry: bytes | None
+    #: The newest checkpoint when it was read.
+    checkpoint_size: int | None
+    checkpoint_root: bytes | None
+    checkpoint_note: str | None
 
     @property
     def printed_code(self) -> str:
@@ -175,29 +185,27 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str) -> Verdict:
         certificate=certificate,
         signature=signature,
         current_code=current,
-        inclusion=_inclusion(bind, certificate.log_index),
+        inclusion=_inclusion(bind, certificate),
     )
 
 
-def _inclusion(bind: Engine | Session, index: int | None) -> Inclusion | None:
-    if index is None:
-        return None
-    newest = checkpoints.newest(bind)
-    if newest is None or index >= newest["tree_size"]:
+def _inclusion(bind: Engine | Session, certificate: Record) -> Inclusion | None:
+    index, size = certificate.log_index, certificate.checkpoint_size
+    if index is None or size is None or index >= size:
         return None
     engine = bind.get_bind() if isinstance(bind, Session) else bind
     try:
-        proof = log_tree.inclusion_proof_fast(engine, index, newest["tree_size"])
+        proof = log_tree.inclusion_proof_fast(engine, index, size)
     except Unavailable as exc:
         # A damaged tree must not take the verdict down with it: the signature stands on
         # its own, and `registry log verify` is where the damage is reported.
         log.error("no inclusion proof for entry %d: %s", index, exc.detail)
         return None
     return Inclusion(
-        tree_size=newest["tree_size"],
-        root_hash=newest["root_hash"],
+        tree_size=size,
+        root_hash=certificate.checkpoint_root,
         proof=proof,
-        checkpoint=newest["note"],
+        checkpoint=certificate.checkpoint_note,
     )
 
 
