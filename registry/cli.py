@@ -288,12 +288,15 @@ def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str,
     try:
         pinned = log_remote.pinned_keys(list(vkeys)) if vkeys else None
         report = log_remote.audit(url, state=state, samples=samples, pinned=pinned)
+    except log_remote.Unreachable as exc:
+        raise click.ClickException(f"the log at {url} could not be audited: {exc}") from None
     except log_remote.AuditFailed as exc:
         raise click.ClickException(f"the log at {url} does not hold: {exc}") from None
     click.echo(
         f"log at {url} verified: checkpoint of {report.newer.size} entries is signed and "
         f"consistent with the one of {report.older.size}; "
         f"{len(report.sampled)} entries proved included"
+        + ("" if report.older is not report.newer else " (no earlier checkpoint to compare)")
     )
 
 

@@ -5,6 +5,7 @@ reissued, an assay failed), changes the database directly as an operator with da
 access could, and expects the command to exit non-zero naming the entry concerned.
 """
 
+import base64
 import json
 import threading
 from datetime import datetime
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
+from keys import note
 from registry import cli, merkle
 from tests.factories import assay_data, bearer, certify, piece_data
 
@@ -378,3 +380,19 @@ def test_an_empty_entry_is_served_as_valid_json(history, client, world, sql):
     assert page.json["events"] == [{"index": index}]
     entries = client.get(f"/api/v1/log/entries?start={index}&limit=1")
     assert entries.json["entries"] == [{"index": index, "entry": {}}]
+
+
+def test_the_url_audit_trusts_a_pinned_key_for_its_own_log_only(history, client, verify, live):
+    vkey = client.get("/api/v1/log/checkpoint").json["verifier_key"]
+    assert verify("--url", live, "--key", vkey).exit_code == 0
+    name, _, encoded = vkey.split("+")
+    public = base64.b64decode(encoded)[1:]
+    elsewhere = note.verifier_key("other.example/log", public)
+    result = verify("--url", live, "--key", elsewhere)
+    assert result.exit_code != 0 and "does not hold" in result.output
+
+
+def test_the_url_audit_says_when_it_could_not_ask(verify):
+    result = verify("--url", "http://127.0.0.1:9", "--samples", "1")
+    assert result.exit_code != 0
+    assert "could not be audited" in result.output
