@@ -81,10 +81,18 @@ def _app() -> Flask:
 
 @main.command()
 def init() -> None:
-    """Create or upgrade the database and make the first signing key if there is none."""
+    """Create or upgrade the database and make the first signing key if there is none.
+
+    Signs a checkpoint when the log has entries none covers yet (after an upgrade).
+    """
     migrate.upgrade(db.engine())
-    key = signing_keys.ensure(db.session(), signing.keyring(), actor=None)
-    db.session().commit()
+    session = db.session()
+    key = signing_keys.ensure(session, signing.keyring(), actor=None)
+    session.commit()
+    newest = checkpoints.latest(session)
+    if log_tree.size(session) > (newest.tree_size if newest else 0):
+        checkpoints.make(session, checkpoints.signer())
+    session.commit()
     click.echo(f"database ready: {db.engine().url.render_as_string(hide_password=True)}")
     click.echo(f"signing key: {key.kid} ({key.status})")
 

@@ -44,6 +44,11 @@ def digest(value: str | bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def entry_time(moment: datetime) -> str:
+    """A time as entries write it: UTC, to the microsecond."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def stored_bytes(entry: bytes | str) -> bytes:
     """An entry as read back: bytes, even where a hand-made edit stored it as text."""
     return entry.encode() if isinstance(entry, str) else entry
@@ -80,7 +85,7 @@ def append(
     session.flush()  # subjects need their ids
     entry = {
         "action": str(action),
-        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "at": entry_time(at),
         "actor": {"role": actor.role, "id": actor.id} if actor else {"role": "system"},
         "maker": maker.slug if maker else None,
         "piece": piece.id if piece else None,

@@ -37,6 +37,8 @@ from registry.models import (
 from schemas import canonical
 
 _BATCH = 2000
+#: What an attestation's entry held before the log named the assay (revision 0004).
+_LEGACY_ASSAY = ("metal", "fineness", "assay_mark", "inspectorate")
 
 
 #: Kinds of discrepancy in the log itself, reported before those of the records: a record
@@ -84,10 +86,6 @@ class Report:
 
     def add(self, index: int, kind: str, detail: str) -> None:
         self.problems.append(Discrepancy(index, kind, detail))
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -148,7 +146,7 @@ def _entries(session: Session, head: int, sizes: set[int], report: Report) -> di
     builder = merkle.Builder()
     roots = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
     issued: dict[str, _Logged] = {}
-    assays: dict[int, _Logged] = {}
+    assays: dict[object, list[_Logged]] = {}
     for rows in _batches(session):
         start = builder.size
         completed: dict[merkle.Node, bytes] = {}
@@ -278,7 +276,7 @@ def _columns(row, entry: dict, makers, codes, roles, report: Report) -> None:
     }
     found = {
         "action": row.action,
-        "time": _when(row.occurred_at),
+        "time": ledger.entry_time(row.occurred_at),
         "actor": row.actor_id,
         "actor role": row.actor_role,
         "maker": makers.get(row.maker_id),
@@ -304,8 +302,10 @@ def _collect(index: int, entry: dict, issued: dict, assays: dict) -> None:
     elif action in (ledger.Action.CERTIFICATE_REVOKED, ledger.Action.CERTIFICATE_SUPERSEDED):
         if code in issued:
             issued[code].ended.append((index, entry))
-    elif action in (ledger.Action.ASSAY_PASSED, ledger.Action.ASSAY_FAILED) and "assay" in data:
-        assays[data["assay"]] = _Logged(index, entry)
+    elif action in (ledger.Action.ASSAY_PASSED, ledger.Action.ASSAY_FAILED):
+        # Entries written before the log named assays by id are matched by piece, in order.
+        key = data["assay"] if "assay" in data else ("piece", entry.get("piece"))
+        assays.setdefault(key, []).append(_Logged(index, entry))
 
 
 def _data(entry: dict) -> dict:
@@ -332,7 +332,7 @@ def _certificates(session: Session, issued: dict[str, _Logged], head: int, repor
             "payload": (data.get("payload"), ledger.digest(certificate.payload)),
             "JWS": (data.get("jws"), ledger.digest(certificate.jws)),
             "key": (data.get("kid"), certificate.kid),
-            "issue time": (logged.entry.get("at"), _when(certificate.issued_at)),
+            "issue time": (logged.entry.get("at"), ledger.entry_time(certificate.issued_at)),
             "piece": (logged.entry.get("piece"), certificate.piece_id),
         }
         for name, (said, stored) in claims.items():
@@ -377,7 +377,7 @@ def _status(certificate: Certificate, logged: _Logged, report: Report) -> None:
     stored = (
         certificate.revocation_reason,
         certificate.revocation_note,
-        _when(certificate.revoked_at) if certificate.revoked_at else None,
+        ledger.entry_time(certificate.revoked_at) if certificate.revoked_at else None,
     )
     if stored != (data.get("reason"), data.get("note"), entry.get("at")):
         report.add(
@@ -387,23 +387,25 @@ def _status(certificate: Certificate, logged: _Logged, report: Report) -> None:
         )
 
 
-def _assays(session: Session, assays: dict[int, _Logged], head: int, report: Report) -> None:
-    seen = set()
+def _assays(session: Session, assays: dict[object, list[_Logged]], head: int, report) -> None:
     for assay in session.scalars(select(AssayRecord).order_by(AssayRecord.id)):
         report.assays += 1
-        seen.add(assay.id)
-        logged = assays.get(assay.id)
-        if logged is None:
+        found = assays.get(assay.id) or assays.get(("piece", assay.piece_id))
+        if not found:
             report.add(head, "unlogged record", f"assay {assay.id} is stored; the log never saw it")
             continue
+        logged = found.pop(0)
         entry, data = logged.entry, _data(logged.entry)
         stored = {
             "action": f"assay:{assay.result}",
-            "at": _when(assay.attested_at),
+            "at": ledger.entry_time(assay.attested_at),
             "piece": assay.piece_id,
             "actor": assay.inspector_id,
             "data": assays_service.attestation(assay),
         }
+        if "assay" not in data:  # written before 0004: these four fields, at its own time
+            stored["data"] = {k: stored["data"][k] for k in _LEGACY_ASSAY if k in data}
+            del stored["at"]
         said = {
             "action": entry.get("action"),
             "at": entry.get("at"),
@@ -419,9 +421,10 @@ def _assays(session: Session, assays: dict[int, _Logged], head: int, report: Rep
                     f"assay {assay.id}'s {name} is not the one the log recorded",
                 )
                 break
-    for assay_id, logged in assays.items():
-        if assay_id not in seen:
-            report.add(logged.index, "missing record", f"assay {assay_id}'s row is gone")
+    for key, left in assays.items():
+        for logged in left:
+            what = f"assay {key}" if isinstance(key, int) else f"an assay of piece {key[1]}"
+            report.add(logged.index, "missing record", f"{what} was attested; its row is gone")
 
 
 def _checkpoints(

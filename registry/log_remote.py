@@ -226,7 +226,7 @@ def pinned_keys(vkeys: list[str]) -> Trusted:
     found, names = {}, set()
     for text in vkeys:
         try:
-            name, key_id, encoded = text.split("+")
+            name, key_id, encoded = text.split("+", 2)  # base64 may hold "+" too
             raw = base64.b64decode(encoded, validate=True)
         except ValueError:
             raise AuditFailed(f"not a verifier key: {text!r}") from None

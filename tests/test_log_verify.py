@@ -385,7 +385,7 @@ def test_an_empty_entry_is_served_as_valid_json(history, client, world, sql):
 def test_the_url_audit_trusts_a_pinned_key_for_its_own_log_only(history, client, verify, live):
     vkey = client.get("/api/v1/log/checkpoint").json["verifier_key"]
     assert verify("--url", live, "--key", vkey).exit_code == 0
-    name, _, encoded = vkey.split("+")
+    name, _, encoded = vkey.split("+", 2)
     public = base64.b64decode(encoded)[1:]
     elsewhere = note.verifier_key("other.example/log", public)
     result = verify("--url", live, "--key", elsewhere)
@@ -396,3 +396,21 @@ def test_the_url_audit_says_when_it_could_not_ask(verify):
     result = verify("--url", "http://127.0.0.1:9", "--samples", "1")
     assert result.exit_code != 0
     assert "could not be audited" in result.output
+
+
+def test_pinned_verifier_keys_are_read_whatever_their_base64_holds():
+    """A vkey's base64 may hold '+', the separator of its three parts."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from registry import log_remote
+
+    publics = [
+        Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        for _ in range(64)
+    ]
+    vkeys = [note.verifier_key("registry.test/log", public) for public in publics]
+    assert any("+" in vkey.split("+", 2)[2] for vkey in vkeys)  # the case that once failed
+    trusted = log_remote.pinned_keys(vkeys)
+    assert sorted(trusted.keys.values()) == sorted(publics)
+    assert trusted.names == {"registry.test/log"}

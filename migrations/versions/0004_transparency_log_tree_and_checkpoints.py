@@ -8,11 +8,12 @@ Events recorded before this revision become the log's first entries, in the orde
 were stored; their tree is built here. The first write afterwards signs a checkpoint.
 """
 
+import hashlib
+
 import sqlalchemy as sa
 from alembic import op
 
 import registry.db
-from registry import merkle
 
 revision = "0004"
 down_revision = "0003"
@@ -55,17 +56,23 @@ def upgrade() -> None:
     event = sa.table(
         "event", sa.column("id", sa.Integer), sa.column("log_index"), sa.column("entry")
     )
-    builder = merkle.Builder()
-    rows = connection.execute(sa.select(event.c.id, event.c.entry).order_by(event.c.id)).all()
-    for event_id, entry in rows:
-        connection.execute(
-            event.update().where(event.c.id == event_id).values(log_index=builder.size)
-        )
-        completed = builder.append(merkle.leaf_hash(entry))
-        connection.execute(
-            nodes.insert(), [{"level": lv, "index": i, "hash": h} for (lv, i), h in completed]
-        )
-    connection.execute(head.insert().values(id=1, size=builder.size))
+    # RFC 9162 hashing, written out here so that this revision never changes with the code.
+    edge: list[bytes] = []
+    size = 0
+    rows = connection.execute(sa.select(event.c.id, event.c.entry).order_by(event.c.id))
+    for event_id, entry in rows.all():
+        connection.execute(event.update().where(event.c.id == event_id).values(log_index=size))
+        current = hashlib.sha256(b"\x00" + bytes(entry)).digest()
+        completed = [{"level": 0, "index": size, "hash": current}]
+        level = 0
+        while (size >> level) & 1:
+            current = hashlib.sha256(b"\x01" + edge.pop() + current).digest()
+            level += 1
+            completed.append({"level": level, "index": size >> level, "hash": current})
+        edge.append(current)
+        connection.execute(nodes.insert(), completed)
+        size += 1
+    connection.execute(head.insert().values(id=1, size=size))
 
     with op.batch_alter_table("event") as batch_op:
         batch_op.alter_column("log_index", existing_type=sa.BigInteger(), nullable=False)
