@@ -201,3 +201,10 @@ def test_the_csv_export_filters_like_the_events(client, world, story):
     rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
     assert [r["action"] for r in rows] == ["piece:registered", "assay:failed"]
     assert {r["maker"] for r in rows} == {world.other_maker_slug}
+
+
+def test_the_audit_knows_every_kind_of_event_the_log_records():
+    from registry import ledger
+    from schemas.standards import EVENT_TYPES
+
+    assert [str(action) for action in ledger.Action] == list(EVENT_TYPES)
