@@ -1,10 +1,17 @@
 """The benchmark's database: 100,000 certified pieces with real signed certificates.
 
 A migrated SQLite database (the registry's own migrations), three makers (one per
-region), an inspector, and for every piece a passed assay, a certificate whose payload
-is `registry.certificates.payload(...)` signed by a `keys.KeyRing`, and the log events
-the services would have appended. About 2% of the certificates are revoked and 1% were
+region), an inspector with an API token (its secret in meta.json, for the audit export),
+and for every piece a passed assay, a certificate whose payload is
+`registry.certificates.payload(...)` signed by a `keys.KeyRing`, and the log events the
+services would have appended. About 2% of the certificates are revoked and 1% were
 superseded by a reissue, as in real data.
+
+The events are the transparency log: numbered without gaps in the order of their time
+(as the writes would have appended them), their Merkle tree stored as the registry
+stores it (every perfect node, registry/log_tree.py), the log's head at their count,
+and one checkpoint of the whole log signed at the end, so that every certificate's
+verification carries its inclusion proof. `check` proves the result consistent.
 
 Rows go in with SQLAlchemy Core executemany, built in parallel by one process per core.
 The result is cached in benchmarks/.data/, keyed by the Alembic head revision, the
@@ -12,6 +19,7 @@ signed payload's schema version and BUILDER_VERSION (bump it when the data chang
 """
 
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
@@ -25,27 +33,55 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select, update
 
 import keys
-from registry import assays, certificates, codes, config, db, demo, ledger, migrate
+from keys import note
+from registry import (
+    accounts,
+    assays,
+    certificates,
+    checkpoints,
+    codes,
+    config,
+    db,
+    demo,
+    ledger,
+    log_tree,
+    merkle,
+    migrate,
+)
 
 # Aliased: this module's own names `makers` and `pieces` are lists and counts.
 from registry import makers as registry_makers
 from registry import pieces as registry_pieces
-from registry.models import Account, AssayRecord, Certificate, Event, Maker, Piece
+from registry.models import (
+    Account,
+    ApiToken,
+    AssayRecord,
+    Certificate,
+    Checkpoint,
+    Event,
+    LogHead,
+    LogNode,
+    Maker,
+    Piece,
+)
 from schemas.certificates import SCHEMA_VERSION
 from schemas.standards import FINENESSES, KINDS, REVOCATION_REASONS
 
 #: Bump whenever the builder makes different data, so that cached databases are rebuilt.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 PIECES = 100_000
 REVOKED_SHARE = 0.02
 SUPERSEDED_SHARE = 0.01
 #: Pieces per executemany batch (and per unit of work for the builder processes).
 CHUNK = 2_000
+#: Log entries (and their tree's nodes) per executemany batch.
+LOG_BATCH = 20_000
 DATA = Path(__file__).resolve().parent / ".data"
 
 _SEED = 8785
@@ -86,6 +122,10 @@ class Dataset:
     built: bool
     build_seconds: float
     counts: dict[str, int]
+    #: The inspector's bearer token (the audit API needs one).
+    inspector_token: str
+    #: The public base URL the certificates and the checkpoint name (REGISTRY_PUBLIC_BASE_URL).
+    public_base_url: str
 
 
 def ensure(*, pieces: int = PIECES, rebuild: bool = False) -> Dataset:
@@ -95,7 +135,7 @@ def ensure(*, pieces: int = PIECES, rebuild: bool = False) -> Dataset:
     if rebuild or not (directory / "meta.json").exists():
         DATA.mkdir(exist_ok=True)
         for stale in DATA.glob("db-*"):
-            shutil.rmtree(stale)  # one cached database at a time: each is some 300 MB
+            shutil.rmtree(stale)  # one cached database at a time: each is some 650 MB
         print(f"building the benchmark database of {pieces:,} certified pieces…", flush=True)
         staging = DATA / f"building-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
@@ -113,6 +153,8 @@ def ensure(*, pieces: int = PIECES, rebuild: bool = False) -> Dataset:
         built=built,
         build_seconds=meta["build_seconds"],
         counts=meta["counts"],
+        inspector_token=meta["inspector_token"],
+        public_base_url=meta["public_base_url"],
     )
 
 
@@ -151,9 +193,12 @@ def build(directory: Path, *, pieces: int = PIECES) -> None:
         for first in range(1, pieces + 1, CHUNK)
     ]
     counts = {"pieces": 0, "certificates": 0, "events": 0}
-    later: list[dict[str, Any]] = []
-    with engine.begin() as connection:
-        _insert_people(connection, start)
+    events: list[dict[str, Any]] = []
+    base_url = config.Defaults.PUBLIC_BASE_URL
+    with engine.begin() as connection, _entries_numbered_later():
+        events.extend(_insert_people(connection, start))
+        inspector_token, token_events = _insert_token(connection)
+        events.extend(token_events)
         # Spawned, not forked: the children must not inherit this open SQLite connection.
         with ProcessPoolExecutor(
             max_workers=os.cpu_count() or 1,
@@ -167,19 +212,19 @@ def build(directory: Path, *, pieces: int = PIECES) -> None:
                 connection.execute(insert(Piece.__table__), rows["pieces"])
                 connection.execute(insert(AssayRecord.__table__), rows["assays"])
                 connection.execute(insert(Certificate.__table__), rows["certificates"])
-                connection.execute(insert(Event.__table__), rows["events"])
-                later.extend(rows["later"])
+                events.extend(rows["events"])
+                events.extend(rows["later"])
                 counts["pieces"] += len(rows["pieces"])
                 counts["certificates"] += len(rows["certificates"])
-                counts["events"] += len(rows["events"])
-        # Revocations and reissues happened after the issues, in the order of their time.
-        later.sort(key=lambda row: row["occurred_at"])
-        connection.execute(insert(Event.__table__), later)
-        counts["events"] += len(later)
+        size, root = _insert_log(connection, events)
+        counts["events"] = size
+        del events
+        _insert_checkpoint(connection, ring, log_origin(base_url), size, root)
     engine.dispose()
     # Everything into the main file, so that a copy of that file alone is complete.
     with contextlib.closing(sqlite3.connect(database)) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    checked = check(database, directory / "keys")
 
     all_codes = fresh[:]
     rng.shuffle(all_codes)
@@ -191,8 +236,112 @@ def build(directory: Path, *, pieces: int = PIECES) -> None:
         "counts": counts,
         "alembic_head": head_revision(),
         "builder_version": BUILDER_VERSION,
+        "public_base_url": base_url,
+        "inspector_token": inspector_token,
+        "log": checked,
     }
     (directory / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def log_origin(base_url: str) -> str:
+    """The LOG_ORIGIN the registry's configuration resolves to for this public base URL."""
+    settings = {"PUBLIC_BASE_URL": base_url, "DATABASE_URL": "sqlite://", "KEYS_DIR": "keys"}
+    config.resolve(settings, "instance")  # both set: the instance folder is not touched
+    return settings["LOG_ORIGIN"]
+
+
+def check(database: Path, keys_dir: Path) -> dict[str, Any]:
+    """Prove the built log consistent, or raise: the entries are numbered 0 to n - 1, the
+    head says n, every perfect node is stored, the root folded from the stored nodes
+    (registry.log_tree.root) is the one recomputed from every entry, and the checkpoint
+    is of that tree and its signature holds."""
+    started = time.monotonic()
+    engine = db.make_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            size = log_tree.size(connection)
+            stored_root = log_tree.root(connection, size)
+            builder = merkle.Builder()
+            rows = connection.execute(
+                select(Event.log_index, Event.entry).order_by(Event.log_index)
+            )
+            for index, entry in rows:
+                if index != builder.size:
+                    raise RuntimeError(f"log index {index} where {builder.size} was due")
+                builder.append(merkle.leaf_hash(entry))
+            stored_nodes = connection.scalar(select(func.count()).select_from(LogNode))
+            newest = connection.execute(
+                select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note)
+                .order_by(Checkpoint.id.desc())
+                .limit(1)
+            ).one()
+    finally:
+        engine.dispose()
+    problems = []
+    if builder.size != size:
+        problems.append(f"{builder.size:,} entries, but the head says {size:,}")
+    if builder.root() != stored_root:
+        problems.append("the root of the stored nodes is not the root of the entries")
+    if stored_nodes != 2 * size - size.bit_count():
+        problems.append(f"{stored_nodes:,} nodes stored, {2 * size - size.bit_count():,} due")
+    opened = note.open_checkpoint(newest.note, checkpoints.public_keys(keys.KeyRing(keys_dir)))
+    whole = (size, stored_root)
+    if (newest.tree_size, newest.root_hash) != whole or (opened.size, opened.root) != whole:
+        problems.append("the checkpoint is not of the whole log")
+    if problems:
+        raise RuntimeError("the benchmark database's log is inconsistent: " + "; ".join(problems))
+    print(
+        f"  log checked: {size:,} entries, {stored_nodes:,} nodes, root {stored_root.hex()[:16]}… "
+        f"= recomputed, checkpoint signed ({time.monotonic() - started:.1f} s)",
+        flush=True,
+    )
+    return {"size": size, "nodes": stored_nodes, "root": stored_root.hex(), "origin": opened.origin}
+
+
+def _insert_log(connection, events: list[dict[str, Any]]) -> tuple[int, bytes]:
+    """Number the events in the order of their time, store them and their Merkle tree,
+    and set the log's head; (size, root)."""
+    # Stable: events of one time keep the order the services append them in.
+    events.sort(key=lambda row: row["occurred_at"])
+    builder = merkle.Builder()
+    for first in range(0, len(events), LOG_BATCH):
+        batch = events[first : first + LOG_BATCH]
+        nodes = []
+        for row in batch:
+            row["id"] = builder.size + 1
+            row["log_index"] = builder.size
+            completed = builder.append(merkle.leaf_hash(row["entry"]))
+            nodes.extend({"level": lv, "index": i, "hash": h} for (lv, i), h in completed)
+        connection.execute(insert(Event.__table__), batch)
+        connection.execute(insert(LogNode.__table__), nodes)
+    # The migration made the head row at size 0.
+    connection.execute(update(LogHead.__table__).where(LogHead.id == 1).values(size=builder.size))
+    return builder.size, builder.root()
+
+
+def _insert_checkpoint(connection, ring: keys.KeyRing, origin, size, root) -> None:
+    # As registry.checkpoints stores one: signed by the active key, at a whole second.
+    made_at = datetime.now(UTC).replace(microsecond=0)
+    text, key = note.sign_checkpoint(ring, origin, size, root, int(made_at.timestamp()))
+    connection.execute(
+        insert(Checkpoint.__table__).values(
+            tree_size=size, root_hash=root, made_at=made_at, kid=key.kid, note=text
+        )
+    )
+
+
+@contextlib.contextmanager
+def _entries_numbered_later():
+    """ledger.append, given a _Log, leaves the entry's log index to `_insert_log`: the
+    builder makes the entries in parallel and out of order, and numbers them once their
+    order is known. Any other session appends to the log as always."""
+    real = log_tree.append
+
+    def append(session, entry: bytes) -> int:
+        return -1 if isinstance(session, _Log) else real(session, entry)
+
+    with mock.patch.object(log_tree, "append", append):
+        yield
 
 
 def _unique_codes(count: int) -> list[str]:
@@ -236,7 +385,8 @@ def _accounts(makers: list[Maker]) -> list[Account]:
     return people
 
 
-def _insert_people(connection, start: datetime) -> None:
+def _insert_people(connection, start: datetime) -> list[dict[str, Any]]:
+    """The makers and accounts; their events, to be numbered with the rest."""
     makers = _makers()
     people = _accounts(makers)
     log = _Log()
@@ -282,21 +432,43 @@ def _insert_people(connection, start: datetime) -> None:
             for account in people
         ],
     )
-    connection.execute(insert(Event.__table__), log.rows())
+    return log.rows()
+
+
+def _insert_token(connection) -> tuple[str, list[dict[str, Any]]]:
+    """The inspector's API token, made by registry.accounts as `registry tokens create`
+    makes one (now, by the system); (its secret, its event)."""
+    inspector = _accounts(_makers())[_INSPECTOR - 1]
+    log = _Log()
+    token, secret = accounts.issue_token(log, inspector, name="benchmark", actor=None)
+    connection.execute(
+        insert(ApiToken.__table__).values(
+            account_id=inspector.id,
+            prefix=token.prefix,
+            secret_hash=token.secret_hash,
+            name=token.name,
+            created_at=log.events[0].occurred_at,
+        )
+    )
+    if token.secret_hash != hashlib.sha256(secret.encode()).hexdigest():
+        raise RuntimeError("registry.accounts no longer stores a token as its SHA-256")
+    return secret, log.rows()
 
 
 class _Log:
     """Stands in for the session that `ledger.append` writes to, so the events built
-    here have exactly the entries the services would append."""
+    here have exactly the entries the services would append (other rows added, such as
+    a token, are kept in `others`)."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.others: list[Any] = []
 
     def flush(self) -> None:
         pass
 
-    def add(self, event: Event) -> None:
-        self.events.append(event)
+    def add(self, row: Any) -> None:
+        (self.events if isinstance(row, Event) else self.others).append(row)
 
     def rows(self) -> list[dict[str, Any]]:
         return [{key: getattr(event, key) for key in _EVENT_COLUMNS} for event in self.events]
@@ -334,6 +506,11 @@ def _init_worker(keys_dir: str, start: datetime, pieces: int, seed: int) -> None
 
 
 def _build_chunk(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> dict[str, list]:
+    with _entries_numbered_later():
+        return _chunk_rows(spec)
+
+
+def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> dict[str, list]:
     ring: keys.KeyRing = _worker["ring"]
     issuer: certificates.Issuer = _worker["issuer"]
     makers: list[Maker] = _worker["makers"]

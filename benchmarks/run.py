@@ -1,13 +1,24 @@
-"""`make bench`: the registry's public verification under load, against bare Flask.
+"""`make bench`: the registry's public verification under load, against bare Flask; the
+audit's CSV export; the transparency log's appends and proofs.
 
-Serves the benchmark database (see `dataset`) with gunicorn and the shared
-gunicorn.conf.py that `make run` uses (sync workers, WORKERS of them, no access log),
-loads `/api/v1/verify/<code>` and `/v/<code>` with random existing codes, then a bare
-Flask app under the same settings, each with wrk, and prints requests/s, p50 and p99
-latency, errors, and the ratios to bare Flask against the targets.
+Parts, in this order (`--only` picks some; `--only log` = append,proofs):
+
+- http: serves the benchmark database (see `dataset`) with gunicorn and the shared
+  gunicorn.conf.py that `make run` uses (sync workers, WORKERS of them, no access log),
+  loads `/api/v1/verify/<code>` and `/v/<code>` with random existing codes, then a bare
+  Flask app under the same settings, each with wrk, and prints requests/s, p50 and p99
+  latency, errors, and the ratios to bare Flask against the targets.
+- export: on the same server, streams the audit's CSV export of about 100,000 events and
+  of the whole log, and reports the serving worker's peak memory growth (`export`).
+- append: certificates issued per second in-process, with and without a checkpoint per
+  write, on SQLite (fresh, and a copy of the benchmark database) and on PostgreSQL when
+  a server answers (`logbench`).
+- proofs: inclusion and consistency proofs in a log of 1,000,000 entries, ours against
+  pymerkle's (`logbench`).
 
 The servers run one at a time on a free port of 127.0.0.1, each on its own copy of the
-cached database, so a run never changes the cache and no two runs share a file.
+cached database, so a run never changes the cache and no two runs share a file. Every
+figure goes to benchmarks/.data/results.json.
 """
 
 import argparse
@@ -27,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from benchmarks import dataset, profile
+from benchmarks import dataset, export, logbench, profile
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "wrk.lua"
@@ -44,6 +55,10 @@ THREADS = 1
 CONNECTIONS = 16
 WARMUP_S = 3
 DURATION_S = 20
+
+#: The parts of a run, in the order they run (`--only`).
+PARTS = ("http", "export", "append", "proofs")
+ALIASES = {"log": ("append", "proofs"), "all": PARTS}
 
 VERIFY_RATIO_TARGET = 0.6
 PAGE_RATIO_TARGET = 0.5
@@ -105,6 +120,12 @@ class Result:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--only",
+        default="all",
+        help=f"comma-separated parts to run: {', '.join(PARTS)}, or log (= append,proofs) or "
+        "all (the default)",
+    )
     parser.add_argument("--duration", type=int, default=DURATION_S, help="seconds per endpoint")
     parser.add_argument("--warmup", type=int, default=WARMUP_S, help="seconds, not counted")
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
@@ -114,43 +135,158 @@ def main(argv: list[str] | None = None) -> int:
         default="bare,verify,page",
         help=f"comma-separated, run in this order; of: {', '.join(ENDPOINTS)}",
     )
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
+    parser.add_argument(
+        "--append-n",
+        type=int,
+        default=logbench.APPEND_N,
+        help="certificates issued per configuration on a fresh database",
+    )
+    parser.add_argument(
+        "--append-big-n",
+        type=int,
+        default=logbench.BIG_APPEND_N,
+        help="certificates issued per configuration on a copy of the benchmark database",
+    )
+    parser.add_argument(
+        "--proof-samples",
+        type=int,
+        default=logbench.PROOF_SAMPLES,
+        help="random indices (and sizes) per kind of proof",
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="rebuild the cached databases and trees"
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
         help="record the workers with py-spy during each measured run (slows them a little)",
     )
     args = parser.parse_args(argv)
+    parts: list[str] = []
+    for name in (part.strip() for part in args.only.split(",")):
+        for part in ALIASES.get(name, (name,)):
+            if part not in PARTS:
+                parser.error(f"unknown part {part!r}: of {', '.join(PARTS)}, log, all")
+            if part not in parts:
+                parts.append(part)
+    parts.sort(key=PARTS.index)
     names = [name.strip() for name in args.endpoints.split(",") if name.strip()]
     unknown = [name for name in names if name not in ENDPOINTS]
     if unknown:
         parser.error(f"unknown endpoints: {', '.join(unknown)}")
-    if shutil.which("wrk") is None:
+    if "http" in parts and shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk (make bench does it)", file=sys.stderr)
         return 2
 
     started = time.monotonic()
     workers = int(os.environ.get("WORKERS", "2"))
-    data = dataset.ensure(rebuild=args.rebuild)
-    counts = data.counts
-    print(
-        f"database: {'BUILT' if data.built else 'reused'} {data.directory.relative_to(ROOT)} "
-        f"({counts['pieces']:,} pieces, {counts['certificates']:,} certificates: "
-        f"{counts['revoked']:,} revoked, {counts['superseded']:,} superseded; "
-        f"{counts['events']:,} log events; built in {data.build_seconds:.0f} s)"
-    )
-    print(
-        f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration}s after "
-        f"{args.warmup} s of warm-up, per endpoint; gunicorn -c gunicorn.conf.py, "
-        f"{workers} sync workers; {os.cpu_count()} cores; load average before: "
-        f"{os.getloadavg()[0]:.2f}"
-        + ("; PROFILED with py-spy (a little slower)" if args.profile else "")
-    )
+    print(f"parts: {', '.join(parts)}; {os.cpu_count()} cores", flush=True)
+    output: dict = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "parts": parts}
+    seconds: dict[str, float] = {}
+    failed = False
+    data = None
+    if {"http", "export", "append"} & set(parts):
+        data = dataset.ensure(rebuild=args.rebuild)
+        seconds["dataset"] = round(time.monotonic() - started, 1)
+        counts = data.counts
+        print(
+            f"database: {'BUILT' if data.built else 'reused'} {data.directory.relative_to(ROOT)} "
+            f"({counts['pieces']:,} pieces, {counts['certificates']:,} certificates: "
+            f"{counts['revoked']:,} revoked, {counts['superseded']:,} superseded; "
+            f"{counts['events']:,} log events; built in {data.build_seconds:.0f} s)"
+        )
+        output["database"] = {"built": data.built, "path": str(data.database), **counts}
+        output["database"]["build_seconds"] = data.build_seconds
 
+    if {"http", "export"} & set(parts):
+        part_started = time.monotonic()
+        if "http" in parts:
+            print(
+                f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration}s after "
+                f"{args.warmup} s of warm-up, per endpoint; gunicorn -c gunicorn.conf.py, "
+                f"{workers} sync workers; load average before: {os.getloadavg()[0]:.2f}"
+                + ("; PROFILED with py-spy (a little slower)" if args.profile else "")
+            )
+        else:
+            names = []
+        results, exports = _serve_and_measure(data, names, parts, workers, args)
+        if "http" in parts:
+            output["settings"] = {
+                "threads": args.threads,
+                "connections": args.connections,
+                "warmup_s": args.warmup,
+                "duration_s": args.duration,
+                "workers": workers,
+                "cores": os.cpu_count(),
+                "profiled": args.profile,
+            }
+            verdict = _report(results)
+            output["results"] = [
+                asdict(r) | {"errors": r.errors, "cpu_ms_per_request": r.cpu_ms_per_request}
+                for r in results
+            ]
+            output.update(verdict)
+            failed |= any(r.errors or r.missing for r in results)
+        if "export" in parts:
+            export.report(exports)
+            output["export"] = exports
+            failed |= any(r["status"] != 200 for r in exports)
+        seconds["http+export"] = round(time.monotonic() - part_started, 1)
+
+    if "append" in parts:
+        part_started = time.monotonic()
+        print("appends:", flush=True)
+        appended = logbench.appends(
+            args.append_n,
+            big_log=data.database,
+            big_keys=data.keys_dir,
+            big_base_url=data.public_base_url,
+            big_n=args.append_big_n,
+        )
+        logbench.report_appends(appended)
+        output["appends"] = appended
+        seconds["append"] = round(time.monotonic() - part_started, 1)
+
+    if "proofs" in parts:
+        part_started = time.monotonic()
+        print("proofs:", flush=True)
+        proved = logbench.proofs(args.proof_samples, rebuild=args.rebuild)
+        logbench.report_proofs(proved)
+        output["proofs"] = proved
+        seconds["proofs"] = round(time.monotonic() - part_started, 1)
+
+    wall = time.monotonic() - started
+    print()
+    print(
+        "wall time: "
+        + f"{int(wall // 60)} min {wall % 60:.0f} s ("
+        + ", ".join(f"{name} {value:.0f} s" for name, value in seconds.items())
+        + ")"
+    )
+    output["seconds"] = seconds
+    output["wall_s"] = round(wall, 1)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(output, indent=2) + "\n")
+    print(f"results: {RESULTS.relative_to(ROOT)}")
+    return 1 if failed else 0
+
+
+def _serve_and_measure(
+    data: dataset.Dataset,
+    names: list[str],
+    parts: list[str],
+    workers: int,
+    args: argparse.Namespace,
+) -> tuple[list[Result], list[dict]]:
+    """wrk on each endpoint, then the CSV export, each app served on its own."""
     results: list[Result] = []
+    exports: list[dict] = []
+    apps = list(dict.fromkeys(ENDPOINTS[name].app for name in names))
+    if "export" in parts and "wsgi:app" not in apps:
+        apps.append("wsgi:app")
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as scratch:
         work = Path(scratch)
-        for app in dict.fromkeys(ENDPOINTS[name].app for name in names):
+        for app in apps:
             group = [ENDPOINTS[name] for name in names if ENDPOINTS[name].app == app]
             env = _registry_env(work, data) if app == "wsgi:app" else _bare_env()
             log = work / f"{app}.log"
@@ -158,50 +294,31 @@ def main(argv: list[str] | None = None) -> int:
                 for endpoint in group:
                     print(f"  {LABELS[endpoint.name]} …", flush=True)
                     results.append(_measure(endpoint, port, pid, log, data, args))
+                if app == "wsgi:app" and "export" in parts:
+                    exports = export.measure(port, _process_tree(pid)[1:], data.inspector_token)
+                    if any(r["status"] != 200 for r in exports):
+                        print(textwrap.indent(_log_tail(log), "    | "))
         results.sort(key=lambda r: names.index(r.endpoint))
-
-    verdict = _report(results)
-    wall = time.monotonic() - started
-    print(f"wall time: {int(wall // 60)} min {wall % 60:.0f} s")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "settings": {
-                    "threads": args.threads,
-                    "connections": args.connections,
-                    "warmup_s": args.warmup,
-                    "duration_s": args.duration,
-                    "workers": workers,
-                    "cores": os.cpu_count(),
-                    "profiled": args.profile,
-                },
-                "database": {"built": data.built, "path": str(data.database), **counts},
-                "results": [
-                    asdict(r) | {"errors": r.errors, "cpu_ms_per_request": r.cpu_ms_per_request}
-                    for r in results
-                ],
-                **verdict,
-                "wall_s": round(wall, 1),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"results: {RESULTS.relative_to(ROOT)}")
-    return 1 if any(r.errors or r.missing for r in results) else 0
+    return results, exports
 
 
 def _registry_env(work: Path, data: dataset.Dataset) -> dict[str, str]:
-    # A private copy of the database and keys: the cache stays as built.
+    # A private copy of the database and keys: the cache stays as built. Without a last
+    # signed checkpoint (the signer's, beside the keys) that another copy's log may have
+    # left: the copy's log would not extend it, and no checkpoint would be signed.
     database = work / "registry.sqlite3"
     shutil.copyfile(data.database, database)
-    shutil.copytree(data.keys_dir, work / "keys")
+    shutil.copytree(
+        data.keys_dir,
+        work / "keys",
+        ignore=shutil.ignore_patterns(logbench.SIGNED_STATE, f".{logbench.SIGNED_STATE}.*"),
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     env.update(
         REGISTRY_DATABASE_URL=f"sqlite:///{database}",
         REGISTRY_KEYS_DIR=str(work / "keys"),
+        # The checkpoint's origin was resolved from this when the database was built.
+        REGISTRY_PUBLIC_BASE_URL=data.public_base_url,
         # The limiter runs, as in production, but never trips.
         REGISTRY_PUBLIC_RATE_LIMIT="1000000000 per minute",
         REGISTRY_LOG_LEVEL="WARNING",
