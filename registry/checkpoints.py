@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 _SIGNED = "registry.checkpoints.signed"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Signer:
     """Who signs this log's checkpoints, under which name, how often, and where the last
     checkpoint it signed is remembered."""
@@ -42,6 +42,9 @@ class Signer:
     origin: str
     every: int
     state: Path
+    # The file as last read, and what it held: it is read again only when it changed.
+    _seen: tuple | None = None
+    _held: note.Checkpoint | None = None
 
     def last_signed(self) -> note.Checkpoint | None:
         """The last checkpoint this signer remembers signing; None before the first.
@@ -50,17 +53,27 @@ class Signer:
         possible to make the signer forget by damaging it.
         """
         try:
+            stat = self.state.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise Unavailable(f"The last signed checkpoint cannot be read: {exc}") from exc
+        seen = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if seen == self._seen:
+            return self._held
+        try:
             text = self.state.read_text(encoding="utf-8")
+            held = note.open_checkpoint(text, public_keys(self.ring))
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise Unavailable(f"The last signed checkpoint cannot be read: {exc}") from exc
-        try:
-            return note.open_checkpoint(text, public_keys(self.ring))
         except note.NoteError as exc:
             raise Unavailable(
                 f"The last signed checkpoint ({self.state}) does not hold: {exc}"
             ) from exc
+        self._seen, self._held = seen, held
+        return held
 
     def sign(self, session: Session, size: int, root: bytes) -> Checkpoint:
         """Sign and store a checkpoint of the tree of `size` entries with root `root`.
@@ -73,17 +86,17 @@ class Signer:
         if last is not None:
             self._check_extends(session, last, size, root)
         made_at = utcnow().replace(microsecond=0)
+        timestamp = int(made_at.timestamp())
         try:
-            text, key = note.sign_checkpoint(
-                self.ring, self.origin, size, root, int(made_at.timestamp())
-            )
+            text, key = note.sign_checkpoint(self.ring, self.origin, size, root, timestamp)
         except keys.KeyRingError as exc:
             raise Unavailable(f"The registry cannot sign a checkpoint right now: {exc}") from exc
         checkpoint = Checkpoint(
             tree_size=size, root_hash=root, made_at=made_at, kid=key.kid, note=text
         )
         session.add(checkpoint)
-        session.info[_SIGNED] = (size, text)  # remembered once the transaction commits
+        # Remembered once the transaction commits.
+        session.info[_SIGNED] = note.Checkpoint(self.origin, size, root, timestamp, text, key.kid)
         return checkpoint
 
     def _check_extends(self, session: Session, last: note.Checkpoint, size: int, root: bytes):
@@ -101,15 +114,17 @@ class Signer:
         except (merkle.ProofError, Unavailable):
             raise Unavailable(refusal) from None
 
-    def remember(self, size: int, text: str) -> None:
-        """Keep `text` as the last checkpoint signed, unless a larger one is kept already
+    def remember(self, signed: note.Checkpoint) -> None:
+        """Keep `signed` as the last checkpoint signed, unless a larger one is kept already
         (two workers may finish in either order). Replaced whole, never half-written."""
         current = self.last_signed()
-        if current is not None and current.size > size:
+        if current is not None and current.size > signed.size:
             return
         temporary = self.state.with_name(f".{self.state.name}.{os.getpid()}")
-        temporary.write_text(text, encoding="utf-8")
+        temporary.write_text(signed.text, encoding="utf-8")
         os.replace(temporary, self.state)
+        stat = self.state.stat()
+        self._seen, self._held = (stat.st_ino, stat.st_size, stat.st_mtime_ns), signed
 
 
 def init_app(app: Flask) -> None:
@@ -140,7 +155,7 @@ def init_app(app: Flask) -> None:
         signed = session.info.pop(_SIGNED, None)
         if signed is not None and not session.in_nested_transaction():
             try:
-                signer.remember(*signed)
+                signer.remember(signed)
             except (OSError, Unavailable) as exc:
                 log.error("the last signed checkpoint could not be kept: %s", exc)
 
@@ -195,11 +210,12 @@ def _checkpoint_due(session: Session, signer: Signer) -> None:
     if not log_tree.appended(session) or not signer.every:
         return
     size = log_tree.size(session, lock=True)
-    newest = latest(session)
-    if size - (newest.tree_size if newest else 0) < signer.every:
+    newest = session.scalar(newest_query().with_only_columns(Checkpoint.tree_size))
+    if size - (newest or 0) < signer.every:
         return
+    root = log_tree.appended_root(session, size) or log_tree.root(session, size)
     try:
-        signer.sign(session, size, log_tree.root(session, size))
+        signer.sign(session, size, root)
     except Unavailable as exc:
         # The write itself stands (a key compromise, recorded while no key is active, must
         # be): the next write or `registry log checkpoint` covers it, once it can.

@@ -66,6 +66,13 @@ def resume(bind: Session | Connection, size: int) -> merkle.Builder:
     return merkle.Builder(size, [found[node] for node in edge])
 
 
+def appended_root(session: Session, size: int) -> bytes | None:
+    """The root of the tree of `size` entries as this transaction's appends left it, read
+    from memory; None when they did not leave it at that size."""
+    builder = session.info.get(_BUILDER)
+    return builder.root() if builder is not None and builder.size == size else None
+
+
 def appended(session: Session) -> bool:
     """Whether the session's transaction has appended to the log."""
     return session.info.get(_APPENDED, False)
