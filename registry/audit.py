@@ -86,7 +86,13 @@ def export_csv(session: Session, filters: dict[str, Any]) -> Callable[[Session],
     query = _query(session, filters).execution_options(yield_per=_EXPORT_BATCH)
 
     def lines(reading: Session) -> Iterator[str]:
-        return _lines(reading.execute(query))
+        result = reading.execute(query)
+        try:
+            yield from _lines(result)
+        finally:
+            # A client that stops reading must not leave PostgreSQL's cursor to the
+            # garbage collector, after its transaction is gone.
+            result.close()
 
     return lines
 

@@ -90,6 +90,17 @@ def app(database_url, tmp_path):
 
 
 @pytest.fixture
+def env(database_url, tmp_path) -> dict[str, str]:
+    """The `app` fixture's database, keys and address as the `registry` command reads them."""
+    return {
+        "REGISTRY_DATABASE_URL": database_url,
+        "REGISTRY_KEYS_DIR": str(tmp_path / "keys"),
+        "REGISTRY_PUBLIC_BASE_URL": "https://registry.test",
+        "REGISTRY_GENERATE_KEY_ON_START": "false",
+    }
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

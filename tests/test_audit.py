@@ -1,6 +1,7 @@
 """The inspectors' audit: every record's history from the log, filtered, paged, exported."""
 
 import csv
+import gc
 import hashlib
 import io
 import json
@@ -208,3 +209,14 @@ def test_the_audit_knows_every_kind_of_event_the_log_records():
     from schemas.standards import EVENT_TYPES
 
     assert [str(action) for action in ledger.Action] == list(EVENT_TYPES)
+
+
+def test_an_export_abandoned_midway_leaves_no_cursor_behind(client, world, story):
+    """A client that stops reading: PostgreSQL's server-side cursor is closed with the
+    response, not left to the garbage collector after its transaction is gone."""
+    answer = client.get("/api/v1/audit/export.csv", headers=_inspector(world), buffered=False)
+    assert next(iter(answer.response)).startswith(b"index,")
+    answer.close()
+    gc.collect()  # an unclosed cursor would complain here, failing the test
+    again = client.get("/api/v1/audit/export.csv", headers=_inspector(world))
+    assert again.status_code == 200 and again.get_data(as_text=True).count("\n") > 10

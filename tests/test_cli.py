@@ -13,16 +13,6 @@ from tests.factories import assay_data, bearer, piece_data
 
 
 @pytest.fixture
-def env(database_url, tmp_path):
-    return {
-        "REGISTRY_DATABASE_URL": database_url,
-        "REGISTRY_KEYS_DIR": str(tmp_path / "keys"),
-        "REGISTRY_PUBLIC_BASE_URL": "https://registry.test",
-        "REGISTRY_GENERATE_KEY_ON_START": "false",
-    }
-
-
-@pytest.fixture
 def registry(env):
     def run(*args, ok=True):
         result = CliRunner().invoke(cli.main, list(args), env=env, catch_exceptions=False)

@@ -21,17 +21,6 @@ from tests.factories import assay_data, bearer, certify, piece_data
 
 
 @pytest.fixture
-def env(database_url, tmp_path):
-    # The same database, keys and address as the `app` fixture's.
-    return {
-        "REGISTRY_DATABASE_URL": database_url,
-        "REGISTRY_KEYS_DIR": str(tmp_path / "keys"),
-        "REGISTRY_PUBLIC_BASE_URL": "https://registry.test",
-        "REGISTRY_GENERATE_KEY_ON_START": "false",
-    }
-
-
-@pytest.fixture
 def verify(env):
     def run(*args):
         return CliRunner().invoke(cli.main, ["log", "verify", *args], env=env)
@@ -87,6 +76,23 @@ def _index(sql, action: str, nth: int = 0) -> int:
 def _entry(sql, index: int) -> bytes:
     value = sql("SELECT entry FROM event WHERE log_index = :i", i=index).scalar_one()
     return bytes(value)
+
+
+def _rebuild_tree(sql) -> int:
+    """Every node recomputed from the entries as they now are, as a careful forger would;
+    the number of entries."""
+    rows = sql("SELECT entry FROM event ORDER BY log_index").all()
+    sql("DELETE FROM log_node")
+    builder = merkle.Builder()
+    for (entry,) in rows:
+        for (level, i), value in builder.append(merkle.leaf_hash(bytes(entry))):
+            sql(
+                'INSERT INTO log_node (level, "index", hash) VALUES (:l, :i, :h)',
+                l=level,
+                i=i,
+                h=value,
+            )
+    return builder.size
 
 
 def _fails_at(result, index: int, kind: str) -> None:
@@ -191,17 +197,7 @@ def test_a_rebuilt_tree_still_fails_its_signed_checkpoints(history, verify, sql)
     index = _index(sql, "assay:passed", 2)
     changed = _entry(sql, index).replace(b'"fineness":585', b'"fineness":750')
     sql("UPDATE event SET entry = :e WHERE log_index = :i", e=changed, i=index)
-    rows = sql("SELECT entry FROM event ORDER BY log_index").all()
-    builder = merkle.Builder()
-    sql("DELETE FROM log_node")
-    for (entry,) in rows:
-        for (level, i), value in builder.append(merkle.leaf_hash(bytes(entry))):
-            sql(
-                'INSERT INTO log_node (level, "index", hash) VALUES (:l, :i, :h)',
-                l=level,
-                i=i,
-                h=value,
-            )
+    _rebuild_tree(sql)
     result = verify()
     assert result.exit_code != 0
     assert "(checkpoint)" in result.output
@@ -295,17 +291,7 @@ def test_a_log_rewritten_with_its_checkpoints_is_neither_signed_nor_missed(
     later = [r[0] for r in sql("SELECT log_index FROM event WHERE log_index > :i", i=removed)]
     for index in sorted(later):
         sql("UPDATE event SET log_index = :n WHERE log_index = :i", n=index - 1, i=index)
-    sql("DELETE FROM log_node")
-    builder = merkle.Builder()
-    for (entry,) in sql("SELECT entry FROM event ORDER BY log_index").all():
-        for (level, i), value in builder.append(merkle.leaf_hash(bytes(entry))):
-            sql(
-                'INSERT INTO log_node (level, "index", hash) VALUES (:l, :i, :h)',
-                l=level,
-                i=i,
-                h=value,
-            )
-    sql("UPDATE log_head SET size = :n", n=builder.size)
+    sql("UPDATE log_head SET size = :n", n=_rebuild_tree(sql))
     sql("DELETE FROM checkpoint WHERE tree_size > :i", i=removed)
     sql(
         "UPDATE certificate SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, "
