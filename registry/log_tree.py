@@ -138,21 +138,47 @@ def nodes(bind: Session | Connection, wanted) -> dict[merkle.Node, bytes]:
     return found
 
 
+_SIZE = db.Prepared(select(LogHead.size).where(LogHead.id == 1))
+
+
+def committed_size(engine: Engine) -> int:
+    """The log's size as committed, in one prepared read outside any transaction."""
+    row = _SIZE.one_or_none(engine)
+    if row is None:
+        raise Unavailable(_NO_HEAD)
+    return row["size"]
+
+
+def committed_nodes(engine: Engine, wanted) -> dict[merkle.Node, bytes]:
+    """Stored perfect nodes, as committed, through prepared reads of up to 64 at a time,
+    outside any transaction: for the public reads (a scan, a proof), which are many."""
+    wanted = sorted(set(wanted))
+    found: dict[merkle.Node, bytes] = {}
+    for start in range(0, len(wanted), _SLOTS):
+        batch = wanted[start : start + _SLOTS]
+        parameters = {}
+        for k in range(_SLOTS):
+            level, index = batch[k] if k < len(batch) else (-1, -1)
+            parameters[f"l{k}"], parameters[f"i{k}"] = level, index
+        found.update(
+            ((row["level"], row["index"]), row["hash"]) for row in _NODES.all(engine, **parameters)
+        )
+    if len(found) != len(wanted):
+        missing = next(node for node in wanted if node not in found)
+        raise Unavailable(f"The log's tree is missing node {missing}; run `registry log verify`.")
+    return found
+
+
 def inclusion_proof_fast(engine: Engine, index: int, tree_size: int) -> list[bytes]:
     """inclusion_proof through one prepared read, outside any transaction (for scans)."""
     ranges = merkle.inclusion_ranges(index, tree_size)
-    wanted = sorted(merkle.needed(ranges))
-    if len(wanted) > _SLOTS:
-        with engine.connect() as connection:
-            return merkle.assemble(ranges, nodes(connection, wanted))
-    parameters = {}
-    for k in range(_SLOTS):
-        level, i = wanted[k] if k < len(wanted) else (-1, -1)
-        parameters[f"l{k}"], parameters[f"i{k}"] = level, i
-    found = {(row["level"], row["index"]): row["hash"] for row in _NODES.all(engine, **parameters)}
-    if len(found) != len(wanted):
-        raise Unavailable("The log's tree is missing a node; run `registry log verify`.")
-    return merkle.assemble(ranges, found)
+    return merkle.assemble(ranges, committed_nodes(engine, merkle.needed(ranges)))
+
+
+def consistency_proof_fast(engine: Engine, first: int, second: int) -> list[bytes]:
+    """consistency_proof through one prepared read, outside any transaction."""
+    ranges = merkle.consistency_ranges(first, second)
+    return merkle.assemble(ranges, committed_nodes(engine, merkle.needed(ranges)))
 
 
 def root(bind: Session | Connection, tree_size: int) -> bytes:

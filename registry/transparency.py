@@ -5,6 +5,7 @@ import base64
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from registry import checkpoints, ledger, log_tree, merkle
@@ -60,49 +61,53 @@ def entries(session: Session, start: int, limit: int) -> tuple[int, list[tuple[i
     return size, [(index, ledger.stored_bytes(entry)) for index, entry in rows]
 
 
-def inclusion(session: Session, index: int, tree_size: int | None) -> Inclusion:
+def inclusion(session: Session, engine: Engine, index: int, tree_size: int | None) -> Inclusion:
     """Entry `index`'s audit path in the tree of `tree_size` (default: the newest
-    checkpoint's)."""
+    checkpoint's), with the leaf and the root: all in one read of committed nodes."""
     if tree_size is None:
         tree_size = checkpoint(session).tree_size
-    _within(session, tree_size, "tree_size")
+    _within(engine, tree_size, "tree_size")
     if index >= tree_size:
         raise OutOfRange(
             f"Entry {index} is not in the tree of {tree_size} entries.",
             errors={"index": [f"Must be less than tree_size ({tree_size})."]},
         )
+    ranges = merkle.inclusion_ranges(index, tree_size)
+    edge = merkle.edge_nodes(tree_size)
+    found = log_tree.committed_nodes(engine, merkle.needed(ranges) | set(edge) | {(0, index)})
     return Inclusion(
         index=index,
         tree_size=tree_size,
-        leaf_hash=log_tree.leaf(session, index),
-        root_hash=log_tree.root(session, tree_size),
-        proof=log_tree.inclusion_proof(session, index, tree_size),
+        leaf_hash=found[(0, index)],
+        root_hash=merkle.fold([found[node] for node in edge]),
+        proof=merkle.assemble(ranges, found),
     )
 
 
-def consistency(session: Session, first: int, second: int) -> Consistency:
-    """The proof that the tree of `first` entries is a prefix of the one of `second`."""
+def consistency(engine: Engine, first: int, second: int) -> Consistency:
+    """The proof that the tree of `first` entries is a prefix of the one of `second`,
+    with both roots: all in one read of committed nodes."""
     if first > second:
         raise OutOfRange(
             f"first ({first}) is larger than second ({second}): a log only grows.",
             errors={"first": [f"Must be at most second ({second})."]},
         )
-    _within(session, second, "second")
-    try:
-        proof = log_tree.consistency_proof(session, first, second)
-    except merkle.ProofError as exc:
-        raise OutOfRange(str(exc)) from None
+    _within(engine, second, "second")
+    ranges = merkle.consistency_ranges(first, second)
+    edges = [merkle.edge_nodes(first), merkle.edge_nodes(second)]
+    found = log_tree.committed_nodes(engine, merkle.needed(ranges) | set(edges[0]) | set(edges[1]))
+    first_root, second_root = (merkle.fold([found[node] for node in edge]) for edge in edges)
     return Consistency(
         first=first,
         second=second,
-        first_root=log_tree.root(session, first),
-        second_root=log_tree.root(session, second),
-        proof=proof,
+        first_root=first_root,
+        second_root=second_root,
+        proof=merkle.assemble(ranges, found),
     )
 
 
-def _within(session: Session, tree_size: int, name: str) -> None:
-    size = log_tree.size(session)
+def _within(engine: Engine, tree_size: int, name: str) -> None:
+    size = log_tree.committed_size(engine)
     if tree_size > size:
         raise OutOfRange(
             f"The log has {size} entries; there is no tree of {tree_size}.",

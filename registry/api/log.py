@@ -124,7 +124,7 @@ def entries(args):
 def inclusion(args):
     """The audit path of entry `index` in the tree of `tree_size` entries (RFC 9162
     section 2.1.3)."""
-    proof = transparency.inclusion(db.session(), args["index"], args.get("tree_size"))
+    proof = transparency.inclusion(db.session(), db.engine(), args["index"], args.get("tree_size"))
     body = {
         "index": proof.index,
         "tree_size": proof.tree_size,
@@ -141,7 +141,7 @@ def inclusion(args):
 def consistency(args):
     """The proof that the tree of `first` entries is a prefix of the tree of `second`
     (RFC 9162 section 2.1.4)."""
-    proof = transparency.consistency(db.session(), args["first"], args["second"])
+    proof = transparency.consistency(db.engine(), args["first"], args["second"])
     body = {
         "first": proof.first,
         "second": proof.second,
