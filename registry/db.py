@@ -174,31 +174,33 @@ class Prepared:
             self._compiled[dialect.name] = prepared
         return prepared
 
-    def one_or_none(self, bind: Engine | Session, **parameters) -> dict | None:
+    def one_or_none(self, bind: "Engine | Session | Reader", **parameters) -> dict | None:
         """The one row the read finds, by column name, or None."""
         rows = self._run(bind, parameters, many=False)
         return rows[0] if rows else None
 
-    def all(self, bind: Engine | Session, **parameters) -> list[dict]:
+    def all(self, bind: "Engine | Session | Reader", **parameters) -> list[dict]:
         """Every row the read finds, by column name."""
         return self._run(bind, parameters, many=True)
 
-    def _run(self, bind: Engine | Session, parameters: dict, *, many: bool) -> list[dict]:
-        engine = bind.get_bind() if isinstance(bind, Session) else bind
+    def _run(self, bind, parameters: dict, *, many: bool) -> list[dict]:
+        borrowed = bind if isinstance(bind, Reader) else None
+        engine = borrowed.engine if borrowed else _engine_of(bind)
         compiled, sql, processors, names = self._for(engine.dialect)
         bound = compiled.construct_params(parameters)
         if compiled.positional:
             bound = tuple(bound[name] for name in compiled.positiontup)
         dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
-            connection = engine.raw_connection()
+            connection = borrowed.connection() if borrowed else engine.raw_connection()
             try:
                 cursor = connection.cursor()
                 cursor.execute(sql, bound)
                 rows = cursor.fetchall() if many else cursor.fetchmany(1)
                 cursor.close()
             finally:
-                connection.close()
+                if not borrowed:
+                    connection.close()
         except dbapi_error as exc:
             # As SQLAlchemy would raise it, so that errors.py answers it the same way.
             raise DBAPIError.instance(sql, bound, exc, dbapi_error) from exc
@@ -209,3 +211,30 @@ class Prepared:
             }
             for row in rows
         ]
+
+
+def _engine_of(bind: Engine | Session) -> Engine:
+    return bind.get_bind() if isinstance(bind, Session) else bind
+
+
+class Reader:
+    """Several Prepared reads on one pooled connection, taken on the first and given
+    back at the end: a scan makes two or three, and each checkout costs about as much
+    as a read."""
+
+    def __init__(self, bind: Engine | Session):
+        self.engine = _engine_of(bind)
+        self._connection = None
+
+    def connection(self):
+        if self._connection is None:
+            self._connection = self.engine.raw_connection()
+        return self._connection
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -22,20 +22,35 @@ _APPENDED = "registry.log_tree.appended"
 _NO_HEAD = "The log has no head row: run `registry init` to set it up."
 _NODE_BATCH = 500  # perfect nodes read per statement (bound parameters stay few)
 
-# The read behind the proof in every verification, prepared once (db.Prepared): the
-# perfect nodes of an inclusion proof in a tree of up to 2**32 entries fit its slots;
-# unused slots ask for a node that cannot exist.
+# The read behind the proof in every verification, prepared once per number of nodes
+# (db.Prepared): an exact fit, since SQLite spends as long on a slot left unused.
 _SLOTS = 64
-_NODES = db.Prepared(
-    select(LogNode.level, LogNode.index, LogNode.hash).where(
-        or_(
-            *(
-                and_(LogNode.level == bindparam(f"l{k}"), LogNode.index == bindparam(f"i{k}"))
-                for k in range(_SLOTS)
+_STATEMENTS: dict[int, db.Prepared] = {}
+# Perfect nodes never change once stored; those high in the tree are shared by the
+# proofs of many entries, so each worker keeps the ones it has read (bounded).
+_CACHED_LEVEL = 8
+_CACHE_LIMIT = 100_000
+_cache: dict[merkle.Node, bytes] = {}
+
+
+def _statement(count: int) -> db.Prepared:
+    statement = _STATEMENTS.get(count)
+    if statement is None:
+        statement = db.Prepared(
+            select(LogNode.level, LogNode.index, LogNode.hash).where(
+                or_(
+                    *(
+                        and_(
+                            LogNode.level == bindparam(f"l{k}"),
+                            LogNode.index == bindparam(f"i{k}"),
+                        )
+                        for k in range(count)
+                    )
+                )
             )
         )
-    )
-)
+        _STATEMENTS[count] = statement
+    return statement
 
 
 def append(session: Session, entry: bytes) -> int:
@@ -149,27 +164,38 @@ def committed_size(engine: Engine) -> int:
     return row["size"]
 
 
-def committed_nodes(engine: Engine, wanted) -> dict[merkle.Node, bytes]:
+def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, bytes]:
     """Stored perfect nodes, as committed, through prepared reads of up to 64 at a time,
     outside any transaction: for the public reads (a scan, a proof), which are many."""
-    wanted = sorted(set(wanted))
+    wanted = set(wanted)
     found: dict[merkle.Node, bytes] = {}
-    for start in range(0, len(wanted), _SLOTS):
-        batch = wanted[start : start + _SLOTS]
+    unread = []
+    for node in wanted:
+        value = _cache.get(node)
+        if value is None:
+            unread.append(node)
+        else:
+            found[node] = value
+    unread.sort()
+    for start in range(0, len(unread), _SLOTS):
+        batch = unread[start : start + _SLOTS]
         parameters = {}
-        for k in range(_SLOTS):
-            level, index = batch[k] if k < len(batch) else (-1, -1)
+        for k, (level, index) in enumerate(batch):
             parameters[f"l{k}"], parameters[f"i{k}"] = level, index
-        found.update(
-            ((row["level"], row["index"]), row["hash"]) for row in _NODES.all(engine, **parameters)
-        )
+        for row in _statement(len(batch)).all(engine, **parameters):
+            node = (row["level"], row["index"])
+            found[node] = row["hash"]
+            if node[0] >= _CACHED_LEVEL:
+                if len(_cache) >= _CACHE_LIMIT:
+                    _cache.clear()
+                _cache[node] = row["hash"]
     if len(found) != len(wanted):
-        missing = next(node for node in wanted if node not in found)
+        missing = next(node for node in unread if node not in found)
         raise Unavailable(f"The log's tree is missing node {missing}; run `registry log verify`.")
     return found
 
 
-def inclusion_proof_fast(engine: Engine, index: int, tree_size: int) -> list[bytes]:
+def inclusion_proof_fast(engine: "Engine | db.Reader", index: int, tree_size: int) -> list[bytes]:
     """inclusion_proof through one prepared read, outside any transaction (for scans)."""
     ranges = merkle.inclusion_ranges(index, tree_size)
     return merkle.assemble(ranges, committed_nodes(engine, merkle.needed(ranges)))

@@ -139,7 +139,8 @@ class Inclusion:
 
     tree_size: int
     root_hash: bytes
-    proof: list[bytes]
+    #: The audit path; None when it was not asked for.
+    proof: list[bytes] | None
     checkpoint: str
 
 
@@ -161,41 +162,45 @@ class Verdict:
         )
 
 
-def verify(bind: Engine | Session, ring: keys.KeyRing, text: str) -> Verdict:
+def verify(bind: Engine | Session, ring: keys.KeyRing, text: str, *, proof: bool = True) -> Verdict:
     """The verdict on a code as a person typed or scanned it, read through `bind` (the
     engine will do: this reads once, outside any transaction, and writes nothing).
 
     Raises MistypedCode when the check symbol does not match, MalformedCode for text
     that cannot be a code, NotFound for a well-formed code never issued; each after the
     same single indexed read, so that the answer's timing tells nothing about the code.
+    Without `proof`, the inclusion names its checkpoint but holds no audit path (the
+    page links to it; only the JSON carries it).
     """
     parsed = codes.parse(text)
-    row = _RECORD.one_or_none(bind, code=parsed.code or _NEVER_ISSUED)
-    certificates.readable(parsed)
-    if row is None:
-        raise NotFound("No certificate with this code was ever issued by the registry.")
-    if row["log_entry"] is not None:
-        row["log_entry"] = ledger.as_json(ledger.stored_bytes(row["log_entry"]))
-    certificate = Record(**row)
-    signature = check_signature(ring, certificate)
-    status = Status(certificate.status) if signature.valid else Status.INVALID
-    current = _current_code(bind, certificate) if certificate.superseded_by else None
-    return Verdict(
-        status=status,
-        certificate=certificate,
-        signature=signature,
-        current_code=current,
-        inclusion=_inclusion(bind, certificate),
-    )
+    with db.Reader(bind) as reader:  # one pooled connection for every read below
+        row = _RECORD.one_or_none(reader, code=parsed.code or _NEVER_ISSUED)
+        certificates.readable(parsed)
+        if row is None:
+            raise NotFound("No certificate with this code was ever issued by the registry.")
+        if row["log_entry"] is not None:
+            row["log_entry"] = ledger.as_json(ledger.stored_bytes(row["log_entry"]))
+        certificate = Record(**row)
+        signature = check_signature(ring, certificate)
+        status = Status(certificate.status) if signature.valid else Status.INVALID
+        current = _current_code(reader, certificate) if certificate.superseded_by else None
+        return Verdict(
+            status=status,
+            certificate=certificate,
+            signature=signature,
+            current_code=current,
+            inclusion=_inclusion(reader, certificate, proof),
+        )
 
 
-def _inclusion(bind: Engine | Session, certificate: Record) -> Inclusion | None:
+def _inclusion(reader: db.Reader, certificate: Record, proof: bool) -> Inclusion | None:
     index, size = certificate.log_index, certificate.checkpoint_size
     if index is None or size is None or index >= size:
         return None
-    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    if not proof:
+        return Inclusion(size, certificate.checkpoint_root, None, certificate.checkpoint_note)
     try:
-        proof = log_tree.inclusion_proof_fast(engine, index, size)
+        proof = log_tree.inclusion_proof_fast(reader, index, size)
     except Unavailable as exc:
         # A damaged tree must not take the verdict down with it: the signature stands on
         # its own, and `registry log verify` is where the damage is reported.
@@ -272,7 +277,7 @@ def _signature_problem(ring: keys.KeyRing, certificate: Record | Certificate) ->
     return None
 
 
-def _current_code(bind: Engine | Session, certificate: Record) -> str:
+def _current_code(bind: "Engine | Session | db.Reader", certificate: Record) -> str:
     current = certificate.superseded_by
     for _ in range(_MAX_CHAIN):
         successor = _SUCCESSOR.one_or_none(bind, code=current)
