@@ -8,6 +8,8 @@ O(log n) perfect nodes it is folded from (registry/merkle.py). Nothing here pass
 all entries; only `registry log verify` does, on purpose.
 """
 
+import weakref
+
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
@@ -27,10 +29,11 @@ _NODE_BATCH = 500  # perfect nodes read per statement (bound parameters stay few
 _SLOTS = 64
 _STATEMENTS: dict[int, db.Prepared] = {}
 # Perfect nodes never change once stored; those high in the tree are shared by the
-# proofs of many entries, so each worker keeps the ones it has read (bounded).
+# proofs of many entries, so each worker keeps the ones it has read (bounded), per
+# database (an engine), since two databases hold two trees.
 _CACHED_LEVEL = 8
 _CACHE_LIMIT = 100_000
-_cache: dict[merkle.Node, bytes] = {}
+_caches: "weakref.WeakKeyDictionary[Engine, dict[merkle.Node, bytes]]" = weakref.WeakKeyDictionary()
 
 
 def _statement(count: int) -> db.Prepared:
@@ -168,10 +171,14 @@ def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, b
     """Stored perfect nodes, as committed, through prepared reads of up to 64 at a time,
     outside any transaction: for the public reads (a scan, a proof), which are many."""
     wanted = set(wanted)
+    engine_of = engine.engine if isinstance(engine, db.Reader) else engine
+    cache = _caches.get(engine_of)
+    if cache is None:
+        cache = _caches.setdefault(engine_of, {})
     found: dict[merkle.Node, bytes] = {}
     unread = []
     for node in wanted:
-        value = _cache.get(node)
+        value = cache.get(node)
         if value is None:
             unread.append(node)
         else:
@@ -186,9 +193,9 @@ def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, b
             node = (row["level"], row["index"])
             found[node] = row["hash"]
             if node[0] >= _CACHED_LEVEL:
-                if len(_cache) >= _CACHE_LIMIT:
-                    _cache.clear()
-                _cache[node] = row["hash"]
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[node] = row["hash"]
     if len(found) != len(wanted):
         missing = next(node for node in unread if node not in found)
         raise Unavailable(f"The log's tree is missing node {missing}; run `registry log verify`.")

@@ -634,3 +634,39 @@ def test_good_parameters_at_the_edges_of_the_log(client, world):
     assert whole.status_code == 200 and whole.json["proof"] == []
     assert client.get(f"{LOG}/proof/inclusion?index=0&tree_size=1").json["proof"] == []
     assert client.get(f"{LOG}/entries?start={size - 1}&limit={2**53}").status_code == 200
+
+
+def test_two_registries_in_one_process_serve_each_its_own_tree(tmp_path):
+    """Workers keep the upper nodes of the tree they read: per database, never mixed."""
+    from registry import ledger, migrate
+
+    served = []
+    for name in ("one", "two"):
+        url = f"sqlite:///{tmp_path / name}.sqlite3"
+        engine = db.make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": url,
+                "KEYS_DIR": str(tmp_path / f"keys-{name}"),
+                "RATELIMIT_ENABLED": False,
+            }
+        )
+        with app.app_context():
+            session = db.session()
+            for n in range(600):  # past level 8, the levels kept in memory
+                data = {"registry": name, "n": n}
+                ledger.append(session, ledger.Action.KEY_GENERATED, actor=None, data=data)
+            session.commit()
+        client = app.test_client()
+        tree, _ = reference(client)
+        for index in (0, 300, 599):
+            answer = client.get(f"{LOG}/proof/inclusion?index={index}&tree_size=600").json
+            assert b64(answer["root_hash"]) == tree.root(600)
+            proof = [b64(h) for h in answer["proof"]]
+            assert ref_verify_inclusion(index, 600, tree.leaves[index], proof, tree.root(600))
+        served.append(tree.root(600))
+        app.extensions["registry.engine"].dispose()
+    assert served[0] != served[1]
