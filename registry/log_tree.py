@@ -223,10 +223,6 @@ def root(bind: Session | Connection, tree_size: int) -> bytes:
     return merkle.fold([found[node] for node in edge])
 
 
-def leaf(bind: Session | Connection, index: int) -> bytes:
-    return nodes(bind, [(0, index)])[(0, index)]
-
-
 def inclusion_proof(bind: Session | Connection, index: int, tree_size: int) -> list[bytes]:
     """The audit path of entry `index` in the tree of `tree_size` entries.
 
