@@ -10,6 +10,7 @@ It reads the whole log in index order, a batch at a time (memory stays bounded b
 number of certificates and assays, which it keeps in dictionaries to match rows).
 """
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ import keys
 from keys import note
 from registry import assays as assays_service
 from registry import checkpoints, ledger, log_tree, merkle
+from registry import makers as makers_service
 from registry.errors import RegistryError
 from registry.models import (
     Account,
+    ApiToken,
     AssayRecord,
     Certificate,
     Checkpoint,
@@ -33,6 +36,8 @@ from registry.models import (
     LogHead,
     LogNode,
     Maker,
+    Photo,
+    Piece,
 )
 from schemas import canonical
 
@@ -147,6 +152,7 @@ def _entries(session: Session, head: int, sizes: set[int], report: Report) -> di
     roots = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
     issued: dict[str, _Logged] = {}
     assays: dict[object, list[_Logged]] = {}
+    people = _People()
     for rows in _batches(session):
         start = builder.size
         completed: dict[merkle.Node, bytes] = {}
@@ -172,6 +178,7 @@ def _entries(session: Session, head: int, sizes: set[int], report: Report) -> di
                 continue
             _columns(row, entry, makers, codes, roles, report)
             _collect(row.log_index, entry, issued, assays)
+            people.collect(row.log_index, entry)
         for index in absent:
             completed.pop((0, index), None)
         _compare_nodes(session, start, builder.size, completed, report)
@@ -184,6 +191,7 @@ def _entries(session: Session, head: int, sizes: set[int], report: Report) -> di
         )
     _certificates(session, issued, head, report)
     _assays(session, assays, head, report)
+    people.check(session, head, report)
     return roots
 
 
@@ -292,6 +300,98 @@ def _columns(row, entry: dict, makers, codes, roles, report: Report) -> None:
             )
     if actor.get("id") is not None and roles.get(actor["id"]) != actor.get("role"):
         report.add(row.log_index, "record differs", "the actor's account has another role")
+
+
+@dataclass
+class _People:
+    """What the log says of makers, accounts, tokens, pieces and photos, matched with
+    their rows: an account or token added by hand (a back door), a role raised, a token
+    revoked then revived, a maker's mark or a piece's metal changed, a photo swapped
+    under its name: each is a record the log does not vouch for."""
+
+    makers: dict[str, _Logged] = field(default_factory=dict)
+    accounts: dict[str, _Logged] = field(default_factory=dict)
+    tokens: dict[str, _Logged] = field(default_factory=dict)
+    pieces: dict[int, _Logged] = field(default_factory=dict)
+    photos: dict[int, tuple[int, str | None]] = field(default_factory=dict)
+
+    def collect(self, index: int, entry: dict) -> None:
+        action, data = entry.get("action"), _data(entry)
+        if action == ledger.Action.MAKER_ADMITTED:
+            self.makers[entry.get("maker")] = _Logged(index, entry)
+        elif action == ledger.Action.ACCOUNT_CREATED:
+            self.accounts[data.get("account")] = _Logged(index, entry)
+        elif action == ledger.Action.TOKEN_CREATED:
+            self.tokens[data.get("prefix")] = _Logged(index, entry)
+        elif action == ledger.Action.TOKEN_REVOKED and data.get("prefix") in self.tokens:
+            self.tokens[data["prefix"]].ended.append((index, entry))
+        elif action == ledger.Action.PIECE_REGISTERED:
+            self.pieces[entry.get("piece")] = _Logged(index, entry)
+        elif action == ledger.Action.PIECE_PHOTO_SET:
+            self.photos[entry.get("piece")] = (index, data.get("sha256"))
+        elif action == ledger.Action.PIECE_PHOTO_REMOVED:
+            self.photos[entry.get("piece")] = (index, None)
+
+    def check(self, session: Session, head: int, report: Report) -> None:
+        for maker in session.scalars(select(Maker).order_by(Maker.id)):
+            logged = self.makers.get(maker.slug)
+            if logged is None:
+                report.add(head, "unlogged record", f"maker {maker.slug} was never admitted")
+            elif _data(logged.entry) != makers_service.admission(maker):
+                report.add(logged.index, "record differs", f"maker {maker.slug} was altered")
+        emails = {}
+        for account in session.scalars(select(Account).order_by(Account.id)):
+            digest = ledger.digest(account.email)
+            emails[account.id] = digest
+            logged = self.accounts.get(digest)
+            if logged is None:
+                report.add(head, "unlogged record", f"account {account.id} was never created")
+                continue
+            said = (_data(logged.entry).get("role"), logged.entry.get("maker"))
+            if said != (account.role, account.maker_slug):
+                report.add(
+                    logged.index,
+                    "record differs",
+                    f"account {account.id}'s role or maker is not the one it was created with",
+                )
+        for token in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            logged = self.tokens.get(token.prefix)
+            if logged is None:
+                report.add(head, "unlogged record", f"token {token.prefix} was never created")
+                continue
+            if _data(logged.entry).get("account") != emails.get(token.account_id):
+                report.add(logged.index, "record differs", f"token {token.prefix} changed hands")
+            if logged.ended and token.revoked_at is None:
+                report.add(
+                    logged.ended[0][0],
+                    "record differs",
+                    f"token {token.prefix} was revoked; the database lets it in again",
+                )
+        self._pieces(session, head, report)
+
+    def _pieces(self, session: Session, head: int, report: Report) -> None:
+        pieces = session.execute(
+            select(Piece, Photo.sha256).outerjoin(Photo, Piece.photo_id == Photo.id)
+        )
+        for piece, photo in pieces:
+            logged = self.pieces.get(piece.id)
+            if logged is None:
+                report.add(head, "unlogged record", f"piece {piece.id} was never registered")
+                continue
+            data = _data(logged.entry)
+            # Corrections by reissue may change weight, stones, UIN, title, description;
+            # what a registration fixes for good is checked here.
+            fixed = {k: data.get(k) for k in ("reference", "kind", "metal", "fineness")}
+            if fixed != {k: getattr(piece, k) for k in fixed}:
+                report.add(logged.index, "record differs", f"piece {piece.id} was altered")
+            if logged.entry.get("maker") != piece.maker.slug:
+                report.add(logged.index, "record differs", f"piece {piece.id} changed makers")
+            index, sha = self.photos.get(piece.id, (logged.index, None))
+            if photo != sha:
+                report.add(index, "record differs", f"piece {piece.id}'s photo is not the one set")
+        for photo_id, sha, data in session.execute(select(Photo.id, Photo.sha256, Photo.data)):
+            if hashlib.sha256(data).hexdigest() != sha:
+                report.add(head, "record differs", f"photo {photo_id}'s image is not {sha}")
 
 
 def _collect(index: int, entry: dict, issued: dict, assays: dict) -> None:

@@ -400,3 +400,54 @@ def test_pinned_verifier_keys_are_read_whatever_their_base64_holds():
     trusted = log_remote.pinned_keys(vkeys)
     assert sorted(trusted.keys.values()) == sorted(publics)
     assert trusted.names == {"registry.test/log"}
+
+
+def test_a_back_door_account_is_named(history, verify, sql):
+    sql(
+        "INSERT INTO account (email, role, created_at) "
+        "VALUES ('night@shift.example', 'admin', CURRENT_TIMESTAMP)"
+    )
+    result = verify()
+    assert result.exit_code != 0
+    assert "(unlogged record)" in result.output and "was never created" in result.output
+
+
+def test_a_raised_role_is_named(history, verify, sql):
+    sql("UPDATE account SET role = 'admin' WHERE email = 'inspector@test.example'")
+    result = verify()
+    assert result.exit_code != 0
+    assert "role or maker is not the one it was created with" in result.output
+
+
+def test_a_revived_token_is_named(history, verify, sql):
+    sql("UPDATE api_token SET revoked_at = NULL")
+    result = verify()
+    assert result.exit_code != 0
+    assert "was revoked; the database lets it in again" in result.output
+
+
+def test_an_altered_maker_and_piece_are_named(history, world, verify, sql):
+    sql("UPDATE maker SET mark = 'FAKE1' WHERE slug = :s", s=world.maker_slug)
+    sql("UPDATE piece SET fineness = 750 WHERE id = (SELECT min(id) FROM piece)")
+    result = verify()
+    assert result.exit_code != 0
+    assert f"maker {world.maker_slug} was altered" in result.output
+    assert "piece 1 was altered" in result.output
+
+
+def test_a_photo_swapped_under_its_name_is_named(client, world, verify, sql):
+    from tests.test_photos import jpeg
+
+    piece = client.post("/api/v1/pieces", json=piece_data(), headers=bearer(world.maker)).json
+    sent = client.put(
+        f"/api/v1/pieces/{piece['id']}/photo",
+        data=jpeg(),
+        content_type="image/jpeg",
+        headers=bearer(world.maker),
+    )
+    assert sent.status_code in (200, 201), sent.json
+    assert verify().exit_code == 0
+    sql("UPDATE photo SET data = :d", d=jpeg(size=(60, 30)))
+    result = verify()
+    assert result.exit_code != 0
+    assert "'s image is not" in result.output
