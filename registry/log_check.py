@@ -373,6 +373,14 @@ class _People:
         pieces = session.execute(
             select(Piece, Photo.sha256).outerjoin(Photo, Piece.photo_id == Photo.id)
         )
+        # What a piece's current certificate signs (its bytes are held to the log above).
+        signed = dict(
+            session.execute(
+                select(Certificate.piece_id, Certificate.payload).where(
+                    Certificate.status != "superseded"
+                )
+            ).all()
+        )
         for piece, photo in pieces:
             logged = self.pieces.get(piece.id)
             if logged is None:
@@ -386,12 +394,44 @@ class _People:
                 report.add(logged.index, "record differs", f"piece {piece.id} was altered")
             if logged.entry.get("maker") != piece.maker.slug:
                 report.add(logged.index, "record differs", f"piece {piece.id} changed makers")
+            if piece.id in signed:
+                _as_signed(piece, signed[piece.id], logged.index, report)
             index, sha = self.photos.get(piece.id, (logged.index, None))
             if photo != sha:
                 report.add(index, "record differs", f"piece {piece.id}'s photo is not the one set")
         for photo_id, sha, data in session.execute(select(Photo.id, Photo.sha256, Photo.data)):
             if hashlib.sha256(data).hexdigest() != sha:
                 report.add(head, "record differs", f"photo {photo_id}'s image is not {sha}")
+
+
+def _as_signed(piece: Piece, payload: bytes, index: int, report: Report) -> None:
+    """A certified piece must read as its certificate signs it, corrections included."""
+    try:
+        statement = json.loads(payload)["piece"]
+        weight = round(statement["weight_g"] * 100)
+    except (ValueError, TypeError, KeyError):
+        return  # an unreadable payload is reported with its certificate
+    found = {
+        "title": piece.title,
+        "description": piece.description,
+        "weight": piece.weight_cg,
+        "stones": piece.stones,
+        "UIN": piece.uin,
+    }
+    said = {
+        "title": statement.get("title"),
+        "description": statement.get("description"),
+        "weight": weight,
+        "stones": statement.get("stones"),
+        "UIN": statement.get("uin"),
+    }
+    for name, value in found.items():
+        if value != said[name]:
+            report.add(
+                index,
+                "record differs",
+                f"piece {piece.id}'s {name} is not what its certificate signs",
+            )
 
 
 def _collect(index: int, entry: dict, issued: dict, assays: dict) -> None:

@@ -451,3 +451,13 @@ def test_a_photo_swapped_under_its_name_is_named(client, world, verify, sql):
     result = verify()
     assert result.exit_code != 0
     assert "'s image is not" in result.output
+
+
+def test_a_certified_piece_altered_from_what_its_certificate_signs_is_named(history, verify, sql):
+    code = history["codes"][0]
+    piece = sql("SELECT piece_id FROM certificate WHERE code = :c", c=code).scalar_one()
+    sql("UPDATE piece SET title = 'Кольцо «Ангара»', weight_cg = 500 WHERE id = :p", p=piece)
+    result = verify()
+    assert result.exit_code != 0
+    assert f"piece {piece}'s title is not what its certificate signs" in result.output
+    assert f"piece {piece}'s weight is not what its certificate signs" in result.output
