@@ -50,6 +50,7 @@ from registry import (
     transparency,
 )
 from registry.models import Account
+from tests import factories
 
 DATA = Path(__file__).resolve().parent / ".data"
 
@@ -267,7 +268,12 @@ class _AppendRun:
             self.inspector_id = inspector.id
             self.pending: list[int] = []
             for number in range(count):
-                piece = pieces.register(session, maker, _piece_data(number), actor=owner)
+                piece = pieces.register(
+                    session,
+                    maker,
+                    factories.piece_data(reference=f"BENCH-{number:06d}"),
+                    actor=owner,
+                )
                 session.flush()
                 self.pending.append(piece.id)
                 if number % 100 == 99:
@@ -347,19 +353,6 @@ class _AppendRun:
 
 def _checkpoint_count(session) -> int:
     return session.scalar(text("SELECT count(*) FROM checkpoint"))
-
-
-def _piece_data(number: int) -> dict[str, Any]:
-    return {
-        "reference": f"BENCH-{number:06d}",
-        "kind": "ring",
-        "title": "Кольцо «Енисей»",
-        "description": "Ring with three diamonds",
-        "metal": "gold",
-        "fineness": 585,
-        "weight_g": 3.42,
-        "stones": [{"type": "diamond", "count": 3, "carat": 0.15}],
-    }
 
 
 def _unreachable(url: str) -> str | None:

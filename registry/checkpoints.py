@@ -179,9 +179,13 @@ def make(session: Session, signer: Signer) -> Checkpoint:
     return signer.sign(session, size, log_tree.root(session, size))
 
 
+# The newest checkpoint is the one of the largest tree, the last made of that size.
+_NEWEST_FIRST = (Checkpoint.tree_size.desc(), Checkpoint.id.desc())
+
+
 def latest(session: Session, *, at_most: int | None = None) -> Checkpoint | None:
     """The newest checkpoint, or the newest of a tree no larger than `at_most`."""
-    query = select(Checkpoint).order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc())
+    query = select(Checkpoint).order_by(*_NEWEST_FIRST)
     if at_most is not None:
         query = query.where(Checkpoint.tree_size <= at_most)
     return session.scalar(query.limit(1))
@@ -191,7 +195,7 @@ def newest_query():
     """The newest checkpoint's size, root and note, for a statement to read with others."""
     return (
         select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note)
-        .order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc())
+        .order_by(*_NEWEST_FIRST)
         .limit(1)
     )
 
