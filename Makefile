@@ -7,7 +7,7 @@ PORT ?= 8000
 WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format bench clean translations chromium
+.PHONY: install run test test-fast lint format bench clean translations chromium fonts
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,19 +18,26 @@ install: $(STAMP)
 
 # QR codes and demo links point at this server unless REGISTRY_PUBLIC_BASE_URL says otherwise.
 run: export REGISTRY_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-run: $(STAMP)
+run: $(STAMP) fonts
 	$(BIN)/registry init
 	$(BIN)/registry demo --if-empty
 	PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn --config gunicorn.conf.py \
 		--access-logfile - wsgi:app
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium fonts
 	$(BIN)/python -m pytest
 
 # The browser tests drive Debian's Chromium (tests/test_browser.py), never a downloaded one.
 chromium:
 	command -v chromium >/dev/null || \
 		(apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# Certificate cards and label sheets are set in DejaVu Sans (Latin and Cyrillic), from
+# Debian's fonts-dejavu-core (REGISTRY_CARD_FONT names another TrueType font).
+fonts:
+	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || apt-get install -y \
+		--no-install-recommends fonts-dejavu-core || (apt-get update && \
+		apt-get install -y --no-install-recommends fonts-dejavu-core)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

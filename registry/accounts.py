@@ -1,21 +1,34 @@
-"""Accounts (maker, inspector, admin) and their API tokens.
+"""Accounts (maker, inspector, admin), their passwords and their API tokens.
+
+Passwords are kept as argon2id hashes (RFC 9106's second recommended parameters, as
+argon2-cffi sets them). Setting one is a log event carrying the SHA-256 of the hash, so
+`registry log verify` notices a hash planted in the database by hand.
 
 A token is `ysr_<8 symbols>_<secret>`: the first part is shown in listings so people can
 tell their tokens apart; only the SHA-256 of the whole token is stored. Tokens carry
 256 random bits, so a fast hash is enough (nothing to brute-force).
 """
 
+import functools
 import hashlib
 import re
 import secrets
 from datetime import timedelta
 from typing import Any
 
+import argon2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import ledger, makers
-from registry.errors import Conflict, Forbidden, InvalidToken, NotFound, Unauthorized
+from registry.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidToken,
+    NotFound,
+    Unauthorized,
+)
 from registry.models import Account, ApiToken, utcnow
 
 _TOKEN = re.compile(r"^(ysr_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{43}$")
@@ -47,6 +60,83 @@ def create(session: Session, data: dict[str, Any], *, actor: Account | None) -> 
         data={"account": ledger.digest(email), "role": account.role},
     )
     return account
+
+
+def set_password(
+    session: Session, account: Account, password: str, *, actor: Account | None
+) -> None:
+    """Give `account` a new password. Set by anyone but its owner (the brand office's
+    first or reset password), it must be changed at the next sign-in. The caller commits."""
+    account.password_hash = _hasher().hash(password)
+    account.password_must_change = actor is not None and actor.id != account.id
+    ledger.append(
+        session,
+        ledger.Action.ACCOUNT_PASSWORD_SET,
+        actor=actor,
+        maker=account.maker,
+        data={"account": ledger.digest(account.email), "password": password_digest(account)},
+    )
+
+
+def temporary_password() -> str:
+    """A first or reset password for the brand office to hand over (72 random bits)."""
+    return "-".join(secrets.token_hex(3) for _ in range(3))
+
+
+def sign_in(session: Session, email: str, password: str) -> Account:
+    """The account these credentials open. Reads only.
+
+    Raises Unauthorized, with the same message whether the e-mail or the password is
+    wrong, and after the same work: an unknown e-mail costs a hash check too.
+    """
+    account = session.scalar(select(Account).where(Account.email == email.strip().lower()))
+    stored = account.password_hash if account is not None else None
+    try:
+        _hasher().verify(stored or _decoy(), password)
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        stored = None
+    if account is None or stored is None:
+        raise Unauthorized("Wrong e-mail address or password.")
+    return account
+
+
+def change_password(session: Session, account: Account, current: str, new: str) -> None:
+    """The owner's own change. Raises InvalidInput naming `current` when it is wrong,
+    or `new` when it is the same as the current one. The caller commits."""
+    try:
+        _hasher().verify(account.password_hash or _decoy(), current)
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError) as exc:
+        raise InvalidInput(
+            "The current password is wrong.", errors={"current": ["Wrong password."]}
+        ) from exc
+    if new == current:
+        raise InvalidInput(
+            "Choose a password other than the current one.",
+            errors={"new": ["Same as the current password."]},
+        )
+    set_password(session, account, new, actor=account)
+
+
+def password_digest(account: Account) -> str | None:
+    """What the log records of an account's password: the SHA-256 of its argon2 hash
+    (itself salted and slow, so the digest tells nothing about the password)."""
+    return ledger.digest(account.password_hash) if account.password_hash else None
+
+
+def session_stamp(account: Account) -> str:
+    """A short fingerprint of the password hash, kept in the signed session cookie: a
+    new password ends every session signed in with the old one."""
+    return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _hasher() -> argon2.PasswordHasher:
+    return argon2.PasswordHasher()
+
+
+@functools.cache
+def _decoy() -> str:
+    return _hasher().hash(secrets.token_urlsafe(16))
 
 
 def get(session: Session, account_id: int) -> Account:

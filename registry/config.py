@@ -55,6 +55,18 @@ class Defaults:
     RATELIMIT_KEY_PREFIX = "registry"
     #: Rate limits on (false turns them off, for load tests of the whole stack).
     RATELIMIT_ENABLED = True
+    #: Key that signs the portals' session cookies; default: generated once into
+    #: KEYS_DIR/session-secret. Several machines behind one address must share it.
+    SECRET_KEY: str | None = None
+    #: Hours a portal sign-in lasts.
+    SESSION_HOURS = 12
+    #: Failed sign-ins allowed per account, and per client address, before sign-in is
+    #: refused for the rest of the window (in the rate-limit storage above).
+    LOGIN_RATE_LIMIT_ACCOUNT = "10 per 15 minutes"
+    LOGIN_RATE_LIMIT_CLIENT = "40 per 15 minutes"
+    #: TrueType fonts of the certificate card and the label sheets (Latin and Cyrillic).
+    CARD_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    CARD_FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
     #: The transparency log's name in its signed checkpoints (c2sp.org/tlog-checkpoint): a
     #: URL without its scheme, set once and never changed. Default: the public base URL's
     #: host and path, then /log.
@@ -99,6 +111,11 @@ _TEXT_SETTINGS = (
     "DISPLAY_TIMEZONE",
     "LOG_ORIGIN",
     "LOG_SIGNED_STATE",
+    "SECRET_KEY",
+    "LOGIN_RATE_LIMIT_ACCOUNT",
+    "LOGIN_RATE_LIMIT_CLIENT",
+    "CARD_FONT",
+    "CARD_FONT_BOLD",
 )
 
 

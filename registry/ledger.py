@@ -23,6 +23,7 @@ from schemas import canonical
 class Action(enum.StrEnum):
     MAKER_ADMITTED = "maker:admitted"
     ACCOUNT_CREATED = "account:created"
+    ACCOUNT_PASSWORD_SET = "account:password_set"  # noqa: S105 - an event name, not a secret
     TOKEN_CREATED = "token:created"  # noqa: S105 - an event name, not a secret
     TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
     PIECE_REGISTERED = "piece:registered"

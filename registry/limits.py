@@ -82,19 +82,34 @@ class Counter:
         self._strategy = strategies.STRATEGIES[strategy](self.storage)
         self._prefix = key_prefix
 
-    def hit(self, allowance: RateLimitItem, address: str) -> float | None:
+    def hit(self, allowance: RateLimitItem, address: str, *, scope: str = _SCOPE) -> float | None:
         """Count one request from `address`; None when allowed, else seconds to wait.
 
         A storage that cannot be reached counts nothing: a buyer's check matters more.
         """
-        identifiers = (self._prefix, _SCOPE, _client(address))
+        identifiers = (self._prefix, scope, _client(address))
         try:
             if self._strategy.hit(allowance, *identifiers):
                 return None
-            reset_at = self._strategy.get_window_stats(allowance, *identifiers).reset_time
+            return self._wait(allowance, identifiers)
         except self.storage.base_exceptions as exc:
             log.warning("rate-limit storage unreachable, request not counted: %s", exc)
             return None
+
+    def left(self, allowance: RateLimitItem, key: str, *, scope: str) -> float | None:
+        """Without counting: None while `key` has some of its allowance left, else the
+        seconds until it comes back."""
+        identifiers = (self._prefix, scope, _client(key))
+        try:
+            if self._strategy.test(allowance, *identifiers):
+                return None
+            return self._wait(allowance, identifiers)
+        except self.storage.base_exceptions as exc:
+            log.warning("rate-limit storage unreachable, request not counted: %s", exc)
+            return None
+
+    def _wait(self, allowance: RateLimitItem, identifiers: tuple) -> float:
+        reset_at = self._strategy.get_window_stats(allowance, *identifiers).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
 
@@ -109,15 +124,46 @@ def _client(address: str) -> str:
         return address
 
 
+def sign_in_wait(account_key: str, address: str | None) -> float | None:
+    """Seconds before another sign-in may be tried for this account or from this client,
+    or None. Only failures count (`sign_in_failed`)."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return None
+    counter: Counter = current_app.extensions["registry.limiter"]
+    waits = [
+        counter.left(_allowance(config[setting]), key, scope=scope)
+        for setting, key, scope in _sign_in_keys(account_key, address)
+    ]
+    return max((w for w in waits if w is not None), default=None)
+
+
+def sign_in_failed(account_key: str, address: str | None) -> None:
+    """Count a failed sign-in against the account and the client."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return
+    counter: Counter = current_app.extensions["registry.limiter"]
+    for setting, key, scope in _sign_in_keys(account_key, address):
+        counter.hit(_allowance(current_app.config[setting]), key, scope=scope)
+
+
+def _sign_in_keys(account_key: str, address: str | None) -> list[tuple[str, str, str]]:
+    keys = [("LOGIN_RATE_LIMIT_ACCOUNT", account_key, "sign-in-account")]
+    if address:
+        keys.append(("LOGIN_RATE_LIMIT_CLIENT", address, "sign-in-client"))
+    return keys
+
+
 def init_app(app: Flask) -> Counter:
     # A counter per app: tests build many apps in one process, and must not share counts.
-    try:
-        _allowance(app.config["PUBLIC_RATE_LIMIT"])
-    except ValueError as exc:
-        raise ValueError(
-            f"REGISTRY_PUBLIC_RATE_LIMIT {app.config['PUBLIC_RATE_LIMIT']!r} is not a rate "
-            "limit such as '300 per minute'"
-        ) from exc
+    for setting in ("PUBLIC_RATE_LIMIT", "LOGIN_RATE_LIMIT_ACCOUNT", "LOGIN_RATE_LIMIT_CLIENT"):
+        try:
+            _allowance(app.config[setting])
+        except ValueError as exc:
+            raise ValueError(
+                f"REGISTRY_{setting} {app.config[setting]!r} is not a rate limit such as "
+                "'300 per minute'"
+            ) from exc
     counter = Counter(
         app.config["RATELIMIT_STORAGE_URI"],
         strategy=app.config["RATELIMIT_STRATEGY"],

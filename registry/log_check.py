@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 import keys
 from keys import note
+from registry import accounts as accounts_service
 from registry import assays as assays_service
 from registry import checkpoints, ledger, log_tree, merkle
 from registry import makers as makers_service
@@ -314,6 +315,7 @@ class _People:
     tokens: dict[str, _Logged] = field(default_factory=dict)
     pieces: dict[int, _Logged] = field(default_factory=dict)
     photos: dict[int, tuple[int, str | None]] = field(default_factory=dict)
+    passwords: dict[str, tuple[int, str | None]] = field(default_factory=dict)
 
     def collect(self, index: int, entry: dict) -> None:
         action, data = entry.get("action"), _data(entry)
@@ -321,6 +323,8 @@ class _People:
             self.makers[entry.get("maker")] = _Logged(index, entry)
         elif action == ledger.Action.ACCOUNT_CREATED:
             self.accounts[data.get("account")] = _Logged(index, entry)
+        elif action == ledger.Action.ACCOUNT_PASSWORD_SET:
+            self.passwords[data.get("account")] = (index, data.get("password"))
         elif action == ledger.Action.TOKEN_CREATED:
             self.tokens[data.get("prefix")] = _Logged(index, entry)
         elif action == ledger.Action.TOKEN_REVOKED and data.get("prefix") in self.tokens:
@@ -353,6 +357,13 @@ class _People:
                     logged.index,
                     "record differs",
                     f"account {account.id}'s role or maker is not the one it was created with",
+                )
+            index, password = self.passwords.get(digest, (logged.index, None))
+            if password != accounts_service.password_digest(account):
+                report.add(
+                    index,
+                    "record differs",
+                    f"account {account.id}'s password is not the one last set through the registry",
                 )
         for token in session.scalars(select(ApiToken).order_by(ApiToken.id)):
             logged = self.tokens.get(token.prefix)

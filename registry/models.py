@@ -90,6 +90,9 @@ class Account(Base):
     maker_id: Mapped[int | None] = mapped_column(ForeignKey("maker.id"))
     display_name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Set by the brand office (a first or reset password): the owner must choose their own
+    # before anything else.
+    password_must_change: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     maker: Mapped[Maker | None] = relationship(lazy="joined")
@@ -379,3 +382,21 @@ class Checkpoint(Base):
     kid: Mapped[str] = mapped_column(String(64))
     # The signed note, byte for byte as served.
     note: Mapped[str] = mapped_column(Text)
+
+
+class LogVerification(Base):
+    """The outcome of one `registry log verify` of this database, for the inspectors'
+    log status page: when, over how many entries, and the first discrepancy if any."""
+
+    __tablename__ = "log_verification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    checkpoints: Mapped[int] = mapped_column(Integer)
+    discrepancies: Mapped[int] = mapped_column(Integer)
+    first: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def passed(self) -> bool:
+        return self.discrepancies == 0

@@ -58,3 +58,27 @@ class NewTokenOut(TokenOut):
 
 class TokenList(Schema):
     items = fields.List(fields.Nested(TokenOut), required=True)
+
+
+class SignInIn(Schema):
+    """The portal's sign-in form."""
+
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+#: NIST SP 800-63B §3.1.1.2: length is what makes a password strong; no composition rules.
+PASSWORD_MIN = 10
+
+
+class PasswordChangeIn(Schema):
+    """The portal's change-password form: the current one, and the new one twice."""
+
+    current = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new = fields.String(required=True, validate=validate.Length(min=PASSWORD_MIN, max=1024))
+    repeat = fields.String(required=True, validate=validate.Length(max=1024))
+
+    @validates_schema
+    def _repeated(self, data, **kwargs):
+        if "new" in data and data.get("repeat") != data["new"]:
+            raise ValidationError("Does not match the new password.", "repeat")

@@ -51,6 +51,7 @@ REVOCATION_REASONS: tuple[str, ...] = (
 EVENT_TYPES: tuple[str, ...] = (
     "maker:admitted",
     "account:created",
+    "account:password_set",
     "token:created",
     "token:revoked",
     "piece:registered",

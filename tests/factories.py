@@ -2,6 +2,7 @@
 accounts with tokens."""
 
 import itertools
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -104,3 +105,34 @@ def certify(client, world: World, *, assay: dict | None = None, **piece) -> tupl
     )
     assert attested.status_code == 201, attested.json
     return made.json["id"], attested.json["certificate"]
+
+
+PASSWORD = "birch-taiga-river-7"  # noqa: S105 - the test accounts' password
+
+
+def with_passwords(session: Session, *emails: str) -> None:
+    """Give the accounts of `emails` the test password, as if each had chosen it."""
+    for email in emails:
+        account = accounts.by_email(session, email)
+        accounts.set_password(session, account, PASSWORD, actor=account)
+    session.commit()
+
+
+def csrf_token(client, path: str, **kwargs) -> str:
+    """The CSRF token of the form on the page at `path`, as a browser would send it."""
+    page = client.get(path, **kwargs)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert found, f"no form with a CSRF token on {path} ({page.status_code})"
+    return found.group(1)
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    """Sign in through the portal's form, as a person does."""
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def post_form(client, path: str, data: dict, *, form_page: str | None = None, **kwargs):
+    """Post a portal form with the CSRF token taken from its page (`form_page`, or `path`)."""
+    token = csrf_token(client, form_page or path)
+    return client.post(path, data={**data, "csrf_token": token}, **kwargs)

@@ -1,4 +1,5 @@
-"""The pages people read: server-rendered, Russian and English, no script."""
+"""The pages people read: server-rendered, Russian and English, no script: the public
+verification page and showcase, and the portals of makers, inspectors and the office."""
 
 import functools
 from collections.abc import Callable
@@ -15,7 +16,7 @@ SITE_CSS = Path(__file__).resolve().parent.parent / "static" / "site.css"
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import verification
+    from registry.web import account, admin, inspector, maker, public, session, verification
 
     css = SITE_CSS.read_text(encoding="utf-8")
     # Our own stylesheet from the package, never user input: safe to place unescaped.
@@ -36,7 +37,25 @@ def init_app(app: Flask) -> None:
             "L": _words(locale, translations),
         }
 
-    app.register_blueprint(verification.bp)
+    app.add_template_filter(_day_filter, "day")
+    app.add_template_filter(_moment_filter, "moment")
+    session.init_app(app)
+    for blueprint in (verification, public, account, maker, inspector, admin):
+        app.register_blueprint(blueprint.bp)
+
+
+def _day_filter(moment) -> str:
+    """A date as the pages show it: in the regions' time zone, in the page's language."""
+    from registry.web import verification
+
+    return verification.day(moment, str(get_locale()))
+
+
+def _moment_filter(moment) -> str:
+    """A date and time to the minute, in the regions' time zone and the page's language."""
+    from registry.web import verification
+
+    return verification.moment(moment, str(get_locale()))
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
@@ -18,11 +18,6 @@ from registry.web import words
 bp = Blueprint("verification", __name__)
 
 _REFUSALS = ((MistypedCode, "mistyped", 400), (MalformedCode, "malformed", 400))
-
-
-@bp.get("/")
-def home():
-    return redirect(url_for("verification.form"))
 
 
 @bp.get("/v/<code>")
@@ -125,9 +120,9 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
             {**stone, "carat": _number(stone["carat"], 3, locale, keep=2)}
             for stone in piece["stones"]
         ],
-        "issued_on": _day(certificate.issued_at, locale),
-        "attested_on": _day(datetime.fromisoformat(payload["assay"]["attested_at"]), locale),
-        "revoked_on": _day(certificate.revoked_at, locale) if certificate.revoked_at else None,
+        "issued_on": day(certificate.issued_at, locale),
+        "attested_on": day(datetime.fromisoformat(payload["assay"]["attested_at"]), locale),
+        "revoked_on": day(certificate.revoked_at, locale) if certificate.revoked_at else None,
         "reason": words.REASONS.get(certificate.revocation_reason or "", words.REASONS["other"]),
         "current_printed": codes.printed(verdict.current_code) if verdict.current_code else None,
         # Written out: url_for costs more than the rest of a line of the page.
@@ -156,10 +151,16 @@ def _separators(locale: str) -> dict[int, str]:
     return str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale)})
 
 
-def _day(moment: datetime, locale: str) -> str:
+def day(moment: datetime, locale: str) -> str:
     """The date in the registry's time zone (the regions' own), in the page's language."""
     zone = current_app.config["DISPLAY_TIMEZONE"]
     return _long_date(moment.astimezone(ZoneInfo(zone)).date(), locale)
+
+
+def moment(value: datetime, locale: str) -> str:
+    """The date and time to the minute, in the registry's time zone and the page's language."""
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    return format_datetime(value.astimezone(zone), "medium", tzinfo=zone, locale=locale)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,0 +1,231 @@
+"""Signing in to the portals: the session cookie, CSRF, and who may open which page.
+
+The session is Flask's signed cookie holding the account's id and a fingerprint of its
+password hash, so a new password ends every older session. Every form carries a CSRF
+token (Flask-WTF); the API, which takes bearer tokens and no cookies, is not affected.
+"""
+
+import functools
+import hashlib
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from registry import accounts, db, errors, i18n
+from registry.errors import RegistryError
+from registry.models import Account
+
+log = logging.getLogger(__name__)
+
+#: The blueprints whose forms need a CSRF token (every page blueprint with a form).
+_PROTECTED: set[str] = set()
+_csrf = CSRFProtect()
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever the request came over HTTPS (with
+    PROXY_HOPS set, as the proxy says), not only when configured so."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _secret_key(Path(config["KEYS_DIR"]))
+    config.setdefault("SESSION_COOKIE_NAME", "registry_session")
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["SESSION_HOURS"])
+    # Checked only on the portals' forms (below): the API authenticates by bearer token.
+    config["WTF_CSRF_CHECK_DEFAULT"] = False
+    config["WTF_CSRF_TIME_LIMIT"] = config["SESSION_HOURS"] * 3600
+    # The token is the defence; Flask-WTF's extra Referer check over HTTPS would refuse
+    # every form, since the pages send no Referer (Referrer-Policy: no-referrer).
+    config["WTF_CSRF_SSL_STRICT"] = False
+    app.session_interface = _SessionInterface()
+    _csrf.init_app(app)
+
+    @app.before_request
+    def _check_csrf() -> None:
+        if request.method == "POST" and request.blueprint in _PROTECTED:
+            _csrf.protect()
+
+    @app.errorhandler(HTTPException)
+    def _any_http_error(error: HTTPException):
+        # Raised before any blueprint is chosen (an unknown address, an id out of range):
+        # the API answers problem JSON; a person browsing gets a page.
+        if request.path.startswith(("/api/", "/.well-known/")):
+            return errors.from_http_exception(error)
+        return _http_error(error)
+
+    @app.context_processor
+    def _portal_globals():
+        return {"account": g.get("portal_account")}
+
+
+def pages(bp: Blueprint, *, forms: bool = True) -> Blueprint:
+    """Make `bp` a blueprint of pages: errors as pages in the visitor's language (never
+    problem JSON), and, with `forms`, a CSRF token required on every POST."""
+    if forms:
+        _PROTECTED.add(bp.name)
+    bp.register_error_handler(RegistryError, _registry_error)
+    bp.register_error_handler(CSRFError, _csrf_error)
+    bp.register_error_handler(HTTPException, _http_error)
+    bp.register_error_handler(OperationalError, _unavailable)
+    return bp
+
+
+def current() -> Account | None:
+    """The account signed in with this request's session cookie, if any."""
+    if "portal_account" in g:
+        return g.portal_account
+    account = None
+    account_id = session.get("account")
+    if isinstance(account_id, int):
+        account = db.session().get(Account, account_id)
+        if account is None or session.get("stamp") != accounts.session_stamp(account):
+            session.clear()  # the account is gone or its password changed since
+            account = None
+    g.portal_account = account
+    return account
+
+
+def begin(account: Account) -> None:
+    """Start a session for `account` (after a sign-in or a change of password)."""
+    session.clear()
+    session.permanent = True
+    session["account"] = account.id
+    session["stamp"] = accounts.session_stamp(account)
+    g.portal_account = account
+
+
+def end() -> None:
+    session.clear()
+    g.portal_account = None
+
+
+def home_of(account: Account) -> str:
+    """Where an account lands after signing in."""
+    endpoint = {"maker": "maker.dashboard", "inspector": "inspector.queue"}.get(
+        account.role, "admin.makers"
+    )
+    return url_for(endpoint)
+
+
+def portal(*roles: str) -> Callable:
+    """The view is for signed-in accounts of `roles`: others are sent to sign in, or
+    shown a 403 page. Its answers are private, never stored by a cache."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            account = current()
+            if account is None:
+                return private(redirect(url_for("account.login", next=_here())))
+            if account.password_must_change and request.endpoint != "account.password":
+                return private(redirect(url_for("account.password", next=_here())))
+            if roles and account.role not in roles:
+                return private(_page("portal/error.html", 403, kind="forbidden"))
+            g.actor = account
+            return private(current_app.make_response(view(*args, **kwargs)))
+
+        return wrapped
+
+    return decorator
+
+
+def private(response):
+    """A page for one signed-in person: no cache keeps it, and a ?lang= choice sticks."""
+    response = current_app.make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return i18n.remember(response)
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """`target` when it is a path on this site; `fallback` for anything else (an open
+    redirect to another site would lend it the registry's address)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return fallback
+
+
+def _here() -> str:
+    return request.full_path.rstrip("?") if request.query_string else request.path
+
+
+def _page(template: str, status: int, **context):
+    return current_app.make_response((render_template(template, **context), status))
+
+
+def _registry_error(error: RegistryError):
+    # Another maker's piece is "not found", as an unknown one: a guessed id tells nothing.
+    status = 404 if error.status == 403 else error.status
+    kind = "not_found" if status == 404 else "refused"
+    return private(_page("portal/error.html", status, kind=kind, detail=error.detail))
+
+
+def _csrf_error(error: CSRFError):
+    log.info("form refused: %s", error.description)
+    return private(_page("portal/error.html", 400, kind="csrf"))
+
+
+def _http_error(error: HTTPException):
+    kind = {403: "forbidden", 404: "not_found", 429: "too_many"}.get(error.code, "refused")
+    response = _page("portal/error.html", error.code or 500, kind=kind)
+    if error.code == 429 and "registry_retry_after" in g:
+        response.headers["Retry-After"] = str(g.registry_retry_after)
+    return private(response)
+
+
+def _unavailable(error: OperationalError):
+    refusal = errors.from_database_error(error)  # rolls back and logs, as for the API
+    response = _page("portal/error.html", refusal.status_code, kind="unavailable")
+    response.headers["Retry-After"] = refusal.headers["Retry-After"]
+    return private(response)
+
+
+def _secret_key(folder: Path) -> str:
+    """The key that signs session cookies: REGISTRY_SECRET_KEY, or else one generated
+    once beside the signing keys (every worker of the machine then shares it; several
+    machines must be given the same REGISTRY_SECRET_KEY)."""
+    path = folder / "session-secret"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Written aside, then linked into place: a worker starting at the same moment
+        # reads either no file or the whole key, never half of one.
+        draft = folder / f".session-secret.{os.getpid()}.{secrets.token_hex(4)}"
+        draft.write_text(secrets.token_urlsafe(48) + "\n", encoding="ascii")
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text(encoding="ascii").strip()
+
+
+def fingerprint(value: str) -> str:
+    """A short, stable name for a private value in rate-limit keys and logs."""
+    return hashlib.sha256(value.encode()).hexdigest()[:24]
