@@ -48,12 +48,12 @@ class _SecurityHeaders:
         return self._app(environ, start)
 
 
-def init_app(app: Flask, *, inline_css: str) -> None:
+def init_app(app: Flask, *, inline_css: list[str]) -> None:
     policy = "; ".join(
         [
             "default-src 'none'",
             "img-src 'self'",
-            f"style-src {style_hash(inline_css)}",
+            f"style-src {' '.join(style_hash(css) for css in inline_css)}",
             "form-action 'self'",
             "base-uri 'none'",
             "frame-ancestors 'none'",

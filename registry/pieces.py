@@ -3,12 +3,12 @@
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from registry import ledger
+from registry import codes, ledger
 from registry.errors import Conflict, Forbidden, NotFound
-from registry.models import Account, Maker, Piece
+from registry.models import Account, Certificate, Maker, Piece
 
 
 def register(
@@ -69,6 +69,21 @@ def registration(piece: Piece) -> dict:
     }
 
 
+def _matching(text: str):
+    """Pieces whose code, UIN, reference or title the searched text names."""
+    found = [
+        Piece.reference.icontains(text, autoescape=True),
+        Piece.title.icontains(text, autoescape=True),
+    ]
+    parsed = codes.parse(text)
+    if parsed.problem is None:
+        coded = select(Certificate.piece_id).where(Certificate.code == parsed.code)
+        found.append(Piece.id.in_(coded))
+    if text.isdigit() and len(text) == 16:
+        found.append(Piece.uin == text)
+    return or_(*found)
+
+
 def centigrams(grams: Decimal) -> int:
     return int(Decimal(grams) * 100)
 
@@ -101,15 +116,23 @@ def listing(
     actor: Account,
     status: str | None = None,
     maker_slug: str | None = None,
+    text: str | None = None,
+    newest_first: bool = False,
     after: int | None = None,
     limit: int = 50,
 ) -> tuple[list[Piece], int | None]:
-    """A page of pieces the actor may see, in id order, and the cursor of the next page."""
+    """A page of pieces the actor may see, in registration order (oldest first, or
+    newest first), and the cursor of the next page.
+
+    `text` finds a piece by its certificate code (typed as printed, or leniently), its
+    state UIN, or a part of its reference or title.
+    """
     # Each piece shows its current certificate: load them all in one more query.
+    order = Piece.id.desc() if newest_first else Piece.id
     query = (
         select(Piece)
         .options(selectinload(Piece.certificates), selectinload(Piece.photo))
-        .order_by(Piece.id)
+        .order_by(order)
         .limit(limit + 1)
     )
     if actor.role == "maker":
@@ -118,8 +141,10 @@ def listing(
         query = query.join(Piece.maker).where(Maker.slug == maker_slug)
     if status:
         query = query.where(Piece.status == status)
+    if text and text.strip():
+        query = query.where(_matching(text.strip()))
     if after is not None:
-        query = query.where(Piece.id > after)
+        query = query.where(Piece.id < after if newest_first else Piece.id > after)
     items = list(session.scalars(query).unique())
     next_after = items[limit - 1].id if len(items) > limit else None
     return items[:limit], next_after

@@ -464,6 +464,8 @@ def test_the_form_escapes_what_was_typed(client, world):
 
 
 def _visible_text(html: str) -> str:
+    """The words of the page's main part, as a reader sees them (without the site menu)."""
+    html = html[html.find("<main") :]
     html = re.sub(r"<(style|svg)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 

@@ -11,19 +11,26 @@ from markupsafe import Markup, escape
 
 from registry import headers, i18n
 from registry.web import words
+from schemas import standards
 
-SITE_CSS = Path(__file__).resolve().parent.parent / "static" / "site.css"
+STATIC = Path(__file__).resolve().parent.parent / "static"
+SITE_CSS = STATIC / "site.css"
+#: The portals' and showcase's own rules, inlined after site.css on every page but the
+#: verification pages, which stay as small as they can for a phone on a slow connection.
+PORTAL_CSS = STATIC / "portal.css"
 
 
 def init_app(app: Flask) -> None:
     from registry.web import account, admin, inspector, maker, public, session, verification
 
     css = SITE_CSS.read_text(encoding="utf-8")
-    # Our own stylesheet from the package, never user input: safe to place unescaped.
+    portal_css = PORTAL_CSS.read_text(encoding="utf-8")
+    # Our own stylesheets from the package, never user input: safe to place unescaped.
     inline_css = Markup(css)  # noqa: S704
+    inline_portal_css = Markup(portal_css)  # noqa: S704
     # Inline: a phone on a slow connection gets the page in one round trip; the CSP
-    # allows exactly this stylesheet by its hash.
-    headers.init_app(app, inline_css=css)
+    # allows exactly these stylesheets by their hashes.
+    headers.init_app(app, inline_css=[css, portal_css])
     i18n.init_app(app)
 
     @app.context_processor
@@ -32,11 +39,14 @@ def init_app(app: Flask) -> None:
         translations = get_translations()
         return {
             "site_css": inline_css,
+            "portal_css": inline_portal_css,
             "locale": locale,
             "gettext": _page_gettext(translations.gettext),
             "L": _words(locale, translations),
         }
 
+    # The vocabularies, for pages to list and name them: L[words.KINDS[kind]].
+    app.jinja_env.globals.update(words=words, standards=standards)
     app.add_template_filter(_day_filter, "day")
     app.add_template_filter(_moment_filter, "moment")
     session.init_app(app)

@@ -33,6 +33,17 @@ REASONS = {
     "piece_lost_or_stolen": N_("The piece was reported lost or stolen"),
     "other": N_("Another reason"),
 }
+PIECE_STATUSES = {
+    "awaiting_assay": N_("Awaiting assay"),
+    "certified": N_("Certified"),
+    "assay_failed": N_("Assay failed"),
+    "revoked": N_("Revoked"),
+}
+ROLES = {
+    "maker": N_("Maker"),
+    "inspector": N_("Inspector"),
+    "admin": N_("Brand office"),
+}
 HEADINGS = {
     "valid": N_("Authentic"),
     "revoked": N_("Revoked"),
@@ -90,5 +101,5 @@ LABELS = (
 
 def every_word() -> list[str]:
     """Every message the pages look up in `L`."""
-    vocabularies = (KINDS, METALS, REASONS, HEADINGS, PROBLEMS)
+    vocabularies = (KINDS, METALS, REASONS, HEADINGS, PROBLEMS, PIECE_STATUSES, ROLES)
     return [*LABELS, *(word for table in vocabularies for word in table.values())]
