@@ -63,12 +63,20 @@ def create(session: Session, data: dict[str, Any], *, actor: Account | None) -> 
 
 
 def set_password(
-    session: Session, account: Account, password: str, *, actor: Account | None
+    session: Session,
+    account: Account,
+    password: str,
+    *,
+    actor: Account | None,
+    must_change: bool | None = None,
 ) -> None:
     """Give `account` a new password. Set by anyone but its owner (the brand office's
-    first or reset password), it must be changed at the next sign-in. The caller commits."""
+    first or reset password), it must be changed at the next sign-in unless `must_change`
+    says otherwise. The caller commits."""
     account.password_hash = _hasher().hash(password)
-    account.password_must_change = actor is not None and actor.id != account.id
+    if must_change is None:
+        must_change = actor is not None and actor.id != account.id
+    account.password_must_change = must_change
     ledger.append(
         session,
         ledger.Action.ACCOUNT_PASSWORD_SET,

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from marshmallow import ValidationError
+from sqlalchemy import insert
 
 import keys
 from registry import (
@@ -30,7 +31,8 @@ from registry import (
     transparency,
 )
 from registry.errors import RegistryError
-from schemas.accounts import AccountIn
+from registry.models import LogVerification, utcnow
+from schemas.accounts import PASSWORD_MIN, AccountIn
 from schemas.makers import MakerIn
 
 
@@ -158,6 +160,29 @@ def accounts_create(role: str, email: str, maker_slug: str | None, display_name:
     click.echo(f"account {account.id}: {account.email} ({account.role})", err=True)
 
 
+@accounts_group.command("password")
+@click.option("--email", required=True)
+@click.option(
+    "--temporary",
+    is_flag=True,
+    help="Generate a password, print it, and have its owner change it at sign-in.",
+)
+def accounts_password(email: str, temporary: bool) -> None:
+    """Set an account's portal password (asked for twice, unless --temporary)."""
+    account = accounts.by_email(db.session(), email)
+    if temporary:
+        password = accounts.temporary_password()
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        if len(password) < PASSWORD_MIN:
+            raise click.ClickException(f"a password needs at least {PASSWORD_MIN} characters")
+    accounts.set_password(db.session(), account, password, actor=None, must_change=temporary)
+    db.session().commit()
+    click.echo(f"password set for {account.email}", err=True)
+    if temporary:
+        click.echo(password)
+
+
 @main.group(name="tokens")
 def tokens_group() -> None:
     """API tokens."""
@@ -277,6 +302,7 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
         trusted=signer.last_signed(),
     )
     first = report.first
+    _record_verification(report)
     if first is not None:
         for problem in report.problems[:20]:
             click.echo(str(problem), err=True)
@@ -290,6 +316,23 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
         f"log verified: {report.entries} entries, {report.checkpoints} checkpoints, "
         f"{report.certificates} certificates and {report.assays} assays match"
     )
+
+
+def _record_verification(report: log_check.Report) -> None:
+    """Keep the outcome for the inspectors' log status page, in a transaction of its own
+    (the check itself reads one read-only snapshot). Informational: the check, run
+    again, is the proof, not this row."""
+    db.end_session()
+    with db.engine().begin() as connection:
+        connection.execute(
+            insert(LogVerification).values(
+                checked_at=utcnow(),
+                tree_size=report.entries,
+                checkpoints=report.checkpoints,
+                discrepancies=len(report.problems),
+                first=str(report.first) if report.first else None,
+            )
+        )
 
 
 def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:

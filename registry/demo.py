@@ -85,6 +85,8 @@ PIECES = {
 }
 
 INSPECTORATE = "East Siberian State Inspectorate of Assay Supervision"
+#: The demo accounts' portal password: demo data is for a developer's own machine only.
+DEMO_PASSWORD = "yenisey-demo-2026"  # noqa: S105
 
 
 def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> str:
@@ -101,6 +103,7 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
         },
         actor=admin,
     )
+    people = [admin, inspector]
     created = []
     for maker_data in MAKERS:
         maker = makers.admit(session, MakerIn().load(maker_data), actor=admin)
@@ -109,6 +112,7 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
             {"email": f"{maker.slug}@demo.yenisey.example", "role": "maker", "maker": maker.slug},
             actor=admin,
         )
+        people.append(account)
         for ref, kind, title, metal, fineness, weight, stones in PIECES[maker.slug]:
             data = PieceIn().load(
                 {
@@ -155,6 +159,8 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
         note="Weight recorded wrongly at registration.",
         actor=inspector,
     )
+    for person in people:
+        accounts.set_password(session, person, DEMO_PASSWORD, actor=None, must_change=False)
     session.flush()
     lines = [f"demo: {len(MAKERS)} makers, {len(created)} pieces"]
     for piece in created:
@@ -164,7 +170,8 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
             line += f" {codes.printed(code)}  {issuer.url}/v/{code}"
         lines.append(line.rstrip())
     lines.append(
-        "accounts: office@, inspector@ and <maker>@demo.yenisey.example; "
+        "accounts: office@, inspector@ and <maker>@demo.yenisey.example, password "
+        f"{DEMO_PASSWORD} (sign in at {issuer.url}/login); "
         "make a token with: registry tokens create --email EMAIL"
     )
     return "\n".join(lines)

@@ -1,19 +1,142 @@
-"""The brand office's portal: admitting makers, creating accounts."""
+"""The brand office's portal: admitting makers, creating accounts, and handing over
+their first or reset passwords and their API tokens.
 
-from flask import Blueprint
+A password or token made here is shown on the answering page once and never again: the
+office hands it over, and a password must be changed by its owner at the first sign-in.
+"""
 
-from registry.web import session
+import collections
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
+
+from registry import accounts, db, makers
+from registry.errors import RegistryError
+from registry.web import forms, session
+from schemas.accounts import AccountIn, TokenIn
+from schemas.makers import MakerIn
 
 bp = session.pages(Blueprint("admin", __name__, url_prefix="/admin"))
 
 
-@bp.get("/makers")
+@bp.get("/makers", endpoint="makers")
 @session.portal("admin")
-def makers():
-    return "makers"
+def maker_list():
+    """The makers admitted to the brand, and the form to admit another."""
+    return _makers_page()
 
 
-@bp.get("/accounts")
+@bp.post("/makers")
 @session.portal("admin")
-def accounts():
-    return "accounts"
+def admit():
+    """Admit a maker of Krasnoyarsk Krai, Khakassia or Tuva to the brand."""
+    try:
+        data = forms.load(MakerIn(), request.form)
+        maker = makers.admit(db.session(), data, actor=g.actor)
+    except forms.Invalid as invalid:
+        return _makers_page(errors=invalid.errors, status=422)
+    except RegistryError as error:
+        db.session().rollback()
+        return _makers_page(errors=forms.refused(error).errors, status=422)
+    db.session().commit()
+    name = maker.name_en if _english() else maker.name_ru
+    flash(gettext("%(name)s is admitted to the brand.", name=name))
+    return redirect(url_for("admin.makers"))
+
+
+def _makers_page(*, errors: dict | None = None, status: int = 200):
+    session_ = db.session()
+    counts = collections.Counter(a.maker_id for a in accounts.listing(session_) if a.maker_id)
+    html = render_template(
+        "admin/makers.html",
+        makers=makers.directory(session_),
+        counts=counts,
+        errors=errors or {},
+        values=request.form if errors else {},
+    )
+    return html, status
+
+
+@bp.get("/accounts", endpoint="accounts")
+@session.portal("admin")
+def account_list():
+    """Every account, and the form to create one."""
+    return _accounts_page()
+
+
+@bp.post("/accounts")
+@session.portal("admin")
+def create_account():
+    """Create an account with a temporary password, shown on the answering page once."""
+    try:
+        data = forms.load(AccountIn(), request.form)
+        account = accounts.create(db.session(), data, actor=g.actor)
+    except forms.Invalid as invalid:
+        return _accounts_page(errors=invalid.errors, status=422)
+    except RegistryError as error:
+        db.session().rollback()
+        return _accounts_page(errors=forms.refused(error).errors, status=422)
+    password = accounts.temporary_password()
+    accounts.set_password(db.session(), account, password, actor=g.actor)
+    db.session().commit()
+    return _accounts_page(handed=_Handed("created", account, password), status=201)
+
+
+@bp.post("/accounts/<id:account_id>/password")
+@session.portal("admin")
+def reset_password(account_id: int):
+    """Give an account a new temporary password: the old one and every session end."""
+    account = accounts.get(db.session(), account_id)
+    if account.id == g.actor.id:
+        # Your own password is changed knowing the current one, never reset unseen.
+        message = gettext("Change your own password on your account page, not here.")
+        return _accounts_page(refusal=message, status=409)
+    password = accounts.temporary_password()
+    accounts.set_password(db.session(), account, password, actor=g.actor)
+    db.session().commit()
+    return _accounts_page(handed=_Handed("reset", account, password))
+
+
+@bp.post("/accounts/<id:account_id>/tokens")
+@session.portal("admin")
+def issue_token(account_id: int):
+    """Issue an API token for an account; its secret is shown on the answering page once."""
+    account = accounts.get(db.session(), account_id)
+    try:
+        data = forms.load(TokenIn(), request.form)
+    except forms.Invalid as invalid:
+        message = " ".join(m for texts in invalid.errors.values() for m in texts)
+        return _accounts_page(refusal=message, status=422)
+    _token, secret = accounts.issue_token(
+        db.session(), account, name=data.get("name"), actor=g.actor
+    )
+    db.session().commit()
+    return _accounts_page(handed=_Handed("token", account, secret), status=201)
+
+
+_Handed = collections.namedtuple("_Handed", "kind account secret")
+"""A secret to hand over: a new account's password, a reset one, or a token."""
+
+
+def _accounts_page(
+    *,
+    errors: dict | None = None,
+    handed: _Handed | None = None,
+    refusal: str | None = None,
+    status: int = 200,
+):
+    session_ = db.session()
+    html = render_template(
+        "admin/accounts.html",
+        accounts=accounts.listing(session_),
+        makers=makers.directory(session_),
+        errors=errors or {},
+        values=request.form if errors else {},
+        handed=handed,
+        refusal=refusal,
+    )
+    return html, status
+
+
+def _english() -> bool:
+    return str(get_locale()) == "en"
