@@ -77,10 +77,12 @@ def _csv_records(reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
     reader.fieldnames = header
     for record in reader:
         row = {k: (v.strip() if isinstance(v, str) else v) for k, v in record.items() if k}
-        yield reader.line_num, _csv_row(row)
+        yield reader.line_num, from_text(row)
 
 
-def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+def from_text(row: dict[str, Any]) -> dict[str, Any]:
+    """A piece's fields typed as text (a CSV line, a web form) as PieceIn loads them:
+    blank fields left out, the fineness as a number, stones from `type:count:carat;…`."""
     result = {k: v for k, v in row.items() if k in COLUMNS and v not in (None, "")}
     if "fineness" in result:
         result["fineness"] = _integer(result["fineness"])

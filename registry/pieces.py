@@ -3,12 +3,13 @@
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry import codes, ledger
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.models import Account, Certificate, Maker, Piece
+from schemas.standards import PIECE_STATUSES
 
 
 def register(
@@ -108,6 +109,21 @@ def get(session: Session, piece_id: int, *, actor: Account, lock: bool = False) 
     if actor.role == "maker" and piece.maker_id != actor.maker_id:
         raise Forbidden("This piece belongs to another maker.")
     return piece
+
+
+STATUSES = PIECE_STATUSES
+
+
+def counts(session: Session, maker: Maker) -> dict[str, int]:
+    """How many of the maker's pieces are in each status (every status named)."""
+    found = dict(
+        session.execute(
+            select(Piece.status, func.count())
+            .where(Piece.maker_id == maker.id)
+            .group_by(Piece.status)
+        ).all()
+    )
+    return {status: found.get(status, 0) for status in PIECE_STATUSES}
 
 
 def listing(

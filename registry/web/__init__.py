@@ -21,7 +21,16 @@ PORTAL_CSS = STATIC / "portal.css"
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import account, admin, inspector, maker, public, session, verification
+    from registry.web import (
+        account,
+        admin,
+        forms,
+        inspector,
+        maker,
+        public,
+        session,
+        verification,
+    )
 
     css = SITE_CSS.read_text(encoding="utf-8")
     portal_css = PORTAL_CSS.read_text(encoding="utf-8")
@@ -48,10 +57,17 @@ def init_app(app: Flask) -> None:
     # The vocabularies, for pages to list and name them: L[words.KINDS[kind]].
     app.jinja_env.globals.update(words=words, standards=standards)
     app.add_template_filter(_day_filter, "day")
+    app.add_template_filter(_zip_words, "zip_words")
+    app.add_template_filter(lambda errors: forms.flat(errors).items(), "flat_errors")
     app.add_template_filter(_moment_filter, "moment")
     session.init_app(app)
     for blueprint in (verification, public, account, maker, inspector, admin):
         app.register_blueprint(blueprint.bp)
+
+
+def _zip_words(values, table: dict[str, str], words_: dict) -> list[tuple[str, str]]:
+    """(value, its word in the page's language) for a select of a vocabulary."""
+    return [(value, words_[table[value]]) for value in values]
 
 
 def _day_filter(moment) -> str:

@@ -1,25 +1,336 @@
 """The maker's portal: their pieces, registration, bulk import, labels and cards."""
 
-from flask import Blueprint
+import csv
+import io
+import logging
 
-from registry.web import session
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext
+
+from registry import cards, db, imports, photos, pieces, qr
+from registry.errors import Conflict, InvalidInput, NotFound, RegistryError
+from registry.models import Account, Piece
+from registry.web import forms, session
+from schemas.pieces import ANY_LEGAL_FINENESS, PieceIn
+from schemas.qr import MIN_BORDER
+
+log = logging.getLogger(__name__)
 
 bp = session.pages(Blueprint("maker", __name__, url_prefix="/maker"))
+
+_PAGE = 50
+#: Rows registered between two progress lines of an import.
+_IMPORT_STEP = 100
+#: The label PNG's pixels per module: 10 makes a 330 px image for a typical code,
+#: sharp on a 300 dpi tag printer at about 28 mm.
+_LABEL_SCALE = 10
+_CHARSETS = ("utf-8", "windows-1251")
+#: Where the import page's progress and report go, streamed as the rows are registered.
+_PROGRESS_HERE = "<!-- progress -->"
+_TEMPLATE_ROWS = (
+    ("R-101", "ring", "Кольцо «Енисей»", "Gold ring with three diamonds", "gold", "585",
+     "3.42", "diamond:3:0.15", ""),
+    ("E-205", "earrings", "Серьги «Саяны»", "", "silver", "925", "5.10", "", ""),
+)  # fmt: skip
 
 
 @bp.get("/")
 @session.portal("maker")
 def dashboard():
-    return "maker"
+    """The maker's pieces, newest first, by status and by search."""
+    status = request.args.get("status") or None
+    if status not in (None, *pieces.STATUSES):
+        status = None
+    text = request.args.get("q", "").strip()[:200]
+    after = _cursor(request.args.get("after"))
+    items, next_after = pieces.listing(
+        db.session(),
+        actor=g.actor,
+        status=status,
+        text=text or None,
+        newest_first=True,
+        after=after,
+        limit=_PAGE,
+    )
+    counts = pieces.counts(db.session(), g.actor.maker)
+    return render_template(
+        "maker/dashboard.html",
+        items=items,
+        next_after=next_after,
+        status=status,
+        q=text,
+        counts=counts,
+        paged=after is not None,
+    )
 
 
-@bp.get("/pieces/new")
+@bp.route("/pieces/new", methods=["GET", "POST"])
 @session.portal("maker")
 def register():
-    return "register"
+    """Register a piece, with its photo, in one step."""
+    if request.method == "GET":
+        return _register_page({}, {})
+    values = {key: request.form.get(key, "") for key in imports.COLUMNS}
+    upload = request.files.get("photo")
+    try:
+        data = forms.load(PieceIn(), imports.from_text(values))
+        piece = pieces.register(db.session(), g.actor.maker, data, actor=g.actor)
+        if upload and upload.filename:
+            db.session().flush()
+            limits = photos.Limits.from_config(current_app.config)
+            photos.attach(
+                db.session(), piece.id, upload.read(limits.max_bytes + 1), actor=g.actor,
+                limits=limits,
+            )  # fmt: skip
+    except forms.Invalid as invalid:
+        db.session().rollback()
+        return _register_again(values, invalid.errors)
+    except RegistryError as error:
+        db.session().rollback()
+        return _register_again(values, forms.refused(error).errors)
+    db.session().commit()
+    flash(_registered_message(piece))
+    return redirect(url_for("maker.piece", piece_id=piece.id), code=303)
+
+
+def _register_again(values: dict, errors: dict):
+    if "photo" in errors or any(k.startswith("photo") for k in errors):
+        errors.setdefault("_schema", []).append(_choose_photo_again())
+    return _register_page(values, errors), 422
+
+
+def _register_page(values: dict, errors: dict) -> str:
+    # Every legal fineness in one list: the pairing with the metal is checked on sending,
+    # as a page without script cannot narrow one list by the other (the hint lists them).
+    options = [(fineness, str(fineness)) for fineness in ANY_LEGAL_FINENESS]
+    return render_template(
+        "maker/register.html", values=values, errors=errors, fineness_options=options
+    )
+
+
+def _choose_photo_again() -> str:
+    return gettext("Nothing was registered. Choose the photo again before you resend.")
+
+
+def _registered_message(piece: Piece) -> str:
+    return gettext("Registered %(reference)s. It now waits for assay.", reference=piece.reference)
+
+
+@bp.get("/pieces/<id:piece_id>")
+@session.portal("maker")
+def piece(piece_id: int):
+    """One of the maker's pieces: its details, status, certificate and downloads."""
+    found = pieces.get(db.session(), piece_id, actor=g.actor)
+    return render_template("maker/piece.html", piece=found, errors={})
+
+
+@bp.post("/pieces/<id:piece_id>/photo")
+@session.portal("maker")
+def photo(piece_id: int):
+    """Set or replace the photo of a piece not yet certified."""
+    upload = request.files.get("photo")
+    found = pieces.get(db.session(), piece_id, actor=g.actor)
+    try:
+        if not upload or not upload.filename:
+            raise InvalidInput("Choose a photo.", errors={"photo": ["Choose a photo."]})
+        limits = photos.Limits.from_config(current_app.config)
+        photos.attach(
+            db.session(), piece_id, upload.read(limits.max_bytes + 1), actor=g.actor,
+            limits=limits,
+        )  # fmt: skip
+    except (InvalidInput, Conflict) as error:
+        db.session().rollback()
+        found = pieces.get(db.session(), piece_id, actor=g.actor)
+        errors = forms.refused(error).errors
+        return render_template("maker/piece.html", piece=found, errors=errors), 422
+    db.session().commit()
+    return redirect(url_for("maker.piece", piece_id=found.id), code=303)
+
+
+@bp.get("/pieces/<id:piece_id>/label.<any(png, svg):format>")
+@session.portal("maker")
+def label(piece_id: int, format: str):
+    """The QR label of a certified piece, to print on its tag."""
+    certificate = _certificate_of(piece_id)
+    data = qr.image(
+        db.session(),
+        certificate,
+        base_url=current_app.config["PUBLIC_BASE_URL"],
+        format=format,
+        scale=_LABEL_SCALE,
+        border=MIN_BORDER,
+    )
+    db.session().commit()
+    name = f"{certificate.printed_code}.{format}"
+    return _download(data, qr.MEDIA_TYPES[format], name)
+
+
+@bp.get("/pieces/<id:piece_id>/card.pdf")
+@session.portal("maker")
+def card(piece_id: int):
+    """The printable certificate card (A6, Russian and English) for the buyer."""
+    certificate = _certificate_of(piece_id)
+    photo_jpeg = None
+    signed_photo = certificate.payload_json["piece"].get("photo")
+    if signed_photo:
+        photo_jpeg = photos.image(db.session(), signed_photo["sha256"])
+    data = cards.card(
+        certificate.payload_json,
+        printed_code=certificate.printed_code,
+        url=qr.url(current_app.config["PUBLIC_BASE_URL"], certificate),
+        photo_jpeg=photo_jpeg,
+        fonts=_fonts(),
+    )
+    return _download(data, "application/pdf", f"{certificate.printed_code}.pdf")
+
+
+@bp.get("/labels.pdf")
+@session.portal("maker")
+def label_sheet():
+    """A sheet of QR labels for the certified pieces ticked on the dashboard."""
+    ids = [_cursor(value) for value in request.args.getlist("piece")]
+    if not ids or None in ids:
+        raise InvalidInput("Tick the certified pieces whose labels you want to print.")
+    if len(ids) > 500:
+        raise InvalidInput("Print at most 500 labels at a time.")
+    labels = []
+    for piece_id in dict.fromkeys(ids):
+        certificate = _certificate_of(piece_id)
+        labels.append(
+            cards.Label(
+                printed_code=certificate.printed_code,
+                url=qr.url(current_app.config["PUBLIC_BASE_URL"], certificate),
+                reference=certificate.piece.reference,
+                title=certificate.piece.title,
+            )
+        )
+    data = cards.label_sheet(labels, fonts=_fonts())
+    return _download(data, "application/pdf", "labels.pdf")
+
+
+def _certificate_of(piece_id: int):
+    """The valid certificate of one of the maker's pieces; NotFound otherwise (another
+    maker's piece included: Forbidden is shown as not found)."""
+    found = pieces.get(db.session(), piece_id, actor=g.actor)
+    certificate = found.current_certificate
+    if certificate is None or certificate.status != "valid":
+        raise NotFound(
+            f"Piece {found.reference} has no valid certificate: labels and cards are made "
+            "for certified pieces only."
+        )
+    return certificate
+
+
+def _fonts() -> cards.Fonts:
+    config = current_app.config
+    return cards.Fonts(regular=config["CARD_FONT"], bold=config["CARD_FONT_BOLD"])
+
+
+def _download(data: bytes, media_type: str, filename: str) -> Response:
+    response = Response(data, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @bp.get("/import")
 @session.portal("maker")
 def bulk_import():
-    return "import"
+    """How to import: the columns, a template to fill in, the upload form."""
+    return render_template("maker/import.html", errors={}, columns=imports.COLUMNS)
+
+
+@bp.get("/import/template.csv")
+@session.portal("maker")
+def import_template():
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(imports.COLUMNS)
+    writer.writerows(_TEMPLATE_ROWS)
+    return _download(out.getvalue().encode("utf-8-sig"), "text/csv", "pieces-template.csv")
+
+
+@bp.post("/import")
+@session.portal("maker")
+def run_import():
+    """Import a CSV file: every good row is registered, every bad one reported with its
+    line number; the page shows progress as the rows are registered, and nothing is
+    stored unless the whole import finishes."""
+    upload = request.files.get("file")
+    charset = request.form.get("charset") or "utf-8"
+    max_rows = current_app.config["IMPORT_MAX_ROWS"]
+    try:
+        if charset not in _CHARSETS:
+            raise InvalidInput("Unknown encoding.", errors={"charset": ["Unknown encoding."]})
+        if not upload or not upload.filename:
+            raise InvalidInput("Choose a CSV file.", errors={"file": ["Choose a CSV file."]})
+        rows = list(imports.rows_from_csv(upload.read(), charset=charset))
+        if not rows:
+            raise InvalidInput("The file has no rows under its header.", errors={"file": []})
+        if len(rows) > max_rows:
+            raise InvalidInput(f"An import takes at most {max_rows} rows; split the file.")
+    except InvalidInput as error:
+        errors = forms.refused(error).errors
+        errors.setdefault("_schema", [error.detail])
+        html = render_template("maker/import.html", errors=errors, columns=imports.COLUMNS)
+        return html, 422
+    actor_id = g.actor.id
+    # The page around the progress is rendered now, with the signed-in account's menu.
+    page = render_template("maker/import_run.html", total=len(rows))
+    head, tail = page.split(_PROGRESS_HERE)
+
+    def body():
+        # Runs after the view's context was torn down and pushed again: its own session.
+        reading = db.session()
+        actor = reading.get(Account, actor_id)
+        yield head
+        report = {"created": 0, "rejected": 0, "rows": []}
+        try:
+            for start in range(0, len(rows), _IMPORT_STEP):
+                part = imports.run(
+                    reading,
+                    actor.maker,
+                    iter(rows[start : start + _IMPORT_STEP]),
+                    actor=actor,
+                    max_rows=max_rows,
+                )
+                for key in ("created", "rejected"):
+                    report[key] += part[key]
+                report["rows"].extend(part["rows"])
+                yield _progress(len(report["rows"]), len(rows))
+            reading.commit()
+        except Exception:  # the page has begun: say so on it, never a half-sent page
+            reading.rollback()
+            log.exception("import by account %s failed; nothing stored", actor_id)
+            report = None
+        yield render_template("maker/_import_report.html", report=report, total=len(rows))
+        yield tail
+
+    response = Response(stream_with_context(body()), mimetype="text/html")
+    # Proxies must pass each progress line on as it comes (nginx buffers otherwise).
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _progress(done: int, total: int) -> str:
+    text = gettext("%(done)d of %(total)d rows checked", done=done, total=total)
+    return (
+        f'<p class="progress-step" role="status"><progress value="{done}" max="{total}">'
+        f"</progress> {text}</p>\n"
+    )
+
+
+def _cursor(value: str | None) -> int | None:
+    if value and value.isascii() and value.isdigit() and len(value) <= 9:
+        return int(value)
+    return None

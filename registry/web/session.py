@@ -180,9 +180,11 @@ def _page(template: str, status: int, **context):
 
 def _registry_error(error: RegistryError):
     # Another maker's piece is "not found", as an unknown one: a guessed id tells nothing.
-    status = 404 if error.status == 403 else error.status
+    hidden = error.status == 403
+    status = 404 if hidden else error.status
     kind = "not_found" if status == 404 else "refused"
-    return private(_page("portal/error.html", status, kind=kind, detail=error.detail))
+    detail = None if hidden else error.detail
+    return private(_page("portal/error.html", status, kind=kind, detail=detail))
 
 
 def _csrf_error(error: CSRFError):
@@ -191,7 +193,9 @@ def _csrf_error(error: CSRFError):
 
 
 def _http_error(error: HTTPException):
-    kind = {403: "forbidden", 404: "not_found", 429: "too_many"}.get(error.code, "refused")
+    kind = {403: "forbidden", 404: "not_found", 413: "too_large", 429: "too_many"}.get(
+        error.code, "refused"
+    )
     response = _page("portal/error.html", error.code or 500, kind=kind)
     if error.code == 429 and "registry_retry_after" in g:
         response.headers["Retry-After"] = str(g.registry_retry_after)
