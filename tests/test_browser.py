@@ -9,41 +9,16 @@ Chromium comes from the distribution (`make chromium`), never from `playwright i
 The browser sees pages, not backends: this file runs on SQLite only.
 """
 
-import io
-import shutil
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import zxingcpp
-from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, Page, expect
 
-from registry import codes, create_app, db
-from tests import factories
+from registry import codes, db
+from tests import factories, live
 from tests.factories import assay_data, bearer, maker_data, piece_data
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-}
 MAKER_EN = "Angara Jewellery House"
 MAKER_RU = "Ювелирный дом «Ангара»"
 
@@ -62,31 +37,8 @@ class Registry:
 @pytest.fixture(scope="module")
 def registry(sqlite_template, tmp_path_factory) -> Iterator[Registry]:
     """The registry served over HTTP on 127.0.0.1, its public address being its own."""
-    workdir = tmp_path_factory.mktemp("browser")
-    database = workdir / "registry.sqlite3"
-    shutil.copy(sqlite_template, database)
-    # Bound first, so that the app is built knowing the address its QR codes carry.
-    listener = socket.create_server(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{database}",
-            "KEYS_DIR": str(workdir / "keys"),
-            "PUBLIC_BASE_URL": base,
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True, fd=listener.fileno())
-    listener.close()  # the server holds its own copy of the socket
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with live.served(sqlite_template, tmp_path_factory.mktemp("browser")) as (app, base):
         yield _fill(app, base)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-        app.extensions["registry.engine"].dispose()
 
 
 def _fill(app, base: str) -> Registry:
@@ -155,18 +107,8 @@ def _fill(app, base: str) -> Registry:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium is missing at {CHROMIUM}: the browser tests need Debian's chromium "
-            "package. Run `make chromium` (or `apt-get install chromium`)."
-        )
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with live.chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -176,7 +118,7 @@ def phone(browser) -> Iterator[Callable[[str], Page]]:
     contexts, violations = [], []
 
     def open_phone(locale: str) -> Page:
-        context = browser.new_context(locale=locale, **PHONE)
+        context = browser.new_context(locale=locale, **live.PHONE)
         contexts.append(context)
         page = context.new_page()
         page.on(
@@ -204,9 +146,7 @@ def scan(page: Page, registry: Registry, code: str, image: str = "qr.png") -> st
 
 
 def decode(png: bytes) -> str:
-    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    assert [r.format for r in found] == [zxingcpp.BarcodeFormat.QRCode], found
-    return found[0].text
+    return live.decode(png)
 
 
 def verdict_shown(page: Page, verdict: str, heading: str) -> None:
@@ -220,7 +160,7 @@ def verdict_shown(page: Page, verdict: str, heading: str) -> None:
 
 
 def screenshot(page: Page, name: str) -> None:
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    page.screenshot(path=live.ARTIFACTS / f"{name}.png", full_page=True)
 
 
 @pytest.mark.parametrize(
@@ -295,7 +235,7 @@ def test_the_svg_qr_code_renders_under_the_csp_and_scans(registry, phone):
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert "style-src" in response.headers["content-security-policy"]
     shot = page.screenshot()
-    (ARTIFACTS / "qr-svg.png").write_bytes(shot)
+    (live.ARTIFACTS / "qr-svg.png").write_bytes(shot)
     address = decode(shot)
 
     assert address == f"{registry.base}/v/{registry.valid}"
