@@ -9,12 +9,12 @@ directory and the showcase agree. Reads only; the caller commits nothing.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 import keys
+from registry import codes
 from registry.errors import InvalidInput
 from registry.models import Certificate, Maker, Photo, Piece
 from schemas.standards import REGIONS
@@ -50,9 +50,12 @@ class Showpiece:
     kind: str
     metal: str
     fineness: int
-    weight_g: Decimal
     photo_sha256: str | None
-    issued_at: datetime
+
+    @property
+    def printed(self) -> str:
+        """The code as printed under the piece's QR code."""
+        return codes.printed(self.code)
 
 
 def distrusted(ring: keys.KeyRing) -> list[tuple[str, datetime]]:
@@ -64,7 +67,7 @@ def distrusted(ring: keys.KeyRing) -> list[tuple[str, datetime]]:
 def regions(session: Session) -> list[Region]:
     """The brand's three regions, in the brand's order, with how many makers each has."""
     counted = dict(
-        session.execute(select(Maker.region, func.count(Maker.id)).group_by(Maker.region)).tuples()
+        session.execute(select(Maker.region, func.count(Maker.id)).group_by(Maker.region)).all()
     )
     return [Region(code, names, counted.get(code, 0)) for code, names in REGIONS.items()]
 
@@ -97,7 +100,17 @@ def directory(
     )
     if region is not None:
         query = query.where(Maker.region == region)
-    return [Listed(maker, pieces) for maker, pieces in session.execute(query).tuples()]
+    return [Listed(maker, pieces) for maker, pieces in session.execute(query)]
+
+
+def on_show(session: Session, maker: Maker, *, distrust: Distrust = ()) -> int:
+    """How many of the maker's pieces are on show."""
+    query = (
+        select(func.count(Certificate.id))
+        .join(Piece, Certificate.piece_id == Piece.id)
+        .where(Piece.maker_id == maker.id, _on_show(distrust))
+    )
+    return session.scalar(query) or 0
 
 
 def pieces(
@@ -118,12 +131,10 @@ def pieces(
         select(
             Certificate.id,
             Certificate.code,
-            Certificate.issued_at,
             Piece.title,
             Piece.kind,
             Piece.metal,
             Piece.fineness,
-            Piece.weight_cg,
             Photo.sha256,
         )
         .join(Piece, Certificate.piece_id == Piece.id)
@@ -142,9 +153,7 @@ def pieces(
             kind=row.kind,
             metal=row.metal,
             fineness=row.fineness,
-            weight_g=Decimal(row.weight_cg) / 100,
             photo_sha256=row.sha256,
-            issued_at=row.issued_at,
         )
         for row in rows[:limit]
     ]

@@ -37,6 +37,9 @@ CALLERS = UNAUTHENTICATED + tuple(ROLES)
 
 # Served by Flask or flask-smorest, not by a registry view: public, not in the matrix.
 FRAMEWORK_ROUTES = {("GET", "/static/{filename}")}
+# The portals' pages take a signed-in session, not a token: their matrix is in
+# tests/test_portal_authorization.py.
+PORTALS = ("account", "maker", "inspector", "admin")
 
 _numbers = itertools.count(1)
 _PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # <int:piece_id> -> {piece_id}
@@ -254,7 +257,15 @@ ENDPOINTS = [
         ),
     ),
     # The public pages.
-    Endpoint("GET", "/", None, 302, _at("/")),
+    Endpoint("GET", "/", None, 200, _at("/")),
+    Endpoint("GET", "/makers", None, 200, _at("/makers")),
+    Endpoint(
+        "GET",
+        "/makers/{slug}",
+        None,
+        200,
+        lambda world, make, caller: (f"/makers/{world.maker_slug}", {}),
+    ),
     Endpoint("GET", "/verify", None, 200, _at("/verify")),
     Endpoint(
         "GET",
@@ -406,6 +417,7 @@ def _routes(app) -> set[tuple[str, str]]:
     return {
         (method, _PARAMETER.sub(r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
+        if rule.endpoint.partition(".")[0] not in PORTALS
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
 

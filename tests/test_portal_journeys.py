@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from registry import accounts, db
+from registry import accounts, codes, db
 from tests import live
 
 WIDTHS = (390, 1280)
@@ -122,9 +122,9 @@ def test_the_office_admits_a_maker_and_creates_accounts(site, person):
         page.fill("#f-email", email)
         page.select_option("#f-role", role)
         if role == "maker":
-            page.select_option("#f-maker", label=re.compile(MAKER_EN))
+            page.select_option("#f-maker", label=f"{MAKER_EN} · Абакан")
         page.locator("form:has(#f-email)").get_by_role("button").click()
-        secret = page.locator("[data-temporary-password]")
+        secret = page.locator("[data-password]")
         expect(secret).to_be_visible()
         site[f"{role}_temporary"] = secret.inner_text().strip()
         if role == "maker":
@@ -243,7 +243,7 @@ def test_the_maker_prints_the_certificate_card(site, person, tmp_path):
     assert site["photo_code"] in text
     assert PHOTO_TITLE in text
     rendered = pdf[0].render(scale=4).to_pil()
-    code = site["photo_code"].replace("-", "")
+    code = codes.parse(site["photo_code"]).code
     assert live.decode(rendered) == f"{site['base']}/v/{code}"
 
     page.goto(f"{site['base']}/maker/")

@@ -1,32 +1,331 @@
 """The inspector's portal: the assay queue, attestation, history, revocation, search,
 audit export and the log's status."""
 
-from flask import Blueprint
+import re
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from registry.web import session
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import format_decimal, gettext
+from werkzeug.datastructures import MultiDict
+
+from registry import (
+    assays,
+    audit,
+    certificates,
+    checkpoints,
+    codes,
+    db,
+    inspection,
+    makers,
+    pieces,
+    signing,
+)
+from registry.errors import Conflict, InvalidInput, RegistryError
+from registry.web import forms, session
+from schemas.assays import AssayIn
+from schemas.audit import AuditArgs
+from schemas.certificates import RevokeIn
+from schemas.common import MAX_ID
+from schemas.standards import PIECE_STATUSES
 
 bp = session.pages(Blueprint("inspector", __name__, url_prefix="/inspector"))
+
+_PAGE = 50
+_SEARCH_MAX = 200
+# What the audit form and its export take from the address: the API's filters.
+_AUDIT_FILTERS = ("maker", "type", "since", "until", "piece", "certificate", "actor", "actor_role")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+# The refusals a form shows beside its fields; any other error is a page of its own.
+_FORM_REFUSALS = (InvalidInput, Conflict)
+
+
+@bp.context_processor
+def _helpers():
+    return {"grams": _grams, "printed": codes.printed}
 
 
 @bp.get("/")
 @session.portal("inspector")
 def queue():
-    return "queue"
+    """Pieces awaiting assay, the longest waiting first."""
+    items, next_after = pieces.listing(
+        db.session(),
+        actor=g.actor,
+        status="awaiting_assay",
+        after=_cursor(MAX_ID),
+        limit=_PAGE,
+    )
+    return render_template("inspector/queue.html", items=items, next_after=next_after)
+
+
+@bp.get("/pieces/<id:piece_id>")
+@session.portal("inspector")
+def piece(piece_id: int):
+    """Everything about one piece: its details, certificate, history, and what an
+    inspector can do with it now."""
+    return _piece_page(piece_id)
+
+
+@bp.post("/pieces/<id:piece_id>/assay")
+@session.portal("inspector")
+def attest(piece_id: int):
+    """Attest the piece's assay; a pass issues its certificate (assays.attest)."""
+    try:
+        data = forms.load(AssayIn(), _assay_fields())
+        assay = assays.attest(
+            db.session(),
+            signing.keyring(),
+            piece_id,
+            data,
+            issuer=signing.issuer(),
+            actor=g.actor,
+        )
+    except forms.Invalid as invalid:
+        return _piece_page(piece_id, assay_errors=invalid.errors, assay_form=request.form)
+    except _FORM_REFUSALS as refusal:
+        db.session().rollback()
+        errors = _refused(refusal)
+        return _piece_page(
+            piece_id, assay_errors=errors, assay_form=request.form, status=refusal.status
+        )
+    db.session().commit()
+    if assay.certificate is not None:
+        code = codes.printed(assay.certificate.code)
+        flash(gettext("Assay recorded as passed; certificate %(code)s is issued.", code=code))
+    else:
+        flash(gettext("Assay recorded as failed; no certificate is issued."))
+    return redirect(url_for("inspector.piece", piece_id=piece_id), code=303)
+
+
+@bp.post("/certificates/<code>/revoke")
+@session.portal("inspector")
+def revoke(code: str):
+    """Revoke a certificate with a reason (certificates.revoke)."""
+    certificate = certificates.find(db.session(), code)
+    piece_id = certificate.piece_id
+    try:
+        data = forms.load(RevokeIn(), request.form)
+        certificates.revoke(
+            db.session(), code, reason=data["reason"], note=data["note"], actor=g.actor
+        )
+    except forms.Invalid as invalid:
+        return _piece_page(piece_id, revoke_errors=invalid.errors, revoke_form=request.form)
+    except _FORM_REFUSALS as refusal:
+        db.session().rollback()
+        errors = _refused(refusal)
+        return _piece_page(
+            piece_id, revoke_errors=errors, revoke_form=request.form, status=refusal.status
+        )
+    db.session().commit()
+    flash(gettext("Certificate %(code)s is revoked.", code=codes.printed(certificate.code)))
+    return redirect(url_for("inspector.piece", piece_id=piece_id), code=303)
+
+
+def _piece_page(
+    piece_id: int,
+    *,
+    assay_errors: dict | None = None,
+    assay_form=None,
+    revoke_errors: dict | None = None,
+    revoke_form=None,
+    status: int = 422,
+):
+    """The piece page; with a form's errors, that form as it was sent, and `status`."""
+    dbs = db.session()
+    found = pieces.get(dbs, piece_id, actor=g.actor)
+    if assay_form is None:
+        assay_form = {
+            "result": "passed",
+            "metal": found.metal,
+            "fineness": found.fineness,
+            "inspectorate": inspection.usual_inspectorate(dbs, g.actor),
+        }
+    checkpoint = checkpoints.latest(dbs)
+    html = render_template(
+        "inspector/piece.html",
+        piece=found,
+        certificate=found.current_certificate,
+        history=inspection.history(dbs, found.id),
+        covered=checkpoint.tree_size if checkpoint else 0,
+        assay_errors=assay_errors or {},
+        assay_form=assay_form,
+        revoke_errors=revoke_errors or {},
+        revoke_form=revoke_form or {},
+    )
+    failed = assay_errors or revoke_errors
+    return html, status if failed else 200
 
 
 @bp.get("/search")
 @session.portal("inspector")
 def search():
-    return "search"
+    """Every maker's pieces, found by certificate code, UIN, reference or title."""
+    dbs = db.session()
+    directory = makers.directory(dbs)
+    asked = {key: request.args.get(key, "").strip() for key in ("q", "status", "maker")}
+    errors: dict[str, list[str]] = {}
+    if len(asked["q"]) > _SEARCH_MAX:
+        errors["q"] = [gettext("At most %(count)d characters.", count=_SEARCH_MAX)]
+    if asked["status"] and asked["status"] not in PIECE_STATUSES:
+        errors["status"] = [gettext("Choose a status from the list.")]
+    if asked["maker"] and asked["maker"] not in {maker.slug for maker in directory}:
+        errors["maker"] = [gettext("No maker of the brand has this name.")]
+    items, next_after = [], None
+    if not errors:
+        items, next_after = pieces.listing(
+            dbs,
+            actor=g.actor,
+            text=asked["q"] or None,
+            status=asked["status"] or None,
+            maker_slug=asked["maker"] or None,
+            newest_first=True,
+            after=_cursor(MAX_ID),
+            limit=_PAGE,
+        )
+    html = render_template(
+        "inspector/search.html",
+        asked=asked,
+        errors=errors,
+        makers=directory,
+        items=items,
+        next_after=next_after,
+    )
+    return html, 400 if errors else 200
 
 
-@bp.get("/audit")
+@bp.get("/audit", endpoint="audit")
 @session.portal("inspector")
-def audit():
-    return "audit"
+def audit_page():
+    """The log's events by maker, type and time; the same as CSV to download."""
+    try:
+        filters = _audit_filters()
+        steps, next_after = inspection.events(
+            db.session(), filters, after=_cursor(2**53), limit=_PAGE
+        )
+    except forms.Invalid as invalid:
+        return _audit_page(errors=_by_field(invalid.errors)), 400
+    except RegistryError as refusal:  # a maker or a certificate code that is not one
+        return _audit_page(errors=forms.refused(refusal).errors), 400
+    return _audit_page(steps=steps, next_after=next_after, shown=True)
+
+
+@bp.get("/audit/export.csv")
+@session.portal("inspector")
+def audit_export():
+    """The audit's events as CSV, exactly as /api/v1/audit/export.csv streams them."""
+    try:
+        lines = audit.export_csv(db.session(), _audit_filters())
+    except forms.Invalid as invalid:
+        return _audit_page(errors=_by_field(invalid.errors)), 400
+    except RegistryError as refusal:
+        return _audit_page(errors=forms.refused(refusal).errors), 400
+
+    def body():
+        # Runs after the view's context was torn down and pushed again: its own session.
+        yield from lines(db.session())
+
+    response = Response(stream_with_context(body()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
+    return response
+
+
+def _audit_page(*, steps=(), next_after=None, errors=None, shown=False) -> str:
+    chosen = {key: request.args.getlist(key) for key in _AUDIT_FILTERS if key in request.args}
+    return render_template(
+        "inspector/audit.html",
+        makers=makers.directory(db.session()),
+        asked={key: values[0] for key, values in chosen.items() if values},
+        chosen=chosen,
+        errors=errors or {},
+        steps=steps,
+        next_after=next_after,
+        shown=shown,
+        covered=_covered(),
+    )
 
 
 @bp.get("/log")
 @session.portal("inspector")
 def log_status():
-    return "log"
+    """The log's size, its latest signed checkpoint, and the last full verification."""
+    return render_template("inspector/log.html", status=inspection.log_status(db.session()))
+
+
+def _audit_filters() -> dict:
+    """The audit filters from the address, loaded by the API's schema. A bare date (what
+    a date field sends) means that whole day in the regions' time zone: `since` from its
+    start, `until` to its end. Raises forms.Invalid."""
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    sent: MultiDict = MultiDict()
+    for key in _AUDIT_FILTERS:
+        for value in request.args.getlist(key):
+            if key in ("since", "until") and _DAY.match(value):
+                value = _day_start(value, zone, next_day=key == "until") or value
+            sent.add(key, value)
+    return forms.load(AuditArgs(), sent, lists=("type",))
+
+
+def _day_start(value: str, zone: ZoneInfo, *, next_day: bool) -> str | None:
+    try:
+        day = datetime.fromisoformat(value).date() + timedelta(days=1 if next_day else 0)
+    except (ValueError, OverflowError):
+        return None  # left as typed: the schema says what is wrong with it
+    return datetime.combine(day, time(0), tzinfo=zone).isoformat()
+
+
+def _refused(refusal: RegistryError) -> dict[str, list[str]]:
+    """A service's refusal as a form's errors: beside the fields it names, and its whole
+    explanation above the form."""
+    errors = forms.refused(refusal).errors
+    if refusal.errors:
+        errors.setdefault("_schema", []).insert(0, refusal.detail)
+    return errors
+
+
+def _assay_fields() -> dict:
+    """The attestation form as AssayIn loads it: the fineness chosen as a number."""
+    values = {key: request.form.get(key, "") for key in AssayIn().fields}
+    fineness = values["fineness"]
+    if fineness.isascii() and fineness.isdigit() and len(fineness) <= 9:
+        values["fineness"] = int(fineness)
+    return values
+
+
+def _by_field(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors of a list's items (type.0) shown beside the list's own field (type)."""
+    merged: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        merged.setdefault(name.split(".", 1)[0], []).extend(messages)
+    return merged
+
+
+def _cursor(largest: int) -> int | None:
+    """The `after` cursor of a paged list; a page link never holds anything else."""
+    raw = request.args.get("after", "")
+    if raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > largest:
+        raise InvalidInput(gettext("This page link is damaged: open the list again."))
+    return int(raw)
+
+
+def _covered() -> int:
+    checkpoint = checkpoints.latest(db.session())
+    return checkpoint.tree_size if checkpoint else 0
+
+
+def _grams(weight: Decimal) -> str:
+    return format_decimal(weight, format="#,##0.00")

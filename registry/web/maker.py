@@ -191,6 +191,7 @@ def card(piece_id: int):
         url=qr.url(current_app.config["PUBLIC_BASE_URL"], certificate),
         photo_jpeg=photo_jpeg,
         fonts=_fonts(),
+        timezone=current_app.config["DISPLAY_TIMEZONE"],
     )
     return _download(data, "application/pdf", f"{certificate.printed_code}.pdf")
 
@@ -215,7 +216,10 @@ def label_sheet():
                 title=certificate.piece.title,
             )
         )
-    data = cards.label_sheet(labels, fonts=_fonts())
+    try:
+        data = cards.label_sheet(labels, fonts=_fonts())
+    except ValueError as exc:  # an address too long for a tag-sized QR code
+        raise InvalidInput(str(exc)) from exc
     return _download(data, "application/pdf", "labels.pdf")
 
 

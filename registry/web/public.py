@@ -1,12 +1,90 @@
-"""The brand's public pages: the home page, the maker directory, each maker's showcase."""
+"""The brand's public pages: the home page, the maker directory, each maker's showcase.
 
-from flask import Blueprint, redirect, url_for
+Public like the verification page: no account, the same for every visitor in a language,
+so a CDN may keep them for a minute (a revoked piece leaves the showcase as fast as its
+verification page changes); rate-limited with the verification's allowance.
+"""
 
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import get_locale
+from werkzeug.exceptions import BadRequest
+
+from registry import db, http_cache, i18n, limits, makers, showcase, signing
+from registry.errors import InvalidInput
 from registry.web import session
 
 bp = session.pages(Blueprint("public", __name__), forms=False)
 
 
 @bp.get("/")
+@limits.public
 def home():
-    return redirect(url_for("verification.form"))
+    """What the brand is, a code to check, and its three regions with their makers."""
+    html = render_template("public/home.html", regions=showcase.regions(db.session()))
+    return _public(html)
+
+
+@bp.get("/makers")
+@limits.public
+def directory():
+    """The brand's makers, of one region or all, with how many pieces each has on show."""
+    region = request.args.get("region") or None
+    try:
+        listed = showcase.directory(
+            db.session(), region=region, locale=_locale(), distrust=_distrust()
+        )
+    except InvalidInput:
+        html = render_template("public/makers.html", region=None, listed=None, unknown=region[:32])
+        return _public((html, 400))
+    return _public(render_template("public/makers.html", region=region, listed=listed))
+
+
+@bp.get("/makers/<slug>")
+@limits.public
+def maker(slug: str):
+    """A maker's showcase: who they are, then their certified pieces, newest first.
+
+    An unknown maker is a 404 page (makers.get raises NotFound).
+    """
+    after = _cursor(request.args.get("after"))
+    found = makers.get(db.session(), slug)
+    distrust = _distrust()
+    items, next_after = showcase.pieces(
+        db.session(), found, after=after, limit=showcase.PAGE_SIZE, distrust=distrust
+    )
+    html = render_template(
+        "public/maker.html",
+        maker=found,
+        items=items,
+        total=showcase.on_show(db.session(), found, distrust=distrust),
+        next_after=next_after,
+        paged=after is not None,
+    )
+    return _public(html)
+
+
+def _cursor(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise BadRequest("The page's `after` must be a number from a link of this page.")
+    return int(text)
+
+
+def _distrust():
+    return showcase.distrusted(signing.keyring())
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def _public(page):
+    response = current_app.make_response(page)
+    response = http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
+    if current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+        # Flask renews a signed-in visitor's session cookie on every answer, this one
+        # too: an answer carrying it must never be kept by a shared cache.
+        response.cache_control.public = False
+        response.cache_control.private = True
+    return i18n.remember(response)

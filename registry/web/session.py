@@ -27,7 +27,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from registry import accounts, db, errors, i18n
@@ -73,9 +73,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _any_http_error(error: HTTPException):
-        # Raised before any blueprint is chosen (an unknown address, an id out of range):
-        # the API answers problem JSON; a person browsing gets a page.
-        if request.path.startswith(("/api/", "/.well-known/")):
+        # Raised outside the pages' blueprints (an unknown address, an id out of range):
+        # the API answers problem JSON; a browser, which asks for HTML first, a page.
+        api = request.path.startswith(("/api/", "/.well-known/"))
+        wants = request.accept_mimetypes.best_match(("application/json", "text/html"))
+        if api or wants != "text/html":
             return errors.from_http_exception(error)
         return _http_error(error)
 
@@ -92,7 +94,8 @@ def pages(bp: Blueprint, *, forms: bool = True) -> Blueprint:
     bp.register_error_handler(RegistryError, _registry_error)
     bp.register_error_handler(CSRFError, _csrf_error)
     bp.register_error_handler(HTTPException, _http_error)
-    bp.register_error_handler(OperationalError, _unavailable)
+    for refusal in (OperationalError, IntegrityError, DataError):
+        bp.register_error_handler(refusal, _database_refused)
     return bp
 
 
@@ -194,7 +197,7 @@ def _csrf_error(error: CSRFError):
 
 def _http_error(error: HTTPException):
     kind = {403: "forbidden", 404: "not_found", 413: "too_large", 429: "too_many"}.get(
-        error.code, "refused"
+        error.code, "failed" if (error.code or 500) >= 500 else "refused"
     )
     response = _page("portal/error.html", error.code or 500, kind=kind)
     if error.code == 429 and "registry_retry_after" in g:
@@ -202,10 +205,12 @@ def _http_error(error: HTTPException):
     return private(response)
 
 
-def _unavailable(error: OperationalError):
+def _database_refused(error: Exception):
     refusal = errors.from_database_error(error)  # rolls back and logs, as for the API
-    response = _page("portal/error.html", refusal.status_code, kind="unavailable")
-    response.headers["Retry-After"] = refusal.headers["Retry-After"]
+    kind = {503: "unavailable", 409: "conflict"}.get(refusal.status_code, "refused")
+    response = _page("portal/error.html", refusal.status_code, kind=kind)
+    if "Retry-After" in refusal.headers:
+        response.headers["Retry-After"] = refusal.headers["Retry-After"]
     return private(response)
 
 

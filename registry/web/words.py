@@ -44,6 +44,24 @@ ROLES = {
     "inspector": N_("Inspector"),
     "admin": N_("Brand office"),
 }
+EVENTS = {
+    "maker:admitted": N_("Maker admitted"),
+    "account:created": N_("Account created"),
+    "account:password_set": N_("Password set"),
+    "token:created": N_("API token created"),
+    "token:revoked": N_("API token revoked"),
+    "piece:registered": N_("Piece registered"),
+    "piece:photo_set": N_("Photo set"),
+    "piece:photo_removed": N_("Photo removed"),
+    "assay:passed": N_("Assay passed"),
+    "assay:failed": N_("Assay failed"),
+    "certificate:issued": N_("Certificate issued"),
+    "certificate:revoked": N_("Certificate revoked"),
+    "certificate:superseded": N_("Certificate superseded"),
+    "key:generated": N_("Signing key generated"),
+    "key:rotated": N_("Signing key rotated"),
+    "key:compromised": N_("Signing key marked compromised"),
+}
 HEADINGS = {
     "valid": N_("Authentic"),
     "revoked": N_("Revoked"),
@@ -101,5 +119,5 @@ LABELS = (
 
 def every_word() -> list[str]:
     """Every message the pages look up in `L`."""
-    vocabularies = (KINDS, METALS, REASONS, HEADINGS, PROBLEMS, PIECE_STATUSES, ROLES)
+    vocabularies = (KINDS, METALS, REASONS, HEADINGS, PROBLEMS, PIECE_STATUSES, ROLES, EVENTS)
     return [*LABELS, *(word for table in vocabularies for word in table.values())]

@@ -1,0 +1,474 @@
+"""Printables as PDF: the certificate card a maker hands to the buyer, and sheets of
+QR labels for the tags of many pieces.
+
+Pure rendering: a certificate's signed payload (and the address its QR code carries) in,
+PDF bytes out; no Flask, no database. The card is bilingual, Russian and English side by
+side, so it needs no request language and its words live here, not in the catalogs.
+
+QR codes are drawn as vector squares, one per run of dark modules, so they print sharp
+at any size; they follow registry.qr: the verification address only, error correction M,
+a quiet zone of 4 modules.
+"""
+
+import io
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import qrcode
+import qrcode.constants
+from fpdf import FPDF
+from fpdf.enums import MethodReturnValue, WrapMode, XPos, YPos
+from PIL import Image
+
+_MM_PER_PT = 25.4 / 72
+#: Sizes are in millimetres, font sizes in points.
+_A6 = (105.0, 148.0)
+_MARGIN = 7.0
+_FRAME_INSET = 3.5
+_QUIET_ZONE = 4
+#: The smallest QR module that phone cameras read reliably off a printed tag.
+MIN_MODULE_MM = 0.33
+
+_INK = (28, 43, 51)
+_MUTED = (105, 112, 118)
+_GOLD = (176, 141, 87)
+_ELLIPSIS = "…"
+_SPACES = re.compile(r"[ \t\r\n\f\v]+")
+#: The details: label and value type sizes (pt), their line heights and column gutter (mm).
+_LABEL_PT, _LABEL_LEAD = 5.8, 2.6
+_VALUE_PT, _VALUE_LEAD = 7.6, 3.4
+_GUTTER = 1.5
+_PHOTO_W = 34.0
+_CODE_FONT = "Courier"  # a PDF core font: monospaced, so the code's groups line up
+
+#: The card's words, Russian and English; the card shows both.
+_WORDS = {
+    "certificate": ("Сертификат подлинности", "Certificate of authenticity"),
+    "metal": ("Металл", "Metal"),
+    "fineness": ("Проба", "Fineness"),
+    "weight": ("Вес", "Weight"),
+    "stones": ("Камни", "Stones"),
+    "maker": ("Мастер", "Maker"),
+    "region": ("Регион", "Region"),
+    "mark": ("Именник", "Maker's mark"),
+    "assay_mark": ("Пробирное клеймо", "Assay mark"),
+    "inspectorate": ("Пробирная инспекция", "Assay inspectorate"),
+    "issued": ("Выдан", "Issued"),
+    "city": ("Город", "City"),
+    "reference": ("Артикул", "Reference"),
+    "uin": ("УИН", "State UIN"),
+    "code": ("Код сертификата", "Certificate code"),
+    "grams": ("г", "g"),
+    "scan": (
+        "Отсканируйте QR-код или откройте {site}, чтобы проверить подлинность",
+        "Scan or visit {site} to check",
+    ),
+}
+_KINDS = {
+    "ring": ("Кольцо", "Ring"),
+    "earrings": ("Серьги", "Earrings"),
+    "pendant": ("Подвеска", "Pendant"),
+    "brooch": ("Брошь", "Brooch"),
+    "bracelet": ("Браслет", "Bracelet"),
+    "chain": ("Цепь", "Chain"),
+    "necklace": ("Колье", "Necklace"),
+    "cufflinks": ("Запонки", "Cufflinks"),
+    "other": ("Другое", "Other"),
+}
+_METALS = {
+    "gold": ("Золото", "Gold"),
+    "silver": ("Серебро", "Silver"),
+    "platinum": ("Платина", "Platinum"),
+    "palladium": ("Палладий", "Palladium"),
+}
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """TrueType files (Latin and Cyrillic) of the printables: settings CARD_FONT and
+    CARD_FONT_BOLD."""
+
+    regular: str
+    bold: str
+
+    def check(self) -> None:
+        """Raise FileNotFoundError naming the setting when a font file is missing."""
+        for setting, path in (("CARD_FONT", self.regular), ("CARD_FONT_BOLD", self.bold)):
+            if not os.path.isfile(path):
+                raise FileNotFoundError(
+                    f"The font of the certificate cards and labels is missing: {path}. "
+                    f"Set REGISTRY_{setting} to a TrueType font with Cyrillic, "
+                    "or run `make fonts` to install DejaVu Sans."
+                )
+
+
+@dataclass(frozen=True)
+class Label:
+    """One tag label: the QR code of `url`, the printed code, the maker's reference."""
+
+    printed_code: str
+    url: str
+    reference: str
+    title: str
+
+
+def card(
+    payload: dict,
+    *,
+    printed_code: str,
+    url: str,
+    photo_jpeg: bytes | None,
+    fonts: Fonts,
+    timezone: str = "Asia/Krasnoyarsk",
+) -> bytes:
+    """The certificate card of a signed payload: one A6 portrait page, Russian and
+    English, with the piece's photo when given, and the QR code of `url`.
+
+    `url` is the verification address the QR code encodes; its part before `/v/` is
+    printed as the site to check on. Dates are shown in `timezone` (the regions' own).
+    Raises FileNotFoundError when a font file is missing.
+    """
+    pdf = _document(fonts, _A6)
+    piece, maker, region, assay = (payload[k] for k in ("piece", "maker", "region", "assay"))
+    issued_at = datetime.fromisoformat(payload["issued_at"])
+    pdf.set_title(printed_code)
+    pdf.set_subject(" / ".join(_WORDS["certificate"]))
+    pdf.set_author(payload["brand"])
+    pdf.set_creator(payload["issuer"]["name"])
+    pdf.set_lang("ru")
+    pdf.set_creation_date(issued_at)
+    pdf.add_page()
+    width, height = _A6
+    inner = width - 2 * _MARGIN
+
+    pdf.set_draw_color(*_GOLD)
+    pdf.set_line_width(0.35)
+    pdf.rect(_FRAME_INSET, _FRAME_INSET, width - 2 * _FRAME_INSET, height - 2 * _FRAME_INSET)
+
+    # 1. The heading: brand and what this is.
+    y = _MARGIN
+    pdf.set_text_color(*_INK)
+    _text(pdf, "B", 14, payload["brand"], _MARGIN, y, inner, 6.0, align="C")
+    y += 6.2
+    pdf.set_text_color(*_MUTED)
+    _text(pdf, "", 7.5, " · ".join(_WORDS["certificate"]), _MARGIN, y, inner, 3.6, align="C")
+    y += 5.0
+    pdf.set_line_width(0.25)
+    pdf.line(_MARGIN + 20, y, width - _MARGIN - 20, y)
+    y += 2.5
+
+    # 2. The bottom band: QR code, printed code, where to check. Fixed in place.
+    qr_side = 28.0
+    qr_top = height - _MARGIN - qr_side
+    modules = _qr_modules(url)
+    _draw_qr(pdf, modules, _MARGIN, qr_top, qr_side)
+    quiet = qr_side / len(modules) * _QUIET_ZONE
+    band_x = _MARGIN + qr_side + 1.0
+    band_w = width - _MARGIN - band_x
+    by = qr_top + quiet - 0.8
+    pdf.set_text_color(*_MUTED)
+    _text(pdf, "", 5.8, _both("code"), band_x, by, band_w, 2.6)
+    by += 2.8
+    pdf.set_text_color(*_INK)
+    size = min(13.0, band_w / _MM_PER_PT / (0.6 * len(printed_code)))
+    pdf.set_font(_CODE_FONT, "B", size)
+    pdf.set_xy(band_x, by)
+    pdf.cell(band_w, size * _MM_PER_PT * 1.2, printed_code)
+    by += size * _MM_PER_PT * 1.2 + 1.2
+    site = _site(url, payload["issuer"]["url"])
+    pdf.set_text_color(*_MUTED)
+    for phrase, most in zip(_WORDS["scan"], (3, 2), strict=True):
+        by = _paragraph(pdf, "", 6.3, phrase.format(site=site), band_x, by, band_w, 2.8, most)
+        by += 0.6
+
+    # 3. The details, measured first so that the title block gets what space is left.
+    rows = _detail_rows(piece, maker, region, assay, issued_at.astimezone(ZoneInfo(timezone)))
+    measured = [
+        [
+            (label, _value_lines(pdf, value, share * inner - _GUTTER, most), share)
+            for label, value, share, most in row
+        ]
+        for row in rows
+    ]
+    row_heights = [
+        _LABEL_LEAD + max(len(lines) for _, lines, _ in row) * _VALUE_LEAD + 1.3 for row in measured
+    ]
+    details_bottom = qr_top - 2.5
+    room = details_bottom - y - sum(row_heights) - 2.0
+    block_h = min(40.0, room)
+    # What room the title block and the details leave is shared above and below them.
+    used = _title_block(pdf, piece, photo_jpeg, _MARGIN, y, inner, block_h, draw=False) - y
+    y += (room - used) / 2
+    y = _title_block(pdf, piece, photo_jpeg, _MARGIN, y, inner, block_h) + 2.0
+
+    for row, row_height in zip(measured, row_heights, strict=True):
+        x = _MARGIN
+        for label, lines, share in row:
+            column = share * inner - _GUTTER
+            pdf.set_text_color(*_MUTED)
+            _paragraph(pdf, "", _LABEL_PT, label, x, y, column, _LABEL_LEAD, 1)
+            pdf.set_text_color(*_INK)
+            for n, line in enumerate(lines):
+                _text(pdf, "", _VALUE_PT, line, x, y + _LABEL_LEAD + n * _VALUE_LEAD, column, 3.4)
+            x += share * inner
+        y += row_height
+    pdf.set_draw_color(*_GOLD)
+    pdf.set_line_width(0.2)
+    pdf.line(_MARGIN, details_bottom, width - _MARGIN, details_bottom)
+    return bytes(pdf.output())
+
+
+# Avery L7651 / J8651: 65 labels of 38.1 x 21.2 mm on A4, 5 across and 13 down.
+_SHEET = (210.0, 297.0)
+_LABEL = (38.1, 21.2)
+_ACROSS, _DOWN = 5, 13
+_SHEET_LEFT, _SHEET_TOP = 4.7, 10.7
+_PITCH_X, _PITCH_Y = 40.6, 21.2
+_LABEL_QR = 16.0
+
+
+def label_sheet(labels: list[Label], *, fonts: Fonts) -> bytes:
+    """A4 sheets of tag labels (Avery L7651 layout, 65 a page, as many pages as needed):
+    each the QR code, the printed code under it, the reference and title beside it.
+
+    Raises ValueError for no labels, or for an address too long for a tag's QR code
+    (its modules would be smaller than MIN_MODULE_MM); FileNotFoundError when a font
+    file is missing.
+    """
+    if not labels:
+        raise ValueError("No labels to print: choose at least one certified piece.")
+    pdf = _document(fonts, _SHEET)
+    pdf.set_title(f"Этикетки / Labels ({len(labels)})")
+    per_page = _ACROSS * _DOWN
+    for index, label in enumerate(labels):
+        if index % per_page == 0:
+            pdf.add_page()
+        column, row = index % _ACROSS, index % per_page // _ACROSS
+        _label(pdf, label, _SHEET_LEFT + column * _PITCH_X, _SHEET_TOP + row * _PITCH_Y)
+    return bytes(pdf.output())
+
+
+def _label(pdf: FPDF, label: Label, x: float, y: float) -> None:
+    width, height = _LABEL
+    modules = _qr_modules(label.url)
+    module = _LABEL_QR / len(modules)
+    if module < MIN_MODULE_MM:
+        raise ValueError(
+            f"The QR code of {label.url} is too dense for a tag label: its modules would "
+            f"be {module:.2f} mm, and phones need at least {MIN_MODULE_MM} mm."
+        )
+    _draw_qr(pdf, modules, x + 0.8, y + 0.6, _LABEL_QR)
+    pdf.set_text_color(*_INK)
+    size = min(7.0, (width - 2) / _MM_PER_PT / (0.6 * len(label.printed_code)))
+    pdf.set_font(_CODE_FONT, "B", size)
+    pdf.set_xy(x, y + 0.6 + _LABEL_QR + 0.2)
+    pdf.cell(width, height - _LABEL_QR - 1.6, label.printed_code, align="C")
+    # Beside the QR code, clear of its quiet zone.
+    side_x = x + 0.8 + _LABEL_QR + 0.4
+    side_w = x + width - 0.8 - side_x
+    top = y + 0.6 + module * _QUIET_ZONE - 0.4
+    top = _paragraph(pdf, "B", 6.0, label.reference, side_x, top, side_w, 2.5, 2) + 0.4
+    pdf.set_text_color(*_MUTED)
+    lines = int((y + 0.6 + _LABEL_QR - module * _QUIET_ZONE + 0.4 - top) // 2.1)
+    if lines > 0:
+        _paragraph(pdf, "", 5.0, label.title, side_x, top, side_w, 2.1, lines)
+
+
+def _document(fonts: Fonts, size: tuple[float, float]) -> FPDF:
+    fonts.check()
+    pdf = FPDF(unit="mm", format=size)
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(0, 0, 0)
+    pdf.c_margin = 0
+    pdf.add_font("Card", "", fonts.regular)
+    pdf.add_font("Card", "B", fonts.bold)
+    pdf.set_font("Card", "", 8)
+    return pdf
+
+
+def _both(word: str) -> str:
+    return " / ".join(_WORDS[word])
+
+
+def _pair(table: dict[str, tuple[str, str]], key: str) -> str:
+    return " / ".join(table.get(key, (key, key)))
+
+
+def _number(value, places: int) -> str:
+    text = f"{float(value):.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _detail_rows(piece: dict, maker: dict, region: dict, assay: dict, issued: datetime):
+    """Rows of (label, value, share of the width, most lines). A (Russian, English) value
+    is shown on one line when both fit, else one line each."""
+    stones = "; ".join(
+        # No-break spaces keep each stone's count and carats on one line.
+        f"{stone['type']}\u00a0×\u00a0{stone['count']},\u00a0{_number(stone['carat'], 3)}\u00a0ct"
+        for stone in piece["stones"]
+    )
+    grams = "/".join(_WORDS["grams"])
+    uin = piece.get("uin")
+    rows = [
+        [
+            (_both("metal"), _pair(_METALS, piece["metal"]), 0.42, 2),
+            (_both("fineness"), str(piece["fineness"]), 0.26, 1),
+            (_both("weight"), f"{_number(piece['weight_g'], 2)} {grams}", 0.32, 1),
+        ],
+        [(_both("stones"), stones, 1.0, 2)] if stones else [],
+        [(_both("maker"), (maker["name"]["ru"], maker["name"]["en"]), 1.0, 2)],
+        [
+            (_both("region"), (region["name"]["ru"], region["name"]["en"]), 0.7, 2),
+            (_both("city"), maker["city"], 0.3, 2),
+        ],
+        [
+            (_both("mark"), maker["mark"], 0.31, 1),
+            (_both("assay_mark"), assay["mark"], 0.41, 2),
+            (_both("issued"), issued.date().isoformat(), 0.28, 1),
+        ],
+        [(_both("inspectorate"), assay["inspectorate"], 1.0, 2)],
+        [
+            (_both("reference"), piece["reference"], 0.5 if uin else 1.0, 1),
+            *([(_both("uin"), uin, 0.5, 1)] if uin else []),
+        ],
+    ]
+    return [row for row in rows if row]
+
+
+def _value_lines(pdf: FPDF, value: str | tuple[str, str], width: float, most: int) -> list[str]:
+    if isinstance(value, str):
+        return _lines(pdf, "", _VALUE_PT, value, width, most)
+    joined = _lines(pdf, "", _VALUE_PT, " / ".join(value), width, 2)
+    if len(joined) == 1:
+        return joined
+    return [_lines(pdf, "", _VALUE_PT, part, width, 1)[0] for part in value]
+
+
+def _title_block(
+    pdf: FPDF,
+    piece: dict,
+    photo: bytes | None,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    *,
+    draw: bool = True,
+) -> float:
+    """The photo (fitted into its box, aspect kept), then beside it title, kind and
+    description, within `height`; returns where the block ends. Without `draw`, only
+    measures."""
+    text_x, text_w = x, width
+    bottom = y
+    if photo:
+        with Image.open(io.BytesIO(photo)) as image:
+            pixels = image.size
+        scale = min(_PHOTO_W / pixels[0], height / pixels[1])
+        w, h = pixels[0] * scale, pixels[1] * scale
+        if draw:
+            pdf.image(io.BytesIO(photo), x, y, w, h)
+        text_x, text_w = x + w + 3.5, width - w - 3.5
+        bottom = y + h
+    pdf.set_text_color(*_INK)
+    title_lines = max(1, min(3, int((height - 3.4) // 4.4)))
+    ty = _paragraph(pdf, "B", 10.0, piece["title"], text_x, y, text_w, 4.4, title_lines, draw=draw)
+    pdf.set_text_color(*_MUTED)
+    kind = _pair(_KINDS, piece["kind"])
+    ty = _paragraph(pdf, "", 7.2, kind, text_x, ty + 0.3, text_w, 3.2, 1, draw=draw)
+    description = piece.get("description") or ""
+    room = int((y + height - ty - 0.8) // 3.0)
+    if description and room > 0:
+        pdf.set_text_color(*_INK)
+        ty = _paragraph(
+            pdf, "", 6.8, description, text_x, ty + 0.8, text_w, 3.0, min(room, 6), draw=draw
+        )
+    return max(bottom, ty)
+
+
+def _lines(pdf: FPDF, style: str, size: float, text: str, width: float, most: int) -> list[str]:
+    """`text` wrapped to `width`, at most `most` lines, the last cut with an ellipsis."""
+    pdf.set_font("Card", style, size)
+    # Ordinary whitespace only: no-break spaces stay and hold their words together.
+    text = _SPACES.sub(" ", str(text)).strip()
+    lines = pdf.multi_cell(
+        width, text=text, dry_run=True, output=MethodReturnValue.LINES, wrapmode=WrapMode.WORD
+    )
+    if len(lines) <= most:
+        return lines
+    last = lines[most - 1].rstrip()
+    while last and pdf.get_string_width(last + _ELLIPSIS) > width:
+        last = last[:-1].rstrip()
+    return [*lines[: most - 1], last + _ELLIPSIS]
+
+
+def _paragraph(
+    pdf: FPDF,
+    style: str,
+    size: float,
+    text: str,
+    x: float,
+    y: float,
+    width: float,
+    leading: float,
+    most: int,
+    *,
+    draw: bool = True,
+) -> float:
+    """Draw `text` wrapped (see _lines); returns the y below it."""
+    for line in _lines(pdf, style, size, text, width, most):
+        if draw:
+            _text(pdf, style, size, line, x, y, width, leading)
+        y += leading
+    return y
+
+
+def _text(
+    pdf: FPDF,
+    style: str,
+    size: float,
+    text: str,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    *,
+    align: str = "L",
+) -> None:
+    pdf.set_font("Card", style, size)
+    pdf.set_xy(x, y)
+    pdf.cell(width, height, text, align=align, new_x=XPos.RIGHT, new_y=YPos.TOP)
+
+
+def _qr_modules(text: str) -> list[list[bool]]:
+    """The QR code of `text` as registry.qr makes it, as rows of modules (True: dark),
+    quiet zone included."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=_QUIET_ZONE)
+    code.add_data(text.encode())
+    code.make(fit=True)
+    return code.get_matrix()
+
+
+def _draw_qr(pdf: FPDF, modules: list[list[bool]], x: float, y: float, side: float) -> None:
+    """Draw a QR code in a `side` square at (x, y), a rectangle per run of dark modules."""
+    module = side / len(modules)
+    pdf.set_fill_color(0, 0, 0)
+    for r, row in enumerate(modules):
+        c = 0
+        while c < len(row):
+            if not row[c]:
+                c += 1
+                continue
+            start = c
+            while c < len(row) and row[c]:
+                c += 1
+            # A hair taller than a module, so that rows join without a visible seam.
+            pdf.rect(x + start * module, y + r * module, (c - start) * module, module + 0.01, "F")
+
+
+def _site(url: str, fallback: str) -> str:
+    """Where a person types a code: the verification form of the site `url` is on."""
+    base = url.rsplit("/v/", 1)[0] if "/v/" in url else fallback
+    return base.split("://", 1)[-1].rstrip("/") + "/verify"

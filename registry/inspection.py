@@ -1,0 +1,131 @@
+"""What the inspectors' portal reads beside the other services: a piece's history and
+audit events as the log states them, the log's status, the usual inspectorate.
+
+Read-only: nothing here writes, so nothing here appends to the log.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import audit, checkpoints, log_tree
+from registry.models import Account, AssayRecord, Checkpoint, LogVerification
+
+#: The state assay office of the three regions: what an attestation names by default.
+INSPECTORATE = "East Siberian State Inspectorate of Assay Supervision"
+
+# A piece's history is read a page of the audit at a time, like any other audit.
+_HISTORY_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Step:
+    """One event as its log entry states it. `action` is None for an entry that does not
+    read as an event (stored bytes someone altered: `registry log verify` reports it)."""
+
+    index: int
+    action: str | None
+    at: datetime | None
+    actor_role: str | None
+    actor_id: int | None = None
+    maker: str | None = None
+    piece: int | None = None
+    certificate: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    size: int
+    checkpoint: Checkpoint | None
+    verification: LogVerification | None
+
+    @property
+    def uncovered(self) -> int:
+        """Entries appended since the latest checkpoint was signed."""
+        return self.size - (self.checkpoint.tree_size if self.checkpoint else 0)
+
+
+def step(index: int, entry: bytes) -> Step:
+    """An entry of the log as a step of a history; never raises."""
+    try:
+        event = json.loads(entry)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        return Step(index=index, action=None, at=None, actor_role=None)
+    actor = event.get("actor") if isinstance(event.get("actor"), dict) else {}
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    return Step(
+        index=index,
+        action=_text(event.get("action")),
+        at=_time(event.get("at")),
+        actor_role=_text(actor.get("role")),
+        actor_id=actor.get("id") if isinstance(actor.get("id"), int) else None,
+        maker=_text(event.get("maker")),
+        piece=event.get("piece") if isinstance(event.get("piece"), int) else None,
+        certificate=_text(event.get("certificate")),
+        data=data,
+    )
+
+
+def events(
+    session: Session, filters: dict[str, Any], *, after: int | None, limit: int
+) -> tuple[list[Step], int | None]:
+    """A page of the audit (audit.page, same filters and cursor) as steps."""
+    rows, next_after = audit.page(session, filters, after=after, limit=limit)
+    return [step(index, entry) for index, entry in rows], next_after
+
+
+def history(session: Session, piece_id: int) -> list[Step]:
+    """Every event of a piece, in log order: its whole history as the log records it."""
+    found: list[Step] = []
+    after = None
+    while True:
+        steps, after = events(session, {"piece": piece_id}, after=after, limit=_HISTORY_PAGE)
+        found.extend(steps)
+        if after is None:
+            return found
+
+
+def log_status(session: Session) -> LogStatus:
+    """The log's size, its latest checkpoint, and the last `registry log verify`."""
+    last_check = session.scalar(
+        select(LogVerification)
+        .order_by(LogVerification.checked_at.desc(), LogVerification.id.desc())
+        .limit(1)
+    )
+    return LogStatus(
+        size=log_tree.size(session),
+        checkpoint=checkpoints.latest(session),
+        verification=last_check,
+    )
+
+
+def usual_inspectorate(session: Session, inspector: Account) -> str:
+    """The inspectorate the inspector named last, or the regions' own by default."""
+    last = session.scalar(
+        select(AssayRecord.inspectorate)
+        .where(AssayRecord.inspector_id == inspector.id)
+        .order_by(AssayRecord.id.desc())
+        .limit(1)
+    )
+    return last or INSPECTORATE
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
