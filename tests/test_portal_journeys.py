@@ -66,9 +66,11 @@ def person(browser, site) -> Iterator[callable]:
         page = context.new_page()
         page.on(
             "console",
-            lambda message: problems.append(message.text)
-            if "Content Security Policy" in message.text or message.type == "error"
-            else None,
+            lambda message: (
+                problems.append(message.text)
+                if "Content Security Policy" in message.text or message.type == "error"
+                else None
+            ),
         )
         page.on("pageerror", lambda error: problems.append(str(error)))
         return page

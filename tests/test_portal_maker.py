@@ -112,7 +112,7 @@ def test_downloads_of_a_certified_piece(client, maker, world):
 
 def test_labels_and_cards_are_for_certified_pieces_only(client, maker, world):
     waiting = client.post("/api/v1/pieces", json=piece_data(), headers=bearer(world.maker)).json
-    response = maker.get(f"/maker/pieces/{waiting['id']}/card.pdf")
+    response = maker.get(f"/maker/pieces/{waiting['id']}/card.pdf?lang=en")
     assert response.status_code == 404
     assert "has no valid certificate" in response.get_data(as_text=True)
 

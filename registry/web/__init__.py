@@ -4,8 +4,9 @@ verification page and showcase, and the portals of makers, inspectors and the of
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlencode
 
-from flask import Flask
+from flask import Flask, request
 from flask_babel import get_locale, get_translations
 from markupsafe import Markup, escape
 
@@ -55,7 +56,7 @@ def init_app(app: Flask) -> None:
         }
 
     # The vocabularies, for pages to list and name them: L[words.KINDS[kind]].
-    app.jinja_env.globals.update(words=words, standards=standards)
+    app.jinja_env.globals.update(words=words, standards=standards, in_language=_in_language)
     app.add_template_filter(_day_filter, "day")
     app.add_template_filter(_zip_words, "zip_words")
     app.add_template_filter(lambda errors: forms.flat(errors).items(), "flat_errors")
@@ -63,6 +64,14 @@ def init_app(app: Flask) -> None:
     session.init_app(app)
     for blueprint in (verification, public, account, maker, inspector, admin):
         app.register_blueprint(blueprint.bp)
+
+
+def _in_language(code: str) -> str:
+    """This page's address in another language: its query kept, `lang` replaced."""
+    if not request.query_string:
+        return f"?lang={code}"
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return "?" + urlencode([*query, ("lang", code)])
 
 
 def _zip_words(values, table: dict[str, str], words_: dict) -> list[tuple[str, str]]:

@@ -82,9 +82,4 @@ def _locale() -> str:
 def _public(page):
     response = current_app.make_response(page)
     response = http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
-    if current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
-        # Flask renews a signed-in visitor's session cookie on every answer, this one
-        # too: an answer carrying it must never be kept by a shared cache.
-        response.cache_control.public = False
-        response.cache_control.private = True
     return i18n.remember(response)

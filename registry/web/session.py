@@ -57,6 +57,9 @@ def init_app(app: Flask) -> None:
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["SESSION_HOURS"])
+    # The cookie is sent only when the session changes (sign-in, a form's CSRF token), so
+    # a public page a signed-in person opens never carries it into a shared cache.
+    config["SESSION_REFRESH_EACH_REQUEST"] = False
     # Checked only on the portals' forms (below): the API authenticates by bearer token.
     config["WTF_CSRF_CHECK_DEFAULT"] = False
     config["WTF_CSRF_TIME_LIMIT"] = config["SESSION_HOURS"] * 3600

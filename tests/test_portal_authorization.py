@@ -1,0 +1,515 @@
+"""Who may open what in the portals: every page of the session-based blueprints against
+every kind of caller.
+
+The routes are read from the app's URL map, so a page that PAGES does not list fails
+`test_portal_matrix_covers_every_route`: give it its roles here when you add it. The
+token-based API has its own matrix in tests/test_authorization.py. Every request is
+otherwise valid (a CSRF token of the caller's own session included), so its status says
+only whether the caller was let in.
+"""
+
+import io
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import argon2
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from registry import accounts, assays, db, pieces, signing
+from registry.models import Event
+from schemas.assays import AssayIn
+from schemas.pieces import PieceIn
+from tests.factories import (
+    PASSWORD,
+    World,
+    assay_data,
+    csrf_token,
+    maker_data,
+    piece_data,
+    sign_in,
+    with_passwords,
+)
+from tests.test_authorization import EMAILS, PORTALS, ROLES
+
+CALLERS = ("anonymous", *ROLES)
+# Where each account lands after signing in (session.home_of).
+HOMES = {
+    "maker": "/maker/",
+    "other-maker": "/maker/",
+    "inspector": "/inspector/",
+    "admin": "/admin/makers",
+}
+
+_numbers = itertools.count(1)
+_PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # <any(png, svg):format> -> {format}
+_ERROR_KIND = re.compile(r'data-error="([a-z_]+)"')
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: where, what it sends, and what it must tell only those entitled."""
+
+    url: str
+    data: dict | None = None  # the form (a POST's CSRF token is added by the caller)
+    secret: str | None = None  # a reference of world.maker's that others must not see
+    lands: str | None = None  # where an accepted request redirects, when it matters
+
+
+@dataclass(frozen=True)
+class Made:
+    """A new piece of world.maker's, as the requests name it."""
+
+    id: int
+    reference: str  # shown to its maker and the inspectors only
+    title: str
+    code: str | None = None  # its certificate's, when certified
+
+
+class Make:
+    """Fresh objects for one request, made through the services and committed."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def _account(self, session, caller: str):
+        return accounts.by_email(session, EMAILS[caller])
+
+    def piece(self, *, certified: bool = False) -> Made:
+        """A new piece of world.maker's, awaiting assay or `certified`."""
+        n = next(_numbers)
+        reference, title = f"HIDDEN-{n}-X", f"Ring Findme{n}x"
+        with self.app.app_context():
+            session = db.session()
+            maker = self._account(session, "maker")
+            data = PieceIn().load(piece_data(reference=reference, title=title))
+            piece = pieces.register(session, maker.maker, data, actor=maker)
+            code = None
+            if certified:
+                session.flush()
+                assay = assays.attest(
+                    session,
+                    signing.keyring(),
+                    piece.id,
+                    AssayIn().load(assay_data()),
+                    issuer=signing.issuer(),
+                    actor=self._account(session, "inspector"),
+                )
+                code = assay.certificate.code
+            session.commit()
+            return Made(piece.id, reference, title, code)
+
+    def token_id(self, caller: str) -> int:
+        """A new token of `caller`'s account."""
+        with self.app.app_context():
+            session = db.session()
+            account = self._account(session, caller)
+            token, _ = accounts.issue_token(session, account, name="spare", actor=account)
+            session.commit()
+            return token.id
+
+    def account_id(self) -> int:
+        """A new inspector's account, for the brand office to act on."""
+        with self.app.app_context():
+            session = db.session()
+            email = f"new-{next(_numbers)}@test.example"
+            account = accounts.create(session, {"email": email, "role": "inspector"}, actor=None)
+            session.commit()
+            return account.id
+
+
+@pytest.fixture
+def make(app, world) -> Make:
+    return Make(app)
+
+
+Request = Callable[[World, Make, str], Call]
+
+
+@dataclass(frozen=True)
+class Page:
+    method: str
+    path: str  # the app's rule, its converters replaced by {name}
+    roles: frozenset[str] | None  # None: public, open to anyone signed in or not
+    ok: int  # the status for a caller who is let in
+    request: Request  # (world, make, caller) -> Call
+    # Callers of an allowed role who are sent world.maker's object: shown "not found".
+    hidden: frozenset[str] = frozenset()
+    writes: bool = False  # an accepted write leaves events in the log, a refused one none
+    signed_in: int | None = None  # public pages: the status for a signed-in caller
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def admitted(self, caller: str) -> bool:
+        """Whether the page lets `caller` in to do what it is for."""
+        if self.roles is None:
+            return True
+        return caller in ROLES and ROLES[caller] in self.roles and caller not in self.hidden
+
+    def expected(self, caller: str) -> int:
+        if self.roles is None:
+            if caller == "anonymous" or self.signed_in is None:
+                return self.ok
+            return self.signed_in
+        if caller == "anonymous":
+            return 302
+        if ROLES[caller] not in self.roles:
+            return 403
+        if caller in self.hidden:
+            return 404
+        return self.ok
+
+
+def _at(url: str, **kwargs) -> Request:
+    return lambda world, make, caller: Call(url, **kwargs)
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), "goldenrod").save(out, "JPEG")
+    return out.getvalue()
+
+
+def _on(template: str, *, certified: bool = False, form: Callable[[], dict] | None = None):
+    """A request on a new piece of world.maker's: `template` names it by {id}, {code} or
+    {title}; `form` makes the form to send."""
+
+    def request(world: World, make: Make, caller: str) -> Call:
+        made = make.piece(certified=certified)
+        url = template.format(id=made.id, code=made.code, title=made.title)
+        return Call(url, form() if form else None, secret=made.reference)
+
+    return request
+
+
+def _sign_in_form(world: World, make: Make, caller: str) -> Call:
+    # Anyone may sign in: the anonymous caller with the maker's account.
+    who = caller if caller in ROLES else "maker"
+    return Call("/login", {"email": EMAILS[who], "password": PASSWORD}, lands=HOMES[who])
+
+
+def _token_to_revoke(world: World, make: Make, caller: str) -> Call:
+    # Each caller revokes a token of their own, but the other maker aims at the maker's.
+    owner = "maker" if caller in ("anonymous", "other-maker") else caller
+    return Call(f"/account/tokens/{make.token_id(owner)}/revoke", {}, lands="/account")
+
+
+def _import_form() -> dict:
+    body = "reference,kind,title,metal,fineness,weight_g\n"
+    body += f"IMP-{next(_numbers)},ring,Кольцо,gold,585,2.5\n"
+    return {"file": (io.BytesIO(body.encode()), "pieces.csv"), "charset": "utf-8"}
+
+
+def _photo_form() -> dict:
+    return {"photo": (io.BytesIO(_jpeg()), "ring.jpg")}
+
+
+def _revocation_form() -> dict:
+    return {"reason": "data_error", "note": "The weight was misprinted."}
+
+
+def _new_piece_form() -> dict:
+    data = piece_data(reference=f"NEW-{next(_numbers)}")
+    del data["stones"]
+    return data
+
+
+MAKER = frozenset({"maker"})
+INSPECTOR = frozenset({"inspector"})
+ADMIN = frozenset({"admin"})
+SIGNED_IN = frozenset({"maker", "inspector", "admin"})
+OTHER = frozenset({"other-maker"})
+
+PAGES = [
+    # Signing in and out: public.
+    Page(
+        "GET",
+        "/login",
+        None,
+        200,
+        lambda world, make, caller: Call("/login", lands=HOMES.get(caller)),
+        signed_in=302,
+    ),
+    Page("POST", "/login", None, 302, _sign_in_form),
+    Page("POST", "/logout", None, 302, _at("/logout", data={}, lands="/")),
+    # One's own account: anyone signed in.
+    Page("GET", "/account", SIGNED_IN, 200, _at("/account")),
+    Page("GET", "/account/password", SIGNED_IN, 200, _at("/account/password")),
+    Page(
+        "POST",
+        "/account/password",
+        SIGNED_IN,
+        302,
+        lambda world, make, caller: Call(
+            "/account/password",
+            {"current": PASSWORD, "new": "cedar-sayan-lake-42", "repeat": "cedar-sayan-lake-42"},
+            lands=HOMES[caller] if caller in HOMES else None,
+        ),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/account/tokens",
+        SIGNED_IN,
+        201,
+        _at("/account/tokens", data={"name": "laptop"}),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/account/tokens/{token_id}/revoke",
+        SIGNED_IN,
+        302,
+        _token_to_revoke,
+        hidden=OTHER,
+        writes=True,
+    ),
+    # The makers' portal: their own pieces only.
+    Page("GET", "/maker/", MAKER, 200, _on("/maker/")),
+    Page("GET", "/maker/pieces/new", MAKER, 200, _at("/maker/pieces/new")),
+    Page(
+        "POST",
+        "/maker/pieces/new",
+        MAKER,
+        303,
+        lambda world, make, caller: Call("/maker/pieces/new", _new_piece_form()),
+        writes=True,
+    ),
+    Page("GET", "/maker/pieces/{piece_id}", MAKER, 200, _on("/maker/pieces/{id}"), hidden=OTHER),
+    Page(
+        "POST",
+        "/maker/pieces/{piece_id}/photo",
+        MAKER,
+        303,
+        _on("/maker/pieces/{id}/photo", form=_photo_form),
+        hidden=OTHER,
+        writes=True,
+    ),
+    Page(
+        "GET",
+        "/maker/pieces/{piece_id}/label.{format}",
+        MAKER,
+        200,
+        _on("/maker/pieces/{id}/label.png", certified=True),
+        hidden=OTHER,
+    ),
+    Page(
+        "GET",
+        "/maker/pieces/{piece_id}/card.pdf",
+        MAKER,
+        200,
+        _on("/maker/pieces/{id}/card.pdf", certified=True),
+        hidden=OTHER,
+    ),
+    Page(
+        "GET",
+        "/maker/labels.pdf",
+        MAKER,
+        200,
+        _on("/maker/labels.pdf?piece={id}", certified=True),
+        hidden=OTHER,
+    ),
+    Page("GET", "/maker/import", MAKER, 200, _at("/maker/import")),
+    Page("GET", "/maker/import/template.csv", MAKER, 200, _at("/maker/import/template.csv")),
+    Page(
+        "POST",
+        "/maker/import",
+        MAKER,
+        200,
+        lambda world, make, caller: Call("/maker/import", _import_form()),
+        writes=True,
+    ),
+    # The inspectors' portal: every maker's pieces.
+    Page("GET", "/inspector/", INSPECTOR, 200, _on("/inspector/")),
+    Page("GET", "/inspector/pieces/{piece_id}", INSPECTOR, 200, _on("/inspector/pieces/{id}")),
+    Page(
+        "POST",
+        "/inspector/pieces/{piece_id}/assay",
+        INSPECTOR,
+        303,
+        _on("/inspector/pieces/{id}/assay", form=assay_data),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/inspector/certificates/{code}/revoke",
+        INSPECTOR,
+        303,
+        _on("/inspector/certificates/{code}/revoke", certified=True, form=_revocation_form),
+        writes=True,
+    ),
+    # Found by its title; the reference, not in the address, is what others must not see.
+    Page("GET", "/inspector/search", INSPECTOR, 200, _on("/inspector/search?q={title}")),
+    Page("GET", "/inspector/audit", INSPECTOR, 200, _at("/inspector/audit")),
+    Page("GET", "/inspector/audit/export.csv", INSPECTOR, 200, _at("/inspector/audit/export.csv")),
+    Page("GET", "/inspector/log", INSPECTOR, 200, _at("/inspector/log")),
+    # The brand office's portal.
+    Page("GET", "/admin/makers", ADMIN, 200, _at("/admin/makers")),
+    Page(
+        "POST",
+        "/admin/makers",
+        ADMIN,
+        302,
+        lambda world, make, caller: Call("/admin/makers", maker_data(), lands="/admin/makers"),
+        writes=True,
+    ),
+    Page("GET", "/admin/accounts", ADMIN, 200, _at("/admin/accounts")),
+    Page(
+        "POST",
+        "/admin/accounts",
+        ADMIN,
+        201,
+        lambda world, make, caller: Call(
+            "/admin/accounts", {"email": f"new-{next(_numbers)}@test.example", "role": "inspector"}
+        ),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/admin/accounts/{account_id}/password",
+        ADMIN,
+        200,
+        lambda world, make, caller: Call(f"/admin/accounts/{make.account_id()}/password", {}),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/admin/accounts/{account_id}/tokens",
+        ADMIN,
+        201,
+        lambda world, make, caller: Call(
+            f"/admin/accounts/{make.account_id()}/tokens", {"name": "workshop"}
+        ),
+        writes=True,
+    ),
+]
+
+
+def _routes(app) -> set[tuple[str, str]]:
+    return {
+        (method, _PARAMETER.sub(r"{\1}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.partition(".")[0] in PORTALS
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def _events(app) -> int:
+    with app.app_context():
+        return db.session().scalar(select(func.count()).select_from(Event))
+
+
+@dataclass
+class Callers:
+    """A test client per caller, each signed in through the real form (but anonymous)."""
+
+    app: object
+    clients: dict = field(default_factory=dict)
+
+    def __call__(self, caller: str):
+        if caller not in self.clients:
+            client = self.app.test_client()
+            if caller != "anonymous":
+                signed = sign_in(client, EMAILS[caller])
+                assert signed.status_code == 302, f"{caller} could not sign in"
+            self.clients[caller] = client
+        return self.clients[caller]
+
+
+@pytest.fixture
+def callers(app, world, monkeypatch) -> Callers:
+    # argon2 at its lightest: this file signs in four accounts per test, and what it tests
+    # is who gets in, not the cost of a guess (the hash still checks every password).
+    light = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", lambda: light)
+    with app.app_context():
+        with_passwords(db.session(), *EMAILS.values())
+    return Callers(app)
+
+
+def _visit(app, client, world, make, page: Page, caller: str) -> list[str]:
+    """Make the request as `caller`; what went against the matrix, or nothing."""
+    call = page.request(world, make, caller)
+    data = call.data
+    if page.method == "POST":
+        form_page = "/login" if caller == "anonymous" else "/account"
+        data = {**(data or {}), "csrf_token": csrf_token(client, form_page)}
+    events = _events(app)
+    response = client.open(call.url, method=page.method, data=data)
+    body = response.get_data()  # read to the end: a streamed page writes as it is read
+    expected = page.expected(caller)
+    location = response.headers.get("Location", "")
+    wrong = []
+    if response.status_code != expected:
+        wrong.append(f"status {response.status_code}: {body[:300]!r}")
+    elif expected in (403, 404):
+        kind = _ERROR_KIND.search(body.decode(errors="replace"))
+        want = "forbidden" if expected == 403 else "not_found"
+        if kind is None or kind.group(1) != want:
+            wrong.append(f"not the {want} page: {body[:300]!r}")
+    elif page.roles is not None and caller == "anonymous":
+        if not location.startswith("/login?next="):
+            wrong.append(f"sent to {location!r}, not to sign in")
+    elif call.lands is not None and page.admitted(caller) and location != call.lands:
+        wrong.append(f"sent to {location!r}, not {call.lands!r}")
+    if response.headers.get("Cache-Control") != "no-store":
+        wrong.append(f"Cache-Control {response.headers.get('Cache-Control')!r}")
+    # world.maker's reference is for the maker and the inspectors it was let through to.
+    may_see = caller in ("maker", "inspector") and page.admitted(caller)
+    if call.secret and not may_see and call.secret.encode() in body:
+        wrong.append(f"shows {call.secret}")
+    # A refused write leaves no trace; an accepted one does (so the request was valid).
+    wrote = _events(app) > events
+    if wrote != (page.writes and page.admitted(caller)):
+        wrong.append("log events " + ("written" if wrote else "missing"))
+    return [f"{page.id} as {caller} (expected {expected}): {w}" for w in wrong]
+
+
+def test_portal_matrix_covers_every_route(app):
+    listed = [(page.method, page.path) for page in PAGES]
+    assert len(listed) == len(set(listed)), "a page is listed twice"
+    routes = _routes(app)
+    assert routes - set(listed) == set(), "routes missing from PAGES: give them roles"
+    assert set(listed) - routes == set(), "PAGES lists routes the app does not have"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.id)
+def test_portal_matrix(app, world, make, callers, page):
+    """Every caller against one page, each in a session of its own, each request on
+    objects of its own; every departure from the matrix is reported, naming the caller."""
+    wrong = [
+        problem
+        for caller in CALLERS
+        for problem in _visit(app, callers(caller), world, make, page, caller)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def _first_allowed(page: Page) -> str:
+    roles = page.roles or SIGNED_IN
+    return next(caller for caller in ROLES if ROLES[caller] in roles)
+
+
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "anonymous"])
+def test_a_post_without_csrf_token_is_refused_everywhere(app, world, make, callers, signed_in):
+    """The token is checked before the view: no sign-in, no role, no write happens."""
+    wrong = []
+    for page in (page for page in PAGES if page.method == "POST"):
+        caller = _first_allowed(page) if signed_in else "anonymous"
+        client = callers(caller)
+        call = page.request(world, make, caller)
+        events = _events(app)
+        response = client.post(call.url, data=call.data or {})
+        body = response.get_data(as_text=True)
+        if response.status_code != 400 or 'data-error="csrf"' not in body:
+            wrong.append(f"{page.id} as {caller}: status {response.status_code}: {body[:200]}")
+        if _events(app) != events:
+            wrong.append(f"{page.id} as {caller}: log events written")
+        if signed_in and client.get("/account").status_code != 200:
+            wrong.append(f"{page.id} as {caller}: no longer signed in")
+    assert not wrong, "\n".join(wrong)
