@@ -8,4 +8,7 @@ bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 # worker could end up with every connection.
 workers = int(os.environ.get("WORKERS", "2"))
 worker_class = "sync"
-timeout = 30
+# A sync worker answers its master only between requests: the longest request must fit.
+# That is a bulk import of REGISTRY_IMPORT_MAX_ROWS (10,000) rows, about 50 s on SQLite
+# (some 200 rows/s, each its own savepoint and log entry).
+timeout = 120
