@@ -56,7 +56,9 @@ def init_app(app: Flask) -> None:
         }
 
     # The vocabularies, for pages to list and name them: L[words.KINDS[kind]].
-    app.jinja_env.globals.update(words=words, standards=standards, in_language=_in_language)
+    app.jinja_env.globals.update(
+        words=words, standards=standards, in_language=_in_language, grams=_grams
+    )
     app.add_template_filter(_day_filter, "day")
     app.add_template_filter(_zip_words, "zip_words")
     app.add_template_filter(lambda errors: forms.flat(errors).items(), "flat_errors")
@@ -77,6 +79,13 @@ def _in_language(code: str) -> str:
 def _zip_words(values, table: dict[str, str], words_: dict) -> list[tuple[str, str]]:
     """(value, its word in the page's language) for a select of a vocabulary."""
     return [(value, words_[table[value]]) for value in values]
+
+
+def _grams(weight) -> str:
+    """A weight in grams, two decimals, in the page's digits: 3.40 or 3,40."""
+    from registry.web import verification
+
+    return verification.number(weight, 2, str(get_locale()))
 
 
 def _day_filter(moment) -> str:

@@ -3,7 +3,6 @@ audit export and the log's status."""
 
 import re
 from datetime import datetime, time, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -18,7 +17,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_decimal, gettext
+from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from registry import (
@@ -54,7 +53,7 @@ _FORM_REFUSALS = (InvalidInput, Conflict)
 
 @bp.context_processor
 def _helpers():
-    return {"grams": _grams, "printed": codes.printed}
+    return {"printed": codes.printed}
 
 
 @bp.get("/")
@@ -327,5 +326,3 @@ def _covered() -> int:
     return checkpoint.tree_size if checkpoint else 0
 
 
-def _grams(weight: Decimal) -> str:
-    return format_decimal(weight, format="#,##0.00")

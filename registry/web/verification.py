@@ -115,9 +115,9 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         "kind": words.KINDS.get(piece["kind"], piece["kind"]),
         "metal": words.METALS.get(piece["metal"], piece["metal"]),
         "found_metal": words.METALS.get(payload["assay"]["metal"], payload["assay"]["metal"]),
-        "weight": _number(piece["weight_g"], 2, locale),
+        "weight": number(piece["weight_g"], 2, locale),
         "stones": [
-            {**stone, "carat": _number(stone["carat"], 3, locale, keep=2)}
+            {**stone, "carat": number(stone["carat"], 3, locale, keep=2)}
             for stone in piece["stones"]
         ],
         "issued_on": day(certificate.issued_at, locale),
@@ -135,7 +135,7 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
     }
 
 
-def _number(value, places: int, locale: str, *, keep: int | None = None) -> str:
+def number(value, places: int, locale: str, *, keep: int | None = None) -> str:
     """`value` with `places` decimals (trailing zeros dropped down to `keep`), in the
     locale's digits and separators: 1,234.50 or 1 234,50."""
     text = f"{Decimal(str(value)):,.{places}f}"
