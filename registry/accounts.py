@@ -137,9 +137,13 @@ def session_stamp(account: Account) -> str:
     return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:16]
 
 
-@functools.cache
+#: The password hasher: argon2id with argon2-cffi's defaults (RFC 9106's second
+#: recommended profile). The test suite swaps in argon2's cheapest profile.
+HASHER = argon2.PasswordHasher()
+
+
 def _hasher() -> argon2.PasswordHasher:
-    return argon2.PasswordHasher()
+    return HASHER
 
 
 @functools.cache

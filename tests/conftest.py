@@ -6,15 +6,26 @@ import secrets
 import shutil
 from pathlib import Path
 
+import argon2
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from registry import create_app, db, migrate
+from registry import accounts, create_app, db, migrate
 from tests import factories
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes():
+    """argon2id at its cheapest profile: the tests check who gets in, not what a guess
+    costs, and the default profile takes a tenth of a second or more per password."""
+    default = accounts.HASHER
+    accounts.HASHER = argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+    yield
+    accounts.HASHER = default
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +94,10 @@ def app(database_url, tmp_path):
             "DATABASE_URL": database_url,
             "KEYS_DIR": str(tmp_path / "keys"),
             "PUBLIC_BASE_URL": "https://registry.test",
+            # Pages answer a client that names no language in English here, so that tests
+            # read the messages as the code writes them (Russian stays the deployed default,
+            # tested on its own; tests of Russian pages ask for it).
+            "BABEL_DEFAULT_LOCALE": "en",
         }
     )
     yield app

@@ -198,7 +198,7 @@ def test_a_password_planted_in_the_database_is_named_by_log_verify(app, env, peo
         session.execute(
             update(Account)
             .where(Account.email == "inspector@test.example")
-            .values(password_hash=accounts._hasher().hash("back-door-pass"))
+            .values(password_hash=accounts.HASHER.hash("back-door-pass"))
         )
         session.commit()
     result = CliRunner().invoke(cli.main, ["log", "verify"], env=env)

@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import argon2
 import pytest
+from flask import Flask
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -72,7 +72,7 @@ class Made:
 class Make:
     """Fresh objects for one request, made through the services and committed."""
 
-    def __init__(self, app):
+    def __init__(self, app: Flask):
         self.app = app
 
     def _account(self, session, caller: str):
@@ -175,7 +175,9 @@ def _jpeg() -> bytes:
     return out.getvalue()
 
 
-def _on(template: str, *, certified: bool = False, form: Callable[[], dict] | None = None):
+def _on(
+    template: str, *, certified: bool = False, form: Callable[[], dict] | None = None
+) -> Request:
     """A request on a new piece of world.maker's: `template` names it by {id}, {code} or
     {title}; `form` makes the form to send."""
 
@@ -248,7 +250,7 @@ PAGES = [
         lambda world, make, caller: Call(
             "/account/password",
             {"current": PASSWORD, "new": "cedar-sayan-lake-42", "repeat": "cedar-sayan-lake-42"},
-            lands=HOMES[caller] if caller in HOMES else None,
+            lands=HOMES.get(caller),
         ),
         writes=True,
     ),
@@ -408,7 +410,7 @@ def _events(app) -> int:
 class Callers:
     """A test client per caller, each signed in through the real form (but anonymous)."""
 
-    app: object
+    app: Flask
     clients: dict = field(default_factory=dict)
 
     def __call__(self, caller: str):
@@ -422,11 +424,7 @@ class Callers:
 
 
 @pytest.fixture
-def callers(app, world, monkeypatch) -> Callers:
-    # argon2 at its lightest: this file signs in four accounts per test, and what it tests
-    # is who gets in, not the cost of a guess (the hash still checks every password).
-    light = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: light)
+def callers(app, world) -> Callers:
     with app.app_context():
         with_passwords(db.session(), *EMAILS.values())
     return Callers(app)
