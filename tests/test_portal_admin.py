@@ -90,7 +90,7 @@ def test_a_region_outside_the_brand_or_a_missing_name_admits_nothing(client, off
 def test_a_mark_already_registered_is_refused_beside_its_field(client, office):
     post_form(client, "/admin/makers", NEW_MAKER)
     again = post_form(client, "/admin/makers", {**NEW_MAKER, "name_en": "Another", "mark": "AB77"})
-    assert again.status_code == 422
+    assert again.status_code == 409  # a conflict with what is stored
     assert "Already registered." in _text(again)
     assert "another" not in _slugs(client)
 
@@ -143,7 +143,7 @@ def test_an_e_mail_already_in_use_is_refused(client, office):
     taken = post_form(
         client, "/admin/accounts", {"email": "MAKER@test.example", "role": "inspector"}
     )
-    assert taken.status_code == 422
+    assert taken.status_code == 409
     assert "Taken." in _text(taken)
     assert "data-password" not in _text(taken)
     page = _text(client.get("/admin/accounts"))

@@ -81,7 +81,7 @@ def test_a_bad_form_is_shown_again_with_its_errors_and_nothing_is_stored(maker, 
 def test_a_reference_used_twice_is_refused(maker):
     assert _register(maker).status_code == 303
     again = _register(maker)
-    assert again.status_code == 422
+    assert again.status_code == 409
     assert "Already used by another of your pieces." in again.get_data(as_text=True)
 
 

@@ -4,7 +4,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from registry import accounts, db, limits
-from registry.errors import RegistryError, Unauthorized
+from registry.errors import Unauthorized
 from registry.web import forms, session
 from schemas.accounts import PasswordChangeIn, SignInIn, TokenIn
 
@@ -81,13 +81,12 @@ def password():
     if request.method == "GET":
         return render_template("portal/password.html", next=target)
     try:
-        data = forms.load(PasswordChangeIn(), request.form)
-        accounts.change_password(db.session(), g.actor, data["current"], data["new"])
+        with forms.refusals(db.session()):
+            data = forms.load(PasswordChangeIn(), request.form)
+            accounts.change_password(db.session(), g.actor, data["current"], data["new"])
     except forms.Invalid as invalid:
-        return render_template("portal/password.html", next=target, errors=invalid.errors), 422
-    except RegistryError as error:
-        errors = forms.refused(error).errors
-        return render_template("portal/password.html", next=target, errors=errors), 422
+        html = render_template("portal/password.html", next=target, errors=invalid.errors)
+        return html, invalid.status
     db.session().commit()
     session.begin(g.actor)  # this session goes on; every other one ends
     return redirect(session.safe_next(target, session.home_of(g.actor)))

@@ -11,7 +11,6 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import get_locale, gettext
 
 from registry import accounts, db, makers
-from registry.errors import RegistryError
 from registry.web import forms, session
 from schemas.accounts import AccountIn, TokenIn
 from schemas.makers import MakerIn
@@ -31,13 +30,10 @@ def maker_list():
 def admit():
     """Admit a maker of Krasnoyarsk Krai, Khakassia or Tuva to the brand."""
     try:
-        data = forms.load(MakerIn(), request.form)
-        maker = makers.admit(db.session(), data, actor=g.actor)
+        with forms.refusals(db.session()):
+            maker = makers.admit(db.session(), forms.load(MakerIn(), request.form), actor=g.actor)
     except forms.Invalid as invalid:
-        return _makers_page(errors=invalid.errors, status=422)
-    except RegistryError as error:
-        db.session().rollback()
-        return _makers_page(errors=forms.refused(error).errors, status=422)
+        return _makers_page(errors=invalid.errors, status=invalid.status)
     db.session().commit()
     name = maker.name_en if _english() else maker.name_ru
     flash(gettext("%(name)s is admitted to the brand.", name=name))
@@ -69,13 +65,11 @@ def account_list():
 def create_account():
     """Create an account with a temporary password, shown on the answering page once."""
     try:
-        data = forms.load(AccountIn(), request.form)
-        account = accounts.create(db.session(), data, actor=g.actor)
+        with forms.refusals(db.session()):
+            data = forms.load(AccountIn(), request.form)
+            account = accounts.create(db.session(), data, actor=g.actor)
     except forms.Invalid as invalid:
-        return _accounts_page(errors=invalid.errors, status=422)
-    except RegistryError as error:
-        db.session().rollback()
-        return _accounts_page(errors=forms.refused(error).errors, status=422)
+        return _accounts_page(errors=invalid.errors, status=invalid.status)
     password = accounts.temporary_password()
     accounts.set_password(db.session(), account, password, actor=g.actor)
     db.session().commit()

@@ -1,21 +1,25 @@
 """HTML forms at the edge: a posted form loaded with the same marshmallow schema as the
 API's JSON, and its errors shown beside the fields, in the page's language."""
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from marshmallow import Schema, ValidationError
+from sqlalchemy.orm import Session
 
 from registry.errors import RegistryError
 
 
 class Invalid(Exception):
-    """A form that did not load: its errors by field, ready to show."""
+    """A form that did not load, or that the service refused: its errors by field, ready
+    to show, and the status of the page that shows them again."""
 
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: dict[str, list[str]], *, status: int = 422):
         super().__init__("invalid form")
         self.errors = errors
+        self.status = status
 
 
 def load(schema: Schema, form: Mapping[str, str], *, lists: tuple[str, ...] = ()) -> dict:
@@ -38,8 +42,26 @@ def load(schema: Schema, form: Mapping[str, str], *, lists: tuple[str, ...] = ()
 
 
 def refused(error: RegistryError) -> Invalid:
-    """A service's refusal (a taken reference, a wrong password) as the form's errors."""
-    return Invalid(flat(error.errors) if error.errors else {"_schema": [error.detail]})
+    """A service's refusal (a taken reference, a wrong password) as the form's errors:
+    beside the fields it names, and its whole explanation above the form where the page
+    is in English, the language services explain in. The page answers 409 for a conflict
+    with what is stored, 422 for anything else the form asked."""
+    errors = flat(error.errors) if error.errors else {}
+    if not errors or str(get_locale()) == "en":
+        errors.setdefault("_schema", []).insert(0, error.detail)
+    return Invalid(errors, status=409 if error.status == 409 else 422)
+
+
+@contextlib.contextmanager
+def refusals(session: Session, *kinds: type[RegistryError]) -> Iterator[None]:
+    """Inside, a service's refusal of the form's request (RegistryError, or only `kinds`)
+    rolls the session back and becomes Invalid, to show the form again with it."""
+    caught = kinds or (RegistryError,)
+    try:
+        yield
+    except caught as error:
+        session.rollback()
+        raise refused(error) from error
 
 
 def flat(messages: Any, prefix: str = "") -> dict[str, list[str]]:

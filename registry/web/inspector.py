@@ -83,22 +83,18 @@ def piece(piece_id: int):
 def attest(piece_id: int):
     """Attest the piece's assay; a pass issues its certificate (assays.attest)."""
     try:
-        data = forms.load(AssayIn(), _assay_fields())
-        assay = assays.attest(
-            db.session(),
-            signing.keyring(),
-            piece_id,
-            data,
-            issuer=signing.issuer(),
-            actor=g.actor,
-        )
+        with forms.refusals(db.session(), *_FORM_REFUSALS):
+            assay = assays.attest(
+                db.session(),
+                signing.keyring(),
+                piece_id,
+                forms.load(AssayIn(), _assay_fields()),
+                issuer=signing.issuer(),
+                actor=g.actor,
+            )
     except forms.Invalid as invalid:
-        return _piece_page(piece_id, assay_errors=invalid.errors, assay_form=request.form)
-    except _FORM_REFUSALS as refusal:
-        db.session().rollback()
-        errors = _refused(refusal)
         return _piece_page(
-            piece_id, assay_errors=errors, assay_form=request.form, status=refusal.status
+            piece_id, assay_errors=invalid.errors, assay_form=request.form, status=invalid.status
         )
     db.session().commit()
     if assay.certificate is not None:
@@ -116,17 +112,14 @@ def revoke(code: str):
     certificate = certificates.find(db.session(), code)
     piece_id = certificate.piece_id
     try:
-        data = forms.load(RevokeIn(), request.form)
-        certificates.revoke(
-            db.session(), code, reason=data["reason"], note=data["note"], actor=g.actor
-        )
+        with forms.refusals(db.session(), *_FORM_REFUSALS):
+            data = forms.load(RevokeIn(), request.form)
+            certificates.revoke(
+                db.session(), code, reason=data["reason"], note=data["note"], actor=g.actor
+            )
     except forms.Invalid as invalid:
-        return _piece_page(piece_id, revoke_errors=invalid.errors, revoke_form=request.form)
-    except _FORM_REFUSALS as refusal:
-        db.session().rollback()
-        errors = _refused(refusal)
         return _piece_page(
-            piece_id, revoke_errors=errors, revoke_form=request.form, status=refusal.status
+            piece_id, revoke_errors=invalid.errors, revoke_form=request.form, status=invalid.status
         )
     db.session().commit()
     flash(gettext("Certificate %(code)s is revoked.", code=codes.printed(certificate.code)))
@@ -285,15 +278,6 @@ def _day_start(value: str, zone: ZoneInfo, *, next_day: bool) -> str | None:
     return datetime.combine(day, time(0), tzinfo=zone).isoformat()
 
 
-def _refused(refusal: RegistryError) -> dict[str, list[str]]:
-    """A service's refusal as a form's errors: beside the fields it names, and its whole
-    explanation above the form."""
-    errors = forms.refused(refusal).errors
-    if refusal.errors:
-        errors.setdefault("_schema", []).insert(0, refusal.detail)
-    return errors
-
-
 def _assay_fields() -> dict:
     """The attestation form as AssayIn loads it: the fineness chosen as a number."""
     values = {key: request.form.get(key, "") for key in AssayIn().fields}
@@ -324,5 +308,3 @@ def _cursor(largest: int) -> int | None:
 def _covered() -> int:
     checkpoint = checkpoints.latest(db.session())
     return checkpoint.tree_size if checkpoint else 0
-
-

@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import gettext
 
 from registry import cards, db, imports, photos, pieces, qr
-from registry.errors import Conflict, InvalidInput, NotFound, RegistryError
+from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Account, Piece
 from registry.web import forms, session
 from schemas.pieces import ANY_LEGAL_FINENESS, PieceIn
@@ -84,30 +84,23 @@ def register():
     values = {key: request.form.get(key, "") for key in imports.COLUMNS}
     upload = request.files.get("photo")
     try:
-        data = forms.load(PieceIn(), imports.from_text(values))
-        piece = pieces.register(db.session(), g.actor.maker, data, actor=g.actor)
-        if upload and upload.filename:
-            db.session().flush()
-            limits = photos.Limits.from_config(current_app.config)
-            photos.attach(
-                db.session(), piece.id, upload.read(limits.max_bytes + 1), actor=g.actor,
-                limits=limits,
-            )  # fmt: skip
+        with forms.refusals(db.session()):
+            data = forms.load(PieceIn(), imports.from_text(values))
+            piece = pieces.register(db.session(), g.actor.maker, data, actor=g.actor)
+            if upload and upload.filename:
+                db.session().flush()
+                _attach(piece.id, upload)
     except forms.Invalid as invalid:
-        db.session().rollback()
-        return _register_again(values, invalid.errors)
-    except RegistryError as error:
-        db.session().rollback()
-        return _register_again(values, forms.refused(error).errors)
+        return _register_again(values, invalid.errors, invalid.status)
     db.session().commit()
     flash(_registered_message(piece))
     return redirect(url_for("maker.piece", piece_id=piece.id), code=303)
 
 
-def _register_again(values: dict, errors: dict):
+def _register_again(values: dict, errors: dict, status: int):
     if "photo" in errors or any(k.startswith("photo") for k in errors):
         errors.setdefault("_schema", []).append(_choose_photo_again())
-    return _register_page(values, errors), 422
+    return _register_page(values, errors), status
 
 
 def _register_page(values: dict, errors: dict) -> str:
@@ -142,20 +135,22 @@ def photo(piece_id: int):
     upload = request.files.get("photo")
     found = pieces.get(db.session(), piece_id, actor=g.actor)
     try:
-        if not upload or not upload.filename:
-            raise InvalidInput("Choose a photo.", errors={"photo": ["Choose a photo."]})
-        limits = photos.Limits.from_config(current_app.config)
-        photos.attach(
-            db.session(), piece_id, upload.read(limits.max_bytes + 1), actor=g.actor,
-            limits=limits,
-        )  # fmt: skip
-    except (InvalidInput, Conflict) as error:
-        db.session().rollback()
+        with forms.refusals(db.session(), InvalidInput, Conflict):
+            if not upload or not upload.filename:
+                raise InvalidInput("Choose a photo.", errors={"photo": ["Choose a photo."]})
+            _attach(piece_id, upload)
+    except forms.Invalid as invalid:
         found = pieces.get(db.session(), piece_id, actor=g.actor)
-        errors = forms.refused(error).errors
-        return render_template("maker/piece.html", piece=found, errors=errors), 422
+        page = render_template("maker/piece.html", piece=found, errors=invalid.errors)
+        return page, invalid.status
     db.session().commit()
     return redirect(url_for("maker.piece", piece_id=found.id), code=303)
+
+
+def _attach(piece_id: int, upload) -> None:
+    limits = photos.Limits.from_config(current_app.config)
+    data = upload.read(limits.max_bytes + 1)
+    photos.attach(db.session(), piece_id, data, actor=g.actor, limits=limits)
 
 
 @bp.get("/pieces/<id:piece_id>/label.<any(png, svg):format>")
