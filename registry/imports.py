@@ -7,6 +7,7 @@ reported with its reasons, never half. Rows that fail do not stop the others.
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,6 +31,7 @@ COLUMNS = (
     "stones",
     "uin",
 )
+_DECIMAL_COMMA = re.compile(r"\d+,\d+\Z")
 _REQUIRED_COLUMNS = {"reference", "kind", "title", "metal", "fineness", "weight_g"}
 
 
@@ -86,6 +88,8 @@ def from_text(row: dict[str, Any]) -> dict[str, Any]:
     result = {k: v for k, v in row.items() if k in COLUMNS and v not in (None, "")}
     if "fineness" in result:
         result["fineness"] = _integer(result["fineness"])
+    if "weight_g" in result:
+        result["weight_g"] = _decimal(result["weight_g"])
     if "stones" in result:
         result["stones"] = _stones(result["stones"])
     return result
@@ -99,6 +103,11 @@ def _integer(text: str) -> int | str:
     return text
 
 
+def _decimal(text: str) -> str:
+    """A number as typed with a decimal comma (Russian: 3,42) as the schema reads it."""
+    return text.replace(",", ".") if _DECIMAL_COMMA.match(text) else text
+
+
 def _stones(text: str) -> Any:
     stones = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
@@ -106,7 +115,7 @@ def _stones(text: str) -> Any:
         if len(fields) != 3:
             return text  # not a list: the schema reports it
         kind, count, carat = fields
-        stones.append({"type": kind, "count": _integer(count), "carat": carat})
+        stones.append({"type": kind, "count": _integer(count), "carat": _decimal(carat)})
     return stones
 
 

@@ -231,3 +231,9 @@ def test_a_form_without_csrf_token_registers_nothing(maker, world):
     assert response.status_code == 400
     assert maker.get("/api/v1/pieces", headers=bearer(world.maker)).json["items"] == []
     assert post_form  # used by other tests of the portal
+
+
+def test_a_weight_typed_with_a_decimal_comma_is_taken(maker, world):
+    assert _register(maker, weight_g="3,42", stones="diamond:3:0,15").status_code == 303
+    piece = maker.get("/api/v1/pieces", headers=bearer(world.maker)).json["items"][0]
+    assert (piece["weight_g"], piece["stones"][0]["carat"]) == (3.42, 0.15)
