@@ -80,6 +80,9 @@ def make_engine(url: str) -> Engine:
         # after a checkpoint of them was served, and the log would then fork.
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only: searching "тыва" would miss "Тыва", as
+        # PostgreSQL would not. Python's folds every script.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection):
@@ -89,6 +92,10 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN" if _reading() else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _lower(text):
+    return text.lower() if isinstance(text, str) else text
 
 
 def _reading() -> bool:
