@@ -5,11 +5,11 @@ import json
 import pytest
 from click.testing import CliRunner
 from jwcrypto import jwk, jws
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from registry import cli, create_app, db
-from registry.models import Event
-from tests.factories import assay_data, bearer, piece_data
+from registry.models import Event, LogVerification
+from tests.factories import assay_data, bearer, piece_data, sign_in
 
 
 @pytest.fixture
@@ -20,6 +20,7 @@ def registry(env):
             assert result.exit_code == 0, result.output + result.stderr
         return result
 
+    run.env = env
     return run
 
 
@@ -217,3 +218,33 @@ def test_a_restart_after_a_compromise_does_not_quietly_make_a_key(registry, env)
     )
     app.extensions["registry.engine"].dispose()
     assert registry("keys", "list").stdout.count("\n") == 1  # still only the compromised key
+
+
+def test_a_portal_password_from_the_shell_signs_in(registry, server):
+    registry("init")
+    registry("accounts", "create", "--role", "admin", "--email", "office@example.org")
+    chosen = CliRunner().invoke(
+        cli.main,
+        ["accounts", "password", "--email", "office@example.org"],
+        env=registry.env,
+        input="short\nshort\n",
+    )
+    assert chosen.exit_code == 1 and "at least 10 characters" in chosen.output
+    temporary = registry("accounts", "password", "--email", "office@example.org", "--temporary")
+    password = temporary.stdout.strip()
+    signed_in = sign_in(server, "office@example.org", password)
+    assert signed_in.headers["Location"].startswith("/account/password")  # change it first
+
+
+def test_log_verify_keeps_its_outcome_for_the_log_page(registry, env):
+    registry("init")
+    registry("demo")
+    assert "log verified" in registry("log", "verify").output
+    app = create_app(
+        {"DATABASE_URL": env["REGISTRY_DATABASE_URL"], "KEYS_DIR": env["REGISTRY_KEYS_DIR"]}
+    )
+    with app.app_context():
+        kept = db.session().scalars(select(LogVerification)).all()
+        assert [(row.passed, row.first) for row in kept] == [(True, None)]
+        assert kept[0].tree_size == db.session().scalar(select(func.count()).select_from(Event))
+    app.extensions["registry.engine"].dispose()
