@@ -218,7 +218,7 @@ def card(
     pdf.set_draw_color(*_GOLD)
     pdf.set_line_width(0.2)
     pdf.line(_MARGIN, details_bottom, width - _MARGIN, details_bottom)
-    return bytes(pdf.output())
+    return _finished(pdf)
 
 
 # Avery L7651 / J8651: 65 labels of 38.1 x 21.2 mm on A4, 5 across and 13 down.
@@ -248,7 +248,7 @@ def label_sheet(labels: list[Label], *, fonts: Fonts) -> bytes:
             pdf.add_page()
         column, row = index % _ACROSS, index % per_page // _ACROSS
         _label(pdf, label, _SHEET_LEFT + column * _PITCH_X, _SHEET_TOP + row * _PITCH_Y)
-    return bytes(pdf.output())
+    return _finished(pdf)
 
 
 def _label(pdf: FPDF, label: Label, x: float, y: float) -> None:
@@ -287,6 +287,18 @@ def _document(fonts: Fonts, size: tuple[float, float]) -> FPDF:
     pdf.add_font("Card", "B", fonts.bold)
     pdf.set_font("Card", "", 8)
     return pdf
+
+
+def _finished(pdf: FPDF) -> bytes:
+    """The PDF's bytes, and the font files closed: fpdf2 reads them lazily through
+    fontTools and leaves them open until garbage collection."""
+    try:
+        return bytes(pdf.output())
+    finally:
+        for font in pdf.fonts.values():
+            ttfont = getattr(font, "ttfont", None)
+            if ttfont is not None:
+                ttfont.close()
 
 
 def _both(word: str) -> str:
