@@ -10,9 +10,11 @@ at any size; they follow registry.qr: the verification address only, error corre
 a quiet zone of 4 modules.
 """
 
+import contextlib
 import io
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -131,7 +133,18 @@ def card(
     printed as the site to check on. Dates are shown in `timezone` (the regions' own).
     Raises FileNotFoundError when a font file is missing.
     """
-    pdf = _document(fonts, _A6)
+    with _document(fonts, _A6) as pdf:
+        _draw_card(
+            pdf, payload, printed_code=printed_code, url=url, photo_jpeg=photo_jpeg,
+            timezone=timezone,
+        )  # fmt: skip
+        return bytes(pdf.output())
+
+
+def _draw_card(
+    pdf: FPDF, payload: dict, *, printed_code: str, url: str, photo_jpeg: bytes | None,
+    timezone: str,
+) -> None:  # fmt: skip
     piece, maker, region, assay = (payload[k] for k in ("piece", "maker", "region", "assay"))
     issued_at = datetime.fromisoformat(payload["issued_at"])
     pdf.set_title(printed_code)
@@ -218,7 +231,6 @@ def card(
     pdf.set_draw_color(*_GOLD)
     pdf.set_line_width(0.2)
     pdf.line(_MARGIN, details_bottom, width - _MARGIN, details_bottom)
-    return _finished(pdf)
 
 
 # Avery L7651 / J8651: 65 labels of 38.1 x 21.2 mm on A4, 5 across and 13 down.
@@ -240,15 +252,15 @@ def label_sheet(labels: list[Label], *, fonts: Fonts) -> bytes:
     """
     if not labels:
         raise ValueError("No labels to print: choose at least one certified piece.")
-    pdf = _document(fonts, _SHEET)
-    pdf.set_title(f"Этикетки / Labels ({len(labels)})")
-    per_page = _ACROSS * _DOWN
-    for index, label in enumerate(labels):
-        if index % per_page == 0:
-            pdf.add_page()
-        column, row = index % _ACROSS, index % per_page // _ACROSS
-        _label(pdf, label, _SHEET_LEFT + column * _PITCH_X, _SHEET_TOP + row * _PITCH_Y)
-    return _finished(pdf)
+    with _document(fonts, _SHEET) as pdf:
+        pdf.set_title(f"Этикетки / Labels ({len(labels)})")
+        per_page = _ACROSS * _DOWN
+        for index, label in enumerate(labels):
+            if index % per_page == 0:
+                pdf.add_page()
+            column, row = index % _ACROSS, index % per_page // _ACROSS
+            _label(pdf, label, _SHEET_LEFT + column * _PITCH_X, _SHEET_TOP + row * _PITCH_Y)
+        return bytes(pdf.output())
 
 
 def _label(pdf: FPDF, label: Label, x: float, y: float) -> None:
@@ -277,23 +289,20 @@ def _label(pdf: FPDF, label: Label, x: float, y: float) -> None:
         _paragraph(pdf, "", 5.0, label.title, side_x, top, side_w, 2.1, lines)
 
 
-def _document(fonts: Fonts, size: tuple[float, float]) -> FPDF:
+@contextlib.contextmanager
+def _document(fonts: Fonts, size: tuple[float, float]) -> Iterator[FPDF]:
+    """A blank PDF set in the card's fonts; on leaving, the font files are closed
+    (fpdf2 reads them lazily through fontTools and leaves them open otherwise)."""
     fonts.check()
     pdf = FPDF(unit="mm", format=size)
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
     pdf.c_margin = 0
-    pdf.add_font("Card", "", fonts.regular)
-    pdf.add_font("Card", "B", fonts.bold)
-    pdf.set_font("Card", "", 8)
-    return pdf
-
-
-def _finished(pdf: FPDF) -> bytes:
-    """The PDF's bytes, and the font files closed: fpdf2 reads them lazily through
-    fontTools and leaves them open until garbage collection."""
     try:
-        return bytes(pdf.output())
+        pdf.add_font("Card", "", fonts.regular)
+        pdf.add_font("Card", "B", fonts.bold)
+        pdf.set_font("Card", "", 8)
+        yield pdf
     finally:
         for font in pdf.fonts.values():
             ttfont = getattr(font, "ttfont", None)
