@@ -24,12 +24,16 @@ run: $(STAMP) fonts
 	PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn --config gunicorn.conf.py \
 		--access-logfile - wsgi:app
 
-# On every core, each test file whole on one worker; then the API fuzzing on its own, as
-# schemathesis reports its operations one by one only outside pytest-xdist. Each run fails
-# when no test ran (pytest's exit code 5).
+# The suite on every core, each test file whole on one worker (pytest-xdist); beside it,
+# in a process of its own, the API fuzzing, whose operations schemathesis reports one by
+# one only outside xdist (much of the suite waits on databases and browsers, so the two
+# share the cores well). Fails if either fails, or if either ran no test (exit code 5).
 test: $(STAMP) chromium fonts
-	$(BIN)/python -m pytest -n auto --dist loadfile --ignore tests/test_openapi_fuzz.py
-	$(BIN)/python -m pytest tests/test_openapi_fuzz.py
+	@$(BIN)/python -m pytest -q tests/test_openapi_fuzz.py > $(VENV)/fuzz.log 2>&1 & fuzz=$$!; \
+	$(BIN)/python -m pytest -n auto --dist loadfile --ignore tests/test_openapi_fuzz.py; \
+	suite=$$?; wait $$fuzz; fuzzed=$$?; \
+	echo "--- API fuzzing (tests/test_openapi_fuzz.py):"; cat $(VENV)/fuzz.log; \
+	test $$suite -eq 0 -a $$fuzzed -eq 0
 
 # The browser tests drive Debian's Chromium (tests/test_browser.py), never a downloaded one.
 chromium:
