@@ -70,6 +70,8 @@ def test_a_bad_form_is_shown_again_with_its_errors_and_nothing_is_stored(maker, 
     page = response.get_data(as_text=True)
     assert "600 is not a legal fineness for gold" in page
     assert 'value="Кольцо «Саяны»"' in page  # what was typed is kept
+    with_photo = _register(maker, fineness="600", photo=_jpeg()).get_data(as_text=True)
+    assert "Choose the photo again" in with_photo  # a browser never keeps a chosen file
     heavy = _register(maker, weight_g="heavy", kind="spoon").get_data(as_text=True)
     assert "Not a valid number." in heavy and "Must be one of" in heavy
     bad_photo = _register(maker, photo=b"not an image")

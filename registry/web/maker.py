@@ -71,7 +71,6 @@ def dashboard():
         status=status,
         q=text,
         counts=counts,
-        paged=after is not None,
     )
 
 
@@ -91,16 +90,12 @@ def register():
                 db.session().flush()
                 _attach(piece.id, upload)
     except forms.Invalid as invalid:
-        return _register_again(values, invalid.errors, invalid.status)
+        if upload and upload.filename:  # a browser never fills a file field in again
+            invalid.errors.setdefault("_schema", []).append(_choose_photo_again())
+        return _register_page(values, invalid.errors), invalid.status
     db.session().commit()
     flash(_registered_message(piece))
     return redirect(url_for("maker.piece", piece_id=piece.id), code=303)
-
-
-def _register_again(values: dict, errors: dict, status: int):
-    if "photo" in errors or any(k.startswith("photo") for k in errors):
-        errors.setdefault("_schema", []).append(_choose_photo_again())
-    return _register_page(values, errors), status
 
 
 def _register_page(values: dict, errors: dict) -> str:
