@@ -6,8 +6,8 @@ PDF bytes out; no Flask, no database. The card is bilingual, Russian and English
 side, so it needs no request language and its words live here, not in the catalogs.
 
 QR codes are drawn as vector squares, one per run of dark modules, so they print sharp
-at any size; they follow registry.qr: the verification address only, error correction M,
-a quiet zone of 4 modules.
+at any size, from the modules registry.qr makes (the verification address only, error
+correction M), with a quiet zone of 4 modules.
 """
 
 import contextlib
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import qrcode
-import qrcode.constants
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, WrapMode, XPos, YPos
 from PIL import Image
+
+from registry import qr
 
 _MM_PER_PT = 25.4 / 72
 #: Sizes are in millimetres, font sizes in points.
@@ -176,7 +176,7 @@ def _draw_card(
     # 2. The bottom band: QR code, printed code, where to check. Fixed in place.
     qr_side = 28.0
     qr_top = height - _MARGIN - qr_side
-    modules = _qr_modules(url)
+    modules = qr.modules(url, border=_QUIET_ZONE)
     _draw_qr(pdf, modules, _MARGIN, qr_top, qr_side)
     quiet = qr_side / len(modules) * _QUIET_ZONE
     band_x = _MARGIN + qr_side + 1.0
@@ -265,7 +265,7 @@ def label_sheet(labels: list[Label], *, fonts: Fonts) -> bytes:
 
 def _label(pdf: FPDF, label: Label, x: float, y: float) -> None:
     width, height = _LABEL
-    modules = _qr_modules(label.url)
+    modules = qr.modules(label.url, border=_QUIET_ZONE)
     module = _LABEL_QR / len(modules)
     if module < MIN_MODULE_MM:
         raise ValueError(
@@ -461,15 +461,6 @@ def _text(
     pdf.set_font("Card", style, size)
     pdf.set_xy(x, y)
     pdf.cell(width, height, text, align=align, new_x=XPos.RIGHT, new_y=YPos.TOP)
-
-
-def _qr_modules(text: str) -> list[list[bool]]:
-    """The QR code of `text` as registry.qr makes it, as rows of modules (True: dark),
-    quiet zone included."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=_QUIET_ZONE)
-    code.add_data(text.encode())
-    code.make(fit=True)
-    return code.get_matrix()
 
 
 def _draw_qr(pdf: FPDF, modules: list[list[bool]], x: float, y: float, side: float) -> None:

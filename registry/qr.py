@@ -62,12 +62,7 @@ def render(text: str, *, format: Format, scale: int, border: int) -> bytes:
     """The QR image of `text`: PNG with `scale` pixels per module, or SVG `scale` CSS
     pixels per module (it scales, having a viewBox); `border` modules of quiet zone."""
     # The SVG is drawn a unit per module and sized by its width and height below.
-    box_size = scale if format == "png" else 1
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=border
-    )
-    code.add_data(text.encode())
-    code.make(fit=True)
+    code = _code(text, box_size=scale if format == "png" else 1, border=border)
     out = io.BytesIO()
     if format == "png":
         code.make_image(image_factory=qrcode.image.pil.PilImage).save(out, kind="PNG")
@@ -81,6 +76,22 @@ def render(text: str, *, format: Format, scale: int, border: int) -> bytes:
     svg.set("shape-rendering", "crispEdges")
     image.save(out)
     return out.getvalue()
+
+
+def modules(text: str, *, border: int) -> list[list[bool]]:
+    """The QR code of `text` as rows of modules (True: dark), `border` modules of quiet
+    zone included: for a page that draws the code itself (the printed card)."""
+    return _code(text, box_size=1, border=border).get_matrix()
+
+
+def _code(text: str, *, box_size: int, border: int) -> qrcode.QRCode:
+    """Every QR code of the registry: error correction M, the smallest version that fits."""
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=border
+    )
+    code.add_data(text.encode())
+    code.make(fit=True)
+    return code
 
 
 def image(
