@@ -49,6 +49,7 @@ from registry import (
     config,
     db,
     demo,
+    inspection,
     ledger,
     log_tree,
     merkle,
@@ -574,7 +575,7 @@ def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> di
             metal=metal,
             fineness=fineness,
             assay_mark=f"{fineness}-{_OFFICES[maker.region]}",
-            inspectorate=demo.INSPECTORATE,
+            inspectorate=inspection.INSPECTORATE,
             notes=None,
             attested_at=attested_at,
         )

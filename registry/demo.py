@@ -10,7 +10,16 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from sqlalchemy.orm import Session
 
 import keys
-from registry import accounts, assays, certificates, codes, makers, photos, pieces
+from registry import (
+    accounts,
+    assays,
+    certificates,
+    codes,
+    inspection,
+    makers,
+    photos,
+    pieces,
+)
 from schemas.assays import AssayIn
 from schemas.makers import MakerIn
 from schemas.pieces import PieceIn
@@ -84,7 +93,6 @@ PIECES = {
     ],
 }
 
-INSPECTORATE = "East Siberian State Inspectorate of Assay Supervision"
 #: The demo accounts' portal password: demo data is for a developer's own machine only.
 DEMO_PASSWORD = "yenisey-demo-2026"  # noqa: S105
 
@@ -145,7 +153,7 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
                     "metal": piece.metal,
                     "fineness": piece.fineness,
                     "assay_mark": f"{piece.fineness}-KRS",
-                    "inspectorate": INSPECTORATE,
+                    "inspectorate": inspection.INSPECTORATE,
                 }
             ),
             issuer=issuer,
