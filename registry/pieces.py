@@ -111,9 +111,6 @@ def get(session: Session, piece_id: int, *, actor: Account, lock: bool = False) 
     return piece
 
 
-STATUSES = PIECE_STATUSES
-
-
 def counts(session: Session, maker: Maker) -> dict[str, int]:
     """How many of the maker's pieces are in each status (every status named)."""
     found = dict(

@@ -24,6 +24,7 @@ from registry.models import Account, Piece
 from registry.web import forms, session
 from schemas.pieces import ANY_LEGAL_FINENESS, PieceIn
 from schemas.qr import MIN_BORDER
+from schemas.standards import PIECE_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ _TEMPLATE_ROWS = (
 def dashboard():
     """The maker's pieces, newest first, by status and by search."""
     status = request.args.get("status") or None
-    if status not in (None, *pieces.STATUSES):
+    if status not in (None, *PIECE_STATUSES):
         status = None
     text = request.args.get("q", "").strip()[:200]
     after = _cursor(request.args.get("after"))
