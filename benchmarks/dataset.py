@@ -9,7 +9,7 @@ superseded by a reissue, as in real data.
 
 The events are the transparency log: numbered without gaps in the order of their time
 (as the writes would have appended them), their Merkle tree stored as the registry
-stores it (every perfect node, registry/log_tree.py), the log's head at their count,
+stores it (every perfect node, registry/log/tree.py), the log's head at their count,
 and one checkpoint of the whole log signed at the end, so that every certificate's
 verification carries its inclusion proof. `check` proves the result consistent.
 
@@ -40,25 +40,12 @@ from sqlalchemy import func, insert, select, update
 
 import keys
 from keys import note
-from registry import (
-    accounts,
-    assays,
-    certificates,
-    checkpoints,
-    codes,
-    config,
-    db,
-    demo,
-    inspection,
-    ledger,
-    log_tree,
-    merkle,
-    migrate,
-)
+from registry import accounts, assays, certificates, codes, config, db, demo, inspection, migrate
 
 # Aliased: this module's own names `makers` and `pieces` are lists and counts.
 from registry import makers as registry_makers
 from registry import pieces as registry_pieces
+from registry.log import checkpoints, ledger, merkle, tree
 from registry.models import (
     Account,
     ApiToken,
@@ -254,14 +241,14 @@ def log_origin(base_url: str) -> str:
 def check(database: Path, keys_dir: Path) -> dict[str, Any]:
     """Prove the built log consistent, or raise: the entries are numbered 0 to n - 1, the
     head says n, every perfect node is stored, the root folded from the stored nodes
-    (registry.log_tree.root) is the one recomputed from every entry, and the checkpoint
+    (registry.log.tree.root) is the one recomputed from every entry, and the checkpoint
     is of that tree and its signature holds."""
     started = time.monotonic()
     engine = db.make_engine(f"sqlite:///{database}")
     try:
         with engine.connect() as connection:
-            size = log_tree.size(connection)
-            stored_root = log_tree.root(connection, size)
+            size = tree.size(connection)
+            stored_root = tree.root(connection, size)
             builder = merkle.Builder()
             rows = connection.execute(
                 select(Event.log_index, Event.entry).order_by(Event.log_index)
@@ -321,7 +308,7 @@ def _insert_log(connection, events: list[dict[str, Any]]) -> tuple[int, bytes]:
 
 
 def _insert_checkpoint(connection, ring: keys.KeyRing, origin, size, root) -> None:
-    # As registry.checkpoints stores one: signed by the active key, at a whole second.
+    # As registry.log.checkpoints stores one: signed by the active key, at a whole second.
     made_at = datetime.now(UTC).replace(microsecond=0)
     text, key = note.sign_checkpoint(ring, origin, size, root, int(made_at.timestamp()))
     connection.execute(
@@ -336,12 +323,12 @@ def _entries_numbered_later():
     """ledger.append, given a _Log, leaves the entry's log index to `_insert_log`: the
     builder makes the entries in parallel and out of order, and numbers them once their
     order is known. Any other session appends to the log as always."""
-    real = log_tree.append
+    real = tree.append
 
     def append(session, entry: bytes) -> int:
         return -1 if isinstance(session, _Log) else real(session, entry)
 
-    with mock.patch.object(log_tree, "append", append):
+    with mock.patch.object(tree, "append", append):
         yield
 
 

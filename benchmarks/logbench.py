@@ -11,7 +11,7 @@ of its own database's log: one kept from another database's log would make the s
 refuse every checkpoint ("does not extend the last checkpoint signed"). Each run counts
 the checkpoints it made and the ones refused.
 
-`proofs` times registry.log_tree's inclusion and consistency proofs in a stored tree of
+`proofs` times registry.log.tree's inclusion and consistency proofs in a stored tree of
 1,000,000 entries (a migrated SQLite database holding the log's nodes and head only:
 `proof_tree` builds it once, cached in benchmarks/.data/), for random indices and
 sizes, and the same proofs from pymerkle (PyPI, `pip install -e '.[bench]'`) over the
@@ -37,18 +37,8 @@ from unittest import mock
 
 from sqlalchemy import create_engine, make_url, text
 
-from registry import (
-    accounts,
-    assays,
-    create_app,
-    db,
-    log_tree,
-    makers,
-    merkle,
-    migrate,
-    pieces,
-    transparency,
-)
+from registry import accounts, assays, create_app, db, makers, migrate, pieces
+from registry.log import merkle, public, tree
 from registry.models import Account
 from tests import factories
 
@@ -63,7 +53,7 @@ PROOF_MEDIAN_TARGET_MS = 5.0
 #: (and the report says how many were timed). A guard against a pathological regression:
 #: a series of PROOF_SAMPLES normally takes a few seconds at most.
 SERIES_BUDGET_S = 30.0
-#: Proofs of each kind checked with registry.merkle's verifiers.
+#: Proofs of each kind checked with registry.log.merkle's verifiers.
 VERIFIED = 10
 #: Perfect nodes per executemany batch while building the proof tree.
 NODE_BATCH = 200_000
@@ -74,7 +64,7 @@ BIG_APPEND_N = 100
 ROUNDS = 4
 APPEND_WARMUP = 10
 #: The file a checkpoint signer keeps its last signed checkpoint in, in its KEYS_DIR
-#: (registry.checkpoints, LOG_SIGNED_STATE's default).
+#: (registry.log.checkpoints, LOG_SIGNED_STATE's default).
 SIGNED_STATE = "log-checkpoint.txt"
 #: Tried when REGISTRY_BENCH_DATABASE_URL is not set: the server the tests use.
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
@@ -197,7 +187,7 @@ def _append_pair(
 
 
 class _CheckpointErrors(logging.Handler):
-    """Counts what registry.checkpoints logs as errors: a checkpoint due but not made
+    """Counts what registry.log.checkpoints logs as errors: a checkpoint due but not made
     (a refusal to sign, or no key to sign with)."""
 
     def __init__(self) -> None:
@@ -212,7 +202,7 @@ class _CheckpointErrors(logging.Handler):
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
-        logger = logging.getLogger("registry.checkpoints")
+        logger = logging.getLogger("registry.log.checkpoints")
         logger.addHandler(self)
         try:
             yield
@@ -243,7 +233,7 @@ class _AppendRun:
         self.append_times: list[float] = []
         with self.errors.watching(), self.app.app_context():
             session = db.session()
-            self.log_size_before = log_tree.size(session)
+            self.log_size_before = tree.size(session)
             maker = makers.admit(
                 session,
                 {
@@ -284,8 +274,8 @@ class _AppendRun:
 
     def attest(self, count: int, *, timed: bool = True) -> None:
         # One app context per round, as one per request: a session of its own. The log's
-        # appends (registry.log_tree.append, as registry.ledger calls it) are timed too.
-        real = log_tree.append
+        # appends (registry.log.tree.append, as registry.log.ledger calls it) are timed too.
+        real = tree.append
 
         def append(session, entry: bytes) -> int:
             started = time.perf_counter()
@@ -298,7 +288,7 @@ class _AppendRun:
         with (
             self.errors.watching(),
             self.app.app_context(),
-            mock.patch.object(log_tree, "append", append),
+            mock.patch.object(tree, "append", append),
         ):
             session = db.session()
             inspector = session.get(Account, self.inspector_id)
@@ -326,7 +316,7 @@ class _AppendRun:
     def close(self) -> None:
         with self.app.app_context():
             session = db.session()
-            self.log_size = log_tree.size(session)
+            self.log_size = tree.size(session)
             self.checkpoints = _checkpoint_count(session)
         self.app.extensions["registry.engine"].dispose()
 
@@ -337,7 +327,7 @@ class _AppendRun:
             "certificates": len(ms),
             "certificates_per_s": round(len(ms) / (sum(ms) / 1000), 1),
             "mean_ms": round(statistics.fmean(ms), 3),
-            # Time in registry.log_tree.append (entries' leaves and tree nodes), per
+            # Time in registry.log.tree.append (entries' leaves and tree nodes), per
             # certificate: its two entries together.
             "log_append_ms": round(1000 * sum(self.append_times) / len(ms), 3),
             "p50_ms": round(_percentile(ms, 50), 3),
@@ -497,12 +487,12 @@ def proofs(samples: int = PROOF_SAMPLES, *, rebuild: bool = False) -> dict[str, 
         ("consistency", "consistency_fast", "consistency_proof_fast"),
         ("consistency", "served_consistency", "served consistency"),
     )
-    for tree in ("sqlite", "inmemory"):
+    for backend in ("sqlite", "inmemory"):
         for kind, our_key, label in pairs:
             for state in ("cold", "warm"):
-                found = theirs.get(tree, {}).get(f"{kind}_{state}")
+                found = theirs.get(backend, {}).get(f"{kind}_{state}")
                 if found and found["p50_ms"]:
-                    key = f"{label} / pymerkle {tree} {state}"
+                    key = f"{label} / pymerkle {backend} {state}"
                     ratios[key] = round(ours[our_key]["p50_ms"] / found["p50_ms"], 3)
     result["ratios"] = ratios
     result["targets"] = {
@@ -532,34 +522,32 @@ def _our_proofs(path: Path, meta: dict, indices: list[int], firsts: list[int]) -
     engine = db.make_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as connection:
-            root = log_tree.root(connection, size)
+            root = tree.root(connection, size)
             if root.hex() != meta["root"]:
                 raise RuntimeError("the stored tree's root is not the one built")
-            inclusion = _timed(lambda i: log_tree.inclusion_proof(connection, i, size), indices)
-            consistency = _timed(lambda m: log_tree.consistency_proof(connection, m, size), firsts)
+            inclusion = _timed(lambda i: tree.inclusion_proof(connection, i, size), indices)
+            consistency = _timed(lambda m: tree.consistency_proof(connection, m, size), firsts)
             # Every proof of the first VERIFIED verifies (RFC 9162 2.1.3.2 and 2.1.4.2).
             for i in indices[:VERIFIED]:
-                proof = log_tree.inclusion_proof(connection, i, size)
+                proof = tree.inclusion_proof(connection, i, size)
                 merkle.verify_inclusion(i, size, merkle.leaf_hash(entry(i)), proof, root)
             for m in firsts[:VERIFIED]:
-                proof = log_tree.consistency_proof(connection, m, size)
-                merkle.verify_consistency(m, size, log_tree.root(connection, m), root, proof)
-        fast = _timed(lambda i: log_tree.inclusion_proof_fast(engine, i, size), indices)
-        fast_consistency = _timed(
-            lambda m: log_tree.consistency_proof_fast(engine, m, size), firsts
-        )
+                proof = tree.consistency_proof(connection, m, size)
+                merkle.verify_consistency(m, size, tree.root(connection, m), root, proof)
+        fast = _timed(lambda i: tree.inclusion_proof_fast(engine, i, size), indices)
+        fast_consistency = _timed(lambda m: tree.consistency_proof_fast(engine, m, size), firsts)
         # What the API's proof endpoints compute: the proof with its leaf and roots.
-        served = _timed(lambda i: transparency.inclusion(None, engine, i, size), indices)
-        served_consistency = _timed(lambda m: transparency.consistency(engine, m, size), firsts)
+        served = _timed(lambda i: public.inclusion(None, engine, i, size), indices)
+        served_consistency = _timed(lambda m: public.consistency(engine, m, size), firsts)
         for i in indices[:VERIFIED]:
-            proof = log_tree.inclusion_proof_fast(engine, i, size)
+            proof = tree.inclusion_proof_fast(engine, i, size)
             merkle.verify_inclusion(i, size, merkle.leaf_hash(entry(i)), proof, root)
-            answer = transparency.inclusion(None, engine, i, size)
+            answer = public.inclusion(None, engine, i, size)
             merkle.verify_inclusion(i, size, answer.leaf_hash, answer.proof, answer.root_hash)
         for m in firsts[:VERIFIED]:
-            answer = transparency.consistency(engine, m, size)
+            answer = public.consistency(engine, m, size)
             merkle.verify_consistency(m, size, answer.first_root, root, answer.proof)
-            assert log_tree.consistency_proof_fast(engine, m, size) == answer.proof
+            assert tree.consistency_proof_fast(engine, m, size) == answer.proof
     finally:
         engine.dispose()
     return {
@@ -645,7 +633,7 @@ def _pymerkle_prover(tree, kind: str, size: int) -> Callable[[int], Any]:
 
 
 def _pymerkle_sanity(pymerkle, options: dict) -> dict[str, Any]:
-    """pymerkle and registry.merkle agree: the same root for every size up to SMALL of
+    """pymerkle and registry.log.merkle agree: the same root for every size up to SMALL of
     the same entries, and the same audit paths (pymerkle's starts with the leaf)."""
     small = 1_500
     tree = pymerkle.InmemoryTree(**options)
@@ -743,7 +731,7 @@ def report_appends(result: dict[str, Any]) -> None:
     )
     print(
         f"{'database':16} {'checkpoint':>12} {'certs/s':>9} {'mean ms':>8} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'in log_tree.append ms':>22}"
+        f"{'p99 ms':>8} {'in tree.append ms':>22}"
     )
     for backend in ("sqlite", "sqlite_big_log", "postgresql"):
         found = result.get(backend)

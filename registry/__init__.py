@@ -22,7 +22,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.resolve(app.config, app.instance_path)
     logging.getLogger("registry").setLevel(app.config["LOG_LEVEL"])
 
-    from registry import api, auth, checkpoints, db, errors, limits, signing, web
+    from registry import api, auth, db, errors, limits, signing, web
+    from registry.log import checkpoints
 
     db.init_app(app)
     auth.init_app(app)

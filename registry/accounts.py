@@ -20,7 +20,7 @@ import argon2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import ledger, makers
+from registry import makers
 from registry.errors import (
     Conflict,
     Forbidden,
@@ -29,6 +29,7 @@ from registry.errors import (
     NotFound,
     Unauthorized,
 )
+from registry.log import ledger
 from registry.models import Account, ApiToken, utcnow
 
 _TOKEN = re.compile(r"^(ysr_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{43}$")

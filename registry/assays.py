@@ -5,8 +5,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import keys
-from registry import certificates, ledger, pieces
+from registry import certificates, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput
+from registry.log import ledger
 from registry.models import Account, AssayRecord, utcnow
 
 # A piece may be (re-)assayed while it has no current certificate.

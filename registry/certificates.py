@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import keys
-from registry import codes, ledger, pieces
+from registry import codes, pieces
 from registry.errors import Conflict, Forbidden, MalformedCode, MistypedCode, NotFound, Unavailable
+from registry.log import ledger
 from registry.models import Account, AssayRecord, Certificate, Piece, utcnow
 from schemas import canonical
 from schemas.certificates import SCHEMA_VERSION, CertificatePayload

@@ -16,21 +16,9 @@ from marshmallow import ValidationError
 from sqlalchemy import insert
 
 import keys
-from registry import (
-    accounts,
-    checkpoints,
-    db,
-    imports,
-    log_check,
-    log_remote,
-    log_tree,
-    makers,
-    migrate,
-    signing,
-    signing_keys,
-    transparency,
-)
+from registry import accounts, db, imports, makers, migrate, signing, signing_keys
 from registry.errors import RegistryError
+from registry.log import check, checkpoints, public, remote, tree
 from registry.models import LogVerification, utcnow
 from schemas.accounts import PASSWORD_MIN, AccountIn
 from schemas.makers import MakerIn
@@ -92,7 +80,7 @@ def init() -> None:
     key = signing_keys.ensure(session, signing.keyring(), actor=None)
     session.commit()
     newest = checkpoints.latest(session)
-    if log_tree.size(session) > (newest.tree_size if newest else 0):
+    if tree.size(session) > (newest.tree_size if newest else 0):
         checkpoints.make(session, checkpoints.signer())
     session.commit()
     click.echo(f"database ready: {db.engine().url.render_as_string(hide_password=True)}")
@@ -294,7 +282,7 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
     signer = checkpoints.signer()
-    report = log_check.check(
+    report = check.check(
         session,
         signer.ring,
         origin=signer.origin,
@@ -318,7 +306,7 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
     )
 
 
-def _record_verification(report: log_check.Report) -> None:
+def _record_verification(report: check.Report) -> None:
     """Keep the outcome for the inspectors' log status page, in a transaction of its own
     (the check itself reads one read-only snapshot). Informational: the check, run
     again, is the proof, not this row."""
@@ -337,11 +325,11 @@ def _record_verification(report: log_check.Report) -> None:
 
 def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:
     try:
-        pinned = log_remote.pinned_keys(list(vkeys)) if vkeys else None
-        report = log_remote.audit(url, state=state, samples=samples, pinned=pinned)
-    except log_remote.Unreachable as exc:
+        pinned = remote.pinned_keys(list(vkeys)) if vkeys else None
+        report = remote.audit(url, state=state, samples=samples, pinned=pinned)
+    except remote.Unreachable as exc:
         raise click.ClickException(f"the log at {url} could not be audited: {exc}") from None
-    except log_remote.AuditFailed as exc:
+    except remote.AuditFailed as exc:
         raise click.ClickException(f"the log at {url} does not hold: {exc}") from None
     click.echo(
         f"log at {url} verified: checkpoint of {report.newer.size} entries is signed and "
@@ -363,10 +351,10 @@ def log_checkpoint(every: int | None) -> None:
     while True:
         session = db.session()
         newest = checkpoints.latest(session)
-        if every is None or newest is None or newest.tree_size < log_tree.size(session):
+        if every is None or newest is None or newest.tree_size < tree.size(session):
             made = checkpoints.make(session, checkpoints.signer())
             session.commit()
-            click.echo(f"checkpoint {made.tree_size} {transparency.b64(made.root_hash)}")
+            click.echo(f"checkpoint {made.tree_size} {public.b64(made.root_hash)}")
         else:
             session.rollback()
         if every is None:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import audit, checkpoints, log_tree
+from registry.log import audit, checkpoints, tree
 from registry.models import Account, AssayRecord, Checkpoint, LogVerification
 
 #: The state assay office of the three regions: what an attestation names by default.
@@ -100,7 +100,7 @@ def log_status(session: Session) -> LogStatus:
         .limit(1)
     )
     return LogStatus(
-        size=log_tree.size(session),
+        size=tree.size(session),
         checkpoint=checkpoints.latest(session),
         verification=last_check,
     )

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import ledger
 from registry.errors import Conflict, InvalidInput, NotFound
+from registry.log import ledger
 from registry.models import Account, Maker
 from schemas.common import SLUG
 from schemas.standards import REGIONS

@@ -359,7 +359,7 @@ class LogHead(Base):
 
 
 class LogNode(Base):
-    """A perfect subtree of the log's Merkle tree (registry/merkle.py): the hash of
+    """A perfect subtree of the log's Merkle tree (registry/log/merkle.py): the hash of
     leaves [index << level, (index + 1) << level). Level 0 holds the leaf hashes."""
 
     __tablename__ = "log_node"

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import config, ledger, pieces
+from registry import config, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from registry.log import ledger
 from registry.models import Account, Photo, Piece
 
 MEDIA_TYPE = "image/jpeg"

@@ -6,8 +6,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from registry import codes, ledger
+from registry import codes
 from registry.errors import Conflict, Forbidden, NotFound
+from registry.log import ledger
 from registry.models import Account, Certificate, Maker, Piece
 from schemas.standards import PIECE_STATUSES
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 import keys
-from registry import ledger
+from registry.log import ledger
 from registry.models import Account
 
 

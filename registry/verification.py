@@ -22,8 +22,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 import keys
-from registry import certificates, checkpoints, codes, db, ledger, log_tree
+from registry import certificates, codes, db
 from registry.errors import NotFound, Unavailable
+from registry.log import checkpoints, ledger, tree
 from registry.models import Certificate, Event
 from schemas.common import timestamp
 
@@ -200,7 +201,7 @@ def _inclusion(reader: db.Reader, certificate: Record, proof: bool) -> Inclusion
     if not proof:
         return Inclusion(size, certificate.checkpoint_root, None, certificate.checkpoint_note)
     try:
-        proof = log_tree.inclusion_proof_fast(reader, index, size)
+        proof = tree.inclusion_proof_fast(reader, index, size)
     except Unavailable as exc:
         # A damaged tree must not take the verdict down with it: the signature stands on
         # its own, and `registry log verify` is where the damage is reported.

@@ -47,7 +47,7 @@ REVOCATION_REASONS: tuple[str, ...] = (
     "other",
 )
 
-#: Every kind of event the transparency log records (registry.ledger.Action).
+#: Every kind of event the transparency log records (registry.log.ledger.Action).
 EVENT_TYPES: tuple[str, ...] = (
     "maker:admitted",
     "account:created",

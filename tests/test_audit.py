@@ -205,7 +205,7 @@ def test_the_csv_export_filters_like_the_events(client, world, story):
 
 
 def test_the_audit_knows_every_kind_of_event_the_log_records():
-    from registry import ledger
+    from registry.log import ledger
     from schemas.standards import EVENT_TYPES
 
     assert [str(action) for action in ledger.Action] == list(EVENT_TYPES)

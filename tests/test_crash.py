@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from registry import db, log_tree, merkle
+from registry import db
+from registry.log import merkle, tree
 from registry.models import AssayRecord, Certificate, Checkpoint, Event, LogHead, LogNode, Piece
 from tests.factories import World, assay_data, bearer, piece_data
 
@@ -302,7 +303,7 @@ def _check_log(engine) -> int:
     for value in hashes:
         builder.append(value)
     with engine.connect() as connection:
-        stored_root = log_tree.root(connection, n)  # folded from the stored perfect nodes
+        stored_root = tree.root(connection, n)  # folded from the stored perfect nodes
     assert stored_root == builder.root(), "the stored tree's root is not the entries'"
     # LOG_CHECKPOINT_ENTRIES is 1: each write's own transaction signed the log it left.
     assert newest is not None, "no checkpoint"

@@ -638,7 +638,8 @@ def test_good_parameters_at_the_edges_of_the_log(client, world):
 
 def test_two_registries_in_one_process_serve_each_its_own_tree(tmp_path):
     """Workers keep the upper nodes of the tree they read: per database, never mixed."""
-    from registry import ledger, migrate
+    from registry import migrate
+    from registry.log import ledger
 
     served = []
     for name in ("one", "two"):

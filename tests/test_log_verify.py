@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from keys import note
-from registry import cli, merkle
+from registry import cli
+from registry.log import merkle
 from tests.factories import assay_data, bearer, certify, piece_data
 
 
@@ -389,7 +390,7 @@ def test_pinned_verifier_keys_are_read_whatever_their_base64_holds():
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    from registry import log_remote
+    from registry.log import remote
 
     publics = [
         Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -397,7 +398,7 @@ def test_pinned_verifier_keys_are_read_whatever_their_base64_holds():
     ]
     vkeys = [note.verifier_key("registry.test/log", public) for public in publics]
     assert any("+" in vkey.split("+", 2)[2] for vkey in vkeys)  # the case that once failed
-    trusted = log_remote.pinned_keys(vkeys)
+    trusted = remote.pinned_keys(vkeys)
     assert sorted(trusted.keys.values()) == sorted(publics)
     assert trusted.names == {"registry.test/log"}
 

@@ -1,4 +1,4 @@
-"""RFC 9162 Merkle trees: registry.merkle against the public test vectors and against a
+"""RFC 9162 Merkle trees: registry.log.merkle against the public test vectors and against a
 reference written here from the RFC's definitions, and the proofs the log API serves
 checked with that reference alone.
 
@@ -18,7 +18,8 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from registry import create_app, db, ledger, merkle
+from registry import create_app, db
+from registry.log import ledger, merkle
 from tests.conftest import SHARED
 
 # The reference implementation of RFC 9162 section 2.1.
@@ -256,7 +257,7 @@ def test_the_reference_builds_the_vectors_happy_paths(vectors):
             assert tree.proof(first, second) == proof, name
 
 
-# registry.merkle against the reference, without a database.
+# registry.log.merkle against the reference, without a database.
 
 
 def _entries(count: int) -> list[bytes]:

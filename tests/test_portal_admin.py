@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from registry import accounts, db, ledger
+from registry import accounts, db
+from registry.log import ledger
 from tests.factories import PASSWORD, bearer, csrf_token, post_form, sign_in, with_passwords
 
 NEW_MAKER = {

@@ -3,8 +3,9 @@
 from flask import Response, current_app, stream_with_context
 from flask_smorest import Blueprint
 
-from registry import audit, db
+from registry import db
 from registry.api.common import guarded
+from registry.log import audit
 from schemas.audit import AuditArgs, AuditPage, AuditPageArgs
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audit")

@@ -6,7 +6,7 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from registry import db, http_cache, limits, signing, verification
-from registry.transparency import b64
+from registry.log.public import b64
 from schemas.common import timestamp
 from schemas.verification import VerdictOut
 

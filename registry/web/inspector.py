@@ -20,19 +20,9 @@ from flask import (
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
-from registry import (
-    assays,
-    audit,
-    certificates,
-    checkpoints,
-    codes,
-    db,
-    inspection,
-    makers,
-    pieces,
-    signing,
-)
+from registry import assays, certificates, codes, db, inspection, makers, pieces, signing
 from registry.errors import Conflict, InvalidInput, RegistryError
+from registry.log import audit, checkpoints
 from registry.web import forms, session
 from schemas.assays import AssayIn
 from schemas.audit import AuditArgs

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from keys import base64url, note
-from registry import merkle
+from registry.log import merkle
 from schemas import canonical
 
 _TIMEOUT_S = 20

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from registry import certificates, codes, ledger, merkle
+from registry import certificates, codes
 from registry.errors import NotFound, RegistryError
+from registry.log import ledger, merkle
 from registry.models import Certificate, Event, Maker
 
 #: Rows fetched from the database at a time while exporting.

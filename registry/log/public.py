@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from registry import checkpoints, ledger, log_tree, merkle
 from registry.errors import NotFound, OutOfRange
+from registry.log import checkpoints, ledger, merkle, tree
 from registry.models import Checkpoint, Event
 
 
@@ -46,7 +46,7 @@ def checkpoint(session: Session, *, at_most: int | None = None) -> Checkpoint:
 
 def entries(session: Session, start: int, limit: int) -> tuple[int, list[tuple[int, bytes]]]:
     """(the log's size, [(index, entry bytes)]) from `start`, at most `limit` of them."""
-    size = log_tree.size(session)
+    size = tree.size(session)
     if start > size:
         # start == size is an empty page: what a monitor asks for when nothing is new.
         raise OutOfRange(
@@ -74,7 +74,7 @@ def inclusion(session: Session, engine: Engine, index: int, tree_size: int | Non
         )
     ranges = merkle.inclusion_ranges(index, tree_size)
     edge = merkle.edge_nodes(tree_size)
-    found = log_tree.committed_nodes(engine, merkle.needed(ranges) | set(edge) | {(0, index)})
+    found = tree.committed_nodes(engine, merkle.needed(ranges) | set(edge) | {(0, index)})
     return Inclusion(
         index=index,
         tree_size=tree_size,
@@ -95,7 +95,7 @@ def consistency(engine: Engine, first: int, second: int) -> Consistency:
     _within(engine, second, "second")
     ranges = merkle.consistency_ranges(first, second)
     edges = [merkle.edge_nodes(first), merkle.edge_nodes(second)]
-    found = log_tree.committed_nodes(engine, merkle.needed(ranges) | set(edges[0]) | set(edges[1]))
+    found = tree.committed_nodes(engine, merkle.needed(ranges) | set(edges[0]) | set(edges[1]))
     first_root, second_root = (merkle.fold([found[node] for node in edge]) for edge in edges)
     return Consistency(
         first=first,
@@ -107,7 +107,7 @@ def consistency(engine: Engine, first: int, second: int) -> Consistency:
 
 
 def _within(engine: Engine, tree_size: int, name: str) -> None:
-    size = log_tree.committed_size(engine)
+    size = tree.committed_size(engine)
     if tree_size > size:
         raise OutOfRange(
             f"The log has {size} entries; there is no tree of {tree_size}.",

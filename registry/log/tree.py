@@ -4,7 +4,7 @@ An append locks the head row (UPDATE … RETURNING: a row lock on PostgreSQL, th
 lock SQLite writers already hold), takes the next index, and stores the leaf and the
 perfect nodes it completes: one update, one read of the right edge (none for a later
 append in the same transaction) and one insert. A proof or a root is one read of the
-O(log n) perfect nodes it is folded from (registry/merkle.py). Nothing here passes over
+O(log n) perfect nodes it is folded from (registry/log/merkle.py). Nothing here passes over
 all entries; only `registry log verify` does, on purpose.
 """
 
@@ -15,12 +15,13 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from registry import db, merkle
+from registry import db
 from registry.errors import Unavailable
+from registry.log import merkle
 from registry.models import LogHead, LogNode
 
-_BUILDER = "registry.log_tree.builder"
-_APPENDED = "registry.log_tree.appended"
+_BUILDER = "registry.log.tree.builder"
+_APPENDED = "registry.log.tree.appended"
 _NO_HEAD = "The log has no head row: run `registry init` to set it up."
 _NODE_BATCH = 500  # perfect nodes read per statement (bound parameters stay few)
 

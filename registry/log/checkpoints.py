@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 
 import keys
 from keys import note
-from registry import log_tree, merkle
 from registry.errors import Unavailable
+from registry.log import merkle, tree
 from registry.models import Checkpoint, utcnow
 
 log = logging.getLogger(__name__)
 
-_SIGNED = "registry.checkpoints.signed"
+_SIGNED = "registry.log.checkpoints.signed"
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Signer:
         if last.origin != self.origin or size < last.size:
             raise Unavailable(refusal)
         try:
-            proof = log_tree.consistency_proof(session, last.size, size) if last.size else []
+            proof = tree.consistency_proof(session, last.size, size) if last.size else []
             if last.size:
                 merkle.verify_consistency(last.size, size, last.root, root, proof)
         except (merkle.ProofError, Unavailable):
@@ -175,8 +175,8 @@ def make(session: Session, signer: Signer) -> Checkpoint:
     Locks the head, so that no append slips between reading the size and signing.
     Raises Unavailable when it cannot be signed (see Signer.sign).
     """
-    size = log_tree.size(session, lock=True)
-    return signer.sign(session, size, log_tree.root(session, size))
+    size = tree.size(session, lock=True)
+    return signer.sign(session, size, tree.root(session, size))
 
 
 # The newest checkpoint is the one of the largest tree, the last made of that size.
@@ -211,13 +211,13 @@ def verifier_key(origin: str, info: keys.KeyInfo) -> str:
 
 def _checkpoint_due(session: Session, signer: Signer) -> None:
     """Before a transaction that appended commits: a checkpoint when enough entries wait."""
-    if not log_tree.appended(session) or not signer.every:
+    if not tree.appended(session) or not signer.every:
         return
-    size = log_tree.size(session, lock=True)
+    size = tree.size(session, lock=True)
     newest = session.scalar(newest_query().with_only_columns(Checkpoint.tree_size))
     if size - (newest or 0) < signer.every:
         return
-    root = log_tree.appended_root(session, size) or log_tree.root(session, size)
+    root = tree.appended_root(session, size) or tree.root(session, size)
     try:
         signer.sign(session, size, root)
     except Unavailable as exc:

@@ -24,9 +24,9 @@ import keys
 from keys import note
 from registry import accounts as accounts_service
 from registry import assays as assays_service
-from registry import checkpoints, ledger, log_tree, merkle
 from registry import makers as makers_service
 from registry.errors import RegistryError
+from registry.log import checkpoints, ledger, merkle, tree
 from registry.models import (
     Account,
     ApiToken,
@@ -635,7 +635,7 @@ def _consistent(session: Session, older: Checkpoint, newer: Checkpoint, report: 
     if older.tree_size == 0:
         return
     try:
-        proof = log_tree.consistency_proof(session, older.tree_size, newer.tree_size)
+        proof = tree.consistency_proof(session, older.tree_size, newer.tree_size)
         merkle.verify_consistency(
             older.tree_size, newer.tree_size, older.root_hash, newer.root_hash, proof
         )

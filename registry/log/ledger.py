@@ -3,7 +3,7 @@
 Every service that changes state calls `append` and nothing else writes events. Each
 entry is the RFC 8785 form of one event and holds only what is public, plus SHA-256
 hashes of what is not (such as e-mail addresses), because anyone may read the log. The
-entry becomes a leaf of the log's Merkle tree (registry/log_tree.py) in the same
+entry becomes a leaf of the log's Merkle tree (registry/log/tree.py) in the same
 transaction, at the next index.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registry import log_tree
+from registry.log import tree
 from registry.models import Account, Certificate, Event, Maker, Piece, utcnow
 from schemas import canonical
 
@@ -95,7 +95,7 @@ def append(
     }
     entry_bytes = canonical.dumps(entry)
     event = Event(
-        log_index=log_tree.append(session, entry_bytes),
+        log_index=tree.append(session, entry_bytes),
         action=str(action),
         occurred_at=at,
         actor_id=actor.id if actor else None,

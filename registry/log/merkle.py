@@ -1,6 +1,6 @@
 """RFC 9162 Merkle trees (section 2.1): hashes, proofs, and their verification.
 
-Pure functions, no database: the log stores the tree (registry/log_tree.py), the
+Pure functions, no database: the log stores the tree (registry/log/tree.py), the
 auditor (`registry log verify`) and the tests check proofs with what is here.
 
 A tree of n leaves is made of nodes that each cover leaves [a, b). A node whose range
