@@ -38,6 +38,7 @@ from unittest import mock
 from sqlalchemy import create_engine, make_url, text
 
 from registry import accounts, assays, create_app, db, makers, migrate, pieces
+from registry.edge import database
 from registry.log import merkle, public, tree
 from registry.models import Account
 from tests import factories
@@ -232,7 +233,7 @@ class _AppendRun:
         self.times: list[float] = []
         self.append_times: list[float] = []
         with self.errors.watching(), self.app.app_context():
-            session = db.session()
+            session = database.session()
             self.log_size_before = tree.size(session)
             maker = makers.admit(
                 session,
@@ -290,7 +291,7 @@ class _AppendRun:
             self.app.app_context(),
             mock.patch.object(tree, "append", append),
         ):
-            session = db.session()
+            session = database.session()
             inspector = session.get(Account, self.inspector_id)
             for _ in range(count):
                 piece_id = self.pending.pop(0)
@@ -315,7 +316,7 @@ class _AppendRun:
 
     def close(self) -> None:
         with self.app.app_context():
-            session = db.session()
+            session = database.session()
             self.log_size = tree.size(session)
             self.checkpoints = _checkpoint_count(session)
         self.app.extensions["registry.engine"].dispose()

@@ -22,10 +22,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.resolve(app.config, app.instance_path)
     logging.getLogger("registry").setLevel(app.config["LOG_LEVEL"])
 
-    from registry import api, auth, db, errors, limits, signing, web
+    from registry import api, errors, web
+    from registry.edge import auth, database, limits, signing
     from registry.log import checkpoints
 
-    db.init_app(app)
+    database.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     signing.init_app(app)

@@ -16,7 +16,8 @@ from marshmallow import ValidationError
 from sqlalchemy import insert
 
 import keys
-from registry import accounts, db, imports, makers, migrate, signing, signing_keys
+from registry import accounts, db, imports, makers, migrate, signing_keys
+from registry.edge import database, signing
 from registry.errors import RegistryError
 from registry.log import check, checkpoints, public, remote, tree
 from registry.models import LogVerification, utcnow
@@ -75,15 +76,15 @@ def init() -> None:
 
     Signs a checkpoint when the log has entries none covers yet (after an upgrade).
     """
-    migrate.upgrade(db.engine())
-    session = db.session()
+    migrate.upgrade(database.engine())
+    session = database.session()
     key = signing_keys.ensure(session, signing.keyring(), actor=None)
     session.commit()
     newest = checkpoints.latest(session)
     if tree.size(session) > (newest.tree_size if newest else 0):
         checkpoints.make(session, checkpoints.signer())
     session.commit()
-    click.echo(f"database ready: {db.engine().url.render_as_string(hide_password=True)}")
+    click.echo(f"database ready: {database.engine().url.render_as_string(hide_password=True)}")
     click.echo(f"signing key: {key.kid} ({key.status})")
 
 
@@ -93,7 +94,7 @@ def demo(if_empty: bool) -> None:
     """Load demo makers, accounts and pieces in all three regions."""
     from registry import demo as demo_data
 
-    session = db.session()
+    session = database.session()
     if if_empty and makers.directory(session):
         click.echo("demo: the registry has data already; left as it is")
         return
@@ -117,15 +118,15 @@ def makers_group() -> None:
 def makers_admit(**options) -> None:
     """Admit a maker to the brand."""
     data = MakerIn().load({k: v for k, v in options.items() if v is not None})
-    maker = makers.admit(db.session(), data, actor=None)
-    db.session().commit()
+    maker = makers.admit(database.session(), data, actor=None)
+    database.session().commit()
     click.echo(maker.slug)
 
 
 @makers_group.command("list")
 def makers_list() -> None:
     """List the brand's makers."""
-    for maker in makers.directory(db.session()):
+    for maker in makers.directory(database.session()):
         click.echo(f"{maker.slug}\t{maker.region}\t{maker.mark}\t{maker.name_en}")
 
 
@@ -143,8 +144,8 @@ def accounts_create(role: str, email: str, maker_slug: str | None, display_name:
     """Create an account."""
     raw = {"role": role, "email": email, "maker": maker_slug, "display_name": display_name}
     data = AccountIn().load({k: v for k, v in raw.items() if v is not None})
-    account = accounts.create(db.session(), data, actor=None)
-    db.session().commit()
+    account = accounts.create(database.session(), data, actor=None)
+    database.session().commit()
     click.echo(f"account {account.id}: {account.email} ({account.role})", err=True)
 
 
@@ -157,15 +158,15 @@ def accounts_create(role: str, email: str, maker_slug: str | None, display_name:
 )
 def accounts_password(email: str, temporary: bool) -> None:
     """Set an account's portal password (asked for twice, unless --temporary)."""
-    account = accounts.by_email(db.session(), email)
+    account = accounts.by_email(database.session(), email)
     if temporary:
         password = accounts.temporary_password()
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
         if len(password) < PASSWORD_MIN:
             raise click.ClickException(f"a password needs at least {PASSWORD_MIN} characters")
-    accounts.set_password(db.session(), account, password, actor=None, must_change=temporary)
-    db.session().commit()
+    accounts.set_password(database.session(), account, password, actor=None, must_change=temporary)
+    database.session().commit()
     click.echo(f"password set for {account.email}", err=True)
     if temporary:
         click.echo(password)
@@ -181,9 +182,9 @@ def tokens_group() -> None:
 @click.option("--name", help="What the token is for")
 def tokens_create(email: str, name: str | None) -> None:
     """Create a token for an account; prints the token alone on stdout."""
-    account = accounts.by_email(db.session(), email)
-    token, secret = accounts.issue_token(db.session(), account, name=name, actor=None)
-    db.session().commit()
+    account = accounts.by_email(database.session(), email)
+    token, secret = accounts.issue_token(database.session(), account, name=name, actor=None)
+    database.session().commit()
     click.echo(f"token {token.prefix} for {account.email}; it is not shown again", err=True)
     click.echo(secret)
 
@@ -196,16 +197,16 @@ def keys_group() -> None:
 @keys_group.command("generate")
 def keys_generate() -> None:
     """Generate the first signing key."""
-    key = signing_keys.generate(db.session(), signing.keyring(), actor=None)
-    db.session().commit()
+    key = signing_keys.generate(database.session(), signing.keyring(), actor=None)
+    database.session().commit()
     click.echo(key.kid)
 
 
 @keys_group.command("rotate")
 def keys_rotate() -> None:
     """Make a new active key; the old one is retired and keeps verifying."""
-    key = signing_keys.rotate(db.session(), signing.keyring(), actor=None)
-    db.session().commit()
+    key = signing_keys.rotate(database.session(), signing.keyring(), actor=None)
+    database.session().commit()
     click.echo(key.kid)
 
 
@@ -222,8 +223,10 @@ def keys_compromise(kid: str, since: datetime | None) -> None:
     A kid may begin with "-": write `registry keys compromise -- KID`.
     """
     when = since.replace(tzinfo=UTC) if since else datetime.now(UTC)
-    key = signing_keys.compromise(db.session(), signing.keyring(), kid, since=when, actor=None)
-    db.session().commit()
+    key = signing_keys.compromise(
+        database.session(), signing.keyring(), kid, since=when, actor=None
+    )
+    database.session().commit()
     click.echo(f"{key.kid}\t{key.status}\tsince {key.compromised_since:%Y-%m-%dT%H:%M:%SZ}")
 
 
@@ -275,7 +278,7 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
     if state or vkeys:
         raise click.UsageError("--state and --key go with --url")
     db.declare_reading()
-    session = db.session()
+    session = database.session()
     if session.get_bind().dialect.name == "postgresql":
         # One snapshot for the whole check: writes made meanwhile are not half seen.
         session.connection(
@@ -310,8 +313,8 @@ def _record_verification(report: check.Report) -> None:
     """Keep the outcome for the inspectors' log status page, in a transaction of its own
     (the check itself reads one read-only snapshot). Informational: the check, run
     again, is the proof, not this row."""
-    db.end_session()
-    with db.engine().begin() as connection:
+    database.end_session()
+    with database.engine().begin() as connection:
         connection.execute(
             insert(LogVerification).values(
                 checked_at=utcnow(),
@@ -349,7 +352,7 @@ def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str,
 def log_checkpoint(every: int | None) -> None:
     """Sign a checkpoint of the log as it stands."""
     while True:
-        session = db.session()
+        session = database.session()
         newest = checkpoints.latest(session)
         if every is None or newest is None or newest.tree_size < tree.size(session):
             made = checkpoints.make(session, checkpoints.signer())
@@ -370,7 +373,7 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
     """Import pieces for a maker from a CSV or JSON file."""
     from tqdm import tqdm
 
-    session = db.session()
+    session = database.session()
     maker = makers.get(session, maker_slug)
     body = file.read_bytes()
     if file.suffix.lower() == ".json":

@@ -1,18 +1,18 @@
-"""The database: declarative base, one engine and session factory per app, a session per
-request or command, removed when the app context ends.
+"""The database layer: the declarative base, engines, and the prepared reads of the
+busiest requests. It knows nothing of HTTP: whether a unit of work writes is said by its
+caller (`writing`), and the session of a request or command is kept at the edge
+(registry/edge/database.py).
 
 Transactions are owned by the caller (a view or a CLI command); services only flush.
 """
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, has_request_context, request
-from flask.globals import app_ctx, request_ctx
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints, so that migrations can refer to them on every backend.
@@ -23,8 +23,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: How long a SQLite writer waits for another's lock before giving up (a 503).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -89,7 +87,7 @@ def make_engine(url: str) -> Engine:
         # A writer takes the write lock at BEGIN: in WAL mode a deferred transaction
         # that read first and writes later fails at once when another writer got in
         # between, instead of waiting its turn. Reads stay deferred so they never queue.
-        connection.exec_driver_sql("BEGIN" if _reading() else "BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes.get() else "BEGIN")
 
     return engine
 
@@ -98,59 +96,31 @@ def _lower(text):
     return text.lower() if isinstance(text, str) else text
 
 
-def _reading() -> bool:
-    """True while serving a safe (read-only) HTTP method, or where reads were declared."""
-    if has_request_context():
-        return request.method in _SAFE_METHODS
-    return _declared_reading.get()
+#: Whether the units of work begun in this context write; writers unless said otherwise.
+_writes: ContextVar[bool] = ContextVar("registry_writes", default=True)
 
 
-_declared_reading: ContextVar[bool] = ContextVar("registry_declared_reading", default=False)
+def writing(writes: bool) -> Token[bool]:
+    """Say whether the units of work begun from now on in this context write.
+
+    On SQLite a writer takes the write lock when it begins, and a reader must not (it
+    would queue behind every writer). Returns the token that `done_writing` takes back.
+    """
+    return _writes.set(writes)
+
+
+def done_writing(token: Token[bool]) -> None:
+    """Restore what was said before `writing` gave `token`."""
+    _writes.reset(token)
 
 
 def declare_reading() -> None:
-    """Outside requests, begin SQLite transactions deferred in this context.
+    """Begin SQLite transactions deferred in this context from now on.
 
     For a session that mostly reads alongside others that write (a test's inspection
     session, a report): it must not hold the write lock while it looks.
     """
-    _declared_reading.set(True)
-
-
-def _context_id() -> int:
-    if has_request_context():
-        return id(request_ctx._get_current_object())
-    return id(app_ctx._get_current_object())
-
-
-def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
-    # One session per request, or per app context outside requests (not per thread):
-    # a request run inside a test's or a command's app context still gets its own.
-    maker = sessionmaker(bind=engine, expire_on_commit=False)
-    factory = scoped_session(maker, scopefunc=_context_id)
-    app.extensions["registry.db"] = factory
-    app.extensions["registry.sessionmaker"] = maker
-    app.extensions["registry.engine"] = engine
-
-    @app.teardown_request
-    @app.teardown_appcontext
-    def _remove_session(_exc):
-        factory.remove()
-
-
-def end_session() -> None:
-    """End the current context's session (and its transaction) before the context ends."""
-    current_app.extensions["registry.db"].remove()
-
-
-def session() -> Session:
-    """The session of the current app context."""
-    return current_app.extensions["registry.db"]()
-
-
-def engine() -> Engine:
-    return current_app.extensions["registry.engine"]
+    _writes.set(False)
 
 
 class Prepared:

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from registry import db
+from registry.edge import database
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ _DATABASE_REFUSALS: dict[type[Exception], tuple[type[RegistryError], str, int, d
 
 def from_database_error(error: Exception) -> Response:
     """Roll back and answer a database refusal without showing its internals."""
-    db.session().rollback()
+    database.session().rollback()
     kind, detail, level, headers = next(
         value for cls, value in _DATABASE_REFUSALS.items() if isinstance(error, cls)
     )

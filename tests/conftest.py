@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from registry import accounts, create_app, db, migrate
+from registry.edge import database
 from tests import factories
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
@@ -130,11 +131,11 @@ def session(app):
     """A session of the test's own, to look at the database beside the requests."""
     with app.app_context():
         db.declare_reading()
-        yield db.session()
+        yield database.session()
 
 
 @pytest.fixture
 def world(app) -> factories.World:
     """An admin, two makers with a maker account each, an inspector: all with tokens."""
     with app.app_context():
-        return factories.world(db.session())
+        return factories.world(database.session())

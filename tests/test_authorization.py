@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from registry import accounts, assays, db, photos, pieces, signing
+from registry import accounts, assays, photos, pieces
+from registry.edge import database, signing
 from registry.models import Event
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -78,7 +79,7 @@ class Make:
     def piece(self, caller: str = "maker") -> int:
         """A new piece of `caller`'s maker, awaiting assay."""
         with self.app.app_context():
-            session = db.session()
+            session = database.session()
             maker = self._account(session, caller)
             piece = pieces.register(session, maker.maker, PieceIn().load(piece_data()), actor=maker)
             session.commit()
@@ -88,7 +89,7 @@ class Make:
         """The code of a new, valid certificate of a piece of world.maker's."""
         piece_id = self.piece()
         with self.app.app_context():
-            session = db.session()
+            session = database.session()
             assay = assays.attest(
                 session,
                 signing.keyring(),
@@ -102,12 +103,12 @@ class Make:
 
     def account_id(self, caller: str) -> int:
         with self.app.app_context():
-            return self._account(db.session(), caller).id
+            return self._account(database.session(), caller).id
 
     def token_id(self, caller: str) -> int:
         """A new token of `caller`'s account (not the one the caller sends)."""
         with self.app.app_context():
-            session = db.session()
+            session = database.session()
             account = self._account(session, caller)
             token, _ = accounts.issue_token(session, account, name="spare", actor=account)
             session.commit()
@@ -173,7 +174,7 @@ def _photographed_piece(make: Make) -> tuple[int, str]:
     """A new piece of world.maker's with a photo; its id and the photo's SHA-256."""
     piece_id = make.piece()
     with make.app.app_context():
-        session = db.session()
+        session = database.session()
         maker = accounts.by_email(session, EMAILS["maker"])
         photo = photos.attach(session, piece_id, _photo_bytes(), actor=maker)
         session.commit()
@@ -424,7 +425,7 @@ def _routes(app) -> set[tuple[str, str]]:
 
 def _events(app) -> int:
     with app.app_context():
-        return db.session().scalar(select(func.count()).select_from(Event))
+        return database.session().scalar(select(func.count()).select_from(Event))
 
 
 def _call(app, client, world: World, make: Make, endpoint: Endpoint, caller: str) -> list[str]:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from registry import codes, db
+from registry import codes
+from registry.edge import database
 from tests import factories, live
 from tests.factories import assay_data, bearer, maker_data, piece_data
 
@@ -44,7 +45,7 @@ def registry(sqlite_template, tmp_path_factory) -> Iterator[Registry]:
 def _fill(app, base: str) -> Registry:
     """A maker with English and Russian names and four certificates, made via the API."""
     with app.app_context():
-        world = factories.world(db.session())
+        world = factories.world(database.session())
     client = app.test_client()
 
     def ok(response, status=200):

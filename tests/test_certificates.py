@@ -9,7 +9,8 @@ from jwcrypto import jwk, jws
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from registry import accounts, certificates, db, signing
+from registry import accounts, certificates
+from registry.edge import database, signing
 from registry.errors import Forbidden
 from registry.models import Certificate, Event, Piece
 from tests.factories import assay_data, bearer, piece_data
@@ -117,7 +118,7 @@ def test_a_revoked_certificate_can_be_mended_by_reissue(client, world):
 def test_the_database_refuses_a_second_current_certificate(app, client, world):
     piece_id, certificate = _certify(client, world)
     with app.app_context():
-        session = db.session()
+        session = database.session()
         first = session.scalar(select(Certificate).where(Certificate.code == certificate["code"]))
         session.add(
             Certificate(
@@ -167,7 +168,7 @@ def test_racing_attestations_of_one_piece_yield_exactly_one_certificate(app, cli
             thread.join()
         assert sorted(statuses) == [201, 409]
         with app.app_context():
-            count = db.session().scalar(
+            count = database.session().scalar(
                 select(func.count())
                 .select_from(Certificate)
                 .where(Certificate.piece_id == made["id"])
@@ -192,7 +193,7 @@ def test_old_certificates_verify_after_rotation_and_new_ones_carry_the_new_key(a
 def test_only_inspectors_revoke_or_reissue_even_outside_http(app, client, world):
     _, certificate = _certify(client, world)
     with app.app_context():
-        session = db.session()
+        session = database.session()
         admin = accounts.by_email(session, "admin@test.example")
         with pytest.raises(Forbidden, match="inspector"):
             certificates.revoke(session, certificate["code"], reason="fraud", note="x", actor=admin)
@@ -279,6 +280,8 @@ def test_an_assay_backing_a_reissue_still_names_the_certificate_it_issued(app, c
         headers=bearer(world.inspector),
     ).json
     with app.app_context():
-        record = db.session().scalar(select(Certificate).where(Certificate.code == new["code"]))
+        record = database.session().scalar(
+            select(Certificate).where(Certificate.code == new["code"])
+        )
         assert [c.code for c in record.assay.certificates] == [old["code"], new["code"]]
         assert record.assay.certificate.code == old["code"]

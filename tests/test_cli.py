@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from jwcrypto import jwk, jws
 from sqlalchemy import func, select
 
-from registry import cli, create_app, db
+from registry import cli, create_app
+from registry.edge import database
 from registry.models import Event, LogVerification
 from tests.factories import assay_data, bearer, piece_data, sign_in
 
@@ -186,7 +187,7 @@ def test_key_changes_are_recorded_and_a_compromised_key_is_listed(registry, serv
     assert keys[second]["status"] == "active"
 
     with server.application.app_context():
-        actions = list(db.session().scalars(select(Event.action).order_by(Event.id)))
+        actions = list(database.session().scalars(select(Event.action).order_by(Event.id)))
     assert actions == ["key:generated", "key:rotated", "key:compromised"]
 
 
@@ -244,7 +245,9 @@ def test_log_verify_keeps_its_outcome_for_the_log_page(registry, env):
         {"DATABASE_URL": env["REGISTRY_DATABASE_URL"], "KEYS_DIR": env["REGISTRY_KEYS_DIR"]}
     )
     with app.app_context():
-        kept = db.session().scalars(select(LogVerification)).all()
+        kept = database.session().scalars(select(LogVerification)).all()
         assert [(row.passed, row.first) for row in kept] == [(True, None)]
-        assert kept[0].tree_size == db.session().scalar(select(func.count()).select_from(Event))
+        assert kept[0].tree_size == database.session().scalar(
+            select(func.count()).select_from(Event)
+        )
     app.extensions["registry.engine"].dispose()

@@ -12,7 +12,8 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from registry import create_app, db, signing, signing_keys
+from registry import create_app, db, signing_keys
+from registry.edge import database, signing
 from registry.models import utcnow
 from tests import factories
 from tests.factories import bearer, certify, piece_data
@@ -156,7 +157,7 @@ def on_demand(database_url, tmp_path):
         }
     )
     with app.app_context():
-        world = factories.world(db.session())
+        world = factories.world(database.session())
     yield app.test_client(), world
     app.extensions["registry.engine"].dispose()
 
@@ -403,8 +404,8 @@ def test_a_write_that_fails_after_appending_leaves_no_gap(app, client, world):
     with app.app_context():
         ring = signing.keyring()
         (active,) = [k.kid for k in ring.keys()]
-        signing_keys.compromise(db.session(), ring, active, since=utcnow(), actor=None)
-        db.session().commit()
+        signing_keys.compromise(database.session(), ring, active, since=utcnow(), actor=None)
+        database.session().commit()
     size, entries = all_entries(client)
     assert entries[-1]["entry"]["action"] == "key:compromised"
 
@@ -412,8 +413,8 @@ def test_a_write_that_fails_after_appending_leaves_no_gap(app, client, world):
     assert all_entries(client) == (size, entries)
 
     with app.app_context():
-        signing_keys.rotate(db.session(), signing.keyring(), actor=None)
-        db.session().commit()
+        signing_keys.rotate(database.session(), signing.keyring(), actor=None)
+        database.session().commit()
     assert attest(client, world, made.json["id"]).status_code == 201
     tree, after = reference(client)
     assert after[:size] == entries
@@ -656,7 +657,7 @@ def test_two_registries_in_one_process_serve_each_its_own_tree(tmp_path):
             }
         )
         with app.app_context():
-            session = db.session()
+            session = database.session()
             for n in range(600):  # past level 8, the levels kept in memory
                 data = {"registry": name, "n": n}
                 ledger.append(session, ledger.Action.KEY_GENERATED, actor=None, data=data)

@@ -18,7 +18,8 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from registry import create_app, db
+from registry import create_app
+from registry.edge import database
 from registry.log import ledger, merkle
 from tests.conftest import SHARED
 
@@ -375,7 +376,7 @@ def test_served_proofs_verify_with_the_reference_and_altered_ones_do_not(databas
     )
     try:
         with app.app_context():
-            session = db.session()
+            session = database.session()
             for i in range(LOG_SIZE):
                 ledger.append(session, ledger.Action.KEY_GENERATED, actor=None, data={"n": i})
             session.commit()

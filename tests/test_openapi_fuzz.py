@@ -37,7 +37,8 @@ from hypothesis import strategies as st
 from schemathesis import checks
 from sqlalchemy import create_engine, make_url, text
 
-from registry import accounts, assays, codes, create_app, db, migrate, pieces, signing
+from registry import accounts, assays, codes, create_app, db, migrate, pieces
+from registry.edge import database, signing
 from registry.errors import Unauthorized
 from tests import factories
 from tests.conftest import PG_URL
@@ -284,7 +285,7 @@ class Tokens:
 
     def header(self, role: str) -> dict[str, str]:
         with self._app.app_context():
-            session = db.session()
+            session = database.session()
             try:
                 accounts.authenticate(session, f"Bearer {self._secrets[role]}")  # still valid?
             except Unauthorized:
@@ -303,7 +304,7 @@ def _tokens_fixture(backend: Backend):
         _prepare(backend, request)
         try:
             with backend.app.app_context():
-                session = db.session()
+                session = database.session()
                 world = factories.world(session)
                 backend.existing.update(_seed(session))
             yield Tokens(backend, world)

@@ -10,7 +10,8 @@ import pytest
 from PIL import ExifTags, Image
 from sqlalchemy import func, select
 
-from registry import accounts, db, demo, photos, pieces, signing
+from registry import accounts, demo, photos, pieces
+from registry.edge import database, signing
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.models import Certificate, Event, Photo, Piece
 from schemas.pieces import PieceIn
@@ -130,12 +131,12 @@ def attest(client, world, piece_id: int, **overrides):
 
 def count(app, model) -> int:
     with app.app_context():
-        return db.session().scalar(select(func.count()).select_from(model))
+        return database.session().scalar(select(func.count()).select_from(model))
 
 
 def events(app, action: str) -> list[Event]:
     with app.app_context():
-        return list(db.session().scalars(select(Event).where(Event.action == action)))
+        return list(database.session().scalars(select(Event).where(Event.action == action)))
 
 
 def fetch(client, path: str, **headers):
@@ -444,7 +445,7 @@ def test_an_unknown_piece_is_404(client, world):
 
 def test_the_service_refuses_an_inspector_and_another_maker(app, world):
     with app.app_context():
-        writer = db.session()
+        writer = database.session()
         maker = accounts.by_email(writer, "maker@test.example")
         piece = pieces.register(writer, maker.maker, PieceIn().load(piece_data()), actor=maker)
         writer.commit()
@@ -486,9 +487,9 @@ def test_the_service_raises_conflict_for_a_certified_piece(app, client, world):
     piece_id = new_piece(client, world.maker)
     attest(client, world, piece_id)
     with app.app_context():
-        maker = accounts.by_email(db.session(), "maker@test.example")
+        maker = accounts.by_email(database.session(), "maker@test.example")
         with pytest.raises(Conflict, match="certified"):
-            photos.attach(db.session(), piece_id, jpeg(), actor=maker)
+            photos.attach(database.session(), piece_id, jpeg(), actor=maker)
 
 
 def test_a_piece_that_failed_assay_may_get_a_photo(client, world):
@@ -519,7 +520,7 @@ def test_the_certificate_signs_the_hash_of_the_photo_served(app, client, world):
         "media_type": "image/jpeg",
     }
     with app.app_context():
-        piece = db.session().get(Piece, piece_id)
+        piece = database.session().get(Piece, piece_id)
         assert piece.photo.sha256 == signed["sha256"]
 
 
@@ -572,7 +573,7 @@ def test_an_unknown_or_malformed_photo_name_is_404(client, name, suffix):
 
 def test_every_demo_certificate_signs_the_photo_served(app, client):
     with app.app_context():
-        session = db.session()
+        session = database.session()
         demo.load(session, signing.keyring(), signing.issuer())
         session.commit()
         codes = list(session.scalars(select(Certificate.code)))

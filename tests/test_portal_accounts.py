@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from registry import accounts, cli, db
+from registry import accounts, cli
+from registry.edge import database
 from registry.models import Account
 from tests.factories import PASSWORD, bearer, csrf_token, post_form, sign_in, with_passwords
 
@@ -15,7 +16,7 @@ from tests.factories import PASSWORD, bearer, csrf_token, post_form, sign_in, wi
 def people(app, world):
     with app.app_context():
         with_passwords(
-            db.session(), "maker@test.example", "inspector@test.example", "admin@test.example"
+            database.session(), "maker@test.example", "inspector@test.example", "admin@test.example"
         )
     return world
 
@@ -111,7 +112,7 @@ def test_repeated_wrong_passwords_are_rate_limited_per_client(app, client, peopl
 
 def test_a_password_set_by_the_office_must_be_changed_first(app, client, people):
     with app.app_context():
-        session = db.session()
+        session = database.session()
         admin = accounts.by_email(session, "admin@test.example")
         account = accounts.by_email(session, "other@test.example")
         accounts.set_password(session, account, "office-set-123", actor=admin)
@@ -182,7 +183,7 @@ def test_own_tokens_are_shown_once_work_and_can_be_revoked(client, people):
 
 def test_someone_elses_token_cannot_be_revoked(app, client, people):
     with app.app_context():
-        session = db.session()
+        session = database.session()
         inspector = accounts.by_email(session, "inspector@test.example")
         theirs = accounts.tokens_of(session, inspector)[0].id
     sign_in(client, "maker@test.example")
@@ -194,7 +195,7 @@ def test_someone_elses_token_cannot_be_revoked(app, client, people):
 def test_a_password_planted_in_the_database_is_named_by_log_verify(app, env, people):
 
     with app.app_context():
-        session = db.session()
+        session = database.session()
         session.execute(
             update(Account)
             .where(Account.email == "inspector@test.example")

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from registry import accounts, db
+from registry import accounts
+from registry.edge import database
 from registry.log import ledger
 from tests.factories import PASSWORD, bearer, csrf_token, post_form, sign_in, with_passwords
 
@@ -23,7 +24,7 @@ def office(app, client, world):
     """The test client signed in as the brand office."""
     with app.app_context():
         with_passwords(
-            db.session(), "admin@test.example", "maker@test.example", "inspector@test.example"
+            database.session(), "admin@test.example", "maker@test.example", "inspector@test.example"
         )
     assert sign_in(client, "admin@test.example").status_code == 302
     return world
@@ -196,7 +197,7 @@ def test_the_office_cannot_reset_its_own_password_here(app, client, office):
     own = page.split('data-account="admin@test.example"')[1].split("</tr>")[0]
     assert "/password" not in own and "Your account" in own
     with app.app_context():
-        account_id = accounts.by_email(db.session(), "admin@test.example").id
+        account_id = accounts.by_email(database.session(), "admin@test.example").id
     refused = post_form(
         client, f"/admin/accounts/{account_id}/password", {}, form_page="/admin/accounts"
     )

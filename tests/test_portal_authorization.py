@@ -19,7 +19,8 @@ from flask import Flask
 from PIL import Image
 from sqlalchemy import func, select
 
-from registry import accounts, assays, db, pieces, signing
+from registry import accounts, assays, pieces
+from registry.edge import database, signing
 from registry.models import Event
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -83,7 +84,7 @@ class Make:
         n = next(_numbers)
         reference, title = f"HIDDEN-{n}-X", f"Ring Findme{n}x"
         with self.app.app_context():
-            session = db.session()
+            session = database.session()
             maker = self._account(session, "maker")
             data = PieceIn().load(piece_data(reference=reference, title=title))
             piece = pieces.register(session, maker.maker, data, actor=maker)
@@ -105,7 +106,7 @@ class Make:
     def token_id(self, caller: str) -> int:
         """A new token of `caller`'s account."""
         with self.app.app_context():
-            session = db.session()
+            session = database.session()
             account = self._account(session, caller)
             token, _ = accounts.issue_token(session, account, name="spare", actor=account)
             session.commit()
@@ -114,7 +115,7 @@ class Make:
     def account_id(self) -> int:
         """A new inspector's account, for the brand office to act on."""
         with self.app.app_context():
-            session = db.session()
+            session = database.session()
             email = f"new-{next(_numbers)}@test.example"
             account = accounts.create(session, {"email": email, "role": "inspector"}, actor=None)
             session.commit()
@@ -403,7 +404,7 @@ def _routes(app) -> set[tuple[str, str]]:
 
 def _events(app) -> int:
     with app.app_context():
-        return db.session().scalar(select(func.count()).select_from(Event))
+        return database.session().scalar(select(func.count()).select_from(Event))
 
 
 @dataclass
@@ -426,7 +427,7 @@ class Callers:
 @pytest.fixture
 def callers(app, world) -> Callers:
     with app.app_context():
-        with_passwords(db.session(), *EMAILS.values())
+        with_passwords(database.session(), *EMAILS.values())
     return Callers(app)
 
 

@@ -9,7 +9,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from registry import db
+from registry.edge import database
 from registry.models import Checkpoint, LogVerification
 from tests.factories import bearer, certify, piece_data, post_form, sign_in, with_passwords
 
@@ -18,7 +18,7 @@ from tests.factories import bearer, certify, piece_data, post_form, sign_in, wit
 def inspector(app, client, world):
     """The test client, signed in as the inspector, reading the pages in English."""
     with app.app_context():
-        with_passwords(db.session(), "inspector@test.example", "maker@test.example")
+        with_passwords(database.session(), "inspector@test.example", "maker@test.example")
     assert sign_in(client, "inspector@test.example").status_code == 302
     client.set_cookie("lang", "en")
     return world
@@ -343,12 +343,12 @@ def test_the_log_page_shows_the_checkpoint_and_the_last_verification(client, ins
     assert "never verified" in html
     assert "registry log verify" in html
     with app.app_context():
-        note = db.session().scalar(select(Checkpoint.note).order_by(Checkpoint.id.desc()))
+        note = database.session().scalar(select(Checkpoint.note).order_by(Checkpoint.id.desc()))
     assert f'<pre class="signed-note">{escape(note)}</pre>' in html
 
     now = datetime.now(UTC)
     with app.app_context():
-        session = db.session()
+        session = database.session()
         session.add(
             LogVerification(
                 checked_at=now - timedelta(hours=1),
@@ -362,7 +362,7 @@ def test_the_log_page_shows_the_checkpoint_and_the_last_verification(client, ins
     assert 'data-verified="passed"' in html and "never verified" not in html
 
     with app.app_context():
-        session = db.session()
+        session = database.session()
         session.add(
             LogVerification(
                 checked_at=now,

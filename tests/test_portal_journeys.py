@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from registry import accounts, codes, db
+from registry import accounts, codes
+from registry.edge import database
 from tests import live
 
 WIDTHS = (390, 1280)
@@ -36,7 +37,7 @@ def site(sqlite_template, tmp_path_factory) -> Iterator[dict]:
     on the way (passwords, codes) is kept in the returned dict for the next ones."""
     with live.served(sqlite_template, tmp_path_factory.mktemp("portals")) as (app, base):
         with app.app_context():
-            session = db.session()
+            session = database.session()
             office = accounts.create(
                 session, {"email": OFFICE, "role": "admin", "display_name": "Brand office"},
                 actor=None,

@@ -7,7 +7,7 @@ import re
 import pytest
 from PIL import Image
 
-from registry import db
+from registry.edge import database
 from tests.factories import (
     bearer,
     certify,
@@ -23,7 +23,7 @@ from tests.factories import (
 def maker(app, client, world):
     """The test client, signed in as world.maker's account."""
     with app.app_context():
-        with_passwords(db.session(), "maker@test.example", "other@test.example")
+        with_passwords(database.session(), "maker@test.example", "other@test.example")
     assert sign_in(client, "maker@test.example").status_code == 302
     return client
 
@@ -220,7 +220,7 @@ def test_maker_pages_are_refused_to_other_roles_and_to_strangers(app, world):
     stranger = app.test_client()
     assert stranger.get("/maker/import").headers["Location"].startswith("/login")
     with app.app_context():
-        with_passwords(db.session(), "inspector@test.example")
+        with_passwords(database.session(), "inspector@test.example")
     sign_in(stranger, "inspector@test.example")
     assert stranger.get("/maker/").status_code == 403
 

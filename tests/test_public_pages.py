@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from PIL import Image
 from sqlalchemy import event
 
-from registry import db, makers, showcase, signing, signing_keys
+from registry import makers, showcase, signing_keys
+from registry.edge import database, signing
 from tests.factories import (
     assay_data,
     bearer,
@@ -39,8 +40,8 @@ def maker_names(client, slug: str) -> dict[str, str]:
 
 def admit(app, **overrides) -> str:
     with app.app_context():
-        maker = makers.admit(db.session(), maker_data(**overrides), actor=None)
-        db.session().commit()
+        maker = makers.admit(database.session(), maker_data(**overrides), actor=None)
+        database.session().commit()
         return maker.slug
 
 
@@ -112,7 +113,7 @@ def test_home_in_english_counts_the_makers_of_each_region(client, world, app):
 def test_home_is_the_same_for_a_signed_in_maker(client, world, app):
     """The public pages never show who is signed in: a CDN may serve them to anyone."""
     with app.app_context():
-        with_passwords(db.session(), "maker@test.example")
+        with_passwords(database.session(), "maker@test.example")
     anonymous = body(client.get("/?lang=en"))
     sign_in(client, "maker@test.example")
     signed_in = client.get("/?lang=en")
@@ -316,15 +317,17 @@ def test_a_piece_signed_after_its_key_was_compromised_is_not_on_show(client, wor
     with app.app_context():
         ring = signing.keyring()
         old = ring.active().kid
-        signing_keys.rotate(db.session(), ring, actor=None)
-        db.session().commit()
+        signing_keys.rotate(database.session(), ring, actor=None)
+        database.session().commit()
     certify(client, world, title="Ring of the new key")
     issued = datetime.fromisoformat(first["issued_at"].replace("Z", "+00:00"))
 
     def compromise(since: datetime) -> str:
         with app.app_context():
-            signing_keys.compromise(db.session(), signing.keyring(), old, since=since, actor=None)
-            db.session().commit()
+            signing_keys.compromise(
+                database.session(), signing.keyring(), old, since=since, actor=None
+            )
+            database.session().commit()
         return text(client.get(f"/makers/{world.maker_slug}?lang=en"))
 
     shown = compromise(issued + timedelta(days=1))  # signed before: still trusted

@@ -14,7 +14,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from sqlalchemy import update
 
-from registry import db
+from registry.edge import database
 from registry.models import Certificate, Maker
 from registry.web import words
 from tests.factories import assay_data, bearer, certify, piece_data, sign_in, with_passwords
@@ -144,10 +144,10 @@ def _pages(app, client, world):
     # In a context of its own: requests made inside an outer app context share it, and
     # with it the language Flask-Babel settled on for the first of them.
     with app.app_context():
-        db.session().execute(
+        database.session().execute(
             update(Certificate).where(Certificate.code == forged["code"]).values(payload=b"{}")
         )
-        db.session().commit()
+        database.session().commit()
     mistyped = ("1" if valid["code"][0] != "1" else "2") + valid["code"][1:]
     return [
         *pages,
@@ -209,12 +209,12 @@ def _neutral_makers(app, world):
     word "Мастер" (Maker), which an English page may show only as a name."""
     with app.app_context():
         for n, slug in enumerate((world.maker_slug, world.other_maker_slug), start=7):
-            db.session().execute(
+            database.session().execute(
                 update(Maker)
                 .where(Maker.slug == slug)
                 .values(name_ru=f"Ангара {n}", name_en=f"Angara {n}")
             )
-        db.session().commit()
+        database.session().commit()
 
 
 def _signed_in(app, who: str | None):
@@ -228,7 +228,7 @@ def _portal_pages(app, client, world) -> dict[tuple[str | None, str], int]:
     """{(who, path): status}: public pages (who None) and the portals' pages of each role,
     over pieces in every state, with data in neither language."""
     with app.app_context():
-        with_passwords(db.session(), *_ACCOUNTS.values())
+        with_passwords(database.session(), *_ACCOUNTS.values())
     neutral = {
         "title": "YG 7",
         "description": "No. 7",

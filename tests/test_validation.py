@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from registry import codes, create_app, db
+from registry.edge import database
 from registry.models import Account, AssayRecord, Certificate, Event, Maker, Piece
 from tests.factories import assay_data, bearer, maker_data, piece_data
 
@@ -63,7 +64,7 @@ def small_app(database_url, tmp_path, world):
     )
     yield app
     with app.app_context():
-        engine = db.engine()
+        engine = database.engine()
     engine.dispose()
 
 

@@ -17,7 +17,8 @@ import pytest
 import rfc8785
 from sqlalchemy import select, update
 
-from registry import codes, create_app, db, signing, verification
+from registry import codes, create_app, db, verification
+from registry.edge import signing
 from registry.models import Certificate
 from tests.factories import bearer, certify
 

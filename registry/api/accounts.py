@@ -3,8 +3,9 @@
 from flask import g
 from flask_smorest import Blueprint
 
-from registry import accounts, db
+from registry import accounts
 from registry.api.common import guarded, json_body
+from registry.edge import database
 from schemas.accounts import (
     AccountIn,
     AccountList,
@@ -21,8 +22,8 @@ ANYONE = ("maker", "inspector", "admin")
 
 
 def _new_token(account, name):
-    token, secret = accounts.issue_token(db.session(), account, name=name, actor=g.actor)
-    db.session().commit()
+    token, secret = accounts.issue_token(database.session(), account, name=name, actor=g.actor)
+    database.session().commit()
     token.token = secret
     return token
 
@@ -35,8 +36,8 @@ def _new_token(account, name):
 @bp.alt_response(409, response="CONFLICT")
 def create(data):
     """Create an account for a maker's staff, an inspector or the brand office."""
-    account = accounts.create(db.session(), data, actor=g.actor)
-    db.session().commit()
+    account = accounts.create(database.session(), data, actor=g.actor)
+    database.session().commit()
     return account
 
 
@@ -45,7 +46,7 @@ def create(data):
 @bp.response(200, AccountList)
 def listing():
     """Every account."""
-    return {"items": accounts.listing(db.session())}
+    return {"items": accounts.listing(database.session())}
 
 
 @bp.post("/accounts/<id:account_id>/tokens")
@@ -55,7 +56,7 @@ def listing():
 @bp.alt_response(404, response="NOT_FOUND")
 def issue_for(data, account_id):
     """Create an API token for an account; the secret is in this response only."""
-    return _new_token(accounts.get(db.session(), account_id), data.get("name"))
+    return _new_token(accounts.get(database.session(), account_id), data.get("name"))
 
 
 @bp.get("/accounts/<id:account_id>/tokens")
@@ -64,7 +65,11 @@ def issue_for(data, account_id):
 @bp.alt_response(404, response="NOT_FOUND")
 def tokens_for(account_id):
     """An account's tokens (never their secrets)."""
-    return {"items": accounts.tokens_of(db.session(), accounts.get(db.session(), account_id))}
+    return {
+        "items": accounts.tokens_of(
+            database.session(), accounts.get(database.session(), account_id)
+        )
+    }
 
 
 @bp.get("/tokens")
@@ -72,7 +77,7 @@ def tokens_for(account_id):
 @bp.response(200, TokenList)
 def own_tokens():
     """Your own tokens (never their secrets)."""
-    return {"items": accounts.tokens_of(db.session(), g.actor)}
+    return {"items": accounts.tokens_of(database.session(), g.actor)}
 
 
 @bp.post("/tokens")
@@ -90,6 +95,6 @@ def issue_own(data):
 @bp.alt_response(404, response="NOT_FOUND")
 def revoke(token_id):
     """Revoke a token: your own, or any as the brand office. It stops working at once."""
-    token = accounts.revoke_token(db.session(), token_id, actor=g.actor)
-    db.session().commit()
+    token = accounts.revoke_token(database.session(), token_id, actor=g.actor)
+    database.session().commit()
     return token

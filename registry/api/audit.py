@@ -3,8 +3,8 @@
 from flask import Response, current_app, stream_with_context
 from flask_smorest import Blueprint
 
-from registry import db
 from registry.api.common import guarded
+from registry.edge import database
 from registry.log import audit
 from schemas.audit import AuditArgs, AuditPage, AuditPageArgs
 
@@ -24,7 +24,7 @@ def events(args):
     """
     after = args.pop("after", None)
     limit = min(args.pop("limit"), current_app.config["LOG_PAGE_MAX"])
-    rows, next_after = audit.page(db.session(), args, after=after, limit=limit)
+    rows, next_after = audit.page(database.session(), args, after=after, limit=limit)
     found = b",".join(audit.flat(index, entry) for index, entry in rows)
     cursor = b"null" if next_after is None else str(next_after).encode()
     body = b'{"events":[%s],"next_after":%s}' % (found, cursor)
@@ -45,11 +45,11 @@ def events(args):
 @bp.alt_response(404, response="NOT_FOUND")
 def export(args):
     """The filtered events as CSV (UTF-8), streamed as they are read: any range fits."""
-    lines = audit.export_csv(db.session(), args)
+    lines = audit.export_csv(database.session(), args)
 
     def body():
         # Runs after the view's context was torn down and pushed again: its own session.
-        yield from lines(db.session())
+        yield from lines(database.session())
 
     response = Response(stream_with_context(body()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="audit-events.csv"'

@@ -3,8 +3,9 @@
 from flask import g
 from flask_smorest import Blueprint
 
-from registry import certificates, db, limits, signing
+from registry import certificates
 from registry.api.common import guarded, json_body
+from registry.edge import database, limits, signing
 from schemas.certificates import CertificateOut, ReissueIn, RevokeIn
 
 bp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Certificates")
@@ -18,7 +19,7 @@ bp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Cert
 @bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def show(code):
     """The signed certificate: payload, JWS, key id and status. Codes are read leniently."""
-    return certificates.find(db.session(), code)
+    return certificates.find(database.session(), code)
 
 
 @bp.post("/certificates/<code>/revoke")
@@ -31,9 +32,9 @@ def show(code):
 def revoke(data, code):
     """Revoke a certificate with a reason; verification then reports it revoked."""
     certificate = certificates.revoke(
-        db.session(), code, reason=data["reason"], note=data["note"], actor=g.actor
+        database.session(), code, reason=data["reason"], note=data["note"], actor=g.actor
     )
-    db.session().commit()
+    database.session().commit()
     return certificate
 
 
@@ -47,12 +48,12 @@ def revoke(data, code):
 def reissue(data, code):
     """Correct a certified piece and issue a certificate that supersedes this one."""
     certificate = certificates.reissue(
-        db.session(),
+        database.session(),
         signing.keyring(),
         code,
         data,
         issuer=signing.issuer(),
         actor=g.actor,
     )
-    db.session().commit()
+    database.session().commit()
     return certificate

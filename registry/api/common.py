@@ -7,7 +7,7 @@ from marshmallow import Schema
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from registry.auth import require_role
+from registry.edge.auth import require_role
 from schemas.common import MAX_ID
 
 

@@ -7,8 +7,8 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 import keys
-from registry import db, http_cache, limits, signing
 from registry.api.common import guarded
+from registry.edge import database, http_cache, limits, signing
 from registry.log import checkpoints, ledger, public, tree
 from registry.log.public import b64
 from registry.models import Checkpoint
@@ -61,14 +61,14 @@ def checkpoint(args):
     The note is a C2SP tlog-checkpoint; verify it with `verifier_key`, or with the key
     `kid` of /.well-known/jwks.json.
     """
-    found = public.checkpoint(db.session(), at_most=args.get("tree_size"))
+    found = public.checkpoint(database.session(), at_most=args.get("tree_size"))
     if request.accept_mimetypes.best_match(["application/json", "text/plain"]) == "text/plain":
         response = Response(found.note, mimetype="text/plain")
     else:
         document = _CHECKPOINT.dump(_checkpoint(found))
         response = Response(json.dumps(document), mimetype="application/json")
     # Fixed once a larger tree exists: no later checkpoint can be of N entries or fewer.
-    fixed = "tree_size" in args and args["tree_size"] < tree.size(db.session())
+    fixed = "tree_size" in args and args["tree_size"] < tree.size(database.session())
     max_age = _IMMUTABLE if fixed else _LATEST
     response.vary.add("Accept")
     return http_cache.public(response, max_age=max_age)
@@ -80,7 +80,7 @@ def checkpoint(args):
 @bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def make_checkpoint():
     """Sign a checkpoint of the log as it stands now (an inspector or the brand office)."""
-    session = db.session()
+    session = database.session()
     made = checkpoints.make(session, checkpoints.signer())
     session.commit()
     return _checkpoint(made)
@@ -110,7 +110,7 @@ def entries(args):
     """Entries from `start`, in order, each the event whose RFC 8785 form is its leaf."""
     page_max = current_app.config["LOG_PAGE_MAX"]
     limit = min(args.get("limit", 100), page_max)
-    size, found = public.entries(db.session(), args["start"], limit)
+    size, found = public.entries(database.session(), args["start"], limit)
     # The stored bytes are placed in the answer as they are: they are what is hashed.
     parts = [b'{"index":%d,"entry":%s}' % (i, ledger.as_json(entry)) for i, entry in found]
     body = b'{"tree_size":%d,"entries":[%s]}' % (size, b",".join(parts))
@@ -125,7 +125,9 @@ def entries(args):
 def inclusion(args):
     """The audit path of entry `index` in the tree of `tree_size` entries (RFC 9162
     section 2.1.3)."""
-    proof = public.inclusion(db.session(), db.engine(), args["index"], args.get("tree_size"))
+    proof = public.inclusion(
+        database.session(), database.engine(), args["index"], args.get("tree_size")
+    )
     body = {
         "index": proof.index,
         "tree_size": proof.tree_size,
@@ -142,7 +144,7 @@ def inclusion(args):
 def consistency(args):
     """The proof that the tree of `first` entries is a prefix of the tree of `second`
     (RFC 9162 section 2.1.4)."""
-    proof = public.consistency(db.engine(), args["first"], args["second"])
+    proof = public.consistency(database.engine(), args["first"], args["second"])
     body = {
         "first": proof.first,
         "second": proof.second,

@@ -3,8 +3,9 @@
 from flask import g
 from flask_smorest import Blueprint
 
-from registry import db, makers
+from registry import makers
 from registry.api.common import guarded, json_body
+from registry.edge import database
 from schemas.makers import MakerIn, MakerList, MakerListArgs, MakerOut
 
 bp = Blueprint("makers", __name__, url_prefix="/api/v1", description="The brand's makers")
@@ -15,7 +16,7 @@ bp = Blueprint("makers", __name__, url_prefix="/api/v1", description="The brand'
 @bp.response(200, MakerList)
 def directory(args):
     """The brand's makers, optionally of one region."""
-    return {"items": makers.directory(db.session(), region=args.get("region"))}
+    return {"items": makers.directory(database.session(), region=args.get("region"))}
 
 
 @bp.get("/makers/<slug>")
@@ -23,7 +24,7 @@ def directory(args):
 @bp.alt_response(404, response="NOT_FOUND")
 def show(slug):
     """One maker of the brand."""
-    return makers.get(db.session(), slug)
+    return makers.get(database.session(), slug)
 
 
 @bp.post("/makers")
@@ -33,6 +34,6 @@ def show(slug):
 @bp.alt_response(409, response="CONFLICT")
 def admit(data):
     """Admit a maker of Krasnoyarsk Krai, Khakassia or Tuva to the brand."""
-    maker = makers.admit(db.session(), data, actor=g.actor)
-    db.session().commit()
+    maker = makers.admit(database.session(), data, actor=g.actor)
+    database.session().commit()
     return maker

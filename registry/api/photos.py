@@ -5,8 +5,9 @@ import re
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
-from registry import db, http_cache, limits, photos
+from registry import photos
 from registry.api.common import guarded
+from registry.edge import database, http_cache, limits
 from registry.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from schemas.pieces import PhotoOut
 
@@ -65,9 +66,9 @@ def attach(piece_id):
     """Set the photo of one of your pieces until it is certified; its SHA-256 is signed."""
     limits = photos.Limits.from_config(current_app.config)
     photo = photos.attach(
-        db.session(), piece_id, _uploaded(limits.max_bytes), actor=g.actor, limits=limits
+        database.session(), piece_id, _uploaded(limits.max_bytes), actor=g.actor, limits=limits
     )
-    db.session().commit()
+    database.session().commit()
     return photo
 
 
@@ -78,8 +79,8 @@ def attach(piece_id):
 @bp.alt_response(409, response="CONFLICT")
 def remove(piece_id):
     """Remove the photo of one of your pieces until it is certified."""
-    photos.remove(db.session(), piece_id, actor=g.actor)
-    db.session().commit()
+    photos.remove(database.session(), piece_id, actor=g.actor)
+    database.session().commit()
     return Response(status=204)
 
 
@@ -135,5 +136,7 @@ def _too_large(max_bytes: int) -> PayloadTooLarge:
 def _jpeg(sha256: str, *, thumb: bool) -> Response:
     if not _SHA256.fullmatch(sha256):
         raise NotFound("A photo's name is the SHA-256 of its JPEG, in lower-case hex.")
-    response = Response(photos.image(db.session(), sha256, thumb=thumb), mimetype="image/jpeg")
+    response = Response(
+        photos.image(database.session(), sha256, thumb=thumb), mimetype="image/jpeg"
+    )
     return http_cache.public(response, max_age=_YEAR, immutable=True, etag=sha256)

@@ -3,8 +3,9 @@
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 
-from registry import assays, db, imports, pieces, signing
+from registry import assays, imports, pieces
 from registry.api.common import guarded, json_body
+from registry.edge import database, signing
 from registry.errors import UnsupportedMediaType
 from schemas.assays import AssayIn, AssayOut
 from schemas.pieces import ImportReport, PieceIn, PieceList, PieceListArgs, PieceOut
@@ -19,8 +20,8 @@ bp = Blueprint("pieces", __name__, url_prefix="/api/v1", description="Pieces of 
 @bp.alt_response(409, response="CONFLICT")
 def register(data):
     """Register one of your pieces; it then waits for assay."""
-    piece = pieces.register(db.session(), g.actor.maker, data, actor=g.actor)
-    db.session().commit()
+    piece = pieces.register(database.session(), g.actor.maker, data, actor=g.actor)
+    database.session().commit()
     return piece
 
 
@@ -54,13 +55,13 @@ def bulk_import():
     else:
         raise UnsupportedMediaType("Send the import as text/csv or application/json.")
     report = imports.run(
-        db.session(),
+        database.session(),
         g.actor.maker,
         rows,
         actor=g.actor,
         max_rows=current_app.config["IMPORT_MAX_ROWS"],
     )
-    db.session().commit()
+    database.session().commit()
     return report
 
 
@@ -71,7 +72,7 @@ def bulk_import():
 def listing(args):
     """Pieces: a maker sees their own, an inspector every maker's. Paged by `after`."""
     items, next_after = pieces.listing(
-        db.session(),
+        database.session(),
         actor=g.actor,
         status=args.get("status"),
         maker_slug=args.get("maker"),
@@ -87,7 +88,7 @@ def listing(args):
 @bp.alt_response(404, response="NOT_FOUND")
 def show(piece_id):
     """One piece: a maker's own, or any for an inspector."""
-    return pieces.get(db.session(), piece_id, actor=g.actor)
+    return pieces.get(database.session(), piece_id, actor=g.actor)
 
 
 @bp.post("/pieces/<id:piece_id>/assay")
@@ -100,12 +101,12 @@ def show(piece_id):
 def attest(data, piece_id):
     """Attest a piece's assay; a pass issues its signed certificate in the same transaction."""
     assay = assays.attest(
-        db.session(),
+        database.session(),
         signing.keyring(),
         piece_id,
         data,
         issuer=signing.issuer(),
         actor=g.actor,
     )
-    db.session().commit()
+    database.session().commit()
     return assay

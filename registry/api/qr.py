@@ -3,7 +3,8 @@
 from flask import Response, current_app
 from flask_smorest import Blueprint
 
-from registry import certificates, db, http_cache, limits, qr
+from registry import certificates, qr
+from registry.edge import database, http_cache, limits
 from schemas.qr import QrArgs
 
 bp = Blueprint("qr", __name__, url_prefix="/api/v1", description="QR codes")
@@ -56,7 +57,7 @@ def svg(args, code):
 
 
 def _image(code: str, format: qr.Format, args: dict) -> Response:
-    session = db.session()
+    session = database.session()
     certificate = certificates.find(session, code)
     data = qr.image(
         session,

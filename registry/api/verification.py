@@ -5,7 +5,8 @@ import json
 from flask import Response, current_app
 from flask_smorest import Blueprint
 
-from registry import db, http_cache, limits, signing, verification
+from registry import verification
+from registry.edge import database, http_cache, limits, signing
 from registry.log.public import b64
 from schemas.common import timestamp
 from schemas.verification import VerdictOut
@@ -26,7 +27,7 @@ def verify(code):
     Codes are read leniently (case, dashes, O for 0). A mistyped code (its check
     character does not match) is a 400, a code never issued a 404.
     """
-    verdict = verification.verify(db.engine(), signing.keyring(), code)
+    verdict = verification.verify(database.engine(), signing.keyring(), code)
     response = Response(_body(verdict), mimetype="application/json")
     return http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
 

@@ -2,7 +2,7 @@
 
 from flask_smorest import Blueprint
 
-from registry import signing
+from registry.edge import signing
 from schemas.jwks import JWKS
 
 bp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Public keys")

@@ -10,7 +10,7 @@ from flask import Flask, request
 from flask_babel import get_locale, get_translations
 from markupsafe import Markup, escape
 
-from registry import headers, i18n
+from registry.edge import headers, i18n
 from registry.web import words
 from schemas import standards
 

@@ -3,7 +3,8 @@
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from registry import accounts, db, limits
+from registry import accounts
+from registry.edge import database, limits
 from registry.errors import Unauthorized
 from registry.web import forms, session
 from schemas.accounts import PasswordChangeIn, SignInIn, TokenIn
@@ -36,7 +37,7 @@ def login():
         response.headers["Retry-After"] = str(int(wait))
         return response
     try:
-        account = accounts.sign_in(db.session(), data["email"], data["password"])
+        account = accounts.sign_in(database.session(), data["email"], data["password"])
     except Unauthorized:
         limits.sign_in_failed(key, request.remote_addr)
         message = gettext("Wrong e-mail address or password.")
@@ -66,7 +67,7 @@ def profile():
 
 
 def _profile(*, new_token: str | None = None, errors: dict | None = None, status: int = 200):
-    tokens = accounts.tokens_of(db.session(), g.actor)
+    tokens = accounts.tokens_of(database.session(), g.actor)
     html = render_template(
         "portal/profile.html", tokens=tokens, new_token=new_token, errors=errors or {}
     )
@@ -81,13 +82,13 @@ def password():
     if request.method == "GET":
         return render_template("portal/password.html", next=target)
     try:
-        with forms.refusals(db.session()):
+        with forms.refusals(database.session()):
             data = forms.load(PasswordChangeIn(), request.form)
-            accounts.change_password(db.session(), g.actor, data["current"], data["new"])
+            accounts.change_password(database.session(), g.actor, data["current"], data["new"])
     except forms.Invalid as invalid:
         html = render_template("portal/password.html", next=target, errors=invalid.errors)
         return html, invalid.status
-    db.session().commit()
+    database.session().commit()
     session.begin(g.actor)  # this session goes on; every other one ends
     return redirect(session.safe_next(target, session.home_of(g.actor)))
 
@@ -101,15 +102,15 @@ def new_token():
     except forms.Invalid as invalid:
         return _profile(errors=invalid.errors, status=422)
     _token, secret = accounts.issue_token(
-        db.session(), g.actor, name=data.get("name"), actor=g.actor
+        database.session(), g.actor, name=data.get("name"), actor=g.actor
     )
-    db.session().commit()
+    database.session().commit()
     return _profile(new_token=secret, status=201)
 
 
 @bp.post("/account/tokens/<id:token_id>/revoke")
 @session.portal()
 def revoke_token(token_id: int):
-    accounts.revoke_token(db.session(), token_id, actor=g.actor)
-    db.session().commit()
+    accounts.revoke_token(database.session(), token_id, actor=g.actor)
+    database.session().commit()
     return redirect(url_for("account.profile"))

@@ -10,7 +10,8 @@ import collections
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
-from registry import accounts, db, makers
+from registry import accounts, makers
+from registry.edge import database
 from registry.web import forms, session
 from schemas.accounts import AccountIn, TokenIn
 from schemas.makers import MakerIn
@@ -30,18 +31,20 @@ def maker_list():
 def admit():
     """Admit a maker of Krasnoyarsk Krai, Khakassia or Tuva to the brand."""
     try:
-        with forms.refusals(db.session()):
-            maker = makers.admit(db.session(), forms.load(MakerIn(), request.form), actor=g.actor)
+        with forms.refusals(database.session()):
+            maker = makers.admit(
+                database.session(), forms.load(MakerIn(), request.form), actor=g.actor
+            )
     except forms.Invalid as invalid:
         return _makers_page(errors=invalid.errors, status=invalid.status)
-    db.session().commit()
+    database.session().commit()
     name = maker.name_en if _english() else maker.name_ru
     flash(gettext("%(name)s is admitted to the brand.", name=name))
     return redirect(url_for("admin.makers"))
 
 
 def _makers_page(*, errors: dict | None = None, status: int = 200):
-    session_ = db.session()
+    session_ = database.session()
     counts = collections.Counter(a.maker_id for a in accounts.listing(session_) if a.maker_id)
     html = render_template(
         "admin/makers.html",
@@ -65,14 +68,14 @@ def account_list():
 def create_account():
     """Create an account with a temporary password, shown on the answering page once."""
     try:
-        with forms.refusals(db.session()):
+        with forms.refusals(database.session()):
             data = forms.load(AccountIn(), request.form)
-            account = accounts.create(db.session(), data, actor=g.actor)
+            account = accounts.create(database.session(), data, actor=g.actor)
     except forms.Invalid as invalid:
         return _accounts_page(errors=invalid.errors, status=invalid.status)
     password = accounts.temporary_password()
-    accounts.set_password(db.session(), account, password, actor=g.actor)
-    db.session().commit()
+    accounts.set_password(database.session(), account, password, actor=g.actor)
+    database.session().commit()
     return _accounts_page(handed=_Handed("created", account, password), status=201)
 
 
@@ -80,14 +83,14 @@ def create_account():
 @session.portal("admin")
 def reset_password(account_id: int):
     """Give an account a new temporary password: the old one and every session end."""
-    account = accounts.get(db.session(), account_id)
+    account = accounts.get(database.session(), account_id)
     if account.id == g.actor.id:
         # Your own password is changed knowing the current one, never reset unseen.
         message = gettext("Change your own password on your account page, not here.")
         return _accounts_page(refusal=message, status=409)
     password = accounts.temporary_password()
-    accounts.set_password(db.session(), account, password, actor=g.actor)
-    db.session().commit()
+    accounts.set_password(database.session(), account, password, actor=g.actor)
+    database.session().commit()
     return _accounts_page(handed=_Handed("reset", account, password))
 
 
@@ -95,16 +98,16 @@ def reset_password(account_id: int):
 @session.portal("admin")
 def issue_token(account_id: int):
     """Issue an API token for an account; its secret is shown on the answering page once."""
-    account = accounts.get(db.session(), account_id)
+    account = accounts.get(database.session(), account_id)
     try:
         data = forms.load(TokenIn(), request.form)
     except forms.Invalid as invalid:
         message = " ".join(m for texts in invalid.errors.values() for m in texts)
         return _accounts_page(refusal=message, status=422)
     _token, secret = accounts.issue_token(
-        db.session(), account, name=data.get("name"), actor=g.actor
+        database.session(), account, name=data.get("name"), actor=g.actor
     )
-    db.session().commit()
+    database.session().commit()
     return _accounts_page(handed=_Handed("token", account, secret), status=201)
 
 
@@ -119,7 +122,7 @@ def _accounts_page(
     refusal: str | None = None,
     status: int = 200,
 ):
-    session_ = db.session()
+    session_ = database.session()
     html = render_template(
         "admin/accounts.html",
         accounts=accounts.listing(session_),

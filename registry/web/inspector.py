@@ -20,7 +20,8 @@ from flask import (
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
-from registry import assays, certificates, codes, db, inspection, makers, pieces, signing
+from registry import assays, certificates, codes, inspection, makers, pieces
+from registry.edge import database, signing
 from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.log import audit, checkpoints
 from registry.web import forms, session
@@ -51,7 +52,7 @@ def _helpers():
 def queue():
     """Pieces awaiting assay, the longest waiting first."""
     items, next_after = pieces.listing(
-        db.session(),
+        database.session(),
         actor=g.actor,
         status="awaiting_assay",
         after=_cursor(MAX_ID),
@@ -73,9 +74,9 @@ def piece(piece_id: int):
 def attest(piece_id: int):
     """Attest the piece's assay; a pass issues its certificate (assays.attest)."""
     try:
-        with forms.refusals(db.session(), *_FORM_REFUSALS):
+        with forms.refusals(database.session(), *_FORM_REFUSALS):
             assay = assays.attest(
-                db.session(),
+                database.session(),
                 signing.keyring(),
                 piece_id,
                 forms.load(AssayIn(), _assay_fields()),
@@ -86,7 +87,7 @@ def attest(piece_id: int):
         return _piece_page(
             piece_id, assay_errors=invalid.errors, assay_form=request.form, status=invalid.status
         )
-    db.session().commit()
+    database.session().commit()
     if assay.certificate is not None:
         code = codes.printed(assay.certificate.code)
         flash(gettext("Assay recorded as passed; certificate %(code)s is issued.", code=code))
@@ -99,19 +100,19 @@ def attest(piece_id: int):
 @session.portal("inspector")
 def revoke(code: str):
     """Revoke a certificate with a reason (certificates.revoke)."""
-    certificate = certificates.find(db.session(), code)
+    certificate = certificates.find(database.session(), code)
     piece_id = certificate.piece_id
     try:
-        with forms.refusals(db.session(), *_FORM_REFUSALS):
+        with forms.refusals(database.session(), *_FORM_REFUSALS):
             data = forms.load(RevokeIn(), request.form)
             certificates.revoke(
-                db.session(), code, reason=data["reason"], note=data["note"], actor=g.actor
+                database.session(), code, reason=data["reason"], note=data["note"], actor=g.actor
             )
     except forms.Invalid as invalid:
         return _piece_page(
             piece_id, revoke_errors=invalid.errors, revoke_form=request.form, status=invalid.status
         )
-    db.session().commit()
+    database.session().commit()
     flash(gettext("Certificate %(code)s is revoked.", code=codes.printed(certificate.code)))
     return redirect(url_for("inspector.piece", piece_id=piece_id), code=303)
 
@@ -126,7 +127,7 @@ def _piece_page(
     status: int = 422,
 ):
     """The piece page; with a form's errors, that form as it was sent, and `status`."""
-    dbs = db.session()
+    dbs = database.session()
     found = pieces.get(dbs, piece_id, actor=g.actor)
     if assay_form is None:
         assay_form = {
@@ -155,7 +156,7 @@ def _piece_page(
 @session.portal("inspector")
 def search():
     """Every maker's pieces, found by certificate code, UIN, reference or title."""
-    dbs = db.session()
+    dbs = database.session()
     directory = makers.directory(dbs)
     asked = {key: request.args.get(key, "").strip() for key in ("q", "status", "maker")}
     errors: dict[str, list[str]] = {}
@@ -195,7 +196,7 @@ def audit_page():
     try:
         filters = _audit_filters()
         steps, next_after = inspection.events(
-            db.session(), filters, after=_cursor(2**53), limit=_PAGE
+            database.session(), filters, after=_cursor(2**53), limit=_PAGE
         )
     except forms.Invalid as invalid:
         return _audit_page(errors=_by_field(invalid.errors)), 400
@@ -209,7 +210,7 @@ def audit_page():
 def audit_export():
     """The audit's events as CSV, exactly as /api/v1/audit/export.csv streams them."""
     try:
-        lines = audit.export_csv(db.session(), _audit_filters())
+        lines = audit.export_csv(database.session(), _audit_filters())
     except forms.Invalid as invalid:
         return _audit_page(errors=_by_field(invalid.errors)), 400
     except RegistryError as refusal:
@@ -217,7 +218,7 @@ def audit_export():
 
     def body():
         # Runs after the view's context was torn down and pushed again: its own session.
-        yield from lines(db.session())
+        yield from lines(database.session())
 
     response = Response(stream_with_context(body()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
@@ -228,7 +229,7 @@ def _audit_page(*, steps=(), next_after=None, errors=None, shown=False) -> str:
     chosen = {key: request.args.getlist(key) for key in _AUDIT_FILTERS if key in request.args}
     return render_template(
         "inspector/audit.html",
-        makers=makers.directory(db.session()),
+        makers=makers.directory(database.session()),
         asked={key: values[0] for key, values in chosen.items() if values},
         chosen=chosen,
         errors=errors or {},
@@ -243,7 +244,7 @@ def _audit_page(*, steps=(), next_after=None, errors=None, shown=False) -> str:
 @session.portal("inspector")
 def log_status():
     """The log's size, its latest signed checkpoint, and the last full verification."""
-    return render_template("inspector/log.html", status=inspection.log_status(db.session()))
+    return render_template("inspector/log.html", status=inspection.log_status(database.session()))
 
 
 def _audit_filters() -> dict:
@@ -296,5 +297,5 @@ def _cursor(largest: int) -> int | None:
 
 
 def _covered() -> int:
-    checkpoint = checkpoints.latest(db.session())
+    checkpoint = checkpoints.latest(database.session())
     return checkpoint.tree_size if checkpoint else 0

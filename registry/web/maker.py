@@ -18,7 +18,8 @@ from flask import (
 )
 from flask_babel import gettext
 
-from registry import cards, db, imports, photos, pieces, qr
+from registry import cards, imports, photos, pieces, qr
+from registry.edge import database
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Account, Piece
 from registry.web import forms, session
@@ -56,7 +57,7 @@ def dashboard():
     text = request.args.get("q", "").strip()[:200]
     after = _cursor(request.args.get("after"))
     items, next_after = pieces.listing(
-        db.session(),
+        database.session(),
         actor=g.actor,
         status=status,
         text=text or None,
@@ -64,7 +65,7 @@ def dashboard():
         after=after,
         limit=_PAGE,
     )
-    counts = pieces.counts(db.session(), g.actor.maker)
+    counts = pieces.counts(database.session(), g.actor.maker)
     return render_template(
         "maker/dashboard.html",
         items=items,
@@ -84,17 +85,17 @@ def register():
     values = {key: request.form.get(key, "") for key in imports.COLUMNS}
     upload = request.files.get("photo")
     try:
-        with forms.refusals(db.session()):
+        with forms.refusals(database.session()):
             data = forms.load(PieceIn(), imports.from_text(values))
-            piece = pieces.register(db.session(), g.actor.maker, data, actor=g.actor)
+            piece = pieces.register(database.session(), g.actor.maker, data, actor=g.actor)
             if upload and upload.filename:
-                db.session().flush()
+                database.session().flush()
                 _attach(piece.id, upload)
     except forms.Invalid as invalid:
         if upload and upload.filename:  # a browser never fills a file field in again
             invalid.errors.setdefault("_schema", []).append(_choose_photo_again())
         return _register_page(values, invalid.errors), invalid.status
-    db.session().commit()
+    database.session().commit()
     flash(_registered_message(piece))
     return redirect(url_for("maker.piece", piece_id=piece.id), code=303)
 
@@ -120,7 +121,7 @@ def _registered_message(piece: Piece) -> str:
 @session.portal("maker")
 def piece(piece_id: int):
     """One of the maker's pieces: its details, status, certificate and downloads."""
-    found = pieces.get(db.session(), piece_id, actor=g.actor)
+    found = pieces.get(database.session(), piece_id, actor=g.actor)
     return render_template("maker/piece.html", piece=found, errors={})
 
 
@@ -129,24 +130,24 @@ def piece(piece_id: int):
 def photo(piece_id: int):
     """Set or replace the photo of a piece not yet certified."""
     upload = request.files.get("photo")
-    found = pieces.get(db.session(), piece_id, actor=g.actor)
+    found = pieces.get(database.session(), piece_id, actor=g.actor)
     try:
-        with forms.refusals(db.session(), InvalidInput, Conflict):
+        with forms.refusals(database.session(), InvalidInput, Conflict):
             if not upload or not upload.filename:
                 raise InvalidInput("Choose a photo.", errors={"photo": ["Choose a photo."]})
             _attach(piece_id, upload)
     except forms.Invalid as invalid:
-        found = pieces.get(db.session(), piece_id, actor=g.actor)
+        found = pieces.get(database.session(), piece_id, actor=g.actor)
         page = render_template("maker/piece.html", piece=found, errors=invalid.errors)
         return page, invalid.status
-    db.session().commit()
+    database.session().commit()
     return redirect(url_for("maker.piece", piece_id=found.id), code=303)
 
 
 def _attach(piece_id: int, upload) -> None:
     limits = photos.Limits.from_config(current_app.config)
     data = upload.read(limits.max_bytes + 1)
-    photos.attach(db.session(), piece_id, data, actor=g.actor, limits=limits)
+    photos.attach(database.session(), piece_id, data, actor=g.actor, limits=limits)
 
 
 @bp.get("/pieces/<id:piece_id>/label.<any(png, svg):format>")
@@ -155,14 +156,14 @@ def label(piece_id: int, format: str):
     """The QR label of a certified piece, to print on its tag."""
     certificate = _certificate_of(piece_id)
     data = qr.image(
-        db.session(),
+        database.session(),
         certificate,
         base_url=current_app.config["PUBLIC_BASE_URL"],
         format=format,
         scale=_LABEL_SCALE,
         border=MIN_BORDER,
     )
-    db.session().commit()
+    database.session().commit()
     name = f"{certificate.printed_code}.{format}"
     return _download(data, qr.MEDIA_TYPES[format], name)
 
@@ -175,7 +176,7 @@ def card(piece_id: int):
     photo_jpeg = None
     signed_photo = certificate.payload_json["piece"].get("photo")
     if signed_photo:
-        photo_jpeg = photos.image(db.session(), signed_photo["sha256"])
+        photo_jpeg = photos.image(database.session(), signed_photo["sha256"])
     data = cards.card(
         certificate.payload_json,
         printed_code=certificate.printed_code,
@@ -217,7 +218,7 @@ def label_sheet():
 def _certificate_of(piece_id: int):
     """The valid certificate of one of the maker's pieces; NotFound otherwise (another
     maker's piece included: Forbidden is shown as not found)."""
-    found = pieces.get(db.session(), piece_id, actor=g.actor)
+    found = pieces.get(database.session(), piece_id, actor=g.actor)
     certificate = found.current_certificate
     if certificate is None or certificate.status != "valid":
         raise NotFound(
@@ -286,7 +287,7 @@ def run_import():
 
     def body():
         # Runs after the view's context was torn down and pushed again: its own session.
-        reading = db.session()
+        reading = database.session()
         actor = reading.get(Account, actor_id)
         yield head
         report = {"created": 0, "rejected": 0, "rows": []}

@@ -9,7 +9,8 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale
 from werkzeug.exceptions import BadRequest
 
-from registry import db, http_cache, i18n, limits, makers, showcase, signing
+from registry import makers, showcase
+from registry.edge import database, http_cache, i18n, limits, signing
 from registry.errors import InvalidInput
 from registry.web import session
 
@@ -20,7 +21,7 @@ bp = session.pages(Blueprint("public", __name__), forms=False)
 @limits.public
 def home():
     """What the brand is, a code to check, and its three regions with their makers."""
-    html = render_template("public/home.html", regions=showcase.regions(db.session()))
+    html = render_template("public/home.html", regions=showcase.regions(database.session()))
     return _public(html)
 
 
@@ -31,7 +32,7 @@ def directory():
     region = request.args.get("region") or None
     try:
         listed = showcase.directory(
-            db.session(), region=region, locale=_locale(), distrust=_distrust()
+            database.session(), region=region, locale=_locale(), distrust=_distrust()
         )
     except InvalidInput:
         html = render_template("public/makers.html", region=None, listed=None, unknown=region[:32])
@@ -47,16 +48,16 @@ def maker(slug: str):
     An unknown maker is a 404 page (makers.get raises NotFound).
     """
     after = _cursor(request.args.get("after"))
-    found = makers.get(db.session(), slug)
+    found = makers.get(database.session(), slug)
     distrust = _distrust()
     items, next_after = showcase.pieces(
-        db.session(), found, after=after, limit=showcase.PAGE_SIZE, distrust=distrust
+        database.session(), found, after=after, limit=showcase.PAGE_SIZE, distrust=distrust
     )
     html = render_template(
         "public/maker.html",
         maker=found,
         items=items,
-        total=showcase.on_show(db.session(), found, distrust=distrust),
+        total=showcase.on_show(database.session(), found, distrust=distrust),
         next_after=next_after,
         paged=after is not None,
     )

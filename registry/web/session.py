@@ -30,7 +30,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from registry import accounts, db, errors, i18n
+from registry import accounts, errors
+from registry.edge import database, i18n
 from registry.errors import RegistryError
 from registry.models import Account
 
@@ -109,7 +110,7 @@ def current() -> Account | None:
     account = None
     account_id = session.get("account")
     if isinstance(account_id, int):
-        account = db.session().get(Account, account_id)
+        account = database.session().get(Account, account_id)
         if account is None or session.get("stamp") != accounts.session_stamp(account):
             session.clear()  # the account is gone or its password changed since
             account = None

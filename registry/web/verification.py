@@ -11,7 +11,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import get_locale, gettext
 from sqlalchemy.exc import OperationalError
 
-from registry import codes, db, errors, http_cache, i18n, limits, signing, verification
+from registry import codes, errors, verification
+from registry.edge import database, http_cache, i18n, limits, signing
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.web import words
 
@@ -25,7 +26,7 @@ _REFUSALS = ((MistypedCode, "mistyped", 400), (MalformedCode, "malformed", 400))
 def page(code: str):
     """The verdict first, then what the certificate says, in the visitor's language."""
     try:
-        verdict = verification.verify(db.engine(), signing.keyring(), code, proof=False)
+        verdict = verification.verify(database.engine(), signing.keyring(), code, proof=False)
     except NotFound:
         return _refused("unknown", 404, code)
     except (MistypedCode, MalformedCode) as exc:

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry import accounts, db
+from registry.edge import database
 from registry.models import ApiToken, utcnow
 
 # How long recording a token's last use may wait for the database's write lock.
@@ -24,7 +25,7 @@ def require_role(*roles: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            token = accounts.authenticate(db.session(), request.headers.get("Authorization"))
+            token = accounts.authenticate(database.session(), request.headers.get("Authorization"))
             accounts.require(token.account, *roles)
             g.actor = token.account
             if accounts.touch_due(token):
@@ -42,7 +43,7 @@ def init_app(app: Flask) -> None:
     def _record_last_use(_exc):
         token_id = g.pop("touch_token_id", None)
         if token_id is not None:
-            db.end_session()  # the request's own transaction must not hold the lock
+            database.end_session()  # the request's own transaction must not hold the lock
             _touch(token_id)
 
 
@@ -52,7 +53,7 @@ def _touch(token_id: int) -> None:
     Informational only: a write lock held by someone else (a long import) makes it skip
     after a quarter of a second, rather than hold up the response's worker.
     """
-    engine = db.engine()
+    engine = database.engine()
     try:
         with engine.connect() as connection:
             sqlite = engine.dialect.name == "sqlite"

@@ -1,0 +1,62 @@
+"""The database session of a request or a command, and whether its unit of work writes.
+
+One engine and session factory per app; one session per request, or per app context
+outside requests (not per thread), removed when it ends. A request with a safe method
+(GET, HEAD, OPTIONS) is said to read, so on SQLite it never queues for the write lock;
+every other request, and every command, is a writer unless it says otherwise.
+"""
+
+from flask import Flask, current_app, g, has_request_context, request
+from flask.globals import app_ctx, request_ctx
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from registry import db
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _context_id() -> int:
+    if has_request_context():
+        return id(request_ctx._get_current_object())
+    return id(app_ctx._get_current_object())
+
+
+def init_app(app: Flask) -> None:
+    engine = db.make_engine(app.config["DATABASE_URL"])
+    # A request run inside a test's or a command's app context still gets its own session.
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
+    factory = scoped_session(maker, scopefunc=_context_id)
+    app.extensions["registry.db"] = factory
+    app.extensions["registry.sessionmaker"] = maker
+    app.extensions["registry.engine"] = engine
+
+    # Registered before every other hook, so that it runs first and its teardown last.
+    @app.before_request
+    def _say_whether_writing() -> None:
+        g.registry_writing = db.writing(request.method not in _SAFE_METHODS)
+
+    @app.teardown_request
+    def _end_request(_exc) -> None:
+        factory.remove()
+        token = g.pop("registry_writing", None)
+        if token is not None:
+            db.done_writing(token)
+
+    @app.teardown_appcontext
+    def _end_context(_exc) -> None:
+        factory.remove()
+
+
+def end_session() -> None:
+    """End the current context's session (and its transaction) before the context ends."""
+    current_app.extensions["registry.db"].remove()
+
+
+def session() -> Session:
+    """The session of the current request, or of the app context outside requests."""
+    return current_app.extensions["registry.db"]()
+
+
+def engine() -> Engine:
+    return current_app.extensions["registry.engine"]
