@@ -21,7 +21,7 @@ run: export REGISTRY_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(STAMP) fonts
 	$(BIN)/registry init
 	$(BIN)/registry demo --if-empty
-	PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn --config gunicorn.conf.py \
+	PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn --config python:registry.gunicorn_conf \
 		--access-logfile - wsgi:app
 
 # The suite on every core, each test file whole on one worker (pytest-xdist); beside it,
@@ -34,6 +34,12 @@ test: $(STAMP) chromium fonts
 	suite=$$?; wait $$fuzz; fuzzed=$$?; \
 	echo "--- API fuzzing (tests/test_openapi_fuzz.py):"; cat $(VENV)/fuzz.log; \
 	test $$suite -eq 0 -a $$fuzzed -eq 0
+
+# The suite without the browser tests (tests/live.py's users) and the API fuzzing: what
+# to run between edits. `make test` runs everything.
+test-fast: $(STAMP) fonts
+	$(BIN)/python -m pytest -n auto --dist loadfile --ignore tests/test_openapi_fuzz.py \
+		--ignore tests/test_browser.py --ignore tests/test_portal_journeys.py
 
 # The browser tests drive Debian's Chromium (tests/test_browser.py), never a downloaded one.
 chromium:

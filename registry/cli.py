@@ -403,7 +403,7 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--workers", type=int, default=2)
 def serve(port: int, host: str, workers: int) -> None:
-    """Serve the registry with gunicorn."""
+    """Serve the registry with gunicorn, with the settings of `make run`."""
     env = dict(os.environ)
     if click.get_current_context().meta.get("registry.key_default_set"):
         del env["REGISTRY_GENERATE_KEY_ON_START"]  # the server makes a key on first start
@@ -411,6 +411,9 @@ def serve(port: int, host: str, workers: int) -> None:
         sys.executable,
         "-m",
         "gunicorn",
+        # Named as a module: gunicorn looks for a settings file in the working directory only.
+        "--config",
+        "python:registry.gunicorn_conf",
         "--workers",
         str(workers),
         "--bind",

@@ -1,0 +1,21 @@
+"""gunicorn's settings for the registry, shared by `registry serve`, `make run` and
+`make bench`, so the benchmark measures the server that runs.
+
+A module of the package, not a gunicorn.conf.py, because gunicorn reads that file only
+from the working directory: an installed registry, served from anywhere, would run with
+gunicorn's defaults (among them a 30 s worker timeout). Load it with
+`gunicorn --config python:registry.gunicorn_conf`; each setting can be overridden on the
+command line or by GUNICORN_CMD_ARGS.
+"""
+
+import os
+
+bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
+# Sync workers, one per core: steadier than gthread under keep-alive load, where one
+# worker could end up with every connection.
+workers = int(os.environ.get("WORKERS", "2"))
+worker_class = "sync"
+# A sync worker answers its master only between requests: the longest request must fit.
+# That is a bulk import of REGISTRY_IMPORT_MAX_ROWS (10,000) rows, about 50 s on SQLite
+# (some 200 rows/s, each its own savepoint and log entry).
+timeout = 120
