@@ -4,10 +4,10 @@ audit's CSV export; the transparency log's appends and proofs.
 Parts, in this order (`--only` picks some; `--only log` = append,proofs):
 
 - http: serves the benchmark database (see `dataset`) with gunicorn and the shared
-  gunicorn.conf.py that `make run` uses (sync workers, WORKERS of them, no access log),
-  loads `/api/v1/verify/<code>` and `/v/<code>` with random existing codes, then a bare
-  Flask app under the same settings, each with wrk, and prints requests/s, p50 and p99
-  latency, errors, and the ratios to bare Flask against the targets.
+  settings that `make run` uses (registry.gunicorn_conf: sync workers, WORKERS of them, no
+  access log), loads `/api/v1/verify/<code>` and `/v/<code>` with random existing codes,
+  then a bare Flask app under the same settings, each with wrk, and prints requests/s, p50
+  and p99 latency, errors, and the ratios to bare Flask against the targets.
 - export: on the same server, streams the audit's CSV export of about 100,000 events and
   of the whole log, and reports the serving worker's peak memory growth (`export`).
 - append: certificates issued per second in-process, with and without a checkpoint per
@@ -203,8 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         if "http" in parts:
             print(
                 f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration}s after "
-                f"{args.warmup} s of warm-up, per endpoint; gunicorn -c gunicorn.conf.py, "
-                f"{workers} sync workers; load average before: {os.getloadavg()[0]:.2f}"
+                f"{args.warmup} s of warm-up, per endpoint; "
+                f"gunicorn -c python:registry.gunicorn_conf, {workers} sync workers; "
+                f"load average before: {os.getloadavg()[0]:.2f}"
                 + ("; PROFILED with py-spy (a little slower)" if args.profile else "")
             )
         else:
@@ -337,7 +338,7 @@ def _server(app: str, env: dict[str, str], *, workers: int, log: Path):
     env = {**env, "PORT": str(port), "WORKERS": str(workers)}
     # No --access-logfile: gunicorn then writes no access log, and neither server pays
     # for one. Errors and gunicorn's own messages go to the log file.
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:registry.gunicorn_conf", app]
     with open(log, "wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT

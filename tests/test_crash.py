@@ -7,9 +7,9 @@ nodes, its newest checkpoint all agreeing); `registry log verify` must pass; and
 writes must continue the log where it stopped. Unacknowledged writes may or may not have
 been committed, but none may be half there: a row without its entry or the reverse.
 
-The server is the one `make run` serves (gunicorn.conf.py: sync workers, here two), in a
-process group of its own, so that one SIGKILL takes the master and its workers down
-mid-request. Runs on SQLite and, where REGISTRY_TEST_DATABASE_URL is set, PostgreSQL.
+The server is the one `make run` serves (registry.gunicorn_conf: sync workers, here
+two), in a process group of its own, so that one SIGKILL takes the master and its workers
+down mid-request. Runs on SQLite and, where REGISTRY_TEST_DATABASE_URL is set, PostgreSQL.
 """
 
 import http.client
@@ -59,7 +59,14 @@ class Gunicorn:
         self.log = log
         with open(log, "ab") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-                [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--config",
+                    "python:registry.gunicorn_conf",
+                    "wsgi:app",
+                ],
                 cwd=ROOT,
                 env={**env, "PORT": str(port), "WORKERS": "2"},
                 stdout=output,
