@@ -15,8 +15,9 @@ def encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def decode(text: str) -> bytes:
-    """Raises ValueError for padding, a character outside the alphabet or non-zero spare bits."""
+def decode(text: object) -> bytes:
+    """Takes any value, since callers pass what JSON held; raises ValueError for a non-string,
+    padding, a character outside the alphabet or non-zero spare bits."""
     if not isinstance(text, str) or not _ALPHABET.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not base64url without padding")
     data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

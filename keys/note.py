@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keys import base64url
 from keys.errors import KeysError
+from keys.ring import KeyInfo, KeyRing
 
 ED25519 = 0x01
 TIMESTAMPED_ED25519 = 0x04
@@ -72,7 +73,9 @@ def _cosigned(text: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n".encode() + text.encode()
 
 
-def sign_checkpoint(ring, origin: str, size: int, root: bytes, timestamp: int):
+def sign_checkpoint(
+    ring: KeyRing, origin: str, size: int, root: bytes, timestamp: int
+) -> tuple[str, KeyInfo]:
     """The signed checkpoint note for a tree, by the ring's active key; (text, KeyInfo).
 
     Raises keys.NoActiveKey when the ring has no active key.

@@ -455,10 +455,13 @@ def _parse_state(data: bytes) -> dict[str, KeyInfo]:
         kid = record["kid"]
         if jwk.thumbprint(public_jwk) != kid or kid in state:
             raise ValueError(f"kid {kid!r} is repeated or does not match its key")
+        created_at = _parse_time(record["created_at"])
+        if created_at is None:
+            raise ValueError(f"key {kid} has no creation time")
         info = KeyInfo(
             kid=kid,
             status=KeyStatus(record["status"]),
-            created_at=_parse_time(record["created_at"]),
+            created_at=created_at,
             retired_at=_parse_time(record["retired_at"]),
             compromised_since=_parse_time(record["compromised_since"]),
             public_jwk=public_jwk,

@@ -1,5 +1,7 @@
 """Certificates: the signed payload, and what the API says about a certificate."""
 
+from decimal import Decimal
+
 from marshmallow import Schema, fields, validate
 
 from schemas.common import Quantity, Timestamp, text
@@ -30,7 +32,7 @@ class PayloadPiece(Schema):
     description = fields.String(allow_none=True, required=True)
     metal = fields.String(required=True)
     fineness = fields.Integer(required=True)
-    weight_g = Quantity(required=True, places=2, maximum=100000)
+    weight_g = Quantity(required=True, places=2, maximum=Decimal("100000"))
     stones = fields.List(fields.Nested(Stone), required=True)
     uin = fields.String(allow_none=True, required=True)
     photo = fields.Nested(PayloadPhoto, allow_none=True, required=True)
@@ -106,7 +108,7 @@ class ReissueIn(Schema):
 
     title = text(200, required=False)
     description = text(4000, required=False, multiline=True)
-    weight_g = Quantity(places=2, maximum=100000)
+    weight_g = Quantity(places=2, maximum=Decimal("100000"))
     stones = fields.List(fields.Nested(Stone), validate=validate.Length(max=50))
     uin = fields.String(allow_none=True, validate=UIN)
     note = text(1000, multiline=True, metadata={"description": "Why the certificate is reissued"})
