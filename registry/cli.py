@@ -13,16 +13,15 @@ from pathlib import Path
 import click
 from flask import Flask
 from marshmallow import ValidationError
-from sqlalchemy import insert
 
 import keys
 from registry import accounts, db, imports, makers, migrate, signing_keys
-from registry.edge import database, signing
+from registry.edge import database, log_signer, signing
 from registry.errors import RegistryError
 from registry.log import check, checkpoints, public, remote, tree
-from registry.models import LogVerification, utcnow
 from schemas.accounts import PASSWORD_MIN, AccountIn
 from schemas.makers import MakerIn
+from schemas.standards import Role
 
 
 class _Group(click.Group):
@@ -82,7 +81,7 @@ def init() -> None:
     session.commit()
     newest = checkpoints.latest(session)
     if tree.size(session) > (newest.tree_size if newest else 0):
-        checkpoints.make(session, checkpoints.signer())
+        checkpoints.make(session, log_signer.signer())
     session.commit()
     click.echo(f"database ready: {database.engine().url.render_as_string(hide_password=True)}")
     click.echo(f"signing key: {key.kid} ({key.status})")
@@ -136,7 +135,12 @@ def accounts_group() -> None:
 
 
 @accounts_group.command("create")
-@click.option("--role", required=True, type=click.Choice(["admin", "maker", "inspector"]))
+@click.option(
+    "--role",
+    required=True,
+    # Values, not members: click would offer an enum's member names.
+    type=click.Choice([Role.ADMIN.value, Role.MAKER.value, Role.INSPECTOR.value]),
+)
 @click.option("--email", required=True)
 @click.option("--maker", "maker_slug", help="The maker's slug (maker accounts)")
 @click.option("--name", "display_name")
@@ -284,7 +288,7 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
         session.connection(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
-    signer = checkpoints.signer()
+    signer = log_signer.signer()
     report = check.check(
         session,
         signer.ring,
@@ -293,7 +297,10 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
         trusted=signer.last_signed(),
     )
     first = report.first
-    _record_verification(report)
+    # The outcome is kept in a transaction of its own: the check read one snapshot.
+    database.end_session()
+    check.record(database.session(), report)
+    database.session().commit()
     if first is not None:
         for problem in report.problems[:20]:
             click.echo(str(problem), err=True)
@@ -307,23 +314,6 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
         f"log verified: {report.entries} entries, {report.checkpoints} checkpoints, "
         f"{report.certificates} certificates and {report.assays} assays match"
     )
-
-
-def _record_verification(report: check.Report) -> None:
-    """Keep the outcome for the inspectors' log status page, in a transaction of its own
-    (the check itself reads one read-only snapshot). Informational: the check, run
-    again, is the proof, not this row."""
-    database.end_session()
-    with database.engine().begin() as connection:
-        connection.execute(
-            insert(LogVerification).values(
-                checked_at=utcnow(),
-                tree_size=report.entries,
-                checkpoints=report.checkpoints,
-                discrepancies=len(report.problems),
-                first=str(report.first) if report.first else None,
-            )
-        )
 
 
 def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:
@@ -355,7 +345,7 @@ def log_checkpoint(every: int | None) -> None:
         session = database.session()
         newest = checkpoints.latest(session)
         if every is None or newest is None or newest.tree_size < tree.size(session):
-            made = checkpoints.make(session, checkpoints.signer())
+            made = checkpoints.make(session, log_signer.signer())
             session.commit()
             click.echo(f"checkpoint {made.tree_size} {public.b64(made.root_hash)}")
         else:

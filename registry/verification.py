@@ -27,6 +27,7 @@ from registry.errors import NotFound, Unavailable
 from registry.log import checkpoints, ledger, tree
 from registry.models import Certificate, Event
 from schemas.common import timestamp
+from schemas.standards import CertificateStatus, RevocationReason
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +116,9 @@ class Record:
 
 
 class Status(enum.StrEnum):
-    VALID = "valid"
-    REVOKED = "revoked"
-    SUPERSEDED = "superseded"
+    VALID = CertificateStatus.VALID.value
+    REVOKED = CertificateStatus.REVOKED.value
+    SUPERSEDED = CertificateStatus.SUPERSEDED.value
     #: The signature does not hold, or its key was compromised before the issue date.
     INVALID = "invalid"
 
@@ -159,7 +160,7 @@ class Verdict:
     def reported_stolen(self) -> bool:
         return (
             self.status is Status.REVOKED
-            and self.certificate.revocation_reason == "piece_lost_or_stolen"
+            and self.certificate.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN
         )
 
 
@@ -201,7 +202,7 @@ def _inclusion(reader: db.Reader, certificate: Record, proof: bool) -> Inclusion
     if not proof:
         return Inclusion(size, certificate.checkpoint_root, None, certificate.checkpoint_note)
     try:
-        proof = tree.inclusion_proof_fast(reader, index, size)
+        proof = tree.inclusion_proof_committed(reader, index, size)
     except Unavailable as exc:
         # A damaged tree must not take the verdict down with it: the signature stands on
         # its own, and `registry log verify` is where the damage is reported.

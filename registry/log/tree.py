@@ -203,14 +203,19 @@ def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, b
     return found
 
 
-def inclusion_proof_fast(engine: "Engine | db.Reader", index: int, tree_size: int) -> list[bytes]:
-    """inclusion_proof through one prepared read, outside any transaction (for scans)."""
+def inclusion_proof_committed(
+    engine: "Engine | db.Reader", index: int, tree_size: int
+) -> list[bytes]:
+    """inclusion_proof from the committed nodes, read outside any transaction (through
+    one prepared read, for the public verification): appends not yet committed, the
+    caller's own included, are not seen."""
     ranges = merkle.inclusion_ranges(index, tree_size)
     return merkle.assemble(ranges, committed_nodes(engine, merkle.needed(ranges)))
 
 
-def consistency_proof_fast(engine: Engine, first: int, second: int) -> list[bytes]:
-    """consistency_proof through one prepared read, outside any transaction."""
+def consistency_proof_committed(engine: Engine, first: int, second: int) -> list[bytes]:
+    """consistency_proof from the committed nodes, read outside any transaction: appends
+    not yet committed, the caller's own included, are not seen."""
     ranges = merkle.consistency_ranges(first, second)
     return merkle.assemble(ranges, committed_nodes(engine, merkle.needed(ranges)))
 
