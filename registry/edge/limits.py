@@ -91,24 +91,24 @@ class Counter:
         try:
             if self._strategy.hit(allowance, *identifiers):
                 return None
-            return self._wait(allowance, identifiers)
+            return self._until_reset(allowance, identifiers)
         except self.storage.base_exceptions as exc:
             log.warning("rate-limit storage unreachable, request not counted: %s", exc)
             return None
 
-    def left(self, allowance: RateLimitItem, key: str, *, scope: str) -> float | None:
-        """Without counting: None while `key` has some of its allowance left, else the
-        seconds until it comes back."""
+    def wait(self, allowance: RateLimitItem, key: str, *, scope: str) -> float | None:
+        """The seconds `key` must wait before its allowance comes back, or None while some
+        of it is left; unlike `hit`, counts nothing."""
         identifiers = (self._prefix, scope, _client(key))
         try:
             if self._strategy.test(allowance, *identifiers):
                 return None
-            return self._wait(allowance, identifiers)
+            return self._until_reset(allowance, identifiers)
         except self.storage.base_exceptions as exc:
             log.warning("rate-limit storage unreachable, request not counted: %s", exc)
             return None
 
-    def _wait(self, allowance: RateLimitItem, identifiers: tuple) -> float:
+    def _until_reset(self, allowance: RateLimitItem, identifiers: tuple) -> float:
         reset_at = self._strategy.get_window_stats(allowance, *identifiers).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
@@ -132,7 +132,7 @@ def sign_in_wait(account_key: str, address: str | None) -> float | None:
         return None
     counter: Counter = current_app.extensions["registry.limiter"]
     waits = [
-        counter.left(_allowance(config[setting]), key, scope=scope)
+        counter.wait(_allowance(config[setting]), key, scope=scope)
         for setting, key, scope in _sign_in_keys(account_key, address)
     ]
     return max((w for w in waits if w is not None), default=None)
