@@ -8,7 +8,8 @@ from registry import config
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the application: configuration, database, keys, errors, blueprints.
+    """Build the application: configuration, the edge (database, keys, errors, limits,
+    headers, languages), then the API and the pages.
 
     Settings come from `REGISTRY_*` environment variables, or from `test_config` alone
     (over the defaults) when one is given.
@@ -22,16 +23,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.resolve(app.config, app.instance_path)
     logging.getLogger("registry").setLevel(app.config["LOG_LEVEL"])
 
-    from registry import api, errors, web
-    from registry.edge import auth, database, limits, signing
-    from registry.log import checkpoints
+    from registry import api, edge, web
 
-    database.init_app(app)
-    auth.init_app(app)
-    errors.init_app(app)
-    signing.init_app(app)
-    checkpoints.init_app(app)
-    limits.init_app(app)
+    edge.init_app(app, inline_css=web.stylesheets())
     api.init_app(app)
     web.init_app(app)
     return app

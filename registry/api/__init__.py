@@ -6,7 +6,7 @@ import flask_smorest
 from flask import Flask
 from flask_smorest.utils import prepare_response
 
-from registry import errors
+from registry.edge import problems
 from schemas.problem import ProblemSchema
 
 
@@ -15,11 +15,8 @@ class Api(flask_smorest.Api):
 
     ERROR_SCHEMA = ProblemSchema
 
-    def handle_http_exception(self, error):
-        return errors.from_http_exception(error)
-
     def _register_error_handlers(self):
-        # errors.init_app registers the handlers, for the whole app.
+        # registry.edge.problems registers the handlers, for the whole app.
         pass
 
     def _register_responses(self):
@@ -27,10 +24,10 @@ class Api(flask_smorest.Api):
             response = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
-            prepare_response(response, self.spec, errors.PROBLEM_JSON)
+            prepare_response(response, self.spec, problems.PROBLEM_JSON)
             self.spec.components.response(status.name, response, lazy=True)
         response = {"description": "Problem details (RFC 9457)", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, errors.PROBLEM_JSON)
+        prepare_response(response, self.spec, problems.PROBLEM_JSON)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 

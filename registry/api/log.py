@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 import keys
 from registry.api.common import guarded
-from registry.edge import database, http_cache, limits, signing
+from registry.edge import database, http_cache, limits, log_signer, signing
 from registry.log import checkpoints, ledger, public, tree
 from registry.log.public import b64
 from registry.models import Checkpoint
@@ -81,7 +81,7 @@ def checkpoint(args):
 def make_checkpoint():
     """Sign a checkpoint of the log as it stands now (an inspector or the brand office)."""
     session = database.session()
-    made = checkpoints.make(session, checkpoints.signer())
+    made = checkpoints.make(session, log_signer.signer())
     session.commit()
     return _checkpoint(made)
 

@@ -17,10 +17,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, current_app
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 import keys
 from keys import note
@@ -127,23 +126,10 @@ class Signer:
         self._seen, self._held = (stat.st_ino, stat.st_size, stat.st_mtime_ns), signed
 
 
-def init_app(app: Flask) -> None:
-    origin = app.config["LOG_ORIGIN"]
-    try:
-        note.body(origin, 0, bytes(32))
-    except ValueError as exc:
-        raise RuntimeError(f"REGISTRY_LOG_ORIGIN {origin!r}: {exc}") from None
-    state = app.config["LOG_SIGNED_STATE"] or os.path.join(
-        app.config["KEYS_DIR"], "log-checkpoint.txt"
-    )
-    signer = Signer(
-        ring=app.extensions["registry.keyring"],
-        origin=origin,
-        every=app.config["LOG_CHECKPOINT_ENTRIES"],
-        state=Path(state),
-    )
-    app.extensions["registry.log_signer"] = signer
-    maker = app.extensions["registry.sessionmaker"]
+def watch(maker: sessionmaker, signer: Signer) -> None:
+    """Have every session `maker` makes sign a checkpoint when one is due (before a commit
+    that leaves `signer.every` or more entries outside the latest), and remember it once
+    the commit has stood; a rollback forgets it."""
 
     @sa_event.listens_for(maker, "before_commit")
     def _before_commit(session: Session) -> None:
@@ -163,10 +149,6 @@ def init_app(app: Flask) -> None:
     def _after_rollback(session: Session, previous) -> None:
         if previous.parent is None:
             session.info.pop(_SIGNED, None)
-
-
-def signer() -> Signer:
-    return current_app.extensions["registry.log_signer"]
 
 
 def make(session: Session, signer: Signer) -> Checkpoint:

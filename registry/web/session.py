@@ -7,7 +7,6 @@ token (Flask-WTF); the API, which takes bearer tokens and no cookies, is not aff
 
 import functools
 import hashlib
-import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -26,16 +25,11 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException
+from flask_wtf.csrf import CSRFProtect
 
-from registry import accounts, errors
-from registry.edge import database, i18n
-from registry.errors import RegistryError
+from registry import accounts
+from registry.edge import database, i18n, problems
 from registry.models import Account
-
-log = logging.getLogger(__name__)
 
 #: The blueprints whose forms need a CSRF token (every page blueprint with a form).
 _PROTECTED: set[str] = set()
@@ -75,16 +69,6 @@ def init_app(app: Flask) -> None:
         if request.method == "POST" and request.blueprint in _PROTECTED:
             _csrf.protect()
 
-    @app.errorhandler(HTTPException)
-    def _any_http_error(error: HTTPException):
-        # Raised outside the pages' blueprints (an unknown address, an id out of range):
-        # the API answers problem JSON; a browser, which asks for HTML first, a page.
-        api = request.path.startswith(("/api/", "/.well-known/"))
-        wants = request.accept_mimetypes.best_match(("application/json", "text/html"))
-        if api or wants != "text/html":
-            return errors.from_http_exception(error)
-        return _http_error(error)
-
     @app.context_processor
     def _portal_globals():
         return {"account": g.get("portal_account")}
@@ -92,15 +76,11 @@ def init_app(app: Flask) -> None:
 
 def pages(bp: Blueprint, *, forms: bool = True) -> Blueprint:
     """Make `bp` a blueprint of pages: errors as pages in the visitor's language (never
-    problem JSON), and, with `forms`, a CSRF token required on every POST."""
+    problem JSON; `registry.edge.problems` makes them), and, with `forms`, a CSRF token
+    required on every POST."""
     if forms:
         _PROTECTED.add(bp.name)
-    bp.register_error_handler(RegistryError, _registry_error)
-    bp.register_error_handler(CSRFError, _csrf_error)
-    bp.register_error_handler(HTTPException, _http_error)
-    for refusal in (OperationalError, IntegrityError, DataError):
-        bp.register_error_handler(refusal, _database_refused)
-    return bp
+    return problems.portal_pages(bp)
 
 
 def current() -> Account | None:
@@ -183,39 +163,6 @@ def _here() -> str:
 
 def _page(template: str, status: int, **context):
     return current_app.make_response((render_template(template, **context), status))
-
-
-def _registry_error(error: RegistryError):
-    # Another maker's piece is "not found", as an unknown one: a guessed id tells nothing.
-    hidden = error.status == 403
-    status = 404 if hidden else error.status
-    kind = "not_found" if status == 404 else "refused"
-    detail = None if hidden else error.detail
-    return private(_page("portal/error.html", status, kind=kind, detail=detail))
-
-
-def _csrf_error(error: CSRFError):
-    log.info("form refused: %s", error.description)
-    return private(_page("portal/error.html", 400, kind="csrf"))
-
-
-def _http_error(error: HTTPException):
-    kind = {403: "forbidden", 404: "not_found", 413: "too_large", 429: "too_many"}.get(
-        error.code, "failed" if (error.code or 500) >= 500 else "refused"
-    )
-    response = _page("portal/error.html", error.code or 500, kind=kind)
-    if error.code == 429 and "registry_retry_after" in g:
-        response.headers["Retry-After"] = str(g.registry_retry_after)
-    return private(response)
-
-
-def _database_refused(error: Exception):
-    refusal = errors.from_database_error(error)  # rolls back and logs, as for the API
-    kind = {503: "unavailable", 409: "conflict"}.get(refusal.status_code, "refused")
-    response = _page("portal/error.html", refusal.status_code, kind=kind)
-    if "Retry-After" in refusal.headers:
-        response.headers["Retry-After"] = refusal.headers["Retry-After"]
-    return private(response)
 
 
 def _secret_key(folder: Path) -> str:

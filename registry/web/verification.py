@@ -9,14 +9,14 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
-from sqlalchemy.exc import OperationalError
 
-from registry import codes, errors, verification
-from registry.edge import database, http_cache, i18n, limits, signing
+from registry import codes, verification
+from registry.edge import database, http_cache, i18n, limits, problems, signing
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.web import words
 
-bp = Blueprint("verification", __name__)
+# Its 429 and a database that cannot answer are pages of its own (registry.edge.problems).
+bp = problems.verification_pages(Blueprint("verification", __name__))
 
 _REFUSALS = ((MistypedCode, "mistyped", 400), (MalformedCode, "malformed", 400))
 
@@ -57,27 +57,6 @@ def form():
     )
     html = render_template("verify/form.html", typed=typed[:64], error=error)
     return _public(current_app.make_response((html, 400)))
-
-
-def too_many_requests(_error):
-    """The 429 page, in the visitor's language, for the page routes."""
-    html = render_template("too_many_requests.html")
-    return i18n.remember(current_app.make_response((html, 429)))
-
-
-bp.register_error_handler(429, too_many_requests)
-
-
-def unavailable(error: OperationalError):
-    """The database cannot answer: a page saying so, in the visitor's language."""
-    refusal = errors.from_database_error(error)  # rolls back and logs, as for the API
-    html = render_template("unavailable.html")
-    response = current_app.make_response((html, refusal.status_code))
-    response.headers["Retry-After"] = refusal.headers["Retry-After"]
-    return i18n.remember(response)
-
-
-bp.register_error_handler(OperationalError, unavailable)
 
 
 def _refused(kind: str, status: int, typed: str, *, problem: str | None = None):

@@ -1,0 +1,285 @@
+"""Where errors become HTTP: every error, for the API and the pages alike.
+
+What can go wrong, and who raises it: services raise `registry.errors.RegistryError`s;
+the schemas raise marshmallow's `ValidationError`; werkzeug, flask-smorest's parser, the
+rate limiter and Flask-WTF raise `HTTPException`s (404, 405, 413, 415, 429, a refused
+CSRF token, and the 500 that Flask makes of any other exception); the database refuses
+a write with IntegrityError, DataError or OperationalError.
+
+The handlers registered here are the only ones in the app: no blueprint has its own.
+Each looks at the request to choose the answer:
+
+- in a portal blueprint (`portal_pages`): the portal's error page, in the visitor's
+  language, kept by no cache; another maker's object is "not found", like an unknown one;
+- on the verification pages (`verification_pages`): a page of their own for 429 and for a
+  database that cannot answer; any other error as below;
+- anywhere else: RFC 9457 problem JSON, except that an HTTP error outside the API (an
+  unknown address) which a browser asked for, preferring HTML, gets the error page.
+
+Marshmallow's ValidationError is problem JSON wherever it is raised. No stack trace or
+database message ever reaches a client.
+"""
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, json, render_template, request
+from flask_wtf.csrf import CSRFError
+from marshmallow import ValidationError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException, TooManyRequests
+
+from registry import errors
+from registry.edge import database, i18n
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Blueprint names whose errors are pages (filled as their modules are imported).
+_PORTAL: set[str] = set()
+_VERIFICATION: set[str] = set()
+
+
+def portal_pages(bp: Blueprint) -> Blueprint:
+    """Answer every error in `bp` with the portal's error page, never problem JSON."""
+    _PORTAL.add(bp.name)
+    return bp
+
+
+def verification_pages(bp: Blueprint) -> Blueprint:
+    """Answer 429 and an unreachable database in `bp` with the verification pages' own
+    pages; other errors as outside the pages."""
+    _VERIFICATION.add(bp.name)
+    return bp
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(errors.RegistryError, _registry_error)
+    app.register_error_handler(ValidationError, _invalid)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    for refusal in _DATABASE_REFUSALS:
+        app.register_error_handler(refusal, _database_refused)
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An RFC 9457 response (section 3.1 members, plus `errors` for field messages)."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def _in_portal() -> bool:
+    return request.blueprint in _PORTAL
+
+
+def _in_verification() -> bool:
+    return request.blueprint in _VERIFICATION
+
+
+# The registry's own errors.
+
+
+def _registry_error(error: errors.RegistryError) -> Response:
+    if _in_portal():
+        # Another maker's piece is "not found", as an unknown one: a guessed id tells nothing.
+        hidden = error.status == 403
+        status = 404 if hidden else error.status
+        kind = "not_found" if status == 404 else "refused"
+        detail = None if hidden else error.detail
+        return _private(_page("portal/error.html", status, kind=kind, detail=detail))
+    # RFC 6750 section 3: a refused bearer token is answered with its challenge.
+    challenge = isinstance(error, errors.Unauthorized)
+    return problem(
+        error.status,
+        error.title,
+        error.detail,
+        slug=error.slug,
+        errors=error.errors,
+        headers={"WWW-Authenticate": error.challenge} if challenge else None,
+    )
+
+
+def _invalid(error: ValidationError) -> Response:
+    messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    return problem(
+        422,
+        errors.InvalidInput.title,
+        "Some fields are not valid: " + _summary(messages),
+        slug=errors.InvalidInput.slug,
+        errors=messages,
+    )
+
+
+# HTTP errors: werkzeug's, the parser's, the rate limiter's, Flask-WTF's.
+
+
+def _http_error(error: HTTPException) -> Response:
+    if _in_portal():
+        return _portal_http_error(error)
+    if _in_verification() and isinstance(error, TooManyRequests):
+        return _too_many_requests()
+    # Raised outside the pages' blueprints (an unknown address, an id out of range): the
+    # API answers problem JSON; a browser, which asks for HTML first, a page.
+    api = request.path.startswith(("/api/", "/.well-known/"))
+    wants = request.accept_mimetypes.best_match(("application/json", "text/html"))
+    if api or wants != "text/html":
+        return _http_problem(error)
+    return _portal_http_error(error)
+
+
+def _csrf_error(error: CSRFError) -> Response:
+    if not _in_portal():
+        return _http_error(error)
+    log.info("form refused: %s", error.description)
+    return _private(_page("portal/error.html", 400, kind="csrf"))
+
+
+def _http_problem(error: HTTPException) -> Response:
+    """Problem JSON for an HTTP error, including webargs' request-parsing failures."""
+    status = error.code or 500
+    if status >= 500:
+        original = getattr(error, "original_exception", None)
+        if original is not None:
+            log.error("unhandled error", exc_info=original)
+        return problem(500, "Internal error", "The registry failed; the error was logged.")
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if messages:
+        return _parsing_problem(messages, headers=data.get("headers"))
+    detail = {
+        404: "There is nothing at this address.",
+        405: "This address does not accept that method.",
+        413: "The request body is larger than the registry accepts.",
+        415: "Send the body as application/json.",
+    }.get(status, error.description or error.name)
+    # RFC 9110 section 15.5.6: a 405 lists the methods the address accepts in Allow.
+    headers = dict(error.get_headers()) if status in (405,) else {}
+    headers.pop("Content-Type", None)
+    return problem(status, error.name, detail, headers=headers)
+
+
+def _parsing_problem(messages: dict[str, Any], *, headers=None) -> Response:
+    """webargs nests messages by location ({"json": {...}}, {"query": {...}})."""
+    if list(messages) == ["json"] and messages["json"] == ["Invalid JSON body."]:
+        return problem(
+            400, "Malformed JSON", "The request body is not valid JSON.", slug="bad-json"
+        )
+    found: dict[str, Any] = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, dict):
+            found.update(location_errors)
+        else:
+            found.setdefault("_schema", []).extend(location_errors)
+    if "json" not in messages:
+        return problem(
+            400,
+            "Invalid parameters",
+            "Some query or path parameters are not valid: " + _summary(found),
+            slug="invalid-parameters",
+            errors=found,
+            headers=headers,
+        )
+    return problem(
+        422,
+        errors.InvalidInput.title,
+        "Some fields are not valid: " + _summary(found),
+        slug=errors.InvalidInput.slug,
+        errors=found,
+        headers=headers,
+    )
+
+
+def _summary(messages: dict[str, Any]) -> str:
+    return ", ".join(sorted(str(k) for k in messages)) + "."
+
+
+def _portal_http_error(error: HTTPException) -> Response:
+    kind = {403: "forbidden", 404: "not_found", 413: "too_large", 429: "too_many"}.get(
+        error.code, "failed" if (error.code or 500) >= 500 else "refused"
+    )
+    response = _page("portal/error.html", error.code or 500, kind=kind)
+    if error.code == 429 and "registry_retry_after" in g:
+        response.headers["Retry-After"] = str(g.registry_retry_after)
+    return _private(response)
+
+
+def _too_many_requests() -> Response:
+    """The verification pages' 429, in the visitor's language."""
+    html = render_template("too_many_requests.html")
+    return i18n.remember(current_app.make_response((html, 429)))
+
+
+# What the database refusing a write means to the client: the error it becomes, what to
+# tell, how loud to log, extra headers.
+_DATABASE_REFUSALS: dict[type[Exception], tuple[type[errors.RegistryError], str, int, dict]] = {
+    # A uniqueness rule caught after a concurrent write got in first.
+    IntegrityError: (
+        errors.Conflict,
+        "The change conflicts with a record written at the same time; reload and retry.",
+        logging.INFO,
+        {},
+    ),
+    # The schemas bound every value; this is the backstop if one slips past them.
+    DataError: (
+        errors.InvalidInput,
+        "A value is outside what the registry can store.",
+        logging.WARNING,
+        {},
+    ),
+    OperationalError: (
+        errors.Unavailable,
+        "The database is busy or unreachable; retry shortly.",
+        logging.WARNING,
+        # RFC 9110 section 10.2.3: when to try again.
+        {"Retry-After": "2"},
+    ),
+}
+
+
+def _database_refused(error: Exception) -> Response:
+    """Roll back and answer a database refusal without showing its internals."""
+    database.session().rollback()
+    kind, detail, level, headers = next(
+        value for cls, value in _DATABASE_REFUSALS.items() if isinstance(error, cls)
+    )
+    log.log(level, "database refused the request: %s", getattr(error, "orig", error))
+    if _in_portal():
+        page = {503: "unavailable", 409: "conflict"}.get(kind.status, "refused")
+        response = _page("portal/error.html", kind.status, kind=page)
+        response.headers.update(headers)
+        return _private(response)
+    if _in_verification() and isinstance(error, OperationalError):
+        # The database cannot answer: a page saying so, in the visitor's language.
+        response = current_app.make_response((render_template("unavailable.html"), kind.status))
+        response.headers.update(headers)
+        return i18n.remember(response)
+    return problem(kind.status, kind.title, detail, slug=kind.slug, headers=headers)
+
+
+def _page(template: str, status: int, **context) -> Response:
+    return current_app.make_response((render_template(template, **context), status))
+
+
+def _private(response: Response) -> Response:
+    """An error page for one visitor of the portals: no cache keeps it, and a ?lang=
+    choice sticks (as `registry.web.session.private` does for the portals' pages)."""
+    response.headers["Cache-Control"] = "no-store"
+    return i18n.remember(response)

@@ -1,0 +1,109 @@
+"""The layers hold: only the HTTP side of the registry knows Flask.
+
+Services take a session and return results; whether they are called from a request, a
+command or a benchmark is none of their business. So no module outside the app factory,
+the edge, the API, the pages and the CLI may import Flask, werkzeug or a Flask
+extension, directly or through another module of the registry.
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "registry"
+
+#: Where HTTP lives, as paths relative to the checkout; a folder stands for all below it.
+HTTP_SIDE = (
+    "registry/__init__.py",
+    "registry/edge/",
+    "registry/api/",
+    "registry/web/",
+    "registry/cli.py",
+)
+
+
+def _modules() -> dict[str, Path]:
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def _is_flask(name: str) -> bool:
+    top = name.partition(".")[0]
+    return top in ("flask", "werkzeug") or top.startswith("flask_")
+
+
+def _imports(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every name `module` imports, anywhere in its body (an import inside a function
+    runs too): the registry's own modules by their full names, others as written."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            found.add(base)
+            # `from registry.log import ledger` imports the module registry.log.ledger.
+            found.update(
+                f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in modules
+            )
+    # Python runs every package a module sits in before the module itself; all but the
+    # top one, the app factory, which names Flask only to build the app.
+    parts = module.split(".")
+    found.update(".".join(parts[:n]) for n in range(2, len(parts)))
+    return found - {module, PACKAGE.name}
+
+
+def flask_importers() -> dict[str, str]:
+    """Each module of the registry that imports Flask, with the chain that does it."""
+    modules = _modules()
+    graph = {module: _imports(module, path, modules) for module, path in modules.items()}
+    chains: dict[str, str] = {}
+    changed = True
+    while changed:  # to a fixed point: a module imports Flask if one of its imports does
+        changed = False
+        for module, imported in graph.items():
+            if module in chains:
+                continue
+            for name in sorted(imported):
+                if _is_flask(name):
+                    chains[module] = name
+                elif name in chains:
+                    chains[module] = f"{name} -> {chains[name]}"
+                else:
+                    continue
+                changed = True
+                break
+    return {str(modules[m].relative_to(ROOT)): chain for m, chain in chains.items()}
+
+
+def _on_http_side(path: str) -> bool:
+    return any(path == side or (side.endswith("/") and path.startswith(side)) for side in HTTP_SIDE)
+
+
+def test_only_the_http_side_imports_flask():
+    importers = flask_importers()
+    strays = {path: chain for path, chain in importers.items() if not _on_http_side(path)}
+    assert strays == {}, "these modules import Flask (through the chain shown)"
+    # And the HTTP side is what the list says it is, not an empty shell of it.
+    listed = {side for side in HTTP_SIDE if not side.endswith("/")}
+    assert listed <= set(importers)
+    for folder in (side for side in HTTP_SIDE if side.endswith("/")):
+        assert any(path.startswith(folder) for path in importers), folder
+
+
+def test_the_walk_sees_imports_through_other_modules(tmp_path):
+    """The check itself: an import two modules away still counts."""
+    modules = {"registry.a": tmp_path / "a.py", "registry.b": tmp_path / "b.py"}
+    modules["registry.a"].write_text("from registry import b\n", encoding="utf-8")
+    modules["registry.b"].write_text("def f():\n    from flask import g\n", encoding="utf-8")
+    assert _imports("registry.a", modules["registry.a"], modules) == {"registry.b"}
+    assert _imports("registry.b", modules["registry.b"], modules) == {"flask"}
