@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from marshmallow import ValidationError
@@ -137,6 +137,39 @@ def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:
             errors={"file": ["Expected an array of pieces."]},
         )
     yield from enumerate(document, start=1)
+
+
+def read_csv(body: bytes, *, charset: str | None, max_rows: int) -> list[tuple[int, dict]]:
+    """Every row of a CSV file, read whole before any is registered, so that a file with
+    no rows or too many is refused at once, before an import has begun to report
+    progress. Raises InvalidInput for these as for `rows_from_csv`."""
+    rows = list(rows_from_csv(body, charset=charset))
+    if not rows:
+        raise InvalidInput("The file has no rows under its header.", errors={"file": []})
+    if len(rows) > max_rows:
+        raise InvalidInput(f"An import takes at most {max_rows} rows; split the file.")
+    return rows
+
+
+def run_in_steps(
+    session: Session,
+    maker: Maker,
+    rows: Sequence[tuple[int, Any]],
+    *,
+    actor: Account | None,
+    max_rows: int,
+    step: int,
+) -> Iterator[dict[str, Any]]:
+    """Register the rows as `run` does, `step` rows at a time, yielding the report so far
+    after each step: a page can show progress while the whole import stays one unit of
+    work, which the caller commits after the last step (or rolls back)."""
+    report: dict[str, Any] = {"created": 0, "rejected": 0, "rows": []}
+    for start in range(0, len(rows), step):
+        part = run(session, maker, iter(rows[start : start + step]), actor=actor, max_rows=max_rows)
+        for key in ("created", "rejected"):
+            report[key] += part[key]
+        report["rows"].extend(part["rows"])
+        yield report
 
 
 def run(

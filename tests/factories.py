@@ -1,13 +1,20 @@
-"""Builders of test data: valid inputs to vary field by field, and a small world of
-accounts with tokens."""
+"""Builders of test data: valid inputs to vary field by field, a small world of
+accounts with tokens, and what the authorization matrices of the API and the portals
+share (tests/test_authorization.py, tests/test_portal_authorization.py)."""
 
+import io
 import itertools
 import re
 from dataclasses import dataclass
 
+from flask import Flask
+from PIL import Image
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import accounts, makers
+from registry.edge import database
+from registry.models import Event
 
 _counter = itertools.count(1)
 
@@ -66,6 +73,16 @@ class World:
     maker_slug: str
     other_maker_slug: str
     revoked: str
+
+
+# The accounts that `world` creates, by the caller that uses each one, and their roles.
+EMAILS = {
+    "maker": "maker@test.example",
+    "other-maker": "other@test.example",
+    "inspector": "inspector@test.example",
+    "admin": "admin@test.example",
+}
+ROLES = {"maker": "maker", "other-maker": "maker", "inspector": "inspector", "admin": "admin"}
 
 
 def world(session: Session) -> World:
@@ -136,3 +153,53 @@ def post_form(client, path: str, data: dict, *, form_page: str | None = None, **
     """Post a portal form with the CSRF token taken from its page (`form_page`, or `path`)."""
     token = csrf_token(client, form_page or path)
     return client.post(path, data={**data, "csrf_token": token}, **kwargs)
+
+
+# The portals' blueprints: their pages take a signed-in session, not a token.
+PORTALS = ("account", "maker", "inspector", "admin")
+_PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # <int:piece_id> -> {piece_id}
+
+
+def routes(app: Flask, *, portals: bool) -> set[tuple[str, str]]:
+    """(method, path) of every route of the portals, or of everything else, each path
+    written as in the OpenAPI document ({name} for a parameter). Flask's own HEAD and
+    OPTIONS are left out: a matrix lists the routes the registry wrote."""
+    return {
+        (method, _PARAMETER.sub(r"{\1}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if (rule.endpoint.partition(".")[0] in PORTALS) == portals
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def events(app: Flask) -> int:
+    """How many events the ledger holds: a refused write must leave it as it was."""
+    with app.app_context():
+        return database.session().scalar(select(func.count()).select_from(Event))
+
+
+def jpeg() -> bytes:
+    """A small photo, as an upload sends it."""
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), "goldenrod").save(out, "JPEG")
+    return out.getvalue()
+
+
+class Fresh:
+    """Fresh objects for one request, made through the services and committed; each
+    matrix adds the objects its requests need."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def _account(self, session: Session, caller: str):
+        return accounts.by_email(session, EMAILS[caller])
+
+    def token_id(self, caller: str) -> int:
+        """A new token of `caller`'s account (not the one the caller sends)."""
+        with self.app.app_context():
+            session = database.session()
+            account = self._account(session, caller)
+            token, _ = accounts.issue_token(session, account, name="spare", actor=account)
+            session.commit()
+            return token.id

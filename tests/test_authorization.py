@@ -6,44 +6,39 @@ its roles here when you add it (Flask's own HEAD and OPTIONS are left out). Ever
 request is otherwise valid, so its status says only whether the caller was let in.
 """
 
-import io
 import itertools
-import re
 import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from PIL import Image
-from sqlalchemy import func, select
 
 from registry import accounts, assays, photos, pieces
 from registry.edge import database, signing
-from registry.models import Event
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
-from tests.factories import World, assay_data, bearer, maker_data, piece_data
+from tests.factories import (
+    EMAILS,
+    ROLES,
+    Fresh,
+    World,
+    assay_data,
+    bearer,
+    events,
+    jpeg,
+    maker_data,
+    piece_data,
+    routes,
+)
 
-# The accounts that tests/factories.world creates, by the caller that uses each one.
-EMAILS = {
-    "maker": "maker@test.example",
-    "other-maker": "other@test.example",
-    "inspector": "inspector@test.example",
-    "admin": "admin@test.example",
-}
-ROLES = {"maker": "maker", "other-maker": "maker", "inspector": "inspector", "admin": "admin"}
 UNAUTHENTICATED = ("anonymous", "malformed", "wrong-scheme", "unknown", "revoked")
 CALLERS = UNAUTHENTICATED + tuple(ROLES)
 
 # Served by Flask or flask-smorest, not by a registry view: public, not in the matrix.
 FRAMEWORK_ROUTES = {("GET", "/static/{filename}")}
-# The portals' pages take a signed-in session, not a token: their matrix is in
-# tests/test_portal_authorization.py.
-PORTALS = ("account", "maker", "inspector", "admin")
 
 _numbers = itertools.count(1)
-_PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # <int:piece_id> -> {piece_id}
 
 
 def _authorization(world: World, caller: str) -> dict[str, str]:
@@ -67,14 +62,8 @@ def _authorization(world: World, caller: str) -> dict[str, str]:
     return bearer(tokens[caller])
 
 
-class Make:
-    """Fresh objects for one request, made through the services and committed."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def _account(self, session, caller: str):
-        return accounts.by_email(session, EMAILS[caller])
+class Make(Fresh):
+    """Fresh pieces, certificates and tokens for the API's requests."""
 
     def piece(self, caller: str = "maker") -> int:
         """A new piece of `caller`'s maker, awaiting assay."""
@@ -105,14 +94,6 @@ class Make:
         with self.app.app_context():
             return self._account(database.session(), caller).id
 
-    def token_id(self, caller: str) -> int:
-        """A new token of `caller`'s account (not the one the caller sends)."""
-        with self.app.app_context():
-            session = database.session()
-            account = self._account(session, caller)
-            token, _ = accounts.issue_token(session, account, name="spare", actor=account)
-            session.commit()
-            return token.id
 
 
 @pytest.fixture
@@ -157,15 +138,9 @@ def _own_token(world: World, make: Make, caller: str) -> tuple[str, dict]:
     return f"/api/v1/tokens/{token_id}/revoke", {}
 
 
-def _photo_bytes() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (32, 24), "goldenrod").save(out, "JPEG")
-    return out.getvalue()
-
-
 def _photo_upload(world: World, make: Make, caller: str) -> tuple[str, dict]:
     return f"/api/v1/pieces/{make.piece()}/photo", {
-        "data": _photo_bytes(),
+        "data": jpeg(),
         "content_type": "image/jpeg",
     }
 
@@ -176,7 +151,7 @@ def _photographed_piece(make: Make) -> tuple[int, str]:
     with make.app.app_context():
         session = database.session()
         maker = accounts.by_email(session, EMAILS["maker"])
-        photo = photos.attach(session, piece_id, _photo_bytes(), actor=maker)
+        photo = photos.attach(session, piece_id, jpeg(), actor=maker)
         session.commit()
         return piece_id, photo.sha256
 
@@ -414,24 +389,10 @@ ENDPOINTS = [
 ]
 
 
-def _routes(app) -> set[tuple[str, str]]:
-    return {
-        (method, _PARAMETER.sub(r"{\1}", rule.rule))
-        for rule in app.url_map.iter_rules()
-        if rule.endpoint.partition(".")[0] not in PORTALS
-        for method in rule.methods - {"HEAD", "OPTIONS"}
-    }
-
-
-def _events(app) -> int:
-    with app.app_context():
-        return database.session().scalar(select(func.count()).select_from(Event))
-
-
 def _call(app, client, world: World, make: Make, endpoint: Endpoint, caller: str) -> list[str]:
     """Make the request as `caller`; what went against the matrix, or nothing."""
     url, kwargs = endpoint.request(world, make, caller)
-    events = _events(app)
+    before = events(app)
     response = client.open(
         url, method=endpoint.method, headers=_authorization(world, caller), **kwargs
     )
@@ -451,7 +412,7 @@ def _call(app, client, world: World, make: Make, endpoint: Endpoint, caller: str
     if (expected == 401) != challenge.startswith("Bearer"):
         wrong.append(f"WWW-Authenticate {challenge!r}")
     # A refused write leaves no trace; an accepted one does (so the request was valid).
-    wrote = _events(app) > events
+    wrote = events(app) > before
     if wrote != (endpoint.writes and expected < 400):
         wrong.append("ledger events " + ("written" if wrote else "missing"))
     return [f"{endpoint.id} as {caller} (expected {expected}): {w}" for w in wrong]
@@ -460,9 +421,9 @@ def _call(app, client, world: World, make: Make, endpoint: Endpoint, caller: str
 def test_matrix_covers_every_route(app):
     listed = [(endpoint.method, endpoint.path) for endpoint in ENDPOINTS]
     assert len(listed) == len(set(listed)), "an endpoint is listed twice"
-    routes = _routes(app) - FRAMEWORK_ROUTES
-    assert routes - set(listed) == set(), "routes missing from ENDPOINTS: give them roles"
-    assert set(listed) - routes == set(), "ENDPOINTS lists routes the app does not have"
+    served = routes(app, portals=False) - FRAMEWORK_ROUTES
+    assert served - set(listed) == set(), "routes missing from ENDPOINTS: give them roles"
+    assert set(listed) - served == set(), "ENDPOINTS lists routes the app does not have"
 
 
 def test_matrix_covers_every_documented_operation(client):

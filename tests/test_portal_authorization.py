@@ -16,25 +16,27 @@ from dataclasses import dataclass, field
 
 import pytest
 from flask import Flask
-from PIL import Image
-from sqlalchemy import func, select
 
 from registry import accounts, assays, pieces
 from registry.edge import database, signing
-from registry.models import Event
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
 from tests.factories import (
+    EMAILS,
     PASSWORD,
+    ROLES,
+    Fresh,
     World,
     assay_data,
     csrf_token,
+    events,
+    jpeg,
     maker_data,
     piece_data,
+    routes,
     sign_in,
     with_passwords,
 )
-from tests.test_authorization import EMAILS, PORTALS, ROLES
 
 CALLERS = ("anonymous", *ROLES)
 # Where each account lands after signing in (session.home_of).
@@ -46,7 +48,6 @@ HOMES = {
 }
 
 _numbers = itertools.count(1)
-_PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # <any(png, svg):format> -> {format}
 _ERROR_KIND = re.compile(r'data-error="([a-z_]+)"')
 
 
@@ -70,14 +71,8 @@ class Made:
     code: str | None = None  # its certificate's, when certified
 
 
-class Make:
-    """Fresh objects for one request, made through the services and committed."""
-
-    def __init__(self, app: Flask):
-        self.app = app
-
-    def _account(self, session, caller: str):
-        return accounts.by_email(session, EMAILS[caller])
+class Make(Fresh):
+    """Fresh pieces, tokens and accounts for the portals' requests."""
 
     def piece(self, *, certified: bool = False) -> Made:
         """A new piece of world.maker's, awaiting assay or `certified`."""
@@ -102,15 +97,6 @@ class Make:
                 code = assay.certificate.code
             session.commit()
             return Made(piece.id, reference, title, code)
-
-    def token_id(self, caller: str) -> int:
-        """A new token of `caller`'s account."""
-        with self.app.app_context():
-            session = database.session()
-            account = self._account(session, caller)
-            token, _ = accounts.issue_token(session, account, name="spare", actor=account)
-            session.commit()
-            return token.id
 
     def account_id(self) -> int:
         """A new inspector's account, for the brand office to act on."""
@@ -170,12 +156,6 @@ def _at(url: str, **kwargs) -> Request:
     return lambda world, make, caller: Call(url, **kwargs)
 
 
-def _jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (32, 24), "goldenrod").save(out, "JPEG")
-    return out.getvalue()
-
-
 def _on(
     template: str, *, certified: bool = False, form: Callable[[], dict] | None = None
 ) -> Request:
@@ -209,7 +189,7 @@ def _import_form() -> dict:
 
 
 def _photo_form() -> dict:
-    return {"photo": (io.BytesIO(_jpeg()), "ring.jpg")}
+    return {"photo": (io.BytesIO(jpeg()), "ring.jpg")}
 
 
 def _revocation_form() -> dict:
@@ -393,20 +373,6 @@ PAGES = [
 ]
 
 
-def _routes(app) -> set[tuple[str, str]]:
-    return {
-        (method, _PARAMETER.sub(r"{\1}", rule.rule))
-        for rule in app.url_map.iter_rules()
-        if rule.endpoint.partition(".")[0] in PORTALS
-        for method in rule.methods - {"HEAD", "OPTIONS"}
-    }
-
-
-def _events(app) -> int:
-    with app.app_context():
-        return database.session().scalar(select(func.count()).select_from(Event))
-
-
 @dataclass
 class Callers:
     """A test client per caller, each signed in through the real form (but anonymous)."""
@@ -438,7 +404,7 @@ def _visit(app, client, world, make, page: Page, caller: str) -> list[str]:
     if page.method == "POST":
         form_page = "/login" if caller == "anonymous" else "/account"
         data = {**(data or {}), "csrf_token": csrf_token(client, form_page)}
-    events = _events(app)
+    before = events(app)
     response = client.open(call.url, method=page.method, data=data)
     body = response.get_data()  # read to the end: a streamed page writes as it is read
     expected = page.expected(caller)
@@ -463,7 +429,7 @@ def _visit(app, client, world, make, page: Page, caller: str) -> list[str]:
     if call.secret and not may_see and call.secret.encode() in body:
         wrong.append(f"shows {call.secret}")
     # A refused write leaves no trace; an accepted one does (so the request was valid).
-    wrote = _events(app) > events
+    wrote = events(app) > before
     if wrote != (page.writes and page.admitted(caller)):
         wrong.append("log events " + ("written" if wrote else "missing"))
     return [f"{page.id} as {caller} (expected {expected}): {w}" for w in wrong]
@@ -472,9 +438,9 @@ def _visit(app, client, world, make, page: Page, caller: str) -> list[str]:
 def test_portal_matrix_covers_every_route(app):
     listed = [(page.method, page.path) for page in PAGES]
     assert len(listed) == len(set(listed)), "a page is listed twice"
-    routes = _routes(app)
-    assert routes - set(listed) == set(), "routes missing from PAGES: give them roles"
-    assert set(listed) - routes == set(), "PAGES lists routes the app does not have"
+    served = routes(app, portals=True)
+    assert served - set(listed) == set(), "routes missing from PAGES: give them roles"
+    assert set(listed) - served == set(), "PAGES lists routes the app does not have"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.id)
@@ -502,12 +468,12 @@ def test_a_post_without_csrf_token_is_refused_everywhere(app, world, make, calle
         caller = _first_allowed(page) if signed_in else "anonymous"
         client = callers(caller)
         call = page.request(world, make, caller)
-        events = _events(app)
+        before = events(app)
         response = client.post(call.url, data=call.data or {})
         body = response.get_data(as_text=True)
         if response.status_code != 400 or 'data-error="csrf"' not in body:
             wrong.append(f"{page.id} as {caller}: status {response.status_code}: {body[:200]}")
-        if _events(app) != events:
+        if events(app) != before:
             wrong.append(f"{page.id} as {caller}: log events written")
         if signed_in and client.get("/account").status_code != 200:
             wrong.append(f"{page.id} as {caller}: no longer signed in")

@@ -270,11 +270,7 @@ def run_import():
             raise InvalidInput("Unknown encoding.", errors={"charset": ["Unknown encoding."]})
         if not upload or not upload.filename:
             raise InvalidInput("Choose a CSV file.", errors={"file": ["Choose a CSV file."]})
-        rows = list(imports.rows_from_csv(upload.read(), charset=charset))
-        if not rows:
-            raise InvalidInput("The file has no rows under its header.", errors={"file": []})
-        if len(rows) > max_rows:
-            raise InvalidInput(f"An import takes at most {max_rows} rows; split the file.")
+        rows = imports.read_csv(upload.read(), charset=charset, max_rows=max_rows)
     except InvalidInput as error:
         errors = forms.refused(error).errors
         errors.setdefault("_schema", [error.detail])
@@ -290,19 +286,12 @@ def run_import():
         reading = database.session()
         actor = reading.get(Account, actor_id)
         yield head
-        report = {"created": 0, "rejected": 0, "rows": []}
+        report = None
         try:
-            for start in range(0, len(rows), _IMPORT_STEP):
-                part = imports.run(
-                    reading,
-                    actor.maker,
-                    iter(rows[start : start + _IMPORT_STEP]),
-                    actor=actor,
-                    max_rows=max_rows,
-                )
-                for key in ("created", "rejected"):
-                    report[key] += part[key]
-                report["rows"].extend(part["rows"])
+            steps = imports.run_in_steps(
+                reading, actor.maker, rows, actor=actor, max_rows=max_rows, step=_IMPORT_STEP
+            )
+            for report in steps:
                 yield _progress(len(report["rows"]), len(rows))
             reading.commit()
         except Exception:  # the page has begun: say so on it, never a half-sent page

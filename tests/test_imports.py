@@ -1,0 +1,183 @@
+"""The imports service on its own: rows read from CSV and JSON, each registered or
+reported with its line and reasons, and the limits on a file. The API, the maker's
+import page and `registry import` are tested through their callers
+(tests/test_validation.py, tests/test_portal_maker.py, tests/test_cli.py)."""
+
+import pytest
+from sqlalchemy import func, select
+
+from registry import accounts, imports, makers, pieces
+from registry.edge import database
+from registry.errors import InvalidInput
+from registry.models import Piece
+from schemas.pieces import PieceIn
+from tests.factories import EMAILS, piece_data
+
+HEADER = "reference,kind,title,metal,fineness,weight_g,stones,uin\n"
+
+
+@pytest.fixture
+def maker(app, world):
+    """world.maker's maker and account, in the app's session (a writer, as a command's)."""
+    with app.app_context():
+        session = database.session()
+        yield (
+            session,
+            makers.get(session, world.maker_slug),
+            accounts.by_email(session, EMAILS["maker"]),
+        )
+
+
+def _import(maker, body: str, *, max_rows: int = 100) -> dict:
+    session, owner, actor = maker
+    rows = imports.rows_from_csv(body.encode(), charset=None)
+    return imports.run(session, owner, rows, actor=actor, max_rows=max_rows)
+
+
+def _stored(session, owner) -> set[str]:
+    return set(session.scalars(select(Piece.reference).where(Piece.maker_id == owner.id)))
+
+
+def test_good_rows_are_registered_and_bad_ones_reported_by_line_with_reasons(maker):
+    session, owner, _ = maker
+    report = _import(
+        maker,
+        HEADER + 'G-1,ring,Кольцо,gold,585,"2,5",diamond:3:0.15,\n'
+        "B-1,ring,Кольцо,gold,925,2.5,,\n"
+        "G-2,pendant,Подвеска,silver,925,4,,\n"
+        "B-2,ring,,gold,585,-1,,\n",
+    )
+    assert (report["created"], report["rejected"]) == (2, 2)
+    rows = {row["reference"]: row for row in report["rows"]}
+    assert [row["row"] for row in report["rows"]] == [2, 3, 4, 5]
+    assert rows["G-1"]["status"] == rows["G-2"]["status"] == "created"
+    assert rows["G-1"]["piece_id"] and rows["G-1"]["errors"] == {}
+    assert rows["B-1"]["status"] == "rejected" and rows["B-1"]["piece_id"] is None
+    assert set(rows["B-1"]["errors"]) == {"fineness"}
+    assert set(rows["B-2"]["errors"]) == {"title", "weight_g"}
+    assert _stored(session, owner) == {"G-1", "G-2"}
+    stored = session.get(Piece, rows["G-1"]["piece_id"])
+    assert stored.weight_cg == 250  # the decimal comma read as a point
+
+
+def test_line_numbers_are_the_files_own_when_a_field_spans_lines(maker):
+    report = _import(
+        maker,
+        "reference,kind,title,description,metal,fineness,weight_g\n"
+        'L-1,ring,Кольцо,"two\nlines",gold,585,2.5\n'
+        "L-2,ring,Кольцо,,gold,1000,2.5\n",
+    )
+    assert [(row["reference"], row["row"]) for row in report["rows"]] == [("L-1", 3), ("L-2", 4)]
+    assert [row["status"] for row in report["rows"]] == ["created", "rejected"]
+
+
+def test_a_reference_twice_in_one_file_is_registered_once(maker):
+    session, owner, _ = maker
+    report = _import(
+        maker,
+        HEADER + "D-1,ring,Кольцо,gold,585,2.5,,\nD-1,ring,Другое,gold,585,3,,\n",
+    )
+    first, second = report["rows"]
+    assert first["status"] == "created"
+    assert second["status"] == "rejected"
+    assert second["errors"] == {"reference": ["Already used by another of your pieces."]}
+    assert _stored(session, owner) == {"D-1"}
+
+
+def test_a_reference_or_uin_already_in_the_database_is_rejected(maker):
+    session, owner, actor = maker
+    pieces.register(
+        session,
+        owner,
+        PieceIn().load(piece_data(reference="OLD-1", uin="6431234567890123")),
+        actor=actor,
+    )
+    report = _import(
+        maker,
+        HEADER + "OLD-1,ring,Кольцо,gold,585,2.5,,\n"
+        "NEW-1,ring,Кольцо,gold,585,2.5,,6431234567890123\n"
+        "NEW-2,ring,Кольцо,gold,585,2.5,,\n",
+    )
+    assert [row["status"] for row in report["rows"]] == ["rejected", "rejected", "created"]
+    assert report["rows"][0]["errors"] == {"reference": ["Already used by another of your pieces."]}
+    assert report["rows"][1]["errors"] == {"uin": ["Already registered."]}
+    assert _stored(session, owner) == {"OLD-1", "NEW-2"}
+
+
+def test_csv_is_utf8_with_or_without_a_byte_order_mark_unless_a_charset_is_named():
+    line = HEADER + "C-1,ring,Кольцо «Енисей»,gold,585,2.5,,\n"
+    for body, charset in [
+        (line.encode("utf-8"), None),
+        (line.encode("utf-8-sig"), "UTF-8"),
+        (line.encode("utf-8-sig"), "utf_8"),
+        (line.encode("windows-1251"), "windows-1251"),
+    ]:
+        [(number, row)] = imports.rows_from_csv(body, charset=charset)
+        assert (number, row["title"]) == (2, "Кольцо «Енисей»")
+
+
+@pytest.mark.parametrize(
+    ("charset", "named"),
+    [(None, "UTF-8"), ("utf-8", "UTF-8"), ("no-such-charset", "NO-SUCH-CHARSET")],
+)
+def test_text_not_in_the_encoding_is_refused_naming_it(charset, named):
+    body = (HEADER + "C-1,ring,Кольцо,gold,585,2.5,,\n").encode("windows-1251")
+    with pytest.raises(InvalidInput) as refused:
+        list(imports.rows_from_csv(body, charset=charset))
+    assert f"The file is not valid {named} text" in refused.value.detail
+    assert refused.value.errors == {"file": ["Wrong text encoding."]}
+
+
+def test_a_header_without_required_columns_is_refused_naming_them():
+    with pytest.raises(InvalidInput) as refused:
+        list(imports.rows_from_csv(b"reference,kind,title\nR,ring,T\n"))
+    assert refused.value.errors == {"file": ["Missing columns: fineness, metal, weight_g."]}
+
+
+def test_read_csv_refuses_an_empty_file_and_one_over_the_limit():
+    with pytest.raises(InvalidInput) as empty:
+        imports.read_csv(HEADER.encode(), charset="utf-8", max_rows=2)
+    assert empty.value.detail == "The file has no rows under its header."
+    three = HEADER + "".join(f"R-{n},ring,Кольцо,gold,585,2.5,,\n" for n in range(3))
+    with pytest.raises(InvalidInput) as over:
+        imports.read_csv(three.encode(), charset="utf-8", max_rows=2)
+    assert over.value.detail == "An import takes at most 2 rows; split the file."
+    assert [n for n, _ in imports.read_csv(three.encode(), charset="utf-8", max_rows=3)] == [
+        2,
+        3,
+        4,
+    ]
+
+
+def test_run_refuses_more_rows_than_the_limit(maker):
+    three = HEADER + "".join(f"M-{n},ring,Кольцо,gold,585,2.5,,\n" for n in range(3))
+    with pytest.raises(InvalidInput) as over:
+        _import(maker, three, max_rows=2)
+    assert over.value.errors == {"file": ["More than 2 rows."]}
+
+
+def test_json_rows_that_are_not_objects_are_rejected_not_fatal(maker):
+    session, owner, actor = maker
+    rows = imports.rows_from_json(b'[{"reference": 5}, "a ring", {"reference": "J-1"}]')
+    report = imports.run(session, owner, rows, actor=actor, max_rows=10)
+    assert [(row["row"], row["reference"], row["status"]) for row in report["rows"]] == [
+        (1, None, "rejected"),
+        (2, None, "rejected"),
+        (3, "J-1", "rejected"),
+    ]
+    assert "_schema" in report["rows"][1]["errors"]
+    assert report["created"] == 0
+
+
+def test_run_in_steps_reports_as_it_goes_and_ends_with_runs_report(maker):
+    session, owner, actor = maker
+    # Rows 0, 3 and 6 have a fineness that gold does not come in.
+    lines = (f"S-{n},ring,Кольцо,gold,{585 if n % 3 else 1},2.5,,\n" for n in range(7))
+    body = HEADER + "".join(lines)
+    rows = imports.read_csv(body.encode(), charset=None, max_rows=10)
+    done = []
+    for report in imports.run_in_steps(session, owner, rows, actor=actor, max_rows=10, step=3):
+        done.append((len(report["rows"]), report["created"], report["rejected"]))
+    assert done == [(3, 2, 1), (6, 4, 2), (7, 4, 3)]
+    assert [row["row"] for row in report["rows"]] == list(range(2, 9))
+    assert session.scalar(select(func.count()).select_from(Piece)) == 4
