@@ -195,7 +195,7 @@ def run(
                 errors={"file": [f"More than {max_rows} rows."]},
             )
         reference = row.get("reference") if isinstance(row, dict) else None
-        entry = {
+        entry: dict[str, Any] = {
             "row": number,
             "reference": reference if isinstance(reference, str) else None,
             "piece_id": None,
