@@ -33,10 +33,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Update, func, insert, select, update
 
 import keys
 from keys import note
@@ -59,7 +58,7 @@ from registry.models import (
     Piece,
 )
 from schemas.certificates import SCHEMA_VERSION
-from schemas.standards import FINENESSES, KINDS, REVOCATION_REASONS
+from schemas.standards import FINENESSES, EventType, Kind, RevocationReason
 
 #: Bump whenever the builder makes different data, so that cached databases are rebuilt.
 BUILDER_VERSION = 3
@@ -183,7 +182,7 @@ def build(directory: Path, *, pieces: int = PIECES) -> None:
     counts = {"pieces": 0, "certificates": 0, "events": 0}
     events: list[dict[str, Any]] = []
     base_url = config.Defaults.PUBLIC_BASE_URL
-    with engine.begin() as connection, _entries_numbered_later():
+    with engine.begin() as connection:
         events.extend(_insert_people(connection, start))
         inspector_token, token_events = _insert_token(connection)
         events.extend(token_events)
@@ -318,20 +317,6 @@ def _insert_checkpoint(connection, ring: keys.KeyRing, origin, size, root) -> No
     )
 
 
-@contextlib.contextmanager
-def _entries_numbered_later():
-    """ledger.append, given a _Log, leaves the entry's log index to `_insert_log`: the
-    builder makes the entries in parallel and out of order, and numbers them once their
-    order is known. Any other session appends to the log as always."""
-    real = tree.append
-
-    def append(session, entry: bytes) -> int:
-        return -1 if isinstance(session, _Log) else real(session, entry)
-
-    with mock.patch.object(tree, "append", append):
-        yield
-
-
 def _unique_codes(count: int) -> list[str]:
     seen: set[str] = set()
     result = []
@@ -385,7 +370,7 @@ def _insert_people(connection, start: datetime) -> list[dict[str, Any]]:
         if maker is not None:
             ledger.append(
                 log,
-                ledger.Action.MAKER_ADMITTED,
+                EventType.MAKER_ADMITTED,
                 actor=admin,
                 maker=maker,
                 data=registry_makers.admission(maker),
@@ -393,7 +378,7 @@ def _insert_people(connection, start: datetime) -> list[dict[str, Any]]:
             )
         ledger.append(
             log,
-            ledger.Action.ACCOUNT_CREATED,
+            EventType.ACCOUNT_CREATED,
             actor=None if account is admin else admin,
             maker=maker,
             data={"account": ledger.digest(account.email), "role": account.role},
@@ -444,19 +429,33 @@ def _insert_token(connection) -> tuple[str, list[dict[str, Any]]]:
 
 
 class _Log:
-    """Stands in for the session that `ledger.append` writes to, so the events built
-    here have exactly the entries the services would append (other rows added, such as
-    a token, are kept in `others`)."""
+    """Stands in for the session that the services write to, so the events built here
+    have exactly the entries the services would append (other rows added, such as a
+    token, are kept in `others`).
+
+    To registry.log.tree.append, which ledger.append calls, it is a log of its own that
+    counts from 0 and keeps no nodes: the builder makes the entries in parallel and out
+    of order, and `_insert_log` numbers them, and stores their tree, once their order is
+    known.
+    """
 
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.others: list[Any] = []
+        self.info: dict[str, Any] = {}
+        self._size = 0
 
     def flush(self) -> None:
         pass
 
     def add(self, row: Any) -> None:
         (self.events if isinstance(row, Event) else self.others).append(row)
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any:
+        if isinstance(statement, Update):  # an append takes the head's next size
+            self._size += 1
+            return SimpleNamespace(scalar_one_or_none=lambda: self._size)
+        return None  # the nodes an append completes
 
     def rows(self) -> list[dict[str, Any]]:
         return [{key: getattr(event, key) for key in _EVENT_COLUMNS} for event in self.events]
@@ -494,11 +493,6 @@ def _init_worker(keys_dir: str, start: datetime, pieces: int, seed: int) -> None
 
 
 def _build_chunk(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> dict[str, list]:
-    with _entries_numbered_later():
-        return _chunk_rows(spec)
-
-
-def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> dict[str, list]:
     ring: keys.KeyRing = _worker["ring"]
     issuer: certificates.Issuer = _worker["issuer"]
     makers: list[Maker] = _worker["makers"]
@@ -516,7 +510,7 @@ def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> di
         registered_at = _worker["start"] + span * piece_id + timedelta(minutes=rng.randint(0, 600))
         registered_at = registered_at.replace(microsecond=0)
         attested_at = registered_at + timedelta(minutes=rng.randint(60, 7200))
-        kind = rng.choice(KINDS)
+        kind = rng.choice(tuple(Kind))
         metal = rng.choices([m for m, _ in _METALS], [w for _, w in _METALS])[0]
         fineness = rng.choice(FINENESSES[metal])
         weight_cg = rng.randint(80, 4000)
@@ -568,7 +562,7 @@ def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> di
         )
         ledger.append(
             log,
-            ledger.Action.PIECE_REGISTERED,
+            EventType.PIECE_REGISTERED,
             actor=account,
             maker=maker,
             piece=piece,
@@ -577,7 +571,7 @@ def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> di
         )
         ledger.append(
             log,
-            ledger.Action.ASSAY_PASSED,
+            EventType.ASSAY_PASSED,
             actor=inspector,
             maker=maker,
             piece=piece,
@@ -588,7 +582,7 @@ def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> di
         first = _certificate(ring, issuer, piece, assay, piece_id, code, attested_at)
         ledger.append(
             log,
-            ledger.Action.CERTIFICATE_ISSUED,
+            EventType.CERTIFICATE_ISSUED,
             actor=inspector,
             maker=maker,
             piece=piece,
@@ -597,14 +591,14 @@ def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> di
             at=attested_at,
         )
         if revoked:
-            reason = rng.choice(REVOCATION_REASONS)
+            reason = rng.choice(tuple(RevocationReason))
             first.status = "revoked"
             first.revoked_at = attested_at + timedelta(minutes=rng.randint(60, 60 * 24 * 40))
             first.revocation_reason = reason
             first.revocation_note = _NOTES[reason]
             ledger.append(
                 later,
-                ledger.Action.CERTIFICATE_REVOKED,
+                EventType.CERTIFICATE_REVOKED,
                 actor=inspector,
                 maker=maker,
                 piece=piece,
@@ -621,7 +615,7 @@ def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> di
             piece.weight_cg = weight_cg
             ledger.append(
                 later,
-                ledger.Action.CERTIFICATE_SUPERSEDED,
+                EventType.CERTIFICATE_SUPERSEDED,
                 actor=inspector,
                 maker=maker,
                 piece=piece,
@@ -634,7 +628,7 @@ def _chunk_rows(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> di
             )
             ledger.append(
                 later,
-                ledger.Action.CERTIFICATE_ISSUED,
+                EventType.CERTIFICATE_ISSUED,
                 actor=inspector,
                 maker=maker,
                 piece=piece,

@@ -206,17 +206,15 @@ def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, b
 def inclusion_proof_committed(
     engine: "Engine | db.Reader", index: int, tree_size: int
 ) -> list[bytes]:
-    """inclusion_proof from the committed nodes, read outside any transaction (through
-    one prepared read, for the public verification): appends not yet committed, the
-    caller's own included, are not seen."""
+    """The audit path of entry `index` in the tree of `tree_size` entries (RFC 9162
+    §2.1.3.1), from the committed nodes, read outside any transaction through one
+    prepared read (for the public verification): appends not yet committed, the
+    caller's own included, are not seen.
+
+    Raises merkle.ProofError unless index < tree_size; the caller checks tree_size
+    against the log's size.
+    """
     ranges = merkle.inclusion_ranges(index, tree_size)
-    return merkle.assemble(ranges, committed_nodes(engine, merkle.needed(ranges)))
-
-
-def consistency_proof_committed(engine: Engine, first: int, second: int) -> list[bytes]:
-    """consistency_proof from the committed nodes, read outside any transaction: appends
-    not yet committed, the caller's own included, are not seen."""
-    ranges = merkle.consistency_ranges(first, second)
     return merkle.assemble(ranges, committed_nodes(engine, merkle.needed(ranges)))
 
 
@@ -227,16 +225,6 @@ def root(bind: Session | Connection, tree_size: int) -> bytes:
     edge = merkle.edge_nodes(tree_size)
     found = nodes(bind, edge)
     return merkle.fold([found[node] for node in edge])
-
-
-def inclusion_proof(bind: Session | Connection, index: int, tree_size: int) -> list[bytes]:
-    """The audit path of entry `index` in the tree of `tree_size` entries.
-
-    Raises merkle.ProofError unless index < tree_size; the caller checks tree_size
-    against the log's size.
-    """
-    ranges = merkle.inclusion_ranges(index, tree_size)
-    return merkle.assemble(ranges, nodes(bind, merkle.needed(ranges)))
 
 
 def consistency_proof(bind: Session | Connection, first: int, second: int) -> list[bytes]:
