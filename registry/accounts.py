@@ -31,6 +31,7 @@ from registry.errors import (
 )
 from registry.log import ledger
 from registry.models import Account, ApiToken, utcnow
+from schemas.standards import EventType, Role
 
 _TOKEN = re.compile(r"^(ysr_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{43}$")
 # Touching last_used_at on every request would turn each read into a write.
@@ -55,7 +56,7 @@ def create(session: Session, data: dict[str, Any], *, actor: Account | None) -> 
     session.add(account)
     ledger.append(
         session,
-        ledger.Action.ACCOUNT_CREATED,
+        EventType.ACCOUNT_CREATED,
         actor=actor,
         maker=maker,
         data={"account": ledger.digest(email), "role": account.role},
@@ -80,7 +81,7 @@ def set_password(
     account.password_must_change = must_change
     ledger.append(
         session,
-        ledger.Action.ACCOUNT_PASSWORD_SET,
+        EventType.ACCOUNT_PASSWORD_SET,
         actor=actor,
         maker=account.maker,
         data={"account": ledger.digest(account.email), "password": password_digest(account)},
@@ -183,7 +184,7 @@ def issue_token(
     session.add(token)
     ledger.append(
         session,
-        ledger.Action.TOKEN_CREATED,
+        EventType.TOKEN_CREATED,
         actor=actor,
         data={"account": ledger.digest(account.email), "prefix": prefix},
     )
@@ -201,14 +202,14 @@ def tokens_of(session: Session, account: Account) -> list[ApiToken]:
 def revoke_token(session: Session, token_id: int, *, actor: Account) -> ApiToken:
     """Revoke a token: admins any, others only their own. Revoking twice is harmless."""
     token = session.get(ApiToken, token_id)
-    if token is None or (actor.role != "admin" and token.account_id != actor.id):
+    if token is None or (actor.role != Role.ADMIN and token.account_id != actor.id):
         # Someone else's token is reported as absent, not as forbidden: no probing.
         raise NotFound(f"No token {token_id} of yours.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         ledger.append(
             session,
-            ledger.Action.TOKEN_REVOKED,
+            EventType.TOKEN_REVOKED,
             actor=actor,
             data={"account": ledger.digest(token.account.email), "prefix": token.prefix},
         )

@@ -9,9 +9,10 @@ from registry import certificates, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.log import ledger
 from registry.models import Account, AssayRecord, utcnow
+from schemas.standards import AssayResult, EventType, PieceStatus, Role
 
 # A piece may be (re-)assayed while it has no current certificate.
-_ASSAYABLE = ("awaiting_assay", "assay_failed")
+_ASSAYABLE = (PieceStatus.AWAITING_ASSAY, PieceStatus.ASSAY_FAILED)
 
 
 def attest(
@@ -31,7 +32,7 @@ def attest(
     confirm the declared metal and at least the declared fineness. The caller commits:
     everything or nothing is stored.
     """
-    if actor.role != "inspector":
+    if actor.role != Role.INSPECTOR:
         raise Forbidden("Only an assay inspector can attest a piece.")
     piece = pieces.get(session, piece_id, actor=actor, lock=True)
     if piece.status not in _ASSAYABLE:
@@ -39,13 +40,13 @@ def attest(
             f"Piece {piece.id} is {piece.status.replace('_', ' ')}; only a piece awaiting "
             "assay can be attested (a certified piece is corrected by reissuing).",
         )
-    if data["result"] == "passed" and data["metal"] != piece.metal:
+    if data["result"] == AssayResult.PASSED and data["metal"] != piece.metal:
         raise InvalidInput(
             f"A pass must confirm the declared metal ({piece.metal}); record the assay as "
             "failed when the metal differs.",
             errors={"metal": [f"Declared metal is {piece.metal}."]},
         )
-    if data["result"] == "passed" and data["fineness"] < piece.fineness:
+    if data["result"] == AssayResult.PASSED and data["fineness"] < piece.fineness:
         # The certificate states the declared fineness: a pass must not sign less as more.
         raise InvalidInput(
             f"A pass must find at least the declared fineness ({piece.fineness}); record "
@@ -65,10 +66,10 @@ def attest(
     )
     session.add(assay)
     session.flush()  # the log names the assay by its id
-    passed = data["result"] == "passed"
+    passed = data["result"] == AssayResult.PASSED
     ledger.append(
         session,
-        ledger.Action.ASSAY_PASSED if passed else ledger.Action.ASSAY_FAILED,
+        EventType.ASSAY_PASSED if passed else EventType.ASSAY_FAILED,
         actor=actor,
         maker=piece.maker,
         piece=piece,
@@ -78,7 +79,7 @@ def attest(
     if passed:
         certificates.issue(session, ring, piece, assay, issuer=issuer, actor=actor)
     else:
-        piece.status = "assay_failed"
+        piece.status = PieceStatus.ASSAY_FAILED
     return assay
 
 

@@ -3,7 +3,9 @@ QR labels for the tags of many pieces.
 
 Pure rendering: a certificate's signed payload (and the address its QR code carries) in,
 PDF bytes out; no Flask, no database. The card is bilingual, Russian and English side by
-side, so it needs no request language and its words live here, not in the catalogs.
+side, so it needs no request language; its words are registry.words', in English, and
+their Russian comes from the pages' own catalog, so a card and a page name a kind or a
+metal alike.
 
 QR codes are drawn as vector squares, one per run of dark modules, so they print sharp
 at any size, from the modules registry.qr makes (the verification address only, error
@@ -11,19 +13,22 @@ correction M), with a quiet zone of 4 modules.
 """
 
 import contextlib
+import functools
 import io
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel.support import NullTranslations, Translations
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, WrapMode, XPos, YPos
 from PIL import Image
 
-from registry import qr
+from registry import qr, words
 
 _MM_PER_PT = 25.4 / 72
 #: Sizes are in millimetres, font sizes in points.
@@ -46,46 +51,8 @@ _GUTTER = 1.5
 _PHOTO_W = 34.0
 _CODE_FONT = "Courier"  # a PDF core font: monospaced, so the code's groups line up
 
-#: The card's words, Russian and English; the card shows both.
-_WORDS = {
-    "certificate": ("Сертификат подлинности", "Certificate of authenticity"),
-    "metal": ("Металл", "Metal"),
-    "fineness": ("Проба", "Fineness"),
-    "weight": ("Вес", "Weight"),
-    "stones": ("Камни", "Stones"),
-    "maker": ("Мастер", "Maker"),
-    "region": ("Регион", "Region"),
-    "mark": ("Именник", "Maker's mark"),
-    "assay_mark": ("Пробирное клеймо", "Assay mark"),
-    "inspectorate": ("Пробирная инспекция", "Assay inspectorate"),
-    "issued": ("Выдан", "Issued"),
-    "city": ("Город", "City"),
-    "reference": ("Артикул", "Reference"),
-    "uin": ("УИН", "State UIN"),
-    "code": ("Код сертификата", "Certificate code"),
-    "grams": ("г", "g"),
-    "scan": (
-        "Отсканируйте QR-код или откройте {site}, чтобы проверить подлинность",
-        "Scan or visit {site} to check",
-    ),
-}
-_KINDS = {
-    "ring": ("Кольцо", "Ring"),
-    "earrings": ("Серьги", "Earrings"),
-    "pendant": ("Подвеска", "Pendant"),
-    "brooch": ("Брошь", "Brooch"),
-    "bracelet": ("Браслет", "Bracelet"),
-    "chain": ("Цепь", "Chain"),
-    "necklace": ("Колье", "Necklace"),
-    "cufflinks": ("Запонки", "Cufflinks"),
-    "other": ("Другое", "Other"),
-}
-_METALS = {
-    "gold": ("Золото", "Gold"),
-    "silver": ("Серебро", "Silver"),
-    "platinum": ("Платина", "Platinum"),
-    "palladium": ("Палладий", "Palladium"),
-}
+#: The message catalogs of the pages (Babel's layout), which the cards read too.
+_CATALOGS = Path(__file__).resolve().parent / "translations"
 
 
 @dataclass(frozen=True)
@@ -148,7 +115,7 @@ def _draw_card(
     piece, maker, region, assay = (payload[k] for k in ("piece", "maker", "region", "assay"))
     issued_at = datetime.fromisoformat(payload["issued_at"])
     pdf.set_title(printed_code)
-    pdf.set_subject(" / ".join(_WORDS["certificate"]))
+    pdf.set_subject(_both("certificate"))
     pdf.set_author(payload["brand"])
     pdf.set_creator(payload["issuer"]["name"])
     pdf.set_lang("ru")
@@ -167,7 +134,7 @@ def _draw_card(
     _text(pdf, "B", 14, payload["brand"], _MARGIN, y, inner, 6.0, align="C")
     y += 6.2
     pdf.set_text_color(*_MUTED)
-    _text(pdf, "", 7.5, " · ".join(_WORDS["certificate"]), _MARGIN, y, inner, 3.6, align="C")
+    _text(pdf, "", 7.5, " · ".join(_pair("certificate")), _MARGIN, y, inner, 3.6, align="C")
     y += 5.0
     pdf.set_line_width(0.25)
     pdf.line(_MARGIN + 20, y, width - _MARGIN - 20, y)
@@ -193,7 +160,7 @@ def _draw_card(
     by += size * _MM_PER_PT * 1.2 + 1.2
     site = _site(url, payload["issuer"]["url"])
     pdf.set_text_color(*_MUTED)
-    for phrase, most in zip(_WORDS["scan"], (3, 2), strict=True):
+    for phrase, most in zip(_pair("scan"), (3, 2), strict=True):
         by = _paragraph(pdf, "", 6.3, phrase.format(site=site), band_x, by, band_w, 2.8, most)
         by += 0.6
 
@@ -253,7 +220,7 @@ def label_sheet(labels: list[Label], *, fonts: Fonts) -> bytes:
     if not labels:
         raise ValueError("No labels to print: choose at least one certified piece.")
     with _document(fonts, _SHEET) as pdf:
-        pdf.set_title(f"Этикетки / Labels ({len(labels)})")
+        pdf.set_title(f"{_both('labels')} ({len(labels)})")
         per_page = _ACROSS * _DOWN
         for index, label in enumerate(labels):
             if index % per_page == 0:
@@ -310,12 +277,29 @@ def _document(fonts: Fonts, size: tuple[float, float]) -> Iterator[FPDF]:
                 ttfont.close()
 
 
+@functools.cache
+def _russian() -> NullTranslations:
+    return Translations.load(str(_CATALOGS), ["ru"])
+
+
+def _in_both(message: str) -> tuple[str, str]:
+    """A message in Russian and in English (its msgid)."""
+    return _russian().gettext(message), message
+
+
+def _pair(word: str) -> tuple[str, str]:
+    """One of the card's words (registry.words.CARD) in Russian and in English."""
+    return _in_both(words.CARD[word])
+
+
 def _both(word: str) -> str:
-    return " / ".join(_WORDS[word])
+    return " / ".join(_pair(word))
 
 
-def _pair(table: dict[str, tuple[str, str]], key: str) -> str:
-    return " / ".join(table.get(key, (key, key)))
+def _named(table: dict[str, str], value: str) -> str:
+    """A value of the vocabulary by its label in both languages, or as it is if unknown."""
+    label = table.get(value)
+    return " / ".join(_in_both(label)) if label else f"{value} / {value}"
 
 
 def _number(value, places: int) -> str:
@@ -331,11 +315,11 @@ def _detail_rows(piece: dict, maker: dict, region: dict, assay: dict, issued: da
         f"{stone['type']}\u00a0×\u00a0{stone['count']},\u00a0{_number(stone['carat'], 3)}\u00a0ct"
         for stone in piece["stones"]
     )
-    grams = "/".join(_WORDS["grams"])
+    grams = "/".join(_pair("grams"))
     uin = piece.get("uin")
     rows = [
         [
-            (_both("metal"), _pair(_METALS, piece["metal"]), 0.42, 2),
+            (_both("metal"), _named(words.METALS, piece["metal"]), 0.42, 2),
             (_both("fineness"), str(piece["fineness"]), 0.26, 1),
             (_both("weight"), f"{_number(piece['weight_g'], 2)} {grams}", 0.32, 1),
         ],
@@ -397,7 +381,7 @@ def _title_block(
     title_lines = max(1, min(3, int((height - 3.4) // 4.4)))
     ty = _paragraph(pdf, "B", 10.0, piece["title"], text_x, y, text_w, 4.4, title_lines, draw=draw)
     pdf.set_text_color(*_MUTED)
-    kind = _pair(_KINDS, piece["kind"])
+    kind = _named(words.KINDS, piece["kind"])
     ty = _paragraph(pdf, "", 7.2, kind, text_x, ty + 0.3, text_w, 3.2, 1, draw=draw)
     description = piece.get("description") or ""
     room = int((y + height - ty - 0.8) // 3.0)

@@ -18,6 +18,7 @@ from registry.log import ledger
 from registry.models import Account, AssayRecord, Certificate, Piece, utcnow
 from schemas import canonical
 from schemas.certificates import SCHEMA_VERSION, CertificatePayload
+from schemas.standards import CertificateStatus, EventType, PieceStatus, RevocationReason, Role
 
 # Built once: a schema with nested schemas costs about a millisecond to build, far more
 # than dumping through it.
@@ -66,10 +67,10 @@ def issue(
         supersedes=supersedes,
     )
     session.add(certificate)
-    piece.status = "certified"
+    piece.status = PieceStatus.CERTIFIED
     ledger.append(
         session,
-        ledger.Action.CERTIFICATE_ISSUED,
+        EventType.CERTIFICATE_ISSUED,
         actor=actor,
         maker=piece.maker,
         piece=piece,
@@ -191,21 +192,21 @@ def revoke(session: Session, text: str, *, reason: str, note: str, actor: Accoun
 
     Raises Conflict when it is already revoked or superseded. The caller commits.
     """
-    if actor.role != "inspector":
+    if actor.role != Role.INSPECTOR:
         raise Forbidden("Only an assay inspector can revoke a certificate.")
     certificate = find(session, text, lock=True)
-    if certificate.status != "valid":
+    if certificate.status != CertificateStatus.VALID:
         raise Conflict(f"This certificate is already {certificate.status}.")
     now = utcnow().replace(microsecond=0)
-    certificate.status = "revoked"
+    certificate.status = CertificateStatus.REVOKED
     certificate.revoked_at = now
     certificate.revocation_reason = reason
     certificate.revocation_note = note
     piece = certificate.piece
-    piece.status = "revoked"
+    piece.status = PieceStatus.REVOKED
     ledger.append(
         session,
-        ledger.Action.CERTIFICATE_REVOKED,
+        EventType.CERTIFICATE_REVOKED,
         actor=actor,
         maker=piece.maker,
         piece=piece,
@@ -230,14 +231,17 @@ def reissue(
     Works from a valid certificate, or from one revoked for a data error (that is how
     it is mended). Raises Conflict for one superseded or revoked for another reason.
     """
-    if actor.role != "inspector":
+    if actor.role != Role.INSPECTOR:
         raise Forbidden("Only an assay inspector can reissue a certificate.")
     old = find(session, text, lock=True)
-    if old.status == "superseded":
+    if old.status == CertificateStatus.SUPERSEDED:
         raise Conflict(
             f"This certificate was already superseded by {codes.printed(old.superseded_by_code)}."
         )
-    if old.status == "revoked" and old.revocation_reason != "data_error":
+    if (
+        old.status == CertificateStatus.REVOKED
+        and old.revocation_reason != RevocationReason.DATA_ERROR
+    ):
         # A stolen, destroyed or forged piece must keep reading "revoked" when scanned.
         raise Conflict(
             f"This certificate was revoked for {old.revocation_reason.replace('_', ' ')}; "
@@ -245,11 +249,11 @@ def reissue(
         )
     piece = pieces.get(session, old.piece_id, actor=actor, lock=True)
     changed = _correct(session, piece, corrections)
-    old.status = "superseded"
+    old.status = CertificateStatus.SUPERSEDED
     session.flush()  # the old one stops being current before the new one is stored
     ledger.append(
         session,
-        ledger.Action.CERTIFICATE_SUPERSEDED,
+        EventType.CERTIFICATE_SUPERSEDED,
         actor=actor,
         maker=piece.maker,
         piece=piece,

@@ -23,6 +23,7 @@ from registry import (
 from schemas.assays import AssayIn
 from schemas.makers import MakerIn
 from schemas.pieces import PieceIn
+from schemas.standards import AssayResult, Kind, Metal, RevocationReason, Role
 
 MAKERS = [
     {
@@ -55,41 +56,41 @@ PIECES = {
     "yenisey-gold": [
         (
             "YG-001",
-            "ring",
+            Kind.RING,
             "Кольцо «Енисей»",
-            "gold",
+            Metal.GOLD,
             585,
             "3.42",
             [{"type": "diamond", "count": 3, "carat": "0.15"}],
         ),
-        ("YG-002", "earrings", "Серьги «Столбы»", "gold", 750, "5.10", []),
+        ("YG-002", Kind.EARRINGS, "Серьги «Столбы»", Metal.GOLD, 750, "5.10", []),
         (
             "YG-003",
-            "pendant",
+            Kind.PENDANT,
             "Подвеска «Кедр»",
-            "gold",
+            Metal.GOLD,
             585,
             "2.05",
             [{"type": "chrysolite", "count": 1, "carat": "0.80"}],
         ),
     ],
     "sayan-silver": [
-        ("SS-101", "bracelet", "Браслет «Саяны»", "silver", 925, "18.30", []),
+        ("SS-101", Kind.BRACELET, "Браслет «Саяны»", Metal.SILVER, 925, "18.30", []),
         (
             "SS-102",
-            "brooch",
+            Kind.BROOCH,
             "Брошь «Абакан»",
-            "silver",
+            Metal.SILVER,
             925,
             "7.75",
             [{"type": "nephrite", "count": 1, "carat": "4.20"}],
         ),
-        ("SS-103", "chain", "Цепь «Хакасия»", "silver", 875, "12.00", []),
+        ("SS-103", Kind.CHAIN, "Цепь «Хакасия»", Metal.SILVER, 875, "12.00", []),
     ],
     "tuva-ornament": [
-        ("TO-201", "necklace", "Ожерелье «Тыва»", "silver", 960, "24.60", []),
-        ("TO-202", "cufflinks", "Запонки «Агальматолит»", "gold", 585, "6.40", []),
-        ("TO-203", "ring", "Кольцо «Улуг-Хем»", "platinum", 950, "4.90", []),
+        ("TO-201", Kind.NECKLACE, "Ожерелье «Тыва»", Metal.SILVER, 960, "24.60", []),
+        ("TO-202", Kind.CUFFLINKS, "Запонки «Агальматолит»", Metal.GOLD, 585, "6.40", []),
+        ("TO-203", Kind.RING, "Кольцо «Улуг-Хем»", Metal.PLATINUM, 950, "4.90", []),
     ],
 }
 
@@ -100,13 +101,13 @@ DEMO_PASSWORD = "yenisey-demo-2026"  # noqa: S105
 def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> str:
     """Create the demo records through the services (so the log records them too)."""
     admin = accounts.create(
-        session, {"email": "office@demo.yenisey.example", "role": "admin"}, actor=None
+        session, {"email": "office@demo.yenisey.example", "role": Role.ADMIN}, actor=None
     )
     inspector = accounts.create(
         session,
         {
             "email": "inspector@demo.yenisey.example",
-            "role": "inspector",
+            "role": Role.INSPECTOR,
             "display_name": "Demo Inspector",
         },
         actor=admin,
@@ -117,7 +118,11 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
         maker = makers.admit(session, MakerIn().load(maker_data), actor=admin)
         account = accounts.create(
             session,
-            {"email": f"{maker.slug}@demo.yenisey.example", "role": "maker", "maker": maker.slug},
+            {
+                "email": f"{maker.slug}@demo.yenisey.example",
+                "role": Role.MAKER,
+                "maker": maker.slug,
+            },
             actor=admin,
         )
         people.append(account)
@@ -142,7 +147,7 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
     for piece in created:
         if piece is awaiting:
             continue
-        result = "failed" if piece is failed else "passed"
+        result = AssayResult.FAILED if piece is failed else AssayResult.PASSED
         assays.attest(
             session,
             ring,
@@ -163,7 +168,7 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
     certificates.revoke(
         session,
         certificate.code,
-        reason="data_error",
+        reason=RevocationReason.DATA_ERROR,
         note="Weight recorded wrongly at registration.",
         actor=inspector,
     )
@@ -199,11 +204,11 @@ BACKDROPS = {
     "RU-TY": ((242, 238, 246), (200, 188, 208)),
 }
 #: Metal colours: (shade, light).
-_METALS = {
-    "gold": ((140, 98, 24), (255, 230, 150)),
-    "silver": ((112, 116, 126), (248, 249, 252)),
-    "platinum": ((128, 130, 134), (238, 240, 238)),
-    "palladium": ((108, 108, 102), (228, 226, 218)),
+_METALS: dict[str, tuple] = {
+    Metal.GOLD: ((140, 98, 24), (255, 230, 150)),
+    Metal.SILVER: ((112, 116, 126), (248, 249, 252)),
+    Metal.PLATINUM: ((128, 130, 134), (238, 240, 238)),
+    Metal.PALLADIUM: ((108, 108, 102), (228, 226, 218)),
 }
 _STONES = {"diamond": (214, 236, 255), "chrysolite": (150, 198, 52), "nephrite": (46, 112, 72)}
 
@@ -367,14 +372,14 @@ def _other(draw, size, shade, light):
 
 
 _SHAPES: dict[str, Callable] = {
-    "ring": _ring,
-    "bracelet": _bracelet,
-    "pendant": _pendant,
-    "earrings": _earrings,
-    "brooch": _brooch,
-    "chain": _chain,
-    "necklace": _necklace,
-    "cufflinks": _cufflinks,
+    Kind.RING: _ring,
+    Kind.BRACELET: _bracelet,
+    Kind.PENDANT: _pendant,
+    Kind.EARRINGS: _earrings,
+    Kind.BROOCH: _brooch,
+    Kind.CHAIN: _chain,
+    Kind.NECKLACE: _necklace,
+    Kind.CUFFLINKS: _cufflinks,
 }
 
 

@@ -11,7 +11,7 @@ from registry.errors import Conflict, InvalidInput, NotFound
 from registry.log import ledger
 from registry.models import Account, Maker
 from schemas.common import SLUG
-from schemas.standards import REGIONS
+from schemas.standards import REGIONS, EventType
 
 
 def _slugify(name: str) -> str:
@@ -57,7 +57,7 @@ def admit(session: Session, data: dict[str, Any], *, actor: Account | None) -> M
     session.add(maker)
     ledger.append(
         session,
-        ledger.Action.MAKER_ADMITTED,
+        EventType.MAKER_ADMITTED,
         actor=actor,
         maker=maker,
         data=admission(maker),

@@ -25,14 +25,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from registry import codes
 from registry.db import Base
 from schemas.standards import (
-    ASSAY_RESULTS,
-    CERTIFICATE_STATUSES,
     FINENESSES,
-    KINDS,
-    PIECE_STATUSES,
     REGIONS,
-    REVOCATION_REASONS,
-    ROLES,
+    AssayResult,
+    CertificateStatus,
+    Kind,
+    PieceStatus,
+    RevocationReason,
+    Role,
 )
 
 
@@ -78,9 +78,9 @@ class Maker(Base):
 class Account(Base):
     __tablename__ = "account"
     __table_args__ = (
-        CheckConstraint(_one_of("role", ROLES), name="role"),
+        CheckConstraint(_one_of("role", Role), name="role"),
         CheckConstraint(
-            "(role = 'maker') = (maker_id IS NOT NULL)", name="maker_accounts_have_a_maker"
+            f"(role = '{Role.MAKER}') = (maker_id IS NOT NULL)", name="maker_accounts_have_a_maker"
         ),
     )
 
@@ -140,9 +140,9 @@ class Photo(Base):
 class Piece(Base):
     __tablename__ = "piece"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", KINDS), name="kind"),
+        CheckConstraint(_one_of("kind", Kind), name="kind"),
         CheckConstraint(_legal_fineness("metal", "fineness"), name="legal_fineness"),
-        CheckConstraint(_one_of("status", PIECE_STATUSES), name="status"),
+        CheckConstraint(_one_of("status", PieceStatus), name="status"),
         CheckConstraint("weight_cg > 0", name="positive_weight"),
         CheckConstraint("uin IS NULL OR length(uin) = 16", name="uin_length"),
         Index("uq_piece_maker_reference", "maker_id", "reference", unique=True),
@@ -161,7 +161,7 @@ class Piece(Base):
     weight_cg: Mapped[int] = mapped_column(Integer)
     stones: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     uin: Mapped[str | None] = mapped_column(String(16), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="awaiting_assay")
+    status: Mapped[str] = mapped_column(String(16), default=PieceStatus.AWAITING_ASSAY.value)
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))
@@ -178,7 +178,7 @@ class Piece(Base):
 
     @property
     def current_certificate(self) -> "Certificate | None":
-        current = [c for c in self.certificates if c.status != "superseded"]
+        current = [c for c in self.certificates if c.status != CertificateStatus.SUPERSEDED]
         return current[-1] if current else None
 
     @property
@@ -190,7 +190,7 @@ class Piece(Base):
 class AssayRecord(Base):
     __tablename__ = "assay_record"
     __table_args__ = (
-        CheckConstraint(_one_of("result", ASSAY_RESULTS), name="result"),
+        CheckConstraint(_one_of("result", AssayResult), name="result"),
         CheckConstraint(_legal_fineness("metal", "fineness"), name="legal_fineness"),
     )
 
@@ -222,9 +222,9 @@ class Certificate(Base):
 
     __tablename__ = "certificate"
     __table_args__ = (
-        CheckConstraint(_one_of("status", CERTIFICATE_STATUSES), name="status"),
+        CheckConstraint(_one_of("status", CertificateStatus), name="status"),
         CheckConstraint(
-            f"revocation_reason IS NULL OR {_one_of('revocation_reason', REVOCATION_REASONS)}",
+            f"revocation_reason IS NULL OR {_one_of('revocation_reason', RevocationReason)}",
             name="revocation_reason",
         ),
         CheckConstraint(
@@ -235,8 +235,8 @@ class Certificate(Base):
             "uq_certificate_current_piece",
             "piece_id",
             unique=True,
-            sqlite_where=text("status != 'superseded'"),
-            postgresql_where=text("status != 'superseded'"),
+            sqlite_where=text(f"status != '{CertificateStatus.SUPERSEDED}'"),
+            postgresql_where=text(f"status != '{CertificateStatus.SUPERSEDED}'"),
         ),
     )
 
@@ -251,7 +251,7 @@ class Certificate(Base):
     # the stored bytes without an Ed25519 verification each time.
     seal: Mapped[str | None] = mapped_column(String(64))
     issued_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="valid")
+    status: Mapped[str] = mapped_column(String(16), default=CertificateStatus.VALID.value)
     revoked_at: Mapped[datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     revocation_note: Mapped[str | None] = mapped_column(Text)

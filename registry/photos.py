@@ -23,12 +23,13 @@ from registry import config, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from registry.log import ledger
 from registry.models import Account, Photo, Piece
+from schemas.standards import EventType, PieceStatus, Role
 
 MEDIA_TYPE = "image/jpeg"
 #: What Pillow may read; it names the formats by its own plugin names.
 _READABLE = ("JPEG", "PNG", "WEBP")
 #: A photo may change only while no certificate signs it.
-_EDITABLE = ("awaiting_assay", "assay_failed")
+_EDITABLE = (PieceStatus.AWAITING_ASSAY, PieceStatus.ASSAY_FAILED)
 _QUALITY = 88
 _THUMB_QUALITY = 80
 
@@ -75,7 +76,7 @@ def attach(
     piece.photo = photo
     ledger.append(
         session,
-        ledger.Action.PIECE_PHOTO_SET,
+        EventType.PIECE_PHOTO_SET,
         actor=actor,
         maker=piece.maker,
         piece=piece,
@@ -98,7 +99,7 @@ def remove(session: Session, piece_id: int, *, actor: Account) -> Piece:
     piece.photo = None
     ledger.append(
         session,
-        ledger.Action.PIECE_PHOTO_REMOVED,
+        EventType.PIECE_PHOTO_REMOVED,
         actor=actor,
         maker=piece.maker,
         piece=piece,
@@ -144,7 +145,7 @@ def _stored(session: Session, encoded: _Encoded) -> Photo:
 
 
 def _editable_piece(session: Session, piece_id: int, *, actor: Account) -> Piece:
-    if actor.role != "maker":
+    if actor.role != Role.MAKER:
         raise Forbidden("Only the maker of a piece can set or remove its photo.")
     piece = pieces.get(session, piece_id, actor=actor, lock=True)
     if piece.status not in _EDITABLE:

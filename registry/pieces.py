@@ -10,7 +10,7 @@ from registry import codes
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.log import ledger
 from registry.models import Account, Certificate, Maker, Piece
-from schemas.standards import PIECE_STATUSES
+from schemas.standards import EventType, PieceStatus, Role
 
 
 def register(
@@ -50,7 +50,7 @@ def register(
     session.add(piece)
     ledger.append(
         session,
-        ledger.Action.PIECE_REGISTERED,
+        EventType.PIECE_REGISTERED,
         actor=actor,
         maker=maker,
         piece=piece,
@@ -107,7 +107,7 @@ def get(session: Session, piece_id: int, *, actor: Account, lock: bool = False) 
     piece = session.scalar(query)
     if piece is None:
         raise NotFound(f"No piece {piece_id}.")
-    if actor.role == "maker" and piece.maker_id != actor.maker_id:
+    if actor.role == Role.MAKER and piece.maker_id != actor.maker_id:
         raise Forbidden("This piece belongs to another maker.")
     return piece
 
@@ -121,7 +121,7 @@ def counts(session: Session, maker: Maker) -> dict[str, int]:
             .group_by(Piece.status)
         ).all()
     )
-    return {status: found.get(status, 0) for status in PIECE_STATUSES}
+    return {status: found.get(status, 0) for status in PieceStatus}
 
 
 def listing(
@@ -149,7 +149,7 @@ def listing(
         .order_by(order)
         .limit(limit + 1)
     )
-    if actor.role == "maker":
+    if actor.role == Role.MAKER:
         query = query.where(Piece.maker_id == actor.maker_id)
     if maker_slug:
         query = query.join(Piece.maker).where(Maker.slug == maker_slug)

@@ -17,7 +17,7 @@ import keys
 from registry import codes
 from registry.errors import InvalidInput
 from registry.models import Certificate, Maker, Photo, Piece
-from schemas.standards import REGIONS
+from schemas.standards import REGIONS, CertificateStatus
 
 #: Pieces on one page of a maker's showcase.
 PAGE_SIZE = 24
@@ -165,7 +165,7 @@ def _on_show(distrust: Iterable[tuple[str, datetime]]):
     """Certificates that vouch for their piece now: valid, and not signed by a key after
     its compromise. (A piece's title, photo and metal change only through a reissue,
     which supersedes the old certificate: the piece row says what the valid one signed.)"""
-    condition = Certificate.status == "valid"
+    condition = Certificate.status == CertificateStatus.VALID
     untrusted = [
         and_(Certificate.kid == kid, Certificate.issued_at >= since) for kid, since in distrust
     ]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 import keys
 from registry.log import ledger
 from registry.models import Account
+from schemas.standards import EventType
 
 
 def ensure(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> keys.KeyInfo:
@@ -25,7 +26,7 @@ def ensure(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> ke
 def generate(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> keys.KeyInfo:
     """The first key of an empty ring. Raises keys.KeyRingError when one is active."""
     key = ring.generate()
-    ledger.append(session, ledger.Action.KEY_GENERATED, actor=actor, data={"kid": key.kid})
+    ledger.append(session, EventType.KEY_GENERATED, actor=actor, data={"kid": key.kid})
     return key
 
 
@@ -35,7 +36,7 @@ def rotate(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> ke
     key = ring.rotate()
     ledger.append(
         session,
-        ledger.Action.KEY_ROTATED,
+        EventType.KEY_ROTATED,
         actor=actor,
         data={"kid": key.kid, "retired": previous[0] if previous else None},
     )
@@ -52,7 +53,7 @@ def compromise(
     key = ring.mark_compromised(kid, since=since)
     ledger.append(
         session,
-        ledger.Action.KEY_COMPROMISED,
+        EventType.KEY_COMPROMISED,
         actor=actor,
         data={"kid": kid, "since": key.compromised_since.strftime("%Y-%m-%dT%H:%M:%SZ")},
     )

@@ -27,7 +27,7 @@ from registry.errors import NotFound, Unavailable
 from registry.log import checkpoints, ledger, tree
 from registry.models import Certificate, Event
 from schemas.common import timestamp
-from schemas.standards import CertificateStatus, RevocationReason
+from schemas.standards import CertificateStatus, EventType, RevocationReason
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ _RECORD = db.Prepared(
     .outerjoin(_successor, _successor.supersedes_id == Certificate.id)
     .outerjoin(
         _issued,
-        (_issued.certificate_id == Certificate.id) & (_issued.action == "certificate:issued"),
+        (_issued.certificate_id == Certificate.id)
+        & (_issued.action == EventType.CERTIFICATE_ISSUED),
     )
     .outerjoin(_newest, true())
     .where(Certificate.code == bindparam("code"))

@@ -3,12 +3,12 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.common import SLUG, Timestamp, text
-from schemas.standards import ROLES
+from schemas.standards import Role
 
 
 class AccountIn(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    role = fields.String(required=True, validate=validate.OneOf(tuple(Role)))
     maker = fields.String(
         validate=[validate.Length(min=1, max=64), validate.Regexp(SLUG)],
         metadata={"description": "Slug of the maker the account works for; makers only"},

@@ -5,13 +5,15 @@ from marshmallow import Schema, fields, validate, validates_schema
 from schemas.certificates import CertificateOut
 from schemas.common import Timestamp, text
 from schemas.pieces import fineness_field, legal_fineness
-from schemas.standards import ASSAY_RESULTS, METALS
+from schemas.standards import AssayResult, Metal
 
 
 class AssayIn(Schema):
-    result = fields.String(required=True, validate=validate.OneOf(ASSAY_RESULTS))
+    result = fields.String(required=True, validate=validate.OneOf(tuple(AssayResult)))
     metal = fields.String(
-        required=True, validate=validate.OneOf(METALS), metadata={"description": "Metal found"}
+        required=True,
+        validate=validate.OneOf(tuple(Metal)),
+        metadata={"description": "Metal found"},
     )
     fineness = fineness_field("Found; legal values depend on the metal")
     assay_mark = text(64, metadata={"description": "The state hallmark struck on the piece"})

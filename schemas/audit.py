@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.common import MAX_ID, SLUG
-from schemas.standards import EVENT_TYPES
+from schemas.standards import SYSTEM_ROLE, EventType, Role
 
 # Times the database can hold whatever their zone: year 1 or 9999 overflows once in UTC.
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -29,7 +29,7 @@ class AuditArgs(Schema):
         metadata={"description": "A certificate's code, as printed or typed"},
     )
     type = fields.List(
-        fields.String(validate=validate.OneOf(EVENT_TYPES)),
+        fields.String(validate=validate.OneOf(tuple(EventType))),
         metadata={"description": "Event types (repeat the parameter for several)"},
     )
     actor = fields.Integer(
@@ -38,7 +38,7 @@ class AuditArgs(Schema):
         metadata={"description": "The id of the account that acted"},
     )
     actor_role = fields.String(
-        validate=validate.OneOf(("maker", "inspector", "admin", "system")),
+        validate=validate.OneOf((*Role, SYSTEM_ROLE)),
         metadata={"description": "The role that acted"},
     )
     since = fields.AwareDateTime(
@@ -74,7 +74,7 @@ class AuditActor(Schema):
 
 class AuditEvent(Schema):
     index = fields.Integer(required=True, metadata={"description": "Index in the log"})
-    action = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    action = fields.String(required=True, validate=validate.OneOf(tuple(EventType)))
     at = fields.String(required=True, metadata={"description": "When, UTC (ISO 8601)"})
     actor = fields.Nested(AuditActor, required=True)
     maker = fields.String(allow_none=True, required=True)

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from schemas.common import Quantity, Timestamp, text
 from schemas.makers import LocalisedName, RegionOut
 from schemas.pieces import UIN, Stone
-from schemas.standards import CERTIFICATE_STATUSES, REVOCATION_REASONS
+from schemas.standards import CertificateStatus, RevocationReason
 
 #: 2: the piece's photo (its SHA-256) is signed with the rest.
 SCHEMA_VERSION = 2
@@ -72,7 +72,7 @@ class CertificatePayload(Schema):
 
 
 class Revocation(Schema):
-    reason = fields.String(required=True, validate=validate.OneOf(REVOCATION_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(tuple(RevocationReason)))
     note = fields.String(allow_none=True, required=True)
     revoked_at = Timestamp(required=True)
 
@@ -80,7 +80,7 @@ class Revocation(Schema):
 class CertificateOut(Schema):
     code = fields.String(required=True, metadata={"description": "Canonical code, no dashes"})
     printed_code = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(CERTIFICATE_STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(tuple(CertificateStatus)))
     kid = fields.String(required=True, metadata={"description": "RFC 7638 thumbprint of the key"})
     issued_at = Timestamp(required=True)
     payload = fields.Dict(
@@ -95,7 +95,7 @@ class CertificateOut(Schema):
 
 
 class RevokeIn(Schema):
-    reason = fields.String(required=True, validate=validate.OneOf(REVOCATION_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(tuple(RevocationReason)))
     note = text(
         1000,
         multiline=True,

@@ -5,7 +5,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.common import MAX_ID, SLUG, Quantity, Timestamp, text
-from schemas.standards import FINENESSES, KINDS, METALS, PIECE_STATUSES, is_legal_fineness
+from schemas.standards import FINENESSES, Kind, Metal, PieceStatus, is_legal_fineness
 
 UIN = validate.Regexp(r"^[0-9]{16}\Z", error="The state UIN is exactly 16 digits.")
 
@@ -46,10 +46,10 @@ def fineness_field(description: str) -> fields.Integer:
 
 class PieceIn(Schema):
     reference = text(64, metadata={"description": "The maker's own reference, unique per maker"})
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(tuple(Kind)))
     title = text(200)
     description = text(4000, required=False, multiline=True)
-    metal = fields.String(required=True, validate=validate.OneOf(METALS))
+    metal = fields.String(required=True, validate=validate.OneOf(tuple(Metal)))
     fineness = fineness_field("Declared fineness; legal values depend on the metal")
     weight_g = Quantity(
         required=True, places=2, maximum=Decimal("100000"), metadata={"description": "Grams"}
@@ -109,7 +109,7 @@ class PieceOut(Schema):
     weight_g = Quantity(required=True, places=2, maximum=Decimal("100000"))
     stones = fields.List(fields.Nested(Stone), required=True)
     uin = fields.String(allow_none=True, required=True)
-    status = fields.String(required=True, validate=validate.OneOf(PIECE_STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(tuple(PieceStatus)))
     registered_at = Timestamp(required=True)
     certificate = fields.String(
         allow_none=True,
@@ -121,7 +121,7 @@ class PieceOut(Schema):
 
 
 class PieceListArgs(Schema):
-    status = fields.String(validate=validate.OneOf(PIECE_STATUSES))
+    status = fields.String(validate=validate.OneOf(tuple(PieceStatus)))
     maker = fields.String(validate=[validate.Length(min=1, max=64), validate.Regexp(SLUG)])
     after = fields.Integer(
         strict=False,

@@ -1,8 +1,14 @@
-"""The legal vocabulary of the brand: regions, metals and their finenesses, kinds of piece.
+"""The registry's vocabulary: regions, metals and their finenesses, kinds of piece, roles,
+statuses, revocation reasons and the log's event types.
 
-One table each, so that validation, database constraints and documentation all read the
-same source. Finenesses are the legal standards for precious-metal articles in Russia.
+Each is written here once, so that validation, database constraints, services, pages,
+cards and the log all read the same source; a `StrEnum` member is its string value, so it
+goes into JSON, SQL and log entries as that string. The enums list their members in the
+order the API documents them. Finenesses are the legal standards for precious-metal
+articles in Russia.
 """
+
+import enum
 
 REGIONS: dict[str, dict[str, str]] = {
     "RU-KYA": {"ru": "Красноярский край", "en": "Krasnoyarsk Krai"},
@@ -10,62 +16,91 @@ REGIONS: dict[str, dict[str, str]] = {
     "RU-TY": {"ru": "Республика Тыва", "en": "Tyva Republic"},
 }
 
+
+class Role(enum.StrEnum):
+    """Who an account acts as."""
+
+    MAKER = "maker"
+    INSPECTOR = "inspector"
+    ADMIN = "admin"
+
+
+#: The role the log records for a write no account made (a key generated at start-up).
+SYSTEM_ROLE = "system"
+
+
+class Metal(enum.StrEnum):
+    GOLD = "gold"
+    SILVER = "silver"
+    PLATINUM = "platinum"
+    PALLADIUM = "palladium"
+
+
 FINENESSES: dict[str, tuple[int, ...]] = {
-    "gold": (375, 500, 585, 750, 958, 999),
-    "silver": (800, 830, 875, 925, 960, 999),
-    "platinum": (850, 900, 950, 999),
-    "palladium": (500, 850, 950, 999),
+    Metal.GOLD: (375, 500, 585, 750, 958, 999),
+    Metal.SILVER: (800, 830, 875, 925, 960, 999),
+    Metal.PLATINUM: (850, 900, 950, 999),
+    Metal.PALLADIUM: (500, 850, 950, 999),
 }
 
-METALS: tuple[str, ...] = tuple(FINENESSES)
 
-KINDS: tuple[str, ...] = (
-    "ring",
-    "earrings",
-    "pendant",
-    "brooch",
-    "bracelet",
-    "chain",
-    "necklace",
-    "cufflinks",
-    "other",
-)
+class Kind(enum.StrEnum):
+    RING = "ring"
+    EARRINGS = "earrings"
+    PENDANT = "pendant"
+    BROOCH = "brooch"
+    BRACELET = "bracelet"
+    CHAIN = "chain"
+    NECKLACE = "necklace"
+    CUFFLINKS = "cufflinks"
+    OTHER = "other"
 
-ROLES: tuple[str, ...] = ("maker", "inspector", "admin")
 
-ASSAY_RESULTS: tuple[str, ...] = ("passed", "failed")
+class AssayResult(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
 
-PIECE_STATUSES: tuple[str, ...] = ("awaiting_assay", "certified", "assay_failed", "revoked")
 
-CERTIFICATE_STATUSES: tuple[str, ...] = ("valid", "revoked", "superseded")
+class PieceStatus(enum.StrEnum):
+    AWAITING_ASSAY = "awaiting_assay"
+    CERTIFIED = "certified"
+    ASSAY_FAILED = "assay_failed"
+    REVOKED = "revoked"
 
-REVOCATION_REASONS: tuple[str, ...] = (
-    "data_error",
-    "fraud",
-    "piece_destroyed",
-    "piece_lost_or_stolen",
-    "other",
-)
 
-#: Every kind of event the transparency log records (registry.log.ledger.Action).
-EVENT_TYPES: tuple[str, ...] = (
-    "maker:admitted",
-    "account:created",
-    "account:password_set",
-    "token:created",
-    "token:revoked",
-    "piece:registered",
-    "piece:photo_set",
-    "piece:photo_removed",
-    "assay:passed",
-    "assay:failed",
-    "certificate:issued",
-    "certificate:revoked",
-    "certificate:superseded",
-    "key:generated",
-    "key:rotated",
-    "key:compromised",
-)
+class CertificateStatus(enum.StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+
+
+class RevocationReason(enum.StrEnum):
+    DATA_ERROR = "data_error"
+    FRAUD = "fraud"
+    PIECE_DESTROYED = "piece_destroyed"
+    PIECE_LOST_OR_STOLEN = "piece_lost_or_stolen"
+    OTHER = "other"
+
+
+class EventType(enum.StrEnum):
+    """Every kind of event the transparency log records, as `subject:action`."""
+
+    MAKER_ADMITTED = "maker:admitted"
+    ACCOUNT_CREATED = "account:created"
+    ACCOUNT_PASSWORD_SET = "account:password_set"  # noqa: S105 - an event name, not a secret
+    TOKEN_CREATED = "token:created"  # noqa: S105 - an event name, not a secret
+    TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
+    PIECE_REGISTERED = "piece:registered"
+    PIECE_PHOTO_SET = "piece:photo_set"
+    PIECE_PHOTO_REMOVED = "piece:photo_removed"
+    ASSAY_PASSED = "assay:passed"
+    ASSAY_FAILED = "assay:failed"
+    CERTIFICATE_ISSUED = "certificate:issued"
+    CERTIFICATE_REVOKED = "certificate:revoked"
+    CERTIFICATE_SUPERSEDED = "certificate:superseded"
+    KEY_GENERATED = "key:generated"
+    KEY_ROTATED = "key:rotated"
+    KEY_COMPROMISED = "key:compromised"
 
 
 def is_legal_fineness(metal: str, fineness: int) -> bool:

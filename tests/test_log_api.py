@@ -641,6 +641,7 @@ def test_two_registries_in_one_process_serve_each_its_own_tree(tmp_path):
     """Workers keep the upper nodes of the tree they read: per database, never mixed."""
     from registry import migrate
     from registry.log import ledger
+    from schemas.standards import EventType
 
     served = []
     for name in ("one", "two"):
@@ -660,7 +661,7 @@ def test_two_registries_in_one_process_serve_each_its_own_tree(tmp_path):
             session = database.session()
             for n in range(600):  # past level 8, the levels kept in memory
                 data = {"registry": name, "n": n}
-                ledger.append(session, ledger.Action.KEY_GENERATED, actor=None, data=data)
+                ledger.append(session, EventType.KEY_GENERATED, actor=None, data=data)
             session.commit()
         client = app.test_client()
         tree, _ = reference(client)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from registry import create_app
 from registry.edge import database
 from registry.log import ledger, merkle
+from schemas.standards import EventType
 from tests.conftest import SHARED
 
 # The reference implementation of RFC 9162 section 2.1.
@@ -378,7 +379,7 @@ def test_served_proofs_verify_with_the_reference_and_altered_ones_do_not(databas
         with app.app_context():
             session = database.session()
             for i in range(LOG_SIZE):
-                ledger.append(session, ledger.Action.KEY_GENERATED, actor=None, data={"n": i})
+                ledger.append(session, EventType.KEY_GENERATED, actor=None, data={"n": i})
             session.commit()
         client = app.test_client()
 

@@ -14,9 +14,9 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from sqlalchemy import update
 
+from registry import words
 from registry.edge import database
 from registry.models import Certificate, Maker
-from registry.web import words
 from tests.factories import assay_data, bearer, certify, piece_data, sign_in, with_passwords
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -329,7 +329,7 @@ def _visible(html: str) -> str:
 
 
 def test_every_word_a_template_looks_up_is_translated_once_per_language():
-    """`L["…"]` of a word missing from registry/web/words.py would print nothing."""
+    """`L["…"]` of a word missing from registry/words.py would print nothing."""
     known = set(words.every_word())
     used = set()
     for template in (ROOT / "registry" / "templates").rglob("*.html"):

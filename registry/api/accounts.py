@@ -15,10 +15,11 @@ from schemas.accounts import (
     TokenList,
     TokenOut,
 )
+from schemas.standards import Role
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
 
-ANYONE = ("maker", "inspector", "admin")
+ANYONE = tuple(Role)
 
 
 def _new_token(account, name):
@@ -29,7 +30,7 @@ def _new_token(account, name):
 
 
 @bp.post("/accounts")
-@guarded(bp, "admin")
+@guarded(bp, Role.ADMIN)
 @json_body(bp, AccountIn)
 @bp.response(201, AccountOut)
 @bp.alt_response(404, response="NOT_FOUND")
@@ -42,7 +43,7 @@ def create(data):
 
 
 @bp.get("/accounts")
-@guarded(bp, "admin")
+@guarded(bp, Role.ADMIN)
 @bp.response(200, AccountList)
 def listing():
     """Every account."""
@@ -50,7 +51,7 @@ def listing():
 
 
 @bp.post("/accounts/<id:account_id>/tokens")
-@guarded(bp, "admin")
+@guarded(bp, Role.ADMIN)
 @json_body(bp, TokenIn)
 @bp.response(201, NewTokenOut)
 @bp.alt_response(404, response="NOT_FOUND")
@@ -60,7 +61,7 @@ def issue_for(data, account_id):
 
 
 @bp.get("/accounts/<id:account_id>/tokens")
-@guarded(bp, "admin")
+@guarded(bp, Role.ADMIN)
 @bp.response(200, TokenList)
 @bp.alt_response(404, response="NOT_FOUND")
 def tokens_for(account_id):

@@ -7,12 +7,13 @@ from registry.api.common import guarded
 from registry.edge import database
 from registry.log import audit
 from schemas.audit import AuditArgs, AuditPage, AuditPageArgs
+from schemas.standards import Role
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audit")
 
 
 @bp.get("/events")
-@guarded(bp, "inspector")
+@guarded(bp, Role.INSPECTOR)
 @bp.arguments(AuditPageArgs, location="query", error_status_code=400)
 @bp.response(200, AuditPage)
 @bp.alt_response(400, response="BAD_REQUEST")
@@ -32,7 +33,7 @@ def events(args):
 
 
 @bp.get("/export.csv")
-@guarded(bp, "inspector")
+@guarded(bp, Role.INSPECTOR)
 @bp.arguments(AuditArgs, location="query", error_status_code=400)
 @bp.alt_response(
     200,

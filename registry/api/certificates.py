@@ -7,6 +7,7 @@ from registry import certificates
 from registry.api.common import guarded, json_body
 from registry.edge import database, limits, signing
 from schemas.certificates import CertificateOut, ReissueIn, RevokeIn
+from schemas.standards import Role
 
 bp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Certificates")
 
@@ -23,7 +24,7 @@ def show(code):
 
 
 @bp.post("/certificates/<code>/revoke")
-@guarded(bp, "inspector")
+@guarded(bp, Role.INSPECTOR)
 @json_body(bp, RevokeIn)
 @bp.response(200, CertificateOut)
 @bp.alt_response(400, response="BAD_REQUEST")
@@ -39,7 +40,7 @@ def revoke(data, code):
 
 
 @bp.post("/certificates/<code>/reissue")
-@guarded(bp, "inspector")
+@guarded(bp, Role.INSPECTOR)
 @json_body(bp, ReissueIn)
 @bp.response(201, CertificateOut)
 @bp.alt_response(400, response="BAD_REQUEST")

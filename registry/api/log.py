@@ -22,6 +22,7 @@ from schemas.log import (
     InclusionArgs,
     InclusionOut,
 )
+from schemas.standards import Role
 
 bp = Blueprint("log", __name__, url_prefix="/api/v1/log", description="Transparency log")
 
@@ -75,7 +76,7 @@ def checkpoint(args):
 
 
 @bp.post("/checkpoint")
-@guarded(bp, "inspector", "admin")
+@guarded(bp, Role.INSPECTOR, Role.ADMIN)
 @bp.response(201, CheckpointOut)
 @bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def make_checkpoint():

@@ -7,6 +7,7 @@ from registry import makers
 from registry.api.common import guarded, json_body
 from registry.edge import database
 from schemas.makers import MakerIn, MakerList, MakerListArgs, MakerOut
+from schemas.standards import Role
 
 bp = Blueprint("makers", __name__, url_prefix="/api/v1", description="The brand's makers")
 
@@ -28,7 +29,7 @@ def show(slug):
 
 
 @bp.post("/makers")
-@guarded(bp, "admin")
+@guarded(bp, Role.ADMIN)
 @json_body(bp, MakerIn)
 @bp.response(201, MakerOut)
 @bp.alt_response(409, response="CONFLICT")

@@ -10,6 +10,7 @@ from registry.api.common import guarded
 from registry.edge import database, http_cache, limits
 from registry.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from schemas.pieces import PhotoOut
+from schemas.standards import Role
 
 bp = Blueprint("photos", __name__, url_prefix="/api/v1", description="Piece photos")
 
@@ -54,7 +55,7 @@ _IF_NONE_MATCH = {
 
 
 @bp.put("/pieces/<id:piece_id>/photo")
-@guarded(bp, "maker")
+@guarded(bp, Role.MAKER)
 @bp.doc(requestBody=_PHOTO_BODY)
 @bp.response(200, PhotoOut)
 @bp.alt_response(404, response="NOT_FOUND")
@@ -73,7 +74,7 @@ def attach(piece_id):
 
 
 @bp.delete("/pieces/<id:piece_id>/photo")
-@guarded(bp, "maker")
+@guarded(bp, Role.MAKER)
 @bp.response(204)
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(409, response="CONFLICT")

@@ -9,12 +9,13 @@ from registry.edge import database, signing
 from registry.errors import UnsupportedMediaType
 from schemas.assays import AssayIn, AssayOut
 from schemas.pieces import ImportReport, PieceIn, PieceList, PieceListArgs, PieceOut
+from schemas.standards import Role
 
 bp = Blueprint("pieces", __name__, url_prefix="/api/v1", description="Pieces of jewellery")
 
 
 @bp.post("/pieces")
-@guarded(bp, "maker")
+@guarded(bp, Role.MAKER)
 @json_body(bp, PieceIn)
 @bp.response(201, PieceOut)
 @bp.alt_response(409, response="CONFLICT")
@@ -39,7 +40,7 @@ _IMPORT_BODY = {
 
 
 @bp.post("/pieces/import")
-@guarded(bp, "maker")
+@guarded(bp, Role.MAKER)
 @bp.doc(requestBody=_IMPORT_BODY)
 @bp.response(200, ImportReport)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
@@ -66,7 +67,7 @@ def bulk_import():
 
 
 @bp.get("/pieces")
-@guarded(bp, "maker", "inspector")
+@guarded(bp, Role.MAKER, Role.INSPECTOR)
 @bp.arguments(PieceListArgs, location="query", error_status_code=400)
 @bp.response(200, PieceList)
 def listing(args):
@@ -83,7 +84,7 @@ def listing(args):
 
 
 @bp.get("/pieces/<id:piece_id>")
-@guarded(bp, "maker", "inspector")
+@guarded(bp, Role.MAKER, Role.INSPECTOR)
 @bp.response(200, PieceOut)
 @bp.alt_response(404, response="NOT_FOUND")
 def show(piece_id):
@@ -92,7 +93,7 @@ def show(piece_id):
 
 
 @bp.post("/pieces/<id:piece_id>/assay")
-@guarded(bp, "inspector")
+@guarded(bp, Role.INSPECTOR)
 @json_body(bp, AssayIn)
 @bp.response(201, AssayOut)
 @bp.alt_response(404, response="NOT_FOUND")

@@ -7,7 +7,6 @@ entry becomes a leaf of the log's Merkle tree (registry/log/tree.py) in the same
 transaction, at the next index.
 """
 
-import enum
 import hashlib
 import json
 from datetime import datetime
@@ -18,25 +17,7 @@ from sqlalchemy.orm import Session
 from registry.log import tree
 from registry.models import Account, Certificate, Event, Maker, Piece, utcnow
 from schemas import canonical
-
-
-class Action(enum.StrEnum):
-    MAKER_ADMITTED = "maker:admitted"
-    ACCOUNT_CREATED = "account:created"
-    ACCOUNT_PASSWORD_SET = "account:password_set"  # noqa: S105 - an event name, not a secret
-    TOKEN_CREATED = "token:created"  # noqa: S105 - an event name, not a secret
-    TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
-    PIECE_REGISTERED = "piece:registered"
-    PIECE_PHOTO_SET = "piece:photo_set"
-    PIECE_PHOTO_REMOVED = "piece:photo_removed"
-    ASSAY_PASSED = "assay:passed"
-    ASSAY_FAILED = "assay:failed"
-    CERTIFICATE_ISSUED = "certificate:issued"
-    CERTIFICATE_REVOKED = "certificate:revoked"
-    CERTIFICATE_SUPERSEDED = "certificate:superseded"
-    KEY_GENERATED = "key:generated"
-    KEY_ROTATED = "key:rotated"
-    KEY_COMPROMISED = "key:compromised"
+from schemas.standards import SYSTEM_ROLE, EventType
 
 
 def digest(value: str | bytes) -> str:
@@ -72,7 +53,7 @@ def _refuse(constant: str):
 
 def append(
     session: Session,
-    action: Action,
+    action: EventType,
     *,
     actor: Account | None,
     maker: Maker | None = None,
@@ -87,7 +68,7 @@ def append(
     entry = {
         "action": str(action),
         "at": entry_time(at),
-        "actor": {"role": actor.role, "id": actor.id} if actor else {"role": "system"},
+        "actor": {"role": actor.role, "id": actor.id} if actor else {"role": SYSTEM_ROLE},
         "maker": maker.slug if maker else None,
         "piece": piece.id if piece else None,
         "certificate": certificate.code if certificate else None,
@@ -99,7 +80,7 @@ def append(
         action=str(action),
         occurred_at=at,
         actor_id=actor.id if actor else None,
-        actor_role=actor.role if actor else "system",
+        actor_role=actor.role if actor else SYSTEM_ROLE,
         maker_id=maker.id if maker else None,
         piece_id=piece.id if piece else None,
         certificate_id=certificate.id if certificate else None,

@@ -10,8 +10,8 @@ from flask import Flask, request
 from flask_babel import get_locale, get_translations
 from markupsafe import Markup, escape
 
+from registry import words
 from registry.edge import i18n
-from registry.web import words
 from schemas import standards
 
 STATIC = Path(__file__).resolve().parent.parent / "static"

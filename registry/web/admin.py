@@ -15,19 +15,20 @@ from registry.edge import database
 from registry.web import forms, session
 from schemas.accounts import AccountIn, TokenIn
 from schemas.makers import MakerIn
+from schemas.standards import Role
 
 bp = session.pages(Blueprint("admin", __name__, url_prefix="/admin"))
 
 
 @bp.get("/makers", endpoint="makers")
-@session.portal("admin")
+@session.portal(Role.ADMIN)
 def maker_list():
     """The makers admitted to the brand, and the form to admit another."""
     return _makers_page()
 
 
 @bp.post("/makers")
-@session.portal("admin")
+@session.portal(Role.ADMIN)
 def admit():
     """Admit a maker of Krasnoyarsk Krai, Khakassia or Tuva to the brand."""
     try:
@@ -57,14 +58,14 @@ def _makers_page(*, errors: dict | None = None, status: int = 200):
 
 
 @bp.get("/accounts", endpoint="accounts")
-@session.portal("admin")
+@session.portal(Role.ADMIN)
 def account_list():
     """Every account, and the form to create one."""
     return _accounts_page()
 
 
 @bp.post("/accounts")
-@session.portal("admin")
+@session.portal(Role.ADMIN)
 def create_account():
     """Create an account with a temporary password, shown on the answering page once."""
     try:
@@ -80,7 +81,7 @@ def create_account():
 
 
 @bp.post("/accounts/<id:account_id>/password")
-@session.portal("admin")
+@session.portal(Role.ADMIN)
 def reset_password(account_id: int):
     """Give an account a new temporary password: the old one and every session end."""
     account = accounts.get(database.session(), account_id)
@@ -95,7 +96,7 @@ def reset_password(account_id: int):
 
 
 @bp.post("/accounts/<id:account_id>/tokens")
-@session.portal("admin")
+@session.portal(Role.ADMIN)
 def issue_token(account_id: int):
     """Issue an API token for an account; its secret is shown on the answering page once."""
     account = accounts.get(database.session(), account_id)

@@ -29,7 +29,7 @@ from schemas.assays import AssayIn
 from schemas.audit import AuditArgs
 from schemas.certificates import RevokeIn
 from schemas.common import MAX_ID
-from schemas.standards import PIECE_STATUSES
+from schemas.standards import AssayResult, PieceStatus, Role
 
 bp = session.pages(Blueprint("inspector", __name__, url_prefix="/inspector"))
 
@@ -48,13 +48,13 @@ def _helpers():
 
 
 @bp.get("/")
-@session.portal("inspector")
+@session.portal(Role.INSPECTOR)
 def queue():
     """Pieces awaiting assay, the longest waiting first."""
     items, next_after = pieces.listing(
         database.session(),
         actor=g.actor,
-        status="awaiting_assay",
+        status=PieceStatus.AWAITING_ASSAY,
         after=_cursor(MAX_ID),
         limit=_PAGE,
     )
@@ -62,7 +62,7 @@ def queue():
 
 
 @bp.get("/pieces/<id:piece_id>")
-@session.portal("inspector")
+@session.portal(Role.INSPECTOR)
 def piece(piece_id: int):
     """Everything about one piece: its details, certificate, history, and what an
     inspector can do with it now."""
@@ -70,7 +70,7 @@ def piece(piece_id: int):
 
 
 @bp.post("/pieces/<id:piece_id>/assay")
-@session.portal("inspector")
+@session.portal(Role.INSPECTOR)
 def attest(piece_id: int):
     """Attest the piece's assay; a pass issues its certificate (assays.attest)."""
     try:
@@ -97,7 +97,7 @@ def attest(piece_id: int):
 
 
 @bp.post("/certificates/<code>/revoke")
-@session.portal("inspector")
+@session.portal(Role.INSPECTOR)
 def revoke(code: str):
     """Revoke a certificate with a reason (certificates.revoke)."""
     certificate = certificates.find(database.session(), code)
@@ -131,7 +131,7 @@ def _piece_page(
     found = pieces.get(dbs, piece_id, actor=g.actor)
     if assay_form is None:
         assay_form = {
-            "result": "passed",
+            "result": AssayResult.PASSED,
             "metal": found.metal,
             "fineness": found.fineness,
             "inspectorate": inspection.usual_inspectorate(dbs, g.actor),
@@ -153,7 +153,7 @@ def _piece_page(
 
 
 @bp.get("/search")
-@session.portal("inspector")
+@session.portal(Role.INSPECTOR)
 def search():
     """Every maker's pieces, found by certificate code, UIN, reference or title."""
     dbs = database.session()
@@ -162,7 +162,7 @@ def search():
     errors: dict[str, list[str]] = {}
     if len(asked["q"]) > _SEARCH_MAX:
         errors["q"] = [gettext("At most %(count)d characters.", count=_SEARCH_MAX)]
-    if asked["status"] and asked["status"] not in PIECE_STATUSES:
+    if asked["status"] and asked["status"] not in tuple(PieceStatus):
         errors["status"] = [gettext("Choose a status from the list.")]
     if asked["maker"] and asked["maker"] not in {maker.slug for maker in directory}:
         errors["maker"] = [gettext("No maker of the brand has this name.")]
@@ -190,7 +190,7 @@ def search():
 
 
 @bp.get("/audit", endpoint="audit")
-@session.portal("inspector")
+@session.portal(Role.INSPECTOR)
 def audit_page():
     """The log's events by maker, type and time; the same as CSV to download."""
     try:
@@ -206,7 +206,7 @@ def audit_page():
 
 
 @bp.get("/audit/export.csv")
-@session.portal("inspector")
+@session.portal(Role.INSPECTOR)
 def audit_export():
     """The audit's events as CSV, exactly as /api/v1/audit/export.csv streams them."""
     try:
@@ -241,7 +241,7 @@ def _audit_page(*, steps=(), next_after=None, errors=None, shown=False) -> str:
 
 
 @bp.get("/log")
-@session.portal("inspector")
+@session.portal(Role.INSPECTOR)
 def log_status():
     """The log's size, its latest signed checkpoint, and the last full verification."""
     return render_template("inspector/log.html", status=inspection.log_status(database.session()))

@@ -25,7 +25,7 @@ from registry.models import Account, Piece
 from registry.web import forms, session
 from schemas.pieces import ANY_LEGAL_FINENESS, PieceIn
 from schemas.qr import MIN_BORDER
-from schemas.standards import PIECE_STATUSES
+from schemas.standards import CertificateStatus, Kind, Metal, PieceStatus, Role
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +41,18 @@ _CHARSETS = ("utf-8", "windows-1251")
 #: Where the import page's progress and report go, streamed as the rows are registered.
 _PROGRESS_HERE = "<!-- progress -->"
 _TEMPLATE_ROWS = (
-    ("R-101", "ring", "Кольцо «Енисей»", "Gold ring with three diamonds", "gold", "585",
+    ("R-101", Kind.RING, "Кольцо «Енисей»", "Gold ring with three diamonds", Metal.GOLD, "585",
      "3.42", "diamond:3:0.15", ""),
-    ("E-205", "earrings", "Серьги «Саяны»", "", "silver", "925", "5.10", "", ""),
+    ("E-205", Kind.EARRINGS, "Серьги «Саяны»", "", Metal.SILVER, "925", "5.10", "", ""),
 )  # fmt: skip
 
 
 @bp.get("/")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def dashboard():
     """The maker's pieces, newest first, by status and by search."""
     status = request.args.get("status") or None
-    if status not in (None, *PIECE_STATUSES):
+    if status not in (None, *PieceStatus):
         status = None
     text = request.args.get("q", "").strip()[:200]
     after = _cursor(request.args.get("after"))
@@ -77,7 +77,7 @@ def dashboard():
 
 
 @bp.route("/pieces/new", methods=["GET", "POST"])
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def register():
     """Register a piece, with its photo, in one step."""
     if request.method == "GET":
@@ -118,7 +118,7 @@ def _registered_message(piece: Piece) -> str:
 
 
 @bp.get("/pieces/<id:piece_id>")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def piece(piece_id: int):
     """One of the maker's pieces: its details, status, certificate and downloads."""
     found = pieces.get(database.session(), piece_id, actor=g.actor)
@@ -126,7 +126,7 @@ def piece(piece_id: int):
 
 
 @bp.post("/pieces/<id:piece_id>/photo")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def photo(piece_id: int):
     """Set or replace the photo of a piece not yet certified."""
     upload = request.files.get("photo")
@@ -151,7 +151,7 @@ def _attach(piece_id: int, upload) -> None:
 
 
 @bp.get("/pieces/<id:piece_id>/label.<any(png, svg):format>")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def label(piece_id: int, format: str):
     """The QR label of a certified piece, to print on its tag."""
     certificate = _certificate_of(piece_id)
@@ -169,7 +169,7 @@ def label(piece_id: int, format: str):
 
 
 @bp.get("/pieces/<id:piece_id>/card.pdf")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def card(piece_id: int):
     """The printable certificate card (A6, Russian and English) for the buyer."""
     certificate = _certificate_of(piece_id)
@@ -189,7 +189,7 @@ def card(piece_id: int):
 
 
 @bp.get("/labels.pdf")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def label_sheet():
     """A sheet of QR labels for the certified pieces ticked on the dashboard."""
     ids = [_cursor(value) for value in request.args.getlist("piece")]
@@ -220,7 +220,7 @@ def _certificate_of(piece_id: int):
     maker's piece included: Forbidden is shown as not found)."""
     found = pieces.get(database.session(), piece_id, actor=g.actor)
     certificate = found.current_certificate
-    if certificate is None or certificate.status != "valid":
+    if certificate is None or certificate.status != CertificateStatus.VALID:
         raise NotFound(
             f"Piece {found.reference} has no valid certificate: labels and cards are made "
             "for certified pieces only."
@@ -240,14 +240,14 @@ def _download(data: bytes, media_type: str, filename: str) -> Response:
 
 
 @bp.get("/import")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def bulk_import():
     """How to import: the columns, a template to fill in, the upload form."""
     return render_template("maker/import.html", errors={}, columns=imports.COLUMNS)
 
 
 @bp.get("/import/template.csv")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def import_template():
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -257,7 +257,7 @@ def import_template():
 
 
 @bp.post("/import")
-@session.portal("maker")
+@session.portal(Role.MAKER)
 def run_import():
     """Import a CSV file: every good row is registered, every bad one reported with its
     line number; the page shows progress as the rows are registered, and nothing is

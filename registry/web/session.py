@@ -30,6 +30,7 @@ from flask_wtf.csrf import CSRFProtect
 from registry import accounts
 from registry.edge import database, i18n, problems
 from registry.models import Account
+from schemas.standards import Role
 
 #: The blueprints whose forms need a CSRF token (every page blueprint with a form).
 _PROTECTED: set[str] = set()
@@ -114,10 +115,8 @@ def end() -> None:
 
 def home_of(account: Account) -> str:
     """Where an account lands after signing in."""
-    endpoint = {"maker": "maker.dashboard", "inspector": "inspector.queue"}.get(
-        account.role, "admin.makers"
-    )
-    return url_for(endpoint)
+    homes: dict[str, str] = {Role.MAKER: "maker.dashboard", Role.INSPECTOR: "inspector.queue"}
+    return url_for(homes.get(account.role, "admin.makers"))
 
 
 def portal(*roles: str) -> Callable:

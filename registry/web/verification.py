@@ -10,10 +10,10 @@ from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
-from registry import codes, verification
+from registry import codes, verification, words
 from registry.edge import database, http_cache, i18n, limits, problems, signing
 from registry.errors import MalformedCode, MistypedCode, NotFound
-from registry.web import words
+from schemas.standards import RevocationReason
 
 # Its 429 and a database that cannot answer are pages of its own (registry.edge.problems).
 bp = problems.verification_pages(Blueprint("verification", __name__))
@@ -103,7 +103,9 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         "issued_on": day(certificate.issued_at, locale),
         "attested_on": day(datetime.fromisoformat(payload["assay"]["attested_at"]), locale),
         "revoked_on": day(certificate.revoked_at, locale) if certificate.revoked_at else None,
-        "reason": words.REASONS.get(certificate.revocation_reason or "", words.REASONS["other"]),
+        "reason": words.REASONS.get(
+            certificate.revocation_reason or "", words.REASONS[RevocationReason.OTHER]
+        ),
         "current_printed": codes.printed(verdict.current_code) if verdict.current_code else None,
         # Written out: url_for costs more than the rest of a line of the page.
         "photo": {

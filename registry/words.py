@@ -1,0 +1,228 @@
+"""The registry's words as pages and cards show them: the vocabulary of schemas.standards
+(kinds, metals, reasons, statuses, roles, events), verdicts, and fixed labels.
+
+Each member of a vocabulary maps to its English message; a page translates it as it
+renders, with the rest of its messages, and a card looks it up in the same catalog
+(registry/translations), so that both read the same. Flask-free, for the cards' sake.
+`N_` only marks a message for extraction (`make translations`).
+"""
+
+from enum import StrEnum
+
+from schemas.standards import (
+    AssayResult,
+    CertificateStatus,
+    EventType,
+    Kind,
+    Metal,
+    PieceStatus,
+    RevocationReason,
+    Role,
+)
+
+
+def N_(message: str) -> str:  # noqa: N802 (the name gettext tools look for)
+    return message
+
+
+KINDS: dict[str, str] = {
+    Kind.RING: N_("Ring"),
+    Kind.EARRINGS: N_("Earrings"),
+    Kind.PENDANT: N_("Pendant"),
+    Kind.BROOCH: N_("Brooch"),
+    Kind.BRACELET: N_("Bracelet"),
+    Kind.CHAIN: N_("Chain"),
+    Kind.NECKLACE: N_("Necklace"),
+    Kind.CUFFLINKS: N_("Cufflinks"),
+    Kind.OTHER: N_("Other"),
+}
+METALS: dict[str, str] = {
+    Metal.GOLD: N_("Gold"),
+    Metal.SILVER: N_("Silver"),
+    Metal.PLATINUM: N_("Platinum"),
+    Metal.PALLADIUM: N_("Palladium"),
+}
+REASONS: dict[str, str] = {
+    RevocationReason.DATA_ERROR: N_("An error in the certificate's data"),
+    RevocationReason.FRAUD: N_("Fraud"),
+    RevocationReason.PIECE_DESTROYED: N_("The piece was destroyed"),
+    RevocationReason.PIECE_LOST_OR_STOLEN: N_("The piece was reported lost or stolen"),
+    RevocationReason.OTHER: N_("Another reason"),
+}
+PIECE_STATUSES: dict[str, str] = {
+    PieceStatus.AWAITING_ASSAY: N_("Awaiting assay"),
+    PieceStatus.CERTIFIED: N_("Certified"),
+    PieceStatus.ASSAY_FAILED: N_("Assay failed"),
+    PieceStatus.REVOKED: N_("Revoked"),
+}
+CERTIFICATE_STATUSES: dict[str, str] = {
+    CertificateStatus.VALID: N_("Valid"),
+    CertificateStatus.REVOKED: N_("Revoked"),
+    CertificateStatus.SUPERSEDED: N_("Superseded"),
+}
+ASSAY_RESULTS: dict[str, str] = {
+    AssayResult.PASSED: N_("Passed"),
+    AssayResult.FAILED: N_("Failed"),
+}
+ROLES: dict[str, str] = {
+    Role.MAKER: N_("Maker"),
+    Role.INSPECTOR: N_("Inspector"),
+    Role.ADMIN: N_("Brand office"),
+}
+EVENTS: dict[str, str] = {
+    EventType.MAKER_ADMITTED: N_("Maker admitted"),
+    EventType.ACCOUNT_CREATED: N_("Account created"),
+    EventType.ACCOUNT_PASSWORD_SET: N_("Password set"),
+    EventType.TOKEN_CREATED: N_("API token created"),
+    EventType.TOKEN_REVOKED: N_("API token revoked"),
+    EventType.PIECE_REGISTERED: N_("Piece registered"),
+    EventType.PIECE_PHOTO_SET: N_("Photo set"),
+    EventType.PIECE_PHOTO_REMOVED: N_("Photo removed"),
+    EventType.ASSAY_PASSED: N_("Assay passed"),
+    EventType.ASSAY_FAILED: N_("Assay failed"),
+    EventType.CERTIFICATE_ISSUED: N_("Certificate issued"),
+    EventType.CERTIFICATE_REVOKED: N_("Certificate revoked"),
+    EventType.CERTIFICATE_SUPERSEDED: N_("Certificate superseded"),
+    EventType.KEY_GENERATED: N_("Signing key generated"),
+    EventType.KEY_ROTATED: N_("Signing key rotated"),
+    EventType.KEY_COMPROMISED: N_("Signing key marked compromised"),
+}
+#: The label table of each vocabulary of schemas.standards (tests/test_vocabulary.py
+#: checks that every member has its label).
+VOCABULARIES: dict[type[StrEnum], dict[str, str]] = {
+    AssayResult: ASSAY_RESULTS,
+    Kind: KINDS,
+    Metal: METALS,
+    RevocationReason: REASONS,
+    PieceStatus: PIECE_STATUSES,
+    CertificateStatus: CERTIFICATE_STATUSES,
+    Role: ROLES,
+    EventType: EVENTS,
+}
+HEADINGS = {
+    "valid": N_("Authentic"),
+    "revoked": N_("Revoked"),
+    "stolen": N_("Reported stolen"),
+    "superseded": N_("Superseded"),
+    "invalid": N_("Not valid"),
+    "unknown": N_("Unknown code"),
+    "mistyped": N_("Mistyped code"),
+    "malformed": N_("Not a certificate code"),
+}
+PROBLEMS = {
+    "signature": N_("its signature does not match the registry's keys."),
+    "compromised": N_("the key that signed it was compromised before the certificate was issued."),
+}
+
+#: Fixed words of the certificate page, translated once per language with every word
+#: above: the page shows them as `L["…"]`, a lookup instead of a gettext call each.
+LABELS = (
+    N_("A newer certificate replaces this one; the details below are the old ones."),
+    N_("Assay mark"),
+    N_("Brand"),
+    N_("Certificate"),
+    N_("Check the hallmark on the piece yourself"),
+    N_("City"),
+    N_("Code"),
+    N_("Compare the piece with the photo and the description above."),
+    N_("Date"),
+    N_("Do not buy this piece. If it is offered to you, tell the police or the brand office."),
+    N_("Fineness"),
+    N_("Found"),
+    N_("If anything differs, do not buy the piece and tell the brand office."),
+    N_("Inspectorate"),
+    N_("Issued"),
+    N_("Issuer"),
+    N_("Kind"),
+    N_("Maker"),
+    N_("Maker's mark"),
+    N_("Metal"),
+    N_("Name"),
+    N_("Public log"),
+    N_("Recorded on this certificate, which no longer vouches for the piece:"),
+    N_("Reference"),
+    N_("Region"),
+    N_("State UIN"),
+    N_("State assay"),
+    N_("Stones"),
+    N_("The registry's public keys"),
+    N_("The signed certificate (JSON)"),
+    N_("This certificate no longer vouches for the piece."),
+    N_("Treat the piece as unverified."),
+    N_("Weight"),
+    N_("proof of inclusion"),
+)
+
+#: The words of the printables (registry/cards.py): the card shows each in Russian and in
+#: English side by side, whatever the reader's language.
+CARD = {
+    "certificate": N_("Certificate of authenticity"),
+    "metal": N_("Metal"),
+    "fineness": N_("Fineness"),
+    "weight": N_("Weight"),
+    "stones": N_("Stones"),
+    "maker": N_("Maker"),
+    "region": N_("Region"),
+    "mark": N_("Maker's mark"),
+    "assay_mark": N_("Assay mark"),
+    "inspectorate": N_("Assay inspectorate"),
+    "issued": N_("Issued"),
+    "city": N_("City"),
+    "reference": N_("Reference"),
+    "uin": N_("State UIN"),
+    "code": N_("Certificate code"),
+    "grams": N_("g"),
+    "scan": N_("Scan or visit {site} to check"),
+    "labels": N_("Labels"),
+}
+
+#: Messages of the schemas and services that the portals' forms show beside a field: the
+#: fixed ones are translated (forms.flat); those naming a value stay as they are.
+FORM_MESSAGES = (
+    N_("Missing data for required field."),
+    N_("Field may not be null."),
+    N_("Not a valid string."),
+    N_("Not a valid integer."),
+    N_("Not a valid number."),
+    N_("Not a valid email address."),
+    N_("Not a valid datetime."),
+    N_("Unknown field."),
+    N_("Must be greater than 0."),
+    N_("Must be later than since."),
+    N_("Must not contain NUL characters."),
+    N_("Must not contain control characters."),
+    N_("The state UIN is exactly 16 digits."),
+    N_("A maker account needs the maker's slug."),
+    N_("Only maker accounts belong to a maker."),
+    N_("Does not match the new password."),
+    N_("Already registered."),
+    N_("Already taken."),
+    N_("Already used by another of your pieces."),
+    N_("Choose a CSV file."),
+    N_("Choose a photo."),
+    N_("Conflicts with another piece."),
+    N_("No admitted maker has this slug."),
+    N_("Required when name_en has no Latin letters."),
+    N_("Same as the current password."),
+    N_("Taken."),
+    N_("Unknown encoding."),
+    N_("Wrong password."),
+    N_("Wrong text encoding."),
+)
+
+
+def every_word() -> list[str]:
+    """Every message the pages look up in `L`."""
+    vocabularies = (
+        KINDS,
+        METALS,
+        REASONS,
+        HEADINGS,
+        PROBLEMS,
+        PIECE_STATUSES,
+        ROLES,
+        EVENTS,
+        CERTIFICATE_STATUSES,
+        ASSAY_RESULTS,
+    )
+    return [*LABELS, *(word for table in vocabularies for word in table.values())]
