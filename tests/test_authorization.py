@@ -95,7 +95,6 @@ class Make(Fresh):
             return self._account(database.session(), caller).id
 
 
-
 @pytest.fixture
 def make(app, world) -> Make:
     return Make(app)
