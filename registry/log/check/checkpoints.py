@@ -51,7 +51,11 @@ def verify(
             )
         # Judged by what the note's signatures say, not by columns anyone could edit.
         signed_at = datetime.fromtimestamp(opened.timestamp or 0, UTC)
-        if opened.timestamp is None or not ring.get(opened.kid).valid_at(signed_at):
+        if (
+            opened.timestamp is None
+            or opened.kid is None
+            or not ring.get(opened.kid).valid_at(signed_at)
+        ):
             report.add(
                 where,
                 check.Kind.CHECKPOINT,

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,8 @@ from registry.log import check, ledger
 from registry.models import Account, ApiToken, AssayRecord, Certificate, Maker, Photo, Piece
 from schemas.standards import EventType
 
+#: An assay as its entries name it: by id, or, before they did, ("piece", its piece).
+_AssayKey = Any
 #: What an attestation's entry held before the log named the assay (revision 0004).
 _LEGACY_ASSAY = ("metal", "fineness", "assay_mark", "inspectorate")
 
@@ -45,7 +48,7 @@ class Records:
     codes: dict[int, str]
     roles: dict[int, str]
     issued: dict[str, _Logged] = field(default_factory=dict)
-    assays: dict[object, list[_Logged]] = field(default_factory=dict)
+    assays: dict[_AssayKey, list[_Logged]] = field(default_factory=dict)
     people: _People = field(default_factory=lambda: _People())
 
     @classmethod
@@ -69,7 +72,7 @@ class Records:
         never saw is reported at."""
         _certificates(session, self.issued, head, self.report)
         _assays(session, self.assays, head, self.report)
-        self.people.check(session, head, self.report)
+        self.people.compare(session, head, self.report)
 
 
 def _columns(row, entry: dict, makers, codes, roles, report: check.Report) -> None:
@@ -112,12 +115,13 @@ class _People:
     revoked then revived, a maker's mark or a piece's metal changed, a photo swapped
     under its name: each is a record the log does not vouch for."""
 
-    makers: dict[str, _Logged] = field(default_factory=dict)
-    accounts: dict[str, _Logged] = field(default_factory=dict)
-    tokens: dict[str, _Logged] = field(default_factory=dict)
-    pieces: dict[int, _Logged] = field(default_factory=dict)
-    photos: dict[int, tuple[int, str | None]] = field(default_factory=dict)
-    passwords: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    # Keyed by what the entries say, which a hand-made entry may leave out (None).
+    makers: dict[object, _Logged] = field(default_factory=dict)
+    accounts: dict[object, _Logged] = field(default_factory=dict)
+    tokens: dict[object, _Logged] = field(default_factory=dict)
+    pieces: dict[object, _Logged] = field(default_factory=dict)
+    photos: dict[object, tuple[int, str | None]] = field(default_factory=dict)
+    passwords: dict[object, tuple[int, str | None]] = field(default_factory=dict)
 
     def collect(self, index: int, entry: dict) -> None:
         action, data = entry.get("action"), _data(entry)
@@ -138,7 +142,7 @@ class _People:
         elif action == EventType.PIECE_PHOTO_REMOVED:
             self.photos[entry.get("piece")] = (index, None)
 
-    def check(self, session: Session, head: int, report: check.Report) -> None:
+    def compare(self, session: Session, head: int, report: check.Report) -> None:
         for maker in session.scalars(select(Maker).order_by(Maker.id)):
             logged = self.makers.get(maker.slug)
             if logged is None:
@@ -228,8 +232,8 @@ class _People:
                 report.add(
                     index, check.Kind.RECORD_DIFFERS, f"piece {piece.id}'s photo is not the one set"
                 )
-        for photo_id, sha, data in session.execute(select(Photo.id, Photo.sha256, Photo.data)):
-            if hashlib.sha256(data).hexdigest() != sha:
+        for photo_id, sha, image in session.execute(select(Photo.id, Photo.sha256, Photo.data)):
+            if hashlib.sha256(image).hexdigest() != sha:
                 report.add(
                     head, check.Kind.RECORD_DIFFERS, f"photo {photo_id}'s image is not {sha}"
                 )
@@ -265,7 +269,9 @@ def _as_signed(piece: Piece, payload: bytes, index: int, report: check.Report) -
             )
 
 
-def _collect(index: int, entry: dict, issued: dict, assays: dict) -> None:
+def _collect(
+    index: int, entry: dict, issued: dict[str, _Logged], assays: dict[_AssayKey, list[_Logged]]
+) -> None:
     action, data = entry.get("action"), _data(entry)
     code = entry.get("certificate")
     if action == EventType.CERTIFICATE_ISSUED and code:
@@ -363,7 +369,7 @@ def _status(certificate: Certificate, logged: _Logged, report: check.Report) -> 
 
 
 def _assays(
-    session: Session, assays: dict[object, list[_Logged]], head: int, report: check.Report
+    session: Session, assays: dict[_AssayKey, list[_Logged]], head: int, report: check.Report
 ) -> None:
     for assay in session.scalars(select(AssayRecord).order_by(AssayRecord.id)):
         report.assays += 1
@@ -377,7 +383,7 @@ def _assays(
             continue
         logged = found.pop(0)
         entry, data = logged.entry, _data(logged.entry)
-        stored = {
+        stored: dict[str, Any] = {
             "action": f"assay:{assay.result}",
             "at": ledger.entry_time(assay.attested_at),
             "piece": assay.piece_id,

@@ -125,7 +125,7 @@ def _compare_nodes(
     """Every node the entries [start, end) complete must be stored as computed."""
     if not completed:
         return
-    stored = {}
+    stored: dict[merkle.Node, bytes] = {}
     for level in {level for level, _ in completed}:
         first, last = start >> level, (end >> level) + 1
         stored.update(
