@@ -1,6 +1,7 @@
 """The JSON API (v1) and its OpenAPI document, generated from the marshmallow schemas."""
 
 import http
+from typing import Any
 
 import flask_smorest
 from flask import Flask
@@ -21,7 +22,7 @@ class Api(flask_smorest.Api):
 
     def _register_responses(self):
         for status in http.HTTPStatus:
-            response = {"description": status.phrase}
+            response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
             prepare_response(response, self.spec, problems.PROBLEM_JSON)

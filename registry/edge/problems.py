@@ -106,14 +106,16 @@ def _registry_error(error: errors.RegistryError) -> Response:
         detail = None if hidden else error.detail
         return _private(_page("portal/error.html", status, kind=kind, detail=detail))
     # RFC 6750 section 3: a refused bearer token is answered with its challenge.
-    challenge = isinstance(error, errors.Unauthorized)
+    headers = (
+        {"WWW-Authenticate": error.challenge} if isinstance(error, errors.Unauthorized) else None
+    )
     return problem(
         error.status,
         error.title,
         error.detail,
         slug=error.slug,
         errors=error.errors,
-        headers={"WWW-Authenticate": error.challenge} if challenge else None,
+        headers=headers,
     )
 
 
@@ -212,11 +214,12 @@ def _summary(messages: dict[str, Any]) -> str:
 
 
 def _portal_http_error(error: HTTPException) -> Response:
+    status = error.code or 500
     kind = {403: "forbidden", 404: "not_found", 413: "too_large", 429: "too_many"}.get(
-        error.code, "failed" if (error.code or 500) >= 500 else "refused"
+        status, "failed" if status >= 500 else "refused"
     )
-    response = _page("portal/error.html", error.code or 500, kind=kind)
-    if error.code == 429 and "registry_retry_after" in g:
+    response = _page("portal/error.html", status, kind=kind)
+    if status == 429 and "registry_retry_after" in g:
         response.headers["Retry-After"] = str(g.registry_retry_after)
     return _private(response)
 
