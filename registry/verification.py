@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 import keys
 from registry import certificates, codes, db
 from registry.errors import NotFound, Unavailable
-from registry.log import checkpoints, ledger, tree
+from registry.log import checkpoints, ledger, merkle, public, tree
 from registry.models import Certificate, Event
 from schemas.common import timestamp
 from schemas.standards import CertificateStatus, EventType, RevocationReason
@@ -137,25 +137,15 @@ class Signature:
 
 
 @dataclass(frozen=True)
-class Inclusion:
-    """The issue's log entry proved to be in the tree of the newest checkpoint."""
-
-    tree_size: int
-    root_hash: bytes
-    #: The audit path; None when it was not asked for.
-    proof: list[bytes] | None
-    checkpoint: str
-
-
-@dataclass(frozen=True)
 class Verdict:
     status: Status
     certificate: Record
     signature: Signature
     #: For a superseded certificate: the code of the one that now stands for the piece.
     current_code: str | None
-    #: None while the newest checkpoint does not yet cover the issue's entry.
-    inclusion: Inclusion | None = None
+    #: The issue's entry proved to be in the tree of the newest checkpoint; None while
+    #: that checkpoint does not yet cover it.
+    inclusion: public.Inclusion | None = None
 
     @property
     def reported_stolen(self) -> bool:
@@ -181,8 +171,9 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str, *, proof: bool
         certificates.readable(parsed)
         if row is None:
             raise NotFound("No certificate with this code was ever issued by the registry.")
-        if row["log_entry"] is not None:
-            row["log_entry"] = ledger.as_json(ledger.stored_bytes(row["log_entry"]))
+        entry = None if row["log_entry"] is None else ledger.stored_bytes(row["log_entry"])
+        if entry is not None:
+            row["log_entry"] = ledger.as_json(entry)
         certificate = Record(**row)
         signature = check_signature(ring, certificate)
         status = Status(certificate.status) if signature.valid else Status.INVALID
@@ -192,27 +183,35 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str, *, proof: bool
             certificate=certificate,
             signature=signature,
             current_code=current,
-            inclusion=_inclusion(reader, certificate, proof),
+            inclusion=_inclusion(reader, certificate, entry, proof),
         )
 
 
-def _inclusion(reader: db.Reader, certificate: Record, proof: bool) -> Inclusion | None:
-    index, size = certificate.log_index, certificate.checkpoint_size
-    if index is None or size is None or index >= size:
+def _inclusion(
+    reader: db.Reader, certificate: Record, entry: bytes | None, proof: bool
+) -> public.Inclusion | None:
+    index, size, root = (
+        certificate.log_index,
+        certificate.checkpoint_size,
+        certificate.checkpoint_root,
+    )
+    if index is None or size is None or root is None or entry is None or index >= size:
         return None
-    if not proof:
-        return Inclusion(size, certificate.checkpoint_root, None, certificate.checkpoint_note)
-    try:
-        proof = tree.inclusion_proof_committed(reader, index, size)
-    except Unavailable as exc:
-        # A damaged tree must not take the verdict down with it: the signature stands on
-        # its own, and `registry log verify` is where the damage is reported.
-        log.error("no inclusion proof for entry %d: %s", index, exc.detail)
-        return None
-    return Inclusion(
+    path: list[bytes] | None = None
+    if proof:
+        try:
+            path = tree.inclusion_proof_committed(reader, index, size)
+        except Unavailable as exc:
+            # A damaged tree must not take the verdict down with it: the signature stands
+            # on its own, and `registry log verify` is where the damage is reported.
+            log.error("no inclusion proof for entry %d: %s", index, exc.detail)
+            return None
+    return public.Inclusion(
+        index=index,
         tree_size=size,
-        root_hash=certificate.checkpoint_root,
-        proof=proof,
+        leaf_hash=merkle.leaf_hash(entry),
+        root_hash=root,
+        proof=path,
         checkpoint=certificate.checkpoint_note,
     )
 

@@ -134,7 +134,7 @@ def inclusion(args):
         "tree_size": proof.tree_size,
         "leaf_hash": b64(proof.leaf_hash),
         "root_hash": b64(proof.root_hash),
-        "proof": [b64(h) for h in proof.proof],
+        "proof": [b64(h) for h in proof.proof or ()],  # public.inclusion always proves
     }
     return _immutable(body, "tree_size" in args)
 

@@ -86,7 +86,7 @@ def _log(verdict: verification.Verdict) -> bytes:
         proof = {
             "tree_size": inclusion.tree_size,
             "root_hash": b64(inclusion.root_hash),
-            "proof": [b64(h) for h in inclusion.proof],
+            "proof": [b64(h) for h in inclusion.proof or ()],  # asked for: verify's default
             "checkpoint": inclusion.checkpoint,
         }
     else:

@@ -19,11 +19,17 @@ def b64(value: bytes) -> str:
 
 @dataclass(frozen=True)
 class Inclusion:
+    """Entry `index` proved to be in the tree of `tree_size` entries: its leaf, the
+    tree's root, and the audit path from one to the other (RFC 9162 §2.1.3.1)."""
+
     index: int
     tree_size: int
     leaf_hash: bytes
     root_hash: bytes
-    proof: list[bytes]
+    #: None where it was not asked for (a page links to the proof instead).
+    proof: list[bytes] | None
+    #: The signed checkpoint (C2SP note) of that root, where the answer shows it.
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
