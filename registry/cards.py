@@ -28,7 +28,7 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, WrapMode, XPos, YPos
 from PIL import Image
 
-from registry import qr, words
+from registry import numbers, qr, words
 
 _MM_PER_PT = 25.4 / 72
 #: Sizes are in millimetres, font sizes in points.
@@ -302,17 +302,13 @@ def _named(table: dict[str, str], value: str) -> str:
     return " / ".join(_in_both(label)) if label else f"{value} / {value}"
 
 
-def _number(value, places: int) -> str:
-    text = f"{float(value):.{places}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def _detail_rows(piece: dict, maker: dict, region: dict, assay: dict, issued: datetime):
     """Rows of (label, value, share of the width, most lines). A (Russian, English) value
     is shown on one line when both fit, else one line each."""
     stones = "; ".join(
         # No-break spaces keep each stone's count and carats on one line.
-        f"{stone['type']}\u00a0×\u00a0{stone['count']},\u00a0{_number(stone['carat'], 3)}\u00a0ct"
+        f"{stone['type']}\u00a0×\u00a0{stone['count']},\u00a0"
+        f"{numbers.number(stone['carat'], 3, keep=0)}\u00a0ct"
         for stone in piece["stones"]
     )
     grams = "/".join(_pair("grams"))
@@ -321,7 +317,7 @@ def _detail_rows(piece: dict, maker: dict, region: dict, assay: dict, issued: da
         [
             (_both("metal"), _named(words.METALS, piece["metal"]), 0.42, 2),
             (_both("fineness"), str(piece["fineness"]), 0.26, 1),
-            (_both("weight"), f"{_number(piece['weight_g'], 2)} {grams}", 0.32, 1),
+            (_both("weight"), f"{numbers.number(piece['weight_g'], 2, keep=0)} {grams}", 0.32, 1),
         ],
         [(_both("stones"), stones, 1.0, 2)] if stones else [],
         [(_both("maker"), (maker["name"]["ru"], maker["name"]["en"]), 1.0, 2)],

@@ -10,7 +10,7 @@ from flask import Flask, request
 from flask_babel import get_locale, get_translations
 from markupsafe import Markup, escape
 
-from registry import words
+from registry import numbers, words
 from registry.edge import i18n
 from schemas import standards
 
@@ -84,9 +84,7 @@ def _zip_words(values, table: dict[str, str], words_: dict) -> list[tuple[str, s
 
 def _grams(weight) -> str:
     """A weight in grams, two decimals, in the page's digits: 3.40 or 3,40."""
-    from registry.web import verification
-
-    return verification.number(weight, 2, str(get_locale()))
+    return numbers.number(weight, 2, str(get_locale()))
 
 
 def _day_filter(moment) -> str:

@@ -2,15 +2,13 @@
 
 import functools
 from datetime import date, datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
-from registry import codes, verification, words
+from registry import codes, numbers, verification, words
 from registry.edge import database, http_cache, i18n, limits, problems, signing
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from schemas.standards import RevocationReason
@@ -95,9 +93,9 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         "kind": words.KINDS.get(piece["kind"], piece["kind"]),
         "metal": words.METALS.get(piece["metal"], piece["metal"]),
         "found_metal": words.METALS.get(payload["assay"]["metal"], payload["assay"]["metal"]),
-        "weight": number(piece["weight_g"], 2, locale),
+        "weight": numbers.number(piece["weight_g"], 2, locale),
         "stones": [
-            {**stone, "carat": number(stone["carat"], 3, locale, keep=2)}
+            {**stone, "carat": numbers.number(stone["carat"], 3, locale, keep=2)}
             for stone in piece["stones"]
         ],
         "issued_on": day(certificate.issued_at, locale),
@@ -115,22 +113,6 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         if photo
         else None,
     }
-
-
-def number(value, places: int, locale: str, *, keep: int | None = None) -> str:
-    """`value` with `places` decimals (trailing zeros dropped down to `keep`), in the
-    locale's digits and separators: 1,234.50 or 1 234,50."""
-    text = f"{Decimal(str(value)):,.{places}f}"
-    if keep is not None:
-        whole, _, decimals = text.partition(".")
-        text = f"{whole}.{decimals.rstrip('0').ljust(keep, '0')}"
-    return text.translate(_separators(locale))
-
-
-@functools.lru_cache(maxsize=8)
-def _separators(locale: str) -> dict[int, str]:
-    # Babel's format_decimal parses its pattern on every call: tens of microseconds.
-    return str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale)})
 
 
 def day(moment: datetime, locale: str) -> str:
