@@ -22,6 +22,19 @@ class Invalid(Exception):
         self.status = status
 
 
+def cursor(text: str | None, *, largest: int) -> int | None:
+    """A number as a page's own link writes it (the `after` of a paged list, an id): None
+    when absent. Raises ValueError for anything else: not ASCII digits, or more digits
+    than `largest` has, or larger than it (its digits are counted before it is read)."""
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(largest)):
+        raise ValueError(f"not a number from 0 to {largest}")
+    if int(text) > largest:
+        raise ValueError(f"not a number from 0 to {largest}")
+    return int(text)
+
+
 def load(schema: Schema, form: Mapping[str, str], *, lists: tuple[str, ...] = ()) -> dict:
     """The form's fields loaded by `schema`; a field left blank counts as not given.
 

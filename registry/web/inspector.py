@@ -55,7 +55,7 @@ def queue():
         database.session(),
         actor=g.actor,
         status=PieceStatus.AWAITING_ASSAY,
-        after=_cursor(MAX_ID),
+        after=_after(MAX_ID),
         limit=_PAGE,
     )
     return render_template("inspector/queue.html", items=items, next_after=next_after)
@@ -175,7 +175,7 @@ def search():
             status=asked["status"] or None,
             maker_slug=asked["maker"] or None,
             newest_first=True,
-            after=_cursor(MAX_ID),
+            after=_after(MAX_ID),
             limit=_PAGE,
         )
     html = render_template(
@@ -196,7 +196,7 @@ def audit_page():
     try:
         filters = _audit_filters()
         steps, next_after = inspection.events(
-            database.session(), filters, after=_cursor(2**53), limit=_PAGE
+            database.session(), filters, after=_after(2**53), limit=_PAGE
         )
     except forms.Invalid as invalid:
         return _audit_page(errors=_by_field(invalid.errors)), 400
@@ -286,14 +286,12 @@ def _by_field(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     return merged
 
 
-def _cursor(largest: int) -> int | None:
+def _after(largest: int) -> int | None:
     """The `after` cursor of a paged list; a page link never holds anything else."""
-    raw = request.args.get("after", "")
-    if raw == "":
-        return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > largest:
-        raise InvalidInput(gettext("This page link is damaged: open the list again."))
-    return int(raw)
+    try:
+        return forms.cursor(request.args.get("after") or None, largest=largest)
+    except ValueError:
+        raise InvalidInput(gettext("This page link is damaged: open the list again.")) from None
 
 
 def _covered() -> int:

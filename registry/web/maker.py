@@ -55,7 +55,7 @@ def dashboard():
     if status not in (None, *PieceStatus):
         status = None
     text = request.args.get("q", "").strip()[:200]
-    after = _cursor(request.args.get("after"))
+    after = _listed(request.args.get("after"))
     items, next_after = pieces.listing(
         database.session(),
         actor=g.actor,
@@ -192,7 +192,7 @@ def card(piece_id: int):
 @session.portal(Role.MAKER)
 def label_sheet():
     """A sheet of QR labels for the certified pieces ticked on the dashboard."""
-    ids = [_cursor(value) for value in request.args.getlist("piece")]
+    ids = [_listed(value) for value in request.args.getlist("piece")]
     if not ids or None in ids:
         raise InvalidInput("Tick the certified pieces whose labels you want to print.")
     if len(ids) > 500:
@@ -315,7 +315,9 @@ def _progress(done: int, total: int) -> str:
     )
 
 
-def _cursor(value: str | None) -> int | None:
-    if value and value.isascii() and value.isdigit() and len(value) <= 9:
-        return int(value)
-    return None
+def _listed(value: str | None) -> int | None:
+    """A cursor or a piece's id from the dashboard's own links; None for anything else."""
+    try:
+        return forms.cursor(value, largest=999_999_999)
+    except ValueError:
+        return None

@@ -12,9 +12,11 @@ from werkzeug.exceptions import BadRequest
 from registry import makers, showcase
 from registry.edge import database, http_cache, i18n, limits, signing
 from registry.errors import InvalidInput
-from registry.web import session
+from registry.web import forms, session
 
 bp = session.pages(Blueprint("public", __name__), forms=False)
+#: The largest `after` a showcase link may hold: 18 digits.
+_LARGEST_AFTER = 10**18 - 1
 
 
 @bp.get("/")
@@ -47,7 +49,10 @@ def maker(slug: str):
 
     An unknown maker is a 404 page (makers.get raises NotFound).
     """
-    after = _cursor(request.args.get("after"))
+    try:
+        after = forms.cursor(request.args.get("after"), largest=_LARGEST_AFTER)
+    except ValueError:
+        raise BadRequest("The page's `after` must be a number from a link of this page.") from None
     found = makers.get(database.session(), slug)
     distrust = _distrust()
     items, next_after = showcase.pieces(
@@ -62,14 +67,6 @@ def maker(slug: str):
         paged=after is not None,
     )
     return _public(html)
-
-
-def _cursor(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise BadRequest("The page's `after` must be a number from a link of this page.")
-    return int(text)
 
 
 def _distrust():
