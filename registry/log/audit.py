@@ -45,7 +45,8 @@ def _query(session: Session, filters: dict[str, Any]) -> Select:
         try:
             code = certificates.readable(codes.parse(filters["certificate"]))
         except RegistryError as exc:
-            raise type(exc)(exc.detail, errors={"certificate": exc.errors["code"]}) from None
+            said = exc.errors or {}
+            raise type(exc)(exc.detail, errors={"certificate": said["code"]}) from None
         certificate_id = select(Certificate.id).where(Certificate.code == code).scalar_subquery()
         query = query.where(Event.certificate_id == certificate_id)
     if filters.get("type"):

@@ -176,7 +176,7 @@ def _open(text: str, trusted: Trusted, which: str) -> note.Checkpoint:
         raise AuditFailed(f"the {which} checkpoint does not hold: {exc}") from None
     if trusted.names is not None and opened.origin not in trusted.names:
         raise AuditFailed(f"the {which} checkpoint is of log {opened.origin!r}, not a trusted one")
-    since = trusted.distrusted_from.get(opened.kid)
+    since = trusted.distrusted_from.get(opened.kid) if opened.kid is not None else None
     if since is not None and (
         opened.timestamp is None or datetime.fromtimestamp(opened.timestamp, UTC) >= since
     ):

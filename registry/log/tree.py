@@ -116,12 +116,11 @@ def size(bind: Session | Connection, *, lock: bool = False) -> int:
     """The number of entries in the log. With `lock`, the head stays locked (appends
     wait) until the transaction ends."""
     if lock:
-        statement = (
+        value = bind.execute(
             update(LogHead).where(LogHead.id == 1).values(size=LogHead.size).returning(LogHead.size)
-        )
+        ).scalar_one_or_none()
     else:
-        statement = select(LogHead.size).where(LogHead.id == 1)
-    value = bind.execute(statement).scalar_one_or_none()
+        value = bind.execute(select(LogHead.size).where(LogHead.id == 1)).scalar_one_or_none()
     if value is None:
         raise Unavailable(_NO_HEAD)
     return value
