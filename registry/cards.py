@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from babel.support import NullTranslations, Translations
@@ -394,8 +395,13 @@ def _lines(pdf: FPDF, style: str, size: float, text: str, width: float, most: in
     pdf.set_font("Card", style, size)
     # Ordinary whitespace only: no-break spaces stay and hold their words together.
     text = _SPACES.sub(" ", str(text)).strip()
-    lines = pdf.multi_cell(
-        width, text=text, dry_run=True, output=MethodReturnValue.LINES, wrapmode=WrapMode.WORD
+    # fpdf2 documents the return as "a single value or a tuple, depending on the `output`
+    # parameter": LINES alone gives the single value, the wrapped lines.
+    lines = cast(
+        list[str],
+        pdf.multi_cell(
+            width, text=text, dry_run=True, output=MethodReturnValue.LINES, wrapmode=WrapMode.WORD
+        ),
     )
     if len(lines) <= most:
         return lines

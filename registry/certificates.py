@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import keys
 from registry import codes, pieces
-from registry.errors import Conflict, Forbidden, MalformedCode, MistypedCode, NotFound, Unavailable
+from registry.errors import Conflict, Forbidden, NotFound, Unavailable
 from registry.log import ledger
 from registry.models import Account, AssayRecord, Certificate, Piece, utcnow
 from schemas import canonical
@@ -152,23 +152,6 @@ def _unused_code(session: Session) -> str:
             return code
 
 
-def readable(parsed: codes.Parsed) -> str:
-    """The canonical code of a parse, or the refusal a person reads: MistypedCode when
-    the check symbol does not match, MalformedCode for text that cannot be a code."""
-    if parsed.problem is codes.Problem.MISTYPED:
-        raise MistypedCode(
-            "This code is mistyped: its check character does not match. "
-            "Check the code and type it again.",
-            errors={"code": ["Check character does not match."]},
-        )
-    if parsed.problem is not None:
-        raise MalformedCode(
-            "This is not a certificate code: codes look like YS-XXXX-XXXX-XXX-XXX.",
-            errors={"code": ["Not a certificate code."]},
-        )
-    return parsed.code
-
-
 def find(session: Session, text: str, *, lock: bool = False) -> Certificate:
     """The certificate for a code as a person typed it.
 
@@ -176,7 +159,7 @@ def find(session: Session, text: str, *, lock: bool = False) -> Certificate:
     symbol does not match, NotFound for a well-formed code never issued. With `lock`,
     the row stays locked for the rest of the transaction.
     """
-    code = readable(codes.parse(text))
+    code = codes.readable(codes.parse(text))
     query = select(Certificate).where(Certificate.code == code)
     if lock:
         # Serialises changes of one certificate; re-read, since the wait may have seen one.
@@ -235,16 +218,18 @@ def reissue(
         raise Forbidden("Only an assay inspector can reissue a certificate.")
     old = find(session, text, lock=True)
     if old.status == CertificateStatus.SUPERSEDED:
-        raise Conflict(
-            f"This certificate was already superseded by {codes.printed(old.superseded_by_code)}."
-        )
+        successor = old.superseded_by_code
+        assert successor is not None  # noqa: S101 - reissue links one whenever it supersedes
+        raise Conflict(f"This certificate was already superseded by {codes.printed(successor)}.")
     if (
         old.status == CertificateStatus.REVOKED
         and old.revocation_reason != RevocationReason.DATA_ERROR
     ):
         # A stolen, destroyed or forged piece must keep reading "revoked" when scanned.
+        reason = old.revocation_reason
+        assert reason is not None  # noqa: S101 - revoke sets the status and reason together
         raise Conflict(
-            f"This certificate was revoked for {old.revocation_reason.replace('_', ' ')}; "
+            f"This certificate was revoked for {reason.replace('_', ' ')}; "
             "only a revocation for a data error is mended by reissuing."
         )
     piece = pieces.get(session, old.piece_id, actor=actor, lock=True)

@@ -324,6 +324,8 @@ def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str,
         raise click.ClickException(f"the log at {url} could not be audited: {exc}") from None
     except remote.AuditFailed as exc:
         raise click.ClickException(f"the log at {url} does not hold: {exc}") from None
+    # An audit that returns has read both checkpoints (the older may be the newer).
+    assert report.newer is not None and report.older is not None  # noqa: S101
     click.echo(
         f"log at {url} verified: checkpoint of {report.newer.size} entries is signed and "
         f"consistent with the one of {report.older.size}; "
@@ -371,13 +373,17 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
     else:
         rows = list(imports.rows_from_csv(body, charset=charset))
     with tqdm(total=len(rows), unit="row", file=sys.stderr, disable=None) as bar:
+
+        def advance() -> None:
+            bar.update(1)
+
         report = imports.run(
             session,
             maker,
             iter(rows),
             actor=None,
             max_rows=_app().config["IMPORT_MAX_ROWS"],
-            progress=lambda: bar.update(1),
+            progress=advance,
         )
     session.commit()
     for row in report["rows"]:

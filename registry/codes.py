@@ -16,6 +16,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from registry.errors import MalformedCode, MistypedCode
+
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CHECK_ALPHABET = ALPHABET + "*~$=U"
 PREFIX = "YS"
@@ -82,8 +84,8 @@ def parse(text: str) -> Parsed:
             return Parsed(text)
         return Parsed(None, Problem.MISTYPED)
     raw = _symbols(text)
-    values = [_DECODE.get(symbol) for symbol in raw]
-    if len(raw) != LENGTH or None in values or any(v >= 32 for v in values[:-1]):
+    values = [value for value in map(_DECODE.get, raw) if value is not None]
+    if len(raw) != LENGTH or len(values) != LENGTH or any(v >= 32 for v in values[:-1]):
         return Parsed(None, Problem.MALFORMED)
     data = "".join(ALPHABET[v] for v in values[:-1])
     if values[-1] != _check(data):
@@ -98,3 +100,20 @@ def printed(code: str) -> str:
         parts.append(code[start : start + size])
         start += size
     return "-".join([PREFIX, *parts])
+
+
+def readable(parsed: Parsed) -> str:
+    """The canonical code of a parse, or the refusal a person reads: MistypedCode when
+    the check symbol does not match, MalformedCode for text that cannot be a code."""
+    if parsed.problem is Problem.MISTYPED:
+        raise MistypedCode(
+            "This code is mistyped: its check character does not match. "
+            "Check the code and type it again.",
+            errors={"code": ["Check character does not match."]},
+        )
+    if parsed.code is None:  # a parse has a code or else a problem: MALFORMED here
+        raise MalformedCode(
+            "This is not a certificate code: codes look like YS-XXXX-XXXX-XXX-XXX.",
+            errors={"code": ["Not a certificate code."]},
+        )
+    return parsed.code

@@ -5,6 +5,7 @@ photo, drawn here, so that the demo certificates sign photo hashes too."""
 import io
 import math
 from collections.abc import Callable
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from sqlalchemy.orm import Session
@@ -52,7 +53,10 @@ MAKERS = [
     },
 ]
 
-PIECES = {
+#: Reference, kind, title, metal, fineness, weight in grams, stones.
+DemoPiece = tuple[str, Kind, str, Metal, int, str, list[dict[str, Any]]]
+
+PIECES: dict[str, list[DemoPiece]] = {
     "yenisey-gold": [
         (
             "YG-001",
@@ -165,6 +169,7 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
             actor=inspector,
         )
     certificate = revoked.current_certificate
+    assert certificate is not None  # noqa: S101 - it passed its assay above: it was certified
     certificates.revoke(
         session,
         certificate.code,
@@ -245,7 +250,8 @@ def photo(kind: str, metal: str, stones: list[dict], *, backdrop: tuple) -> byte
 
 
 def _mix(shade: Colour, light: Colour, t: float) -> Colour:
-    return tuple(round(s + (x - s) * t) for s, x in zip(shade, light, strict=True))
+    red, green, blue = (round(s + (x - s) * t) for s, x in zip(shade, light, strict=True))
+    return (red, green, blue)
 
 
 def _inset(box: Box, by: float) -> Box:

@@ -58,8 +58,9 @@ def step(index: int, entry: bytes) -> Step:
         event = None
     if not isinstance(event, dict):
         return Step(index=index, action=None, at=None, actor_role=None)
-    actor = event.get("actor") if isinstance(event.get("actor"), dict) else {}
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    raw_actor, raw_data = event.get("actor"), event.get("data")
+    actor: dict[str, Any] = raw_actor if isinstance(raw_actor, dict) else {}
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     return Step(
         index=index,
         action=_text(event.get("action")),

@@ -12,7 +12,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image, ImageCms, ImageOps
 from sqlalchemy import select
@@ -246,7 +246,11 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             srgb = ImageCms.createProfile("sRGB")
-            return ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+            # Pillow documents the return as "Either None or a new Image object, depending
+            # on the value of inPlace"; without inPlace it is the new image.
+            return cast(
+                Image.Image, ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+            )
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken or mismatched profile: convert the plain way
     return image.convert("RGB")

@@ -51,10 +51,12 @@ def compromise(
     An active key leaves the ring without one until `rotate`. Raises keys.UnknownKey.
     """
     key = ring.mark_compromised(kid, since=since)
+    marked_since = key.compromised_since
+    assert marked_since is not None  # noqa: S101 - the key was just marked compromised
     ledger.append(
         session,
         EventType.KEY_COMPROMISED,
         actor=actor,
-        data={"kid": kid, "since": key.compromised_since.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        data={"kid": kid, "since": marked_since.strftime("%Y-%m-%dT%H:%M:%SZ")},
     )
     return key

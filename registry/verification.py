@@ -168,7 +168,7 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str, *, proof: bool
     parsed = codes.parse(text)
     with db.Reader(bind) as reader:  # one pooled connection for every read below
         row = _RECORD.one_or_none(reader, code=parsed.code or _NEVER_ISSUED)
-        certificates.readable(parsed)
+        codes.readable(parsed)
         if row is None:
             raise NotFound("No certificate with this code was ever issued by the registry.")
         entry = None if row["log_entry"] is None else ledger.stored_bytes(row["log_entry"])
@@ -177,7 +177,8 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str, *, proof: bool
         certificate = Record(**row)
         signature = check_signature(ring, certificate)
         status = Status(certificate.status) if signature.valid else Status.INVALID
-        current = _current_code(reader, certificate) if certificate.superseded_by else None
+        successor = certificate.superseded_by
+        current = _current_code(reader, successor) if successor else None
         return Verdict(
             status=status,
             certificate=certificate,
@@ -235,9 +236,9 @@ def check_signature(ring: keys.KeyRing, certificate: Record | Certificate) -> Si
     except keys.UnknownKey:
         problem = "The signing key is not one of the registry's keys."
         return Signature(False, kid, None, problem, "signature")
-    problem = _signature_problem(ring, certificate)
-    if problem is not None:
-        return Signature(False, kid, str(key.status), problem, "signature")
+    forgery = _signature_problem(ring, certificate)
+    if forgery is not None:
+        return Signature(False, kid, str(key.status), forgery, "signature")
     if not key.valid_at(certificate.issued_at):
         problem = "The signing key was compromised before this certificate was issued."
         return Signature(False, kid, str(key.status), problem, "compromised")
@@ -279,8 +280,8 @@ def _signature_problem(ring: keys.KeyRing, certificate: Record | Certificate) ->
     return None
 
 
-def _current_code(bind: "Engine | Session | db.Reader", certificate: Record) -> str:
-    current = certificate.superseded_by
+def _current_code(bind: "Engine | Session | db.Reader", successor_code: str) -> str:
+    current = successor_code
     for _ in range(_MAX_CHAIN):
         successor = _SUCCESSOR.one_or_none(bind, code=current)
         if successor is None:
