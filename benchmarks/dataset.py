@@ -39,12 +39,11 @@ from sqlalchemy import Update, func, insert, select, update
 
 import keys
 from keys import note
-from registry import accounts, assays, certificates, codes, config, db, demo, inspection, migrate
+from registry import accounts, certificates, codes, config, db, demo, inspection, migrate
 
 # Aliased: this module's own names `makers` and `pieces` are lists and counts.
-from registry import makers as registry_makers
 from registry import pieces as registry_pieces
-from registry.log import checkpoints, ledger, merkle, tree
+from registry.log import checkpoints, events, ledger, merkle, tree
 from registry.models import (
     Account,
     ApiToken,
@@ -373,7 +372,7 @@ def _insert_people(connection, start: datetime) -> list[dict[str, Any]]:
                 EventType.MAKER_ADMITTED,
                 actor=admin,
                 maker=maker,
-                data=registry_makers.admission(maker),
+                data=events.admission(maker),
                 at=at,
             )
         ledger.append(
@@ -575,7 +574,7 @@ def _build_chunk(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> d
             actor=inspector,
             maker=maker,
             piece=piece,
-            data=assays.attestation(assay),
+            data=events.attestation(assay),
             at=attested_at,
         )
         # As in certificates.issue: signed in the attestation's transaction, at its time.

@@ -29,7 +29,7 @@ from registry.errors import (
     NotFound,
     Unauthorized,
 )
-from registry.log import ledger
+from registry.log import events, ledger
 from registry.models import Account, ApiToken, utcnow
 from schemas.standards import EventType, Role
 
@@ -84,7 +84,7 @@ def set_password(
         EventType.ACCOUNT_PASSWORD_SET,
         actor=actor,
         maker=account.maker,
-        data={"account": ledger.digest(account.email), "password": password_digest(account)},
+        data={"account": ledger.digest(account.email), "password": events.password_digest(account)},
     )
 
 
@@ -125,12 +125,6 @@ def change_password(session: Session, account: Account, current: str, new: str) 
             errors={"new": ["Same as the current password."]},
         )
     set_password(session, account, new, actor=account)
-
-
-def password_digest(account: Account) -> str | None:
-    """What the log records of an account's password: the SHA-256 of its argon2 hash
-    (itself salted and slow, so the digest tells nothing about the password)."""
-    return ledger.digest(account.password_hash) if account.password_hash else None
 
 
 def session_stamp(account: Account) -> str:

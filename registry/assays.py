@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 import keys
 from registry import certificates, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput
-from registry.log import ledger
+from registry.log import events, ledger
 from registry.models import Account, AssayRecord, utcnow
 from schemas.standards import AssayResult, EventType, PieceStatus, Role
 
@@ -73,7 +73,7 @@ def attest(
         actor=actor,
         maker=piece.maker,
         piece=piece,
-        data=attestation(assay),
+        data=events.attestation(assay),
         at=assay.attested_at,
     )
     if passed:
@@ -81,17 +81,3 @@ def attest(
     else:
         piece.status = PieceStatus.ASSAY_FAILED
     return assay
-
-
-def attestation(assay: AssayRecord) -> dict:
-    """What the log records of an attestation, passed or failed: every field of the
-    record, the inspector's notes by hash."""
-    return {
-        "assay": assay.id,
-        "result": assay.result,
-        "metal": assay.metal,
-        "fineness": assay.fineness,
-        "assay_mark": assay.assay_mark,
-        "inspectorate": assay.inspectorate,
-        "notes": ledger.digest(assay.notes) if assay.notes else None,
-    }

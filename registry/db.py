@@ -13,6 +13,7 @@ from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints, so that migrations can refer to them on every backend.
@@ -191,7 +192,8 @@ class Prepared:
 
 
 def _engine_of(bind: Engine | Session) -> Engine:
-    return bind.get_bind() if isinstance(bind, Session) else bind
+    found = bind.get_bind() if isinstance(bind, Session) else bind
+    return found if isinstance(found, Engine) else found.engine
 
 
 class Reader:
@@ -201,9 +203,9 @@ class Reader:
 
     def __init__(self, bind: Engine | Session):
         self.engine = _engine_of(bind)
-        self._connection = None
+        self._connection: PoolProxiedConnection | None = None
 
-    def connection(self):
+    def connection(self) -> PoolProxiedConnection:
         if self._connection is None:
             self._connection = self.engine.raw_connection()
         return self._connection

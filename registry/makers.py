@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.log import ledger
+from registry.log import events, ledger
 from registry.models import Account, Maker
 from schemas.common import SLUG
 from schemas.standards import REGIONS, EventType
@@ -60,14 +60,9 @@ def admit(session: Session, data: dict[str, Any], *, actor: Account | None) -> M
         EventType.MAKER_ADMITTED,
         actor=actor,
         maker=maker,
-        data=admission(maker),
+        data=events.admission(maker),
     )
     return maker
-
-
-def admission(maker: Maker) -> dict:
-    """What the log records of a maker's admission: all of it is public."""
-    return {"name": maker.name, "region": maker.region, "city": maker.city, "mark": maker.mark}
 
 
 def get(session: Session, slug: str) -> Maker:

@@ -38,7 +38,7 @@ from schemathesis import checks
 from sqlalchemy import create_engine, make_url, text
 
 from registry import accounts, assays, codes, create_app, db, migrate, pieces
-from registry.edge import database, signing
+from registry.edge import auth, database, signing
 from registry.errors import Unauthorized
 from tests import factories
 from tests.conftest import PG_URL
@@ -187,7 +187,7 @@ def _roles_by_operation() -> dict[tuple[str, str], tuple[str, ...]]:
         view = app.view_functions[rule.endpoint]
         path = argument.sub(r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            found[(method, path)] = tuple(getattr(view, "_roles", ()))
+            found[(method, path)] = auth.roles_of(view)
     return found
 
 

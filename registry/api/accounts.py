@@ -1,11 +1,14 @@
 """Accounts and API tokens: the brand office creates them; anyone manages their own tokens."""
 
+from typing import Any
+
 from flask import g
 from flask_smorest import Blueprint
 
 from registry import accounts
 from registry.api.common import guarded, json_body
 from registry.edge import database
+from registry.models import Account
 from schemas.accounts import (
     AccountIn,
     AccountList,
@@ -22,11 +25,12 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts
 ANYONE = tuple(Role)
 
 
-def _new_token(account, name):
+def _new_token(account: Account, name: str | None) -> dict[str, Any]:
+    """The new token as NewTokenOut shows it: its row, and its secret, which is never
+    stored (only its hash is)."""
     token, secret = accounts.issue_token(database.session(), account, name=name, actor=g.actor)
     database.session().commit()
-    token.token = secret
-    return token
+    return {field: getattr(token, field) for field in TokenOut().fields} | {"token": secret}
 
 
 @bp.post("/accounts")

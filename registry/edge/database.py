@@ -17,9 +17,11 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _context_id() -> int:
+    # _get_current_object is werkzeug's documented way to reach what a proxy stands for;
+    # flask types these proxies as the contexts themselves.
     if has_request_context():
-        return id(request_ctx._get_current_object())
-    return id(app_ctx._get_current_object())
+        return id(request_ctx._get_current_object())  # type: ignore[attr-defined]
+    return id(app_ctx._get_current_object())  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:

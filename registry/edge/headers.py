@@ -69,7 +69,10 @@ def init_app(app: Flask, *, inline_css: list[str]) -> None:
         ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
     ]
     # Inside the proxy fix, so that it sees the scheme the client used (for HSTS).
-    app.wsgi_app = _SecurityHeaders(app.wsgi_app, fixed)
+    # Wrapping wsgi_app is Flask's documented middleware hook; mypy sees a method there.
+    app.wsgi_app = _SecurityHeaders(app.wsgi_app, fixed)  # type: ignore[method-assign]
     hops = int(app.config["PROXY_HOPS"])
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )

@@ -51,13 +51,27 @@ class InlineExpiryMemory(MemoryStorage):
         now = time.monotonic()
         if now >= self._next_clean_up:
             self._next_clean_up = now + 1.0
-            self._MemoryStorage__expire_events()
+            # limits' own clean-up, a private method: setup.cfg keeps limits below its
+            # next major release, which must be checked before allowing it.
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
 def public(view: Callable) -> Callable:
     """Count the view's requests against the client's public allowance."""
-    view._public_rate_limit = True
+    _PUBLIC_VIEWS.add(view)
     return view
+
+
+# The views that `public` marked, found again through any decorators applied over it.
+_PUBLIC_VIEWS: set[Callable] = set()
+
+
+def _is_public(view: Callable | None) -> bool:
+    while view is not None:
+        if view in _PUBLIC_VIEWS:
+            return True
+        view = getattr(view, "__wrapped__", None)
+    return False
 
 
 @functools.lru_cache(maxsize=8)
@@ -170,11 +184,18 @@ def init_app(app: Flask) -> Counter:
         key_prefix=app.config["RATELIMIT_KEY_PREFIX"],
     )
     app.extensions["registry.limiter"] = counter
+    public_endpoints: dict[str, bool] = {}
 
     @app.before_request
     def _count() -> None:
-        view = app.view_functions.get(request.endpoint)
-        if not getattr(view, "_public_rate_limit", False):
+        endpoint = request.endpoint
+        if endpoint is None:
+            return
+        is_public = public_endpoints.get(endpoint)
+        if is_public is None:
+            is_public = _is_public(app.view_functions.get(endpoint))
+            public_endpoints[endpoint] = is_public
+        if not is_public:
             return
         config = current_app.config
         if not config["RATELIMIT_ENABLED"]:

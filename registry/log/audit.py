@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from registry import certificates, codes
+from registry import codes
 from registry.errors import NotFound, RegistryError
 from registry.log import ledger, merkle
 from registry.models import Certificate, Event, Maker
@@ -43,7 +43,7 @@ def _query(session: Session, filters: dict[str, Any]) -> Select:
         query = query.where(Event.piece_id == filters["piece"])
     if "certificate" in filters:
         try:
-            code = certificates.readable(codes.parse(filters["certificate"]))
+            code = codes.readable(codes.parse(filters["certificate"]))
         except RegistryError as exc:
             said = exc.errors or {}
             raise type(exc)(exc.detail, errors={"certificate": said["code"]}) from None

@@ -24,6 +24,7 @@ from registry import assays, certificates, codes, inspection, makers, pieces
 from registry.edge import database, signing
 from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.log import audit, checkpoints
+from registry.models import Piece
 from registry.web import forms, session
 from schemas.assays import AssayIn
 from schemas.audit import AuditArgs
@@ -166,7 +167,8 @@ def search():
         errors["status"] = [gettext("Choose a status from the list.")]
     if asked["maker"] and asked["maker"] not in {maker.slug for maker in directory}:
         errors["maker"] = [gettext("No maker of the brand has this name.")]
-    items, next_after = [], None
+    items: list[Piece] = []
+    next_after = None
     if not errors:
         items, next_after = pieces.listing(
             dbs,
@@ -271,8 +273,8 @@ def _day_start(value: str, zone: ZoneInfo, *, next_day: bool) -> str | None:
 
 def _assay_fields() -> dict:
     """The attestation form as AssayIn loads it: the fineness chosen as a number."""
-    values = {key: request.form.get(key, "") for key in AssayIn().fields}
-    fineness = values["fineness"]
+    values: dict[str, str | int] = {key: request.form.get(key, "") for key in AssayIn().fields}
+    fineness = request.form.get("fineness", "")
     if fineness.isascii() and fineness.isdigit() and len(fineness) <= 9:
         values["fineness"] = int(fineness)
     return values

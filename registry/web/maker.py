@@ -152,7 +152,7 @@ def _attach(piece_id: int, upload) -> None:
 
 @bp.get("/pieces/<id:piece_id>/label.<any(png, svg):format>")
 @session.portal(Role.MAKER)
-def label(piece_id: int, format: str):
+def label(piece_id: int, format: qr.Format):
     """The QR label of a certified piece, to print on its tag."""
     certificate = _certificate_of(piece_id)
     data = qr.image(
@@ -192,8 +192,9 @@ def card(piece_id: int):
 @session.portal(Role.MAKER)
 def label_sheet():
     """A sheet of QR labels for the certified pieces ticked on the dashboard."""
-    ids = [_listed(value) for value in request.args.getlist("piece")]
-    if not ids or None in ids:
+    listed = [_listed(value) for value in request.args.getlist("piece")]
+    ids = [piece_id for piece_id in listed if piece_id is not None]
+    if not ids or len(ids) < len(listed):
         raise InvalidInput("Tick the certified pieces whose labels you want to print.")
     if len(ids) > 500:
         raise InvalidInput("Print at most 500 labels at a time.")
@@ -288,6 +289,9 @@ def run_import():
         yield head
         report = None
         try:
+            # Signed in a moment ago; an account removed since stops the import here.
+            if actor is None or actor.maker is None:
+                raise LookupError(f"account {actor_id} is no longer a maker's")
             steps = imports.run_in_steps(
                 reading, actor.maker, rows, actor=actor, max_rows=max_rows, step=_IMPORT_STEP
             )

@@ -37,7 +37,9 @@ def directory():
             database.session(), region=region, locale=_locale(), distrust=_distrust()
         )
     except InvalidInput:
-        html = render_template("public/makers.html", region=None, listed=None, unknown=region[:32])
+        html = render_template(
+            "public/makers.html", region=None, listed=None, unknown=(region or "")[:32]
+        )
         return _public((html, 400))
     return _public(render_template("public/makers.html", region=region, listed=listed))
 

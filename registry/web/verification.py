@@ -32,8 +32,12 @@ def page(code: str):
         return _refused(kind, status, code)
     if not verdict.signature.valid:
         # Nothing the row says can be trusted, not even that it is well formed.
-        return _refused("invalid", 200, code, problem=words.PROBLEMS[verdict.signature.fault])
+        fault = verdict.signature.fault or "signature"
+        return _refused("invalid", 200, code, problem=words.PROBLEMS[fault])
     payload = verification.payload(verdict)
+    if payload is None:
+        # Bytes whose signature verifies are the registry's own JSON object; never trust it.
+        return _refused("invalid", 200, code, problem=words.PROBLEMS["signature"])
     html = render_template("verify/certificate.html", **_certificate_page(verdict, payload))
     return _public(current_app.make_response(html))
 

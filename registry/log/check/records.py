@@ -17,10 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import accounts as accounts_service
-from registry import assays as assays_service
-from registry import makers as makers_service
-from registry.log import check, ledger
+from registry.log import check, events, ledger
 from registry.models import Account, ApiToken, AssayRecord, Certificate, Maker, Photo, Piece
 from schemas.standards import EventType
 
@@ -149,7 +146,7 @@ class _People:
                 report.add(
                     head, check.Kind.UNLOGGED_RECORD, f"maker {maker.slug} was never admitted"
                 )
-            elif _data(logged.entry) != makers_service.admission(maker):
+            elif _data(logged.entry) != events.admission(maker):
                 report.add(
                     logged.index, check.Kind.RECORD_DIFFERS, f"maker {maker.slug} was altered"
                 )
@@ -171,7 +168,7 @@ class _People:
                     f"account {account.id}'s role or maker is not the one it was created with",
                 )
             index, password = self.passwords.get(digest, (logged.index, None))
-            if password != accounts_service.password_digest(account):
+            if password != events.password_digest(account):
                 report.add(
                     index,
                     check.Kind.RECORD_DIFFERS,
@@ -388,7 +385,7 @@ def _assays(
             "at": ledger.entry_time(assay.attested_at),
             "piece": assay.piece_id,
             "actor": assay.inspector_id,
-            "data": assays_service.attestation(assay),
+            "data": events.attestation(assay),
         }
         if "assay" not in data:  # written before 0004: these four fields, at its own time
             stored["data"] = {k: stored["data"][k] for k in _LEGACY_ASSAY if k in data}
