@@ -1,19 +1,25 @@
 """The Yenisey Siberia jewellery registry: a Flask application built by `create_app`."""
 
 import logging
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from registry import config
 
+if TYPE_CHECKING:
+    from flask import Flask
 
-def create_app(test_config: dict | None = None) -> Flask:
+
+def create_app(test_config: dict | None = None) -> "Flask":
     """Build the application: configuration, the edge (database, keys, errors, limits,
     headers, languages), then the API and the pages.
 
     Settings come from `REGISTRY_*` environment variables, or from `test_config` alone
     (over the defaults) when one is given.
     """
+    # Imported here, not above: a service module (registry.pieces, registry.log…) loads
+    # this package first, and must not bring Flask in with it.
+    from flask import Flask
+
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config.Defaults)
     if test_config is None:

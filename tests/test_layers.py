@@ -124,3 +124,32 @@ def test_the_walk_follows_imports_through_other_modules(tmp_path):
         "registry/sub/__init__.py": "flask_babel",
         "registry/sub/inner.py": "registry.sub -> flask_babel",
     }
+
+
+def test_services_run_without_flask_loaded():
+    """What the static walk cannot see: loading every service module, in a fresh
+    interpreter, brings no part of Flask into it (the factory imports Flask only when
+    it builds an app)."""
+    import subprocess
+    import sys
+
+    services = sorted(
+        module
+        for module, path in _modules(ROOT).items()
+        if module != PACKAGE.name
+        and not _on_http_side(path.relative_to(ROOT).as_posix())
+        and "migrations" not in module.split(".")
+    )
+    assert "registry.pieces" in services and "registry.log.ledger" in services
+    program = (
+        "import importlib, sys\n"
+        f"for name in {services!r}:\n"
+        "    importlib.import_module(name)\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('flask', 'werkzeug', 'webargs') or m.startswith('flask_'))\n"
+        "print(','.join(loaded))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed program
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == ""
