@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from registry.log import check, events, ledger
 from registry.models import Account, ApiToken, AssayRecord, Certificate, Maker, Photo, Piece
-from schemas.standards import EventType
+from schemas.standards import CertificateStatus, EventType
 
 #: An assay as its entries name it: by id, or, before they did, ("piece", its piece).
 _AssayKey = Any
@@ -201,7 +201,7 @@ class _People:
         signed = dict(
             session.execute(
                 select(Certificate.piece_id, Certificate.payload).where(
-                    Certificate.status != "superseded"
+                    Certificate.status != CertificateStatus.SUPERSEDED
                 )
             ).all()
         )
@@ -329,12 +329,12 @@ def _certificates(
 
 
 def _status(certificate: Certificate, logged: _Logged, report: check.Report) -> None:
-    status, revocation, index = "valid", None, logged.index
+    status, revocation, index = CertificateStatus.VALID, None, logged.index
     for index, entry in logged.ended:
         if entry["action"] == EventType.CERTIFICATE_SUPERSEDED:
-            status = "superseded"
-        elif status == "valid":
-            status, revocation = "revoked", (index, entry)
+            status = CertificateStatus.SUPERSEDED
+        elif status == CertificateStatus.VALID:
+            status, revocation = CertificateStatus.REVOKED, (index, entry)
     if certificate.status != status:
         report.add(
             index,
