@@ -48,6 +48,7 @@ How each check works
 
 Modules
     ledger       the one append: an event's entry, in the write's transaction
+    events       what some entries say of their subject, for the services and check alike
     merkle       RFC 9162 hashes and proofs, pure functions, no database
     tree         the stored tree: head, perfect nodes, roots and proofs
     checkpoints  signing, storing and finding checkpoints (C2SP signed notes)
