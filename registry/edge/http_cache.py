@@ -1,8 +1,12 @@
-"""Cache headers for the public responses, so that phones and CDNs can keep them."""
+"""Cache headers: public responses that phones and CDNs can keep, and private ones that
+no cache may."""
 
 import hashlib
+from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
+
+from registry.edge import i18n
 
 
 def public(
@@ -32,3 +36,11 @@ def public(
         response.headers.pop("Content-Type", None)
         response.headers.pop("Content-Length", None)
     return response
+
+
+def private(response: Any) -> Response:
+    """A page for one person (a portal's page, or an error met there): no cache keeps
+    it, and a ?lang= choice sticks. Takes whatever a view may return."""
+    response = current_app.make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return i18n.remember(response)

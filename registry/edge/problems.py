@@ -30,7 +30,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from registry import errors
-from registry.edge import database, i18n
+from registry.edge import database, http_cache, i18n
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _registry_error(error: errors.RegistryError) -> Response:
         status = 404 if hidden else error.status
         kind = "not_found" if status == 404 else "refused"
         detail = None if hidden else error.detail
-        return _private(_page("portal/error.html", status, kind=kind, detail=detail))
+        return http_cache.private(_page("portal/error.html", status, kind=kind, detail=detail))
     # RFC 6750 section 3: a refused bearer token is answered with its challenge.
     headers = (
         {"WWW-Authenticate": error.challenge} if isinstance(error, errors.Unauthorized) else None
@@ -151,7 +151,7 @@ def _csrf_error(error: CSRFError) -> Response:
     if not _in_portal():
         return _http_error(error)
     log.info("form refused: %s", error.description)
-    return _private(_page("portal/error.html", 400, kind="csrf"))
+    return http_cache.private(_page("portal/error.html", 400, kind="csrf"))
 
 
 def _http_problem(error: HTTPException) -> Response:
@@ -221,7 +221,7 @@ def _portal_http_error(error: HTTPException) -> Response:
     response = _page("portal/error.html", status, kind=kind)
     if status == 429 and "registry_retry_after" in g:
         response.headers["Retry-After"] = str(g.registry_retry_after)
-    return _private(response)
+    return http_cache.private(response)
 
 
 def _too_many_requests() -> Response:
@@ -268,7 +268,7 @@ def _database_refused(error: Exception) -> Response:
         page = {503: "unavailable", 409: "conflict"}.get(kind.status, "refused")
         response = _page("portal/error.html", kind.status, kind=page)
         response.headers.update(headers)
-        return _private(response)
+        return http_cache.private(response)
     if _in_verification() and isinstance(error, OperationalError):
         # The database cannot answer: a page saying so, in the visitor's language.
         response = current_app.make_response((render_template("unavailable.html"), kind.status))
@@ -279,10 +279,3 @@ def _database_refused(error: Exception) -> Response:
 
 def _page(template: str, status: int, **context) -> Response:
     return current_app.make_response((render_template(template, **context), status))
-
-
-def _private(response: Response) -> Response:
-    """An error page for one visitor of the portals: no cache keeps it, and a ?lang=
-    choice sticks (as `registry.web.session.private` does for the portals' pages)."""
-    response.headers["Cache-Control"] = "no-store"
-    return i18n.remember(response)

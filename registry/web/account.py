@@ -4,7 +4,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from registry import accounts
-from registry.edge import database, limits
+from registry.edge import database, http_cache, limits
 from registry.errors import Unauthorized
 from registry.web import forms, session
 from schemas.accounts import PasswordChangeIn, SignInIn, TokenIn
@@ -19,8 +19,8 @@ def login():
     if request.method == "GET":
         account = session.current()
         if account is not None and not account.password_must_change:
-            return session.private(redirect(session.safe_next(target, session.home_of(account))))
-        return session.private(render_template("portal/login.html", next=target))
+            return http_cache.private(redirect(session.safe_next(target, session.home_of(account))))
+        return http_cache.private(render_template("portal/login.html", next=target))
     email = request.form.get("email", "").strip().lower()
     try:
         data = forms.load(SignInIn(), request.form)
@@ -44,19 +44,19 @@ def login():
         return _login_refused(email, target, {"_schema": [message]}, 422)
     session.begin(account)
     if account.password_must_change:
-        return session.private(redirect(url_for("account.password", next=target)))
-    return session.private(redirect(session.safe_next(target, session.home_of(account))))
+        return http_cache.private(redirect(url_for("account.password", next=target)))
+    return http_cache.private(redirect(session.safe_next(target, session.home_of(account))))
 
 
 def _login_refused(email: str, target: str | None, errors: dict, status: int):
     html = render_template("portal/login.html", next=target, email=email[:254], errors=errors)
-    return session.private((html, status))
+    return http_cache.private((html, status))
 
 
 @bp.post("/logout")
 def logout():
     session.end()
-    return session.private(redirect(url_for("public.home")))
+    return http_cache.private(redirect(url_for("public.home")))
 
 
 @bp.get("/account")

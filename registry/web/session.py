@@ -28,7 +28,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from registry import accounts
-from registry.edge import database, i18n, problems
+from registry.edge import database, http_cache, problems
 from registry.models import Account
 from schemas.standards import Role
 
@@ -128,24 +128,17 @@ def portal(*roles: str) -> Callable:
         def wrapped(*args, **kwargs):
             account = current()
             if account is None:
-                return private(redirect(url_for("account.login", next=_here())))
+                return http_cache.private(redirect(url_for("account.login", next=_here())))
             if account.password_must_change and request.endpoint != "account.password":
-                return private(redirect(url_for("account.password", next=_here())))
+                return http_cache.private(redirect(url_for("account.password", next=_here())))
             if roles and account.role not in roles:
-                return private(_page("portal/error.html", 403, kind="forbidden"))
+                return http_cache.private(_page("portal/error.html", 403, kind="forbidden"))
             g.actor = account
-            return private(current_app.make_response(view(*args, **kwargs)))
+            return http_cache.private(current_app.make_response(view(*args, **kwargs)))
 
         return wrapped
 
     return decorator
-
-
-def private(response):
-    """A page for one signed-in person: no cache keeps it, and a ?lang= choice sticks."""
-    response = current_app.make_response(response)
-    response.headers["Cache-Control"] = "no-store"
-    return i18n.remember(response)
 
 
 def safe_next(target: str | None, fallback: str) -> str:
