@@ -121,12 +121,18 @@ def _registry_error(error: errors.RegistryError) -> Response:
 
 def _invalid(error: ValidationError) -> Response:
     messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    return _invalid_fields(messages)
+
+
+def _invalid_fields(found: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
+    """422 naming every field that did not validate, with its messages."""
     return problem(
         422,
         errors.InvalidInput.title,
-        "Some fields are not valid: " + _summary(messages),
+        "Some fields are not valid: " + _summary(found),
         slug=errors.InvalidInput.slug,
-        errors=messages,
+        errors=found,
+        headers=headers,
     )
 
 
@@ -199,14 +205,7 @@ def _parsing_problem(messages: dict[str, Any], *, headers=None) -> Response:
             errors=found,
             headers=headers,
         )
-    return problem(
-        422,
-        errors.InvalidInput.title,
-        "Some fields are not valid: " + _summary(found),
-        slug=errors.InvalidInput.slug,
-        errors=found,
-        headers=headers,
-    )
+    return _invalid_fields(found, headers=headers)
 
 
 def _summary(messages: dict[str, Any]) -> str:
