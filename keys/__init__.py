@@ -12,7 +12,7 @@ standard library and cryptography, so that it can be reviewed on its own.
 from keys import jws
 from keys.errors import KeyRingError, KeysError, NoActiveKey, UnknownKey, VerificationError
 from keys.jwk import thumbprint
-from keys.ring import KeyInfo, KeyRing, KeyStatus, Signed, Verified
+from keys.ring import KeyInfo, KeyRing, KeyStatus, Signed, Verified, write_atomically
 
 __all__ = [
     "KeyInfo",
@@ -27,4 +27,5 @@ __all__ = [
     "Verified",
     "jws",
     "thumbprint",
+    "write_atomically",
 ]

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -372,7 +373,7 @@ class KeyRing:
         pem = private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
-        _write_atomically(self._directory / f"{kid}.pem", pem)
+        write_atomically(self._directory / f"{kid}.pem", pem)
         new = KeyInfo(
             kid=kid,
             status=KeyStatus.ACTIVE,
@@ -394,7 +395,7 @@ class KeyRing:
 
     def _save(self, state: dict[str, KeyInfo]) -> None:
         document = {"format": _FORMAT, "keys": [_record(info) for info in state.values()]}
-        _write_atomically(self._state_path, json.dumps(document, indent=2).encode() + b"\n")
+        write_atomically(self._state_path, json.dumps(document, indent=2).encode() + b"\n")
         seen = _signature(self._state_path)  # ours: the lock is held
         with self._mutex:
             self._adopt(state, seen)
@@ -499,12 +500,18 @@ def _signature_of(stat: os.stat_result) -> object:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    # Under the ring's lock, so one temporary name suffices; it is removed first so that
-    # O_EXCL creates it afresh with mode 0o600 whatever a crashed run left behind.
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the file at `path` with `data` so that it survives a crash or a power cut
+    whole: the old content or the new, never a mix, and the new once this returns.
+
+    Written to a temporary file beside it (mode 0o600), synced, renamed over `path`, and
+    the directory synced so that the rename itself holds. Safe to call from several
+    processes or threads at once (each has its own temporary file; the last rename wins).
+    Raises OSError.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)

@@ -2,6 +2,7 @@
 the last one signed."""
 
 import base64
+import os
 
 import pytest
 from sqlalchemy import func, select
@@ -110,6 +111,30 @@ def test_the_signer_keeps_the_larger_of_two_checkpoints(writer):
 
     assert signer.last_signed().size == size
     assert signer.state.read_text(encoding="utf-8") == kept.text
+
+
+def test_the_last_signed_checkpoint_is_written_as_durably_as_the_keys(writer, monkeypatch):
+    # Synced where keys.ring writes: the file before its rename, then its directory, so
+    # that a power cut cannot take back a checkpoint already served.
+    synced = []
+    fsync = os.fsync
+
+    def recording(fd):
+        synced.append(os.fstat(fd))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    signer = log_signer.signer()
+    made = checkpoints.make(writer, signer)
+    writer.commit()
+
+    assert signer.state.read_text(encoding="utf-8") == made.note
+    assert signer.last_signed().text == made.note
+    identities = {(stat.st_dev, stat.st_ino) for stat in synced}
+    for path in (signer.state, signer.state.parent):
+        stat = path.stat()
+        assert (stat.st_dev, stat.st_ino) in identities, f"{path} was not synced"
+    assert [path.name for path in signer.state.parent.iterdir() if path.name.startswith(".")] == []
 
 
 def test_latest_is_the_newest_of_the_largest_tree_allowed(writer):

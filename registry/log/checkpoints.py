@@ -13,7 +13,6 @@ keys (LOG_SIGNED_STATE), and checks a consistency proof from it before every sig
 """
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,13 +114,12 @@ class Signer:
 
     def remember(self, signed: note.Checkpoint) -> None:
         """Keep `signed` as the last checkpoint signed, unless a larger one is kept already
-        (two workers may finish in either order). Replaced whole, never half-written."""
+        (two workers may finish in either order). Written as the keys beside it are:
+        replaced whole, and synced, so that a power cut cannot take back what was served."""
         current = self.last_signed()
         if current is not None and current.size > signed.size:
             return
-        temporary = self.state.with_name(f".{self.state.name}.{os.getpid()}")
-        temporary.write_text(signed.text, encoding="utf-8")
-        os.replace(temporary, self.state)
+        keys.write_atomically(self.state, signed.text.encode("utf-8"))
         stat = self.state.stat()
         self._seen, self._held = (stat.st_ino, stat.st_size, stat.st_mtime_ns), signed
 
