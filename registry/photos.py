@@ -62,10 +62,10 @@ def attach(
 ) -> Photo:
     """Set the photo of one of the actor's pieces, replacing any it had.
 
-    Raises Forbidden (not the piece's maker), NotFound, Conflict (the piece is certified
-    or revoked), PayloadTooLarge, and InvalidInput naming `photo` for anything that is
-    not a whole JPEG, PNG or WebP image within the limits. The same image sent again
-    reuses its stored photo. The caller commits.
+    Raises Forbidden (not a maker), NotFound (another maker's piece too), Conflict (the
+    piece is certified or revoked), PayloadTooLarge, and InvalidInput naming `photo` for
+    anything that is not a whole JPEG, PNG or WebP image within the limits. The same
+    image sent again reuses its stored photo. The caller commits.
     """
     piece = _editable_piece(session, piece_id, actor=actor)
     encoded = _encode(data, limits)

@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry import codes
-from registry.errors import Conflict, Forbidden, NotFound
+from registry.errors import Conflict, NotFound
 from registry.log import ledger
 from registry.models import Account, Certificate, Maker, Piece
 from schemas.standards import EventType, PieceStatus, Role
@@ -54,20 +54,20 @@ def register(
         actor=actor,
         maker=maker,
         piece=piece,
-        data=registration(piece),
+        data=registration(session, piece),
     )
     return piece
 
 
-def registration(piece: Piece) -> dict:
-    """What the log records of a piece's registration; the state UIN only as a hash."""
+def registration(session: Session, piece: Piece) -> dict:
+    """What the log records of a piece's registration; the state UIN by commitment."""
     return {
         "reference": piece.reference,
         "kind": piece.kind,
         "metal": piece.metal,
         "fineness": piece.fineness,
         "weight_g": float(piece.weight_g),
-        "uin": ledger.digest(piece.uin) if piece.uin else None,
+        "uin": ledger.commitment(session, piece.uin) if piece.uin else None,
     }
 
 
@@ -98,17 +98,18 @@ def stone_json(stone: dict[str, Any]) -> dict[str, Any]:
 def get(session: Session, piece_id: int, *, actor: Account, lock: bool = False) -> Piece:
     """A piece the actor may see: a maker only their own, inspectors and admins all.
 
-    Raises NotFound, or Forbidden for another maker's piece. With `lock`, the row is
-    locked for the rest of the transaction (serialises attestations of one piece).
+    Raises NotFound, for another maker's piece too, in the same words as for an id no
+    piece has, so that a guessed id tells nothing. With `lock`, the row is locked for the
+    rest of the transaction (serialises attestations of one piece).
     """
     query = select(Piece).where(Piece.id == piece_id)
+    if actor.role == Role.MAKER:
+        query = query.where(Piece.maker_id == actor.maker_id)
     if lock:
         query = query.with_for_update(of=Piece)
     piece = session.scalar(query)
     if piece is None:
         raise NotFound(f"No piece {piece_id}.")
-    if actor.role == Role.MAKER and piece.maker_id != actor.maker_id:
-        raise Forbidden("This piece belongs to another maker.")
     return piece
 
 

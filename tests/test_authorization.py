@@ -110,7 +110,10 @@ class Endpoint:
     roles: frozenset[str] | None  # None: public, and the Authorization header is ignored
     ok: int  # the status for a caller who is let in
     request: Request  # (world, make, caller) -> (url, test-client keywords)
-    denied: frozenset[str] = frozenset()  # callers refused although their role may call
+    # Callers whose role may call, to whom the object is another maker's: answered as if it
+    # did not exist (DESIGN.md: "404 for another maker's objects, never confirm that they
+    # exist").
+    hidden: frozenset[str] = frozenset()
     writes: bool = False  # an accepted write leaves events in the ledger, a refused one none
 
     @property
@@ -122,8 +125,10 @@ class Endpoint:
             return self.ok
         if caller in UNAUTHENTICATED:
             return 401
-        if ROLES[caller] not in self.roles or caller in self.denied:
+        if ROLES[caller] not in self.roles:
             return 403
+        if caller in self.hidden:
+            return 404
         return self.ok
 
 
@@ -272,7 +277,7 @@ ENDPOINTS = [
         MAKER,
         200,
         _photo_upload,
-        denied=frozenset({"other-maker"}),
+        hidden=frozenset({"other-maker"}),
         writes=True,
     ),
     Endpoint(
@@ -281,7 +286,7 @@ ENDPOINTS = [
         MAKER,
         204,
         lambda world, make, caller: (f"/api/v1/pieces/{_photographed_piece(make)[0]}/photo", {}),
-        denied=frozenset({"other-maker"}),
+        hidden=frozenset({"other-maker"}),
         writes=True,
     ),
     # Makers (their own pieces) and inspectors (every maker's).
@@ -292,7 +297,7 @@ ENDPOINTS = [
         MAKER_OR_INSPECTOR,
         200,
         lambda world, make, caller: (f"/api/v1/pieces/{make.piece()}", {}),
-        denied=frozenset({"other-maker"}),
+        hidden=frozenset({"other-maker"}),
     ),
     # Inspectors.
     Endpoint(
@@ -574,3 +579,32 @@ def test_a_busy_database_neither_holds_up_nor_fails_an_authenticated_read(
     assert client.get("/api/v1/tokens", headers=tokens).json["items"][0]["last_used_at"] is None
     # Recorded after that response, once the lock was free; seen by the next request.
     assert client.get("/api/v1/tokens", headers=tokens).json["items"][0]["last_used_at"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/pieces/{}"),
+        ("PUT", "/api/v1/pieces/{}/photo"),
+        ("DELETE", "/api/v1/pieces/{}/photo"),
+    ],
+)
+def test_another_makers_piece_is_answered_as_one_that_does_not_exist(
+    client, world, make, method, path
+):
+    """A guessed id tells nothing: the status, title and detail are those of an id that
+    no piece has, only the number differs."""
+    theirs, _sha256 = _photographed_piece(make)
+    body = {"data": jpeg(), "content_type": "image/jpeg"} if method == "PUT" else {}
+    headers = bearer(world.other_maker)
+    hidden = client.open(path.format(theirs), method=method, headers=headers, **body)
+    absent = client.open(path.format(99999), method=method, headers=headers, **body)
+    assert hidden.status_code == absent.status_code == 404, hidden.json
+    assert hidden.mimetype == absent.mimetype == "application/problem+json"
+    assert hidden.json == {
+        **absent.json,
+        "detail": absent.json["detail"].replace("99999", str(theirs)),
+    }
+    # The piece and its photo are as they were.
+    own = client.get(f"/api/v1/pieces/{theirs}", headers=bearer(world.maker))
+    assert own.status_code == 200 and own.json["photo"] is not None

@@ -218,7 +218,7 @@ def label_sheet():
 
 def _certificate_of(piece_id: int):
     """The valid certificate of one of the maker's pieces; NotFound otherwise (another
-    maker's piece included: Forbidden is shown as not found)."""
+    maker's piece included)."""
     found = pieces.get(database.session(), piece_id, actor=g.actor)
     certificate = found.current_certificate
     if certificate is None or certificate.status != CertificateStatus.VALID:
