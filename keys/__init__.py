@@ -12,7 +12,7 @@ standard library and cryptography, so that it can be reviewed on its own.
 from keys import jws
 from keys.errors import KeyRingError, KeysError, NoActiveKey, UnknownKey, VerificationError
 from keys.jwk import thumbprint
-from keys.ring import KeyInfo, KeyRing, KeyStatus, Signed, Verified, write_atomically
+from keys.ring import KeyInfo, KeyRing, KeyStatus, Rotation, Signed, Verified, write_atomically
 
 __all__ = [
     "KeyInfo",
@@ -21,6 +21,7 @@ __all__ = [
     "KeyStatus",
     "KeysError",
     "NoActiveKey",
+    "Rotation",
     "Signed",
     "UnknownKey",
     "VerificationError",

@@ -89,6 +89,15 @@ class Verified:
     key: KeyInfo
 
 
+@dataclass(frozen=True)
+class Rotation:
+    """What one rotation did: the key active before it (None when there was none, after a
+    compromise or in an empty ring), now retired, and the new active key."""
+
+    previous: KeyInfo | None
+    new: KeyInfo
+
+
 class KeyRing:
     """A directory of Ed25519 signing keys; the only holder of private keys in the project.
 
@@ -154,8 +163,14 @@ class KeyRing:
 
     def rotate(self) -> KeyInfo:
         """Make a new active key; the previous active one is retired and keeps verifying."""
+        return self.replace_active().new
+
+    def replace_active(self) -> "Rotation":
+        """rotate(), saying which key was active before: both read and changed under the
+        ring's lock, so that a rotation racing this one can neither slip in between nor
+        be named as the key replaced here."""
         with self._locked() as state:
-            return self._add_key(state)
+            return Rotation(previous=_find_active(state), new=self._add_key(state))
 
     def mark_compromised(self, kid: str, *, since: datetime) -> KeyInfo:
         """Mark a key compromised from `since` on; what it signed before stays valid.

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 import keys
-from registry.log import ledger
+from registry.log import ledger, tree
 from registry.models import Account
 from schemas.standards import EventType
 
@@ -31,16 +31,22 @@ def generate(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> 
 
 
 def rotate(session: Session, ring: keys.KeyRing, *, actor: Account | None) -> keys.KeyInfo:
-    """A new active key; the previous one is retired and keeps verifying."""
-    previous = [k.kid for k in ring.keys() if k.status == keys.KeyStatus.ACTIVE]
-    key = ring.rotate()
+    """A new active key; the previous one is retired and keeps verifying.
+
+    The log's head is locked first, until the caller commits: rotations racing each
+    other then reach the log in the order the ring made them, each naming as retired
+    the key the one before it made active.
+    """
+    tree.size(session, lock=True)
+    rotation = ring.replace_active()
+    previous = rotation.previous
     ledger.append(
         session,
         EventType.KEY_ROTATED,
         actor=actor,
-        data={"kid": key.kid, "retired": previous[0] if previous else None},
+        data={"kid": rotation.new.kid, "retired": previous.kid if previous else None},
     )
-    return key
+    return rotation.new
 
 
 def compromise(

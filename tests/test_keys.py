@@ -354,6 +354,45 @@ def test_concurrent_first_start_generates_exactly_one_key(tmp_path):
     assert list(tmp_path.glob("*.pem")) == [tmp_path / f"{kids[0]}.pem"]
 
 
+def _replace_active_in_child(directory, barrier, results):
+    ring = keys.KeyRing(directory)
+    barrier.wait()
+    try:
+        for _ in range(3):
+            rotation = ring.replace_active()
+            results.put((rotation.previous.kid, rotation.new.kid))
+    except Exception as exc:  # reported to the parent, which would otherwise wait
+        results.put(repr(exc))
+
+
+def test_racing_rotations_each_name_the_key_they_replaced(ring, tmp_path):
+    # Four `registry keys rotate` at once, three times each: every new key replaced exactly
+    # the one active before it, so that the pairs form a single chain from the first key.
+    first = ring.active().kid
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(4)
+    results = context.Queue()
+    children = [
+        context.Process(target=_replace_active_in_child, args=(tmp_path / "keys", barrier, results))
+        for _ in range(4)
+    ]
+    for child in children:
+        child.start()
+    reported = [results.get(timeout=30) for _ in range(12)]
+    for child in children:
+        child.join(timeout=30)
+        assert child.exitcode == 0
+    assert all(isinstance(pair, tuple) for pair in reported), reported
+
+    pairs = dict(reported)
+    chain = [first]
+    while chain[-1] in pairs:
+        chain.append(pairs.pop(chain[-1]))
+    assert pairs == {}
+    assert chain == [info.kid for info in ring.keys()]
+    assert chain[-1] == ring.active().kid
+
+
 def test_a_seal_is_checked_by_its_key_alone_and_outlives_rotation(ring, tmp_path):
     first = ring.active().kid
     seal = ring.seal(first, b"jws\npayload")
