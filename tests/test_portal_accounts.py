@@ -73,6 +73,54 @@ def test_after_sign_in_the_page_asked_for_opens_but_never_another_site(client, p
     assert away.headers["Location"] == "/maker/"
 
 
+# As typed into the address bar, percent-encoded: each names another site once a browser
+# has dropped the tab or newline, turned the backslash into a slash, or decoded it again.
+ELSEWHERE = [
+    "/%09/evil.example",
+    "/%0a/evil.example",
+    "/%0d%0aSet-Cookie:%20x=1",
+    "%09//evil.example",
+    "/%5Cevil.example",
+    "/%09%5Cevil.example",
+    "/%252F%252Fevil.example",
+    "/%25%30%39/evil.example",
+    "/%E2%80%8B/evil.example",
+    "/%00/evil.example",
+    "%20/evil.example",
+    "https://evil.example/",
+    "https:/evil.example",
+    "//evil.example",
+    "",
+]
+
+
+@pytest.mark.parametrize("target", ELSEWHERE)
+def test_a_next_address_naming_another_site_goes_home_instead(client, people, target):
+    token = csrf_token(client, "/login")
+    form = {"email": "maker@test.example", "password": PASSWORD, "csrf_token": token}
+    signed_in = client.post(f"/login?next={target}", data=form)
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Location"] == "/maker/"
+    again = client.get(f"/login?next={target}")  # already signed in: sent on at once
+    assert again.status_code == 302
+    assert again.headers["Location"] == "/maker/"
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/account", "/account"),
+        ("/maker/%3Fstatus%3Dcertified", "/maker/?status=certified"),
+        ("/maker/pieces/7", "/maker/pieces/7"),
+    ],
+)
+def test_a_next_address_on_this_site_is_followed(client, people, target, location):
+    sign_in(client, "maker@test.example")
+    response = client.get(f"/login?next={target}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == location
+
+
 def test_a_form_without_its_csrf_token_is_refused(client, people):
     refused = client.post("/login", data={"email": "maker@test.example", "password": PASSWORD})
     assert refused.status_code == 400

@@ -9,6 +9,8 @@ import functools
 import hashlib
 import os
 import secrets
+import unicodedata
+import urllib.parse
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -144,9 +146,45 @@ def portal(*roles: str) -> Callable:
 def safe_next(target: str | None, fallback: str) -> str:
     """`target` when it is a path on this site; `fallback` for anything else (an open
     redirect to another site would lend it the registry's address)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    if target and _on_this_site(target):
         return target
     return fallback
+
+
+# How many times a path may have been percent-encoded; deeper than any this site makes.
+_ENCODINGS = 3
+
+
+def _on_this_site(target: str) -> bool:
+    """Whether a browser, sent to `target`, stays on this site: a path with one leading
+    slash, in every form it can take on the way.
+
+    Browsers drop tabs and newlines anywhere in an address and read a backslash as a
+    slash (so `/<tab>/evil.example` is `//evil.example`, another site), and a proxy or a
+    second redirect may decode the path again: so no control, format or white-space
+    character and no backslash is accepted anywhere, and the path is judged again after
+    each percent-decoding. The query and fragment cannot move the browser to another
+    site, and are only checked for characters no header may carry.
+    """
+    if any(_refused(character) for character in target):
+        return False
+    path = target.partition("?")[0].partition("#")[0]
+    for _ in range(_ENCODINGS + 1):
+        if not path.startswith("/") or path.startswith("//"):
+            return False
+        if any(_refused(character) for character in path):
+            return False
+        decoded = urllib.parse.unquote(path)
+        if decoded == path:
+            return True
+        path = decoded
+    return False
+
+
+def _refused(character: str) -> bool:
+    # Unicode categories C (control, format, surrogate, private use, unassigned) and Z
+    # (spaces and line or paragraph separators), with the backslash.
+    return character == "\\" or unicodedata.category(character)[0] in "CZ"
 
 
 def _here() -> str:
