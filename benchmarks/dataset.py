@@ -39,6 +39,7 @@ from sqlalchemy import Update, func, insert, select, update
 
 import keys
 from keys import note
+from keys.commitments import CommitmentKey
 from registry import accounts, certificates, codes, config, db, demo, inspection, migrate
 
 # Aliased: this module's own names `makers` and `pieces` are lists and counts.
@@ -155,6 +156,7 @@ def build(directory: Path, *, pieces: int = PIECES) -> None:
     directory.mkdir(parents=True)
     ring = keys.KeyRing(directory / "keys")
     ring.ensure_active()
+    _worker["commitments"] = CommitmentKey.in_directory(directory / "keys")
     database = directory / "registry.sqlite3"
     engine = db.make_engine(f"sqlite:///{database}")
     migrate.upgrade(engine)
@@ -380,7 +382,7 @@ def _insert_people(connection, start: datetime) -> list[dict[str, Any]]:
             EventType.ACCOUNT_CREATED,
             actor=None if account is admin else admin,
             maker=maker,
-            data={"account": ledger.digest(account.email), "role": account.role},
+            data={"account": ledger.commitment(log, account.email), "role": account.role},
             at=at,
         )
     maker_columns = [c.key for c in Maker.__table__.columns]
@@ -442,6 +444,7 @@ class _Log:
         self.events: list[Event] = []
         self.others: list[Any] = []
         self.info: dict[str, Any] = {}
+        ledger.keep_private(self, _worker["commitments"])
         self._size = 0
 
     def flush(self) -> None:
@@ -478,6 +481,7 @@ def _init_worker(keys_dir: str, start: datetime, pieces: int, seed: int) -> None
     people = _accounts(makers)
     _worker.update(
         ring=keys.KeyRing(keys_dir),
+        commitments=CommitmentKey.in_directory(keys_dir),
         issuer=certificates.Issuer(
             name=config.Defaults.ISSUER_NAME,
             url=config.Defaults.PUBLIC_BASE_URL,
@@ -565,7 +569,7 @@ def _build_chunk(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> d
             actor=account,
             maker=maker,
             piece=piece,
-            data=registry_pieces.registration(piece),
+            data=registry_pieces.registration(log, piece),
             at=registered_at,
         )
         ledger.append(
@@ -574,7 +578,7 @@ def _build_chunk(spec: list[tuple[int, str, bool, tuple[int, str] | None]]) -> d
             actor=inspector,
             maker=maker,
             piece=piece,
-            data=events.attestation(assay),
+            data=events.attestation(log, assay),
             at=attested_at,
         )
         # As in certificates.issue: signed in the attestation's transaction, at its time.

@@ -1,7 +1,7 @@
 """Accounts (maker, inspector, admin), their passwords and their API tokens.
 
 Passwords are kept as argon2id hashes (RFC 9106's second recommended parameters, as
-argon2-cffi sets them). Setting one is a log event carrying the SHA-256 of the hash, so
+argon2-cffi sets them). Setting one is a log event carrying a commitment to the hash, so
 `registry log verify` notices a hash planted in the database by hand.
 
 A token is `ysr_<8 symbols>_<secret>`: the first part is shown in listings so people can
@@ -59,7 +59,7 @@ def create(session: Session, data: dict[str, Any], *, actor: Account | None) -> 
         EventType.ACCOUNT_CREATED,
         actor=actor,
         maker=maker,
-        data={"account": ledger.digest(email), "role": account.role},
+        data={"account": ledger.commitment(session, email), "role": account.role},
     )
     return account
 
@@ -84,7 +84,10 @@ def set_password(
         EventType.ACCOUNT_PASSWORD_SET,
         actor=actor,
         maker=account.maker,
-        data={"account": ledger.digest(account.email), "password": events.password_digest(account)},
+        data={
+            "account": ledger.commitment(session, account.email),
+            "password": events.password_digest(session, account),
+        },
     )
 
 
@@ -180,7 +183,7 @@ def issue_token(
         session,
         EventType.TOKEN_CREATED,
         actor=actor,
-        data={"account": ledger.digest(account.email), "prefix": prefix},
+        data={"account": ledger.commitment(session, account.email), "prefix": prefix},
     )
     return token, secret
 
@@ -205,7 +208,10 @@ def revoke_token(session: Session, token_id: int, *, actor: Account) -> ApiToken
             session,
             EventType.TOKEN_REVOKED,
             actor=actor,
-            data={"account": ledger.digest(token.account.email), "prefix": token.prefix},
+            data={
+                "account": ledger.commitment(session, token.account.email),
+                "prefix": token.prefix,
+            },
         )
     return token
 

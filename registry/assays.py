@@ -73,7 +73,7 @@ def attest(
         actor=actor,
         maker=piece.maker,
         piece=piece,
-        data=events.attestation(assay),
+        data=events.attestation(session, assay),
         at=assay.attested_at,
     )
     if passed:

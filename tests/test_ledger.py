@@ -1,6 +1,7 @@
 """The ledger: the one append of every write's event, in the write's own transaction."""
 
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 
@@ -83,7 +84,7 @@ def test_entries_take_the_next_indices_in_order_and_their_leaves_are_stored(writ
     assert leaves == {event.log_index: merkle.leaf_hash(event.entry) for event in appended}
 
 
-def test_private_values_are_logged_as_their_sha_256_only(writer):
+def test_private_values_are_logged_as_their_keyed_commitment_only(writer, tmp_path):
     email = "Private.Person@test.example"
     account = accounts.create(writer, {"email": email, "role": "inspector"}, actor=None)
     writer.flush()
@@ -91,10 +92,23 @@ def test_private_values_are_logged_as_their_sha_256_only(writer):
         select(Event).where(Event.action == "account:created").order_by(Event.id.desc())
     )
 
-    assert json.loads(created.entry)["data"]["account"] == ledger.digest(account.email)
-    assert ledger.digest(email) == "sha256:" + hashlib.sha256(email.encode()).hexdigest()
+    key = bytes.fromhex((tmp_path / "keys" / "commitment-key").read_text())
+    keyed = hmac.new(key, account.email.encode(), hashlib.sha256).hexdigest()
+    assert json.loads(created.entry)["data"]["account"] == "hmac-sha256:" + keyed
+    assert ledger.commitment(writer, account.email) == "hmac-sha256:" + keyed
+    assert ledger.digest(account.email).encode() not in created.entry
     assert email.encode() not in created.entry
     assert account.email.encode() not in created.entry
+
+
+def test_a_commitment_is_rebuilt_in_the_form_an_entry_wrote_it(writer):
+    plain = "sha256:" + hashlib.sha256(b"a@test.example").hexdigest()
+    keyed = ledger.commitment(writer, "a@test.example")
+    assert ledger.committed_as(writer, "a@test.example", plain) == plain
+    assert ledger.committed_as(writer, "a@test.example", keyed) == keyed
+    assert ledger.committed_as(writer, "a@test.example", None) == keyed
+    assert ledger.committed_as(writer, "b@test.example", plain) != plain
+    assert ledger.commitments(writer, "a@test.example") == (keyed, plain)
 
 
 def test_a_rolled_back_write_leaves_no_entry_no_node_and_the_size_as_it_was(writer):

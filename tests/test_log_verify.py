@@ -16,8 +16,9 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from keys import note
-from registry import cli
-from registry.log import merkle
+from registry import accounts, cli
+from registry.edge import database
+from registry.log import ledger, merkle
 from tests.factories import assay_data, bearer, certify, piece_data
 
 
@@ -462,3 +463,51 @@ def test_a_certified_piece_altered_from_what_its_certificate_signs_is_named(hist
     assert result.exit_code != 0
     assert f"piece {piece}'s title is not what its certificate signs" in result.output
     assert f"piece {piece}'s weight is not what its certificate signs" in result.output
+
+
+def _set_password(app, email: str, password: str) -> None:
+    with app.app_context():
+        session = database.session()
+        account = accounts.by_email(session, email)
+        accounts.set_password(session, account, password, actor=account)
+        session.commit()
+
+
+def test_a_log_mixing_plain_and_keyed_commitments_verifies_and_names_a_changed_e_mail(
+    app, client, world, verify, sql, monkeypatch
+):
+    admin = bearer(world.admin)
+    # Entries written before commitments were keyed named private values by plain SHA-256.
+    with monkeypatch.context() as before:
+        before.setattr(ledger, "commitment", lambda session, value: ledger.digest(value))
+        old = client.post(
+            "/api/v1/accounts",
+            json={"email": "old@test.example", "role": "inspector"},
+            headers=admin,
+        )
+        assert old.status_code == 201, old.json
+        _set_password(app, "old@test.example", "first-birch-taiga-1")
+        certify(client, world, uin="6431000012345678", assay={"notes": "Logged in plain"})
+    plain = ledger.digest("old@test.example").encode()
+    assert any(plain in bytes(row[0]) for row in sql("SELECT entry FROM event"))
+    # Then keyed, for the same account and for new ones.
+    token = client.post(
+        f"/api/v1/accounts/{old.json['id']}/tokens", json={"name": "after"}, headers=admin
+    )
+    assert token.status_code == 201, token.json
+    _set_password(app, "old@test.example", "second-birch-taiga-2")
+    new = client.post(
+        "/api/v1/accounts", json={"email": "new@test.example", "role": "inspector"}, headers=admin
+    )
+    assert new.status_code == 201, new.json
+    certify(client, world, uin="6431000087654321", assay={"notes": "Logged keyed"})
+    entries = b"".join(bytes(row[0]) for row in sql("SELECT entry FROM event"))
+    assert b'"hmac-sha256:' in entries and b'"sha256:' in entries
+
+    result = verify()
+    assert result.exit_code == 0, result.output
+
+    sql("UPDATE account SET email = 'changed@test.example' WHERE id = :i", i=old.json["id"])
+    result = verify()
+    assert result.exit_code != 0
+    assert f"account {old.json['id']} was never created" in result.output

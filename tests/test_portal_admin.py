@@ -129,9 +129,10 @@ def test_a_new_account_gets_a_temporary_password_it_must_change(app, client, off
     assert newcomer.get("/maker/").status_code == 200
 
 
-def test_the_log_records_the_new_account_and_its_password(client, office):
+def test_the_log_records_the_new_account_and_its_password(app, client, office):
     post_form(client, "/admin/accounts", {"email": "second@test.example", "role": "inspector"})
-    account = ledger.digest("second@test.example")
+    with app.app_context():
+        account = ledger.commitment(database.session(), "second@test.example")
     for action in ("account:created", "account:password_set"):
         events = client.get(
             f"/api/v1/audit/events?type={action}", headers=bearer(office.inspector)

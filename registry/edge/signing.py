@@ -1,9 +1,12 @@
-"""The application's key ring and issuer identity, built once per app from its config."""
+"""The application's key ring, commitment key and issuer identity, built once per app
+from its config."""
 
 from flask import Flask, current_app
 
 import keys
+from keys.commitments import CommitmentKey
 from registry.certificates import Issuer
+from registry.log import ledger
 
 
 def init_app(app: Flask) -> None:
@@ -16,6 +19,11 @@ def init_app(app: Flask) -> None:
     if app.config["GENERATE_KEY_ON_START"] and not ring.keys():
         ring.ensure_active()
     app.extensions["registry.keyring"] = ring
+    # Made on first start, beside the signing keys, like the session secret; every session
+    # of the app commits to private values with it (needs registry.edge.database first).
+    ledger.keep_private(
+        app.extensions["registry.sessionmaker"], CommitmentKey.in_directory(app.config["KEYS_DIR"])
+    )
     app.extensions["registry.issuer"] = Issuer(
         name=app.config["ISSUER_NAME"], url=app.config["PUBLIC_BASE_URL"], brand=app.config["BRAND"]
     )

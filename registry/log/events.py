@@ -1,8 +1,14 @@
 """What the entries of some events say about their subject, written once: the service
 that appends the event and the local check that compares the rows with the log
-(check/records.py) both read it here, so the two can never drift apart."""
+(check/records.py) both read it here, so the two can never drift apart.
+
+Private values are named by their keyed commitment (`ledger.commitment`); `like` takes an
+entry as written, so that one written before commitments were keyed is rebuilt in its
+own form (plain SHA-256) and still compares equal."""
 
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from registry.log import ledger
 from registry.models import Account, AssayRecord, Maker
@@ -13,15 +19,20 @@ def admission(maker: Maker) -> dict[str, Any]:
     return {"name": maker.name, "region": maker.region, "city": maker.city, "mark": maker.mark}
 
 
-def password_digest(account: Account) -> str | None:
-    """What the log records of an account's password: the SHA-256 of its argon2 hash
-    (itself salted and slow, so the digest tells nothing about the password)."""
-    return ledger.digest(account.password_hash) if account.password_hash else None
+def password_digest(session: Session, account: Account, *, like: object = None) -> str | None:
+    """What the log records of an account's password: a commitment to its argon2 hash
+    (itself salted and slow, so this tells nothing about the password)."""
+    if not account.password_hash:
+        return None
+    return ledger.committed_as(session, account.password_hash, like)
 
 
-def attestation(assay: AssayRecord) -> dict[str, Any]:
+def attestation(
+    session: Session, assay: AssayRecord, *, like: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What the log records of an attestation, passed or failed: every field of the
-    record, the inspector's notes by hash."""
+    record, the inspector's notes by commitment."""
+    said = (like or {}).get("notes")
     return {
         "assay": assay.id,
         "result": assay.result,
@@ -29,5 +40,5 @@ def attestation(assay: AssayRecord) -> dict[str, Any]:
         "fineness": assay.fineness,
         "assay_mark": assay.assay_mark,
         "inspectorate": assay.inspectorate,
-        "notes": ledger.digest(assay.notes) if assay.notes else None,
+        "notes": ledger.committed_as(session, assay.notes, said) if assay.notes else None,
     }

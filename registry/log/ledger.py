@@ -1,9 +1,9 @@
 """The registry's record of every write, appended in the transaction of the write.
 
 Every service that changes state calls `append` and nothing else writes events. Each
-entry is the RFC 8785 form of one event and holds only what is public, plus SHA-256
-hashes of what is not (such as e-mail addresses), because anyone may read the log. The
-entry becomes a leaf of the log's Merkle tree (registry/log/tree.py) in the same
+entry is the RFC 8785 form of one event and holds only what is public, plus keyed
+commitments to what is not (such as e-mail addresses), because anyone may read the log.
+The entry becomes a leaf of the log's Merkle tree (registry/log/tree.py) in the same
 transaction, at the next index.
 """
 
@@ -12,18 +12,62 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from keys.commitments import CommitmentKey
 from registry.log import tree
 from registry.models import Account, Certificate, Event, Maker, Piece, utcnow
 from schemas import canonical
 from schemas.standards import SYSTEM_ROLE, EventType
 
+#: How entries name a value by hash: plain SHA-256 (public values, and private ones in
+#: entries written before commitments were keyed), or HMAC-SHA256 with the commitment key.
+PLAIN, KEYED = "sha256:", "hmac-sha256:"
+_COMMITMENT_KEY = "registry.log.commitment_key"
+
 
 def digest(value: str | bytes) -> str:
-    """SHA-256 of a private value, so the log can refer to it without disclosing it."""
-    data = value.encode() if isinstance(value, str) else value
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    """Plain SHA-256 of a value anyone may hash, such as a certificate's bytes. Never for
+    a private value: anyone can test a guess against it (see `commitment`)."""
+    return PLAIN + hashlib.sha256(_bytes(value)).hexdigest()
+
+
+def keep_private(target: sessionmaker | Session, key: CommitmentKey) -> None:
+    """Have `target`, a session or every session a maker makes, commit to private values
+    with `key`."""
+    if isinstance(target, sessionmaker):
+        target.configure(info={**target.kw.get("info", {}), _COMMITMENT_KEY: key})
+    else:
+        target.info[_COMMITMENT_KEY] = key
+
+
+def commitment(session: Session, value: str | bytes) -> str:
+    """A keyed commitment (HMAC-SHA256) to a private value (an e-mail address, a UIN,
+    notes), so the log can refer to it without disclosing it, and only a holder of the
+    key directory can check a guess. Raises RuntimeError for a session without the key
+    (one not made by a maker given to `keep_private`)."""
+    key = session.info.get(_COMMITMENT_KEY)
+    if key is None:
+        raise RuntimeError("this session has no commitment key (ledger.keep_private)")
+    return KEYED + key.commit(_bytes(value))
+
+
+def committed_as(session: Session, value: str | bytes, said: object) -> str:
+    """`value`'s commitment in the form `said` is written in: plain SHA-256 for an entry
+    written before commitments were keyed, keyed otherwise. Equal to `said` exactly when
+    the entry committed to `value`."""
+    if isinstance(said, str) and said.startswith(PLAIN):
+        return digest(value)
+    return commitment(session, value)
+
+
+def commitments(session: Session, value: str | bytes) -> tuple[str, str]:
+    """Both forms an entry may name `value` by, keyed first: to find it among entries."""
+    return commitment(session, value), digest(value)
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
 
 
 def entry_time(moment: datetime) -> str:

@@ -150,11 +150,13 @@ class _People:
                 report.add(
                     logged.index, check.Kind.RECORD_DIFFERS, f"maker {maker.slug} was altered"
                 )
+        # An entry names an e-mail address by its keyed commitment, or, written before
+        # commitments were keyed, by its plain SHA-256: either form vouches for it.
         emails = {}
         for account in session.scalars(select(Account).order_by(Account.id)):
-            digest = ledger.digest(account.email)
-            emails[account.id] = digest
-            logged = self.accounts.get(digest)
+            forms = ledger.commitments(session, account.email)
+            emails[account.id] = forms
+            logged = next((self.accounts[f] for f in forms if f in self.accounts), None)
             if logged is None:
                 report.add(
                     head, check.Kind.UNLOGGED_RECORD, f"account {account.id} was never created"
@@ -167,8 +169,12 @@ class _People:
                     check.Kind.RECORD_DIFFERS,
                     f"account {account.id}'s role or maker is not the one it was created with",
                 )
-            index, password = self.passwords.get(digest, (logged.index, None))
-            if password != events.password_digest(account):
+            index, password = max(
+                (self.passwords[f] for f in forms if f in self.passwords),
+                key=lambda found: found[0],
+                default=(logged.index, None),
+            )
+            if password != events.password_digest(session, account, like=password):
                 report.add(
                     index,
                     check.Kind.RECORD_DIFFERS,
@@ -181,7 +187,7 @@ class _People:
                     head, check.Kind.UNLOGGED_RECORD, f"token {token.prefix} was never created"
                 )
                 continue
-            if _data(logged.entry).get("account") != emails.get(token.account_id):
+            if _data(logged.entry).get("account") not in emails.get(token.account_id, ()):
                 report.add(
                     logged.index, check.Kind.RECORD_DIFFERS, f"token {token.prefix} changed hands"
                 )
@@ -385,7 +391,7 @@ def _assays(
             "at": ledger.entry_time(assay.attested_at),
             "piece": assay.piece_id,
             "actor": assay.inspector_id,
-            "data": events.attestation(assay),
+            "data": events.attestation(session, assay, like=data),
         }
         if "assay" not in data:  # written before 0004: these four fields, at its own time
             stored["data"] = {k: stored["data"][k] for k in _LEGACY_ASSAY if k in data}
