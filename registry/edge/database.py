@@ -3,8 +3,11 @@
 One engine and session factory per app; one session per request, or per app context
 outside requests (not per thread), removed when it ends. A request with a safe method
 (GET, HEAD, OPTIONS) is said to read, so on SQLite it never queues for the write lock;
-every other request, and every command, is a writer unless it says otherwise.
+so is a view marked `@reads` (signing in posts a form, but only reads). Every other
+request, and every command, is a writer unless it says otherwise.
 """
+
+from collections.abc import Callable
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask.globals import app_ctx, request_ctx
@@ -36,7 +39,9 @@ def init_app(app: Flask) -> None:
     # Registered before every other hook, so that it runs first and its teardown last.
     @app.before_request
     def _say_whether_writing() -> None:
-        g.registry_writing = db.writing(request.method not in _SAFE_METHODS)
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        writes = request.method not in _SAFE_METHODS and not _reads(view)
+        g.registry_writing = db.writing(writes)
 
     @app.teardown_request
     def _end_request(_exc) -> None:
@@ -48,6 +53,30 @@ def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def _end_context(_exc) -> None:
         factory.remove()
+
+
+def reads(view: Callable) -> Callable:
+    """Mark a view that only reads whatever its method: its transaction begins deferred
+    on SQLite, so it is served while a writer (a long import) holds the write lock.
+
+    Such a view must not write. Should it ever have to, it ends its reading transaction
+    first (`end_session`) and writes after `db.writing(True)`: SQLite refuses, rather
+    than waits, a deferred transaction that turns to writing once another writer got in.
+    """
+    _READING_VIEWS.add(view)
+    return view
+
+
+# The views that `reads` marked, found again through any decorators applied over it.
+_READING_VIEWS: set[Callable] = set()
+
+
+def _reads(view: Callable | None) -> bool:
+    while view is not None:
+        if view in _READING_VIEWS:
+            return True
+        view = getattr(view, "__wrapped__", None)
+    return False
 
 
 def end_session() -> None:

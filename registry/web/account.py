@@ -13,6 +13,7 @@ bp = session.pages(Blueprint("account", __name__))
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@database.reads
 def login():
     """The sign-in form. Failures are counted per account and per client address."""
     target = request.args.get("next")
