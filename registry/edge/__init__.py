@@ -15,12 +15,23 @@ what both share, one module per job:
 - `http_cache`: Cache-Control and ETag for the public answers;
 - `headers`: the security headers (CSP with the pages' stylesheets by hash, HSTS) and
   the trust placed in proxies in front;
-- `i18n`: the pages' language, from the visitor's choice or the browser.
+- `i18n`: the pages' language, from the visitor's choice or the browser;
+- `bodies`: the request body limit, held for chunked bodies too (413, never cut short).
 """
 
 from flask import Flask
 
-from registry.edge import auth, database, headers, i18n, limits, log_signer, problems, signing
+from registry.edge import (
+    auth,
+    bodies,
+    database,
+    headers,
+    i18n,
+    limits,
+    log_signer,
+    problems,
+    signing,
+)
 
 
 def init_app(app: Flask, *, inline_css: list[str]) -> None:
@@ -29,6 +40,7 @@ def init_app(app: Flask, *, inline_css: list[str]) -> None:
     The order matters: the database's before_request must run first (and its teardown
     last), and the log's signer needs the key ring and the sessions.
     """
+    bodies.init_app(app)
     database.init_app(app)
     auth.init_app(app)
     problems.init_app(app)
