@@ -60,6 +60,9 @@ class Defaults:
     SECRET_KEY: str | None = None
     #: Hours a portal sign-in lasts.
     SESSION_HOURS = 12
+    #: Name of the portals' session cookie. Cookies are kept per host, whatever the port:
+    #: registries (or other applications) sharing a host need a name each.
+    SESSION_COOKIE_NAME = "registry_session"
     #: Failed sign-ins allowed per account, and per client address, before sign-in is
     #: refused for the rest of the window (in the rate-limit storage above).
     LOGIN_RATE_LIMIT_ACCOUNT = "10 per 15 minutes"
@@ -112,6 +115,7 @@ _TEXT_SETTINGS = (
     "LOG_ORIGIN",
     "LOG_SIGNED_STATE",
     "SECRET_KEY",
+    "SESSION_COOKIE_NAME",
     "LOGIN_RATE_LIMIT_ACCOUNT",
     "LOGIN_RATE_LIMIT_CLIENT",
     "CARD_FONT",

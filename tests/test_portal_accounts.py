@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from registry import accounts, cli
+from registry import accounts, cli, create_app
 from registry.edge import database
 from registry.models import Account
 from tests.factories import PASSWORD, bearer, csrf_token, post_form, sign_in, with_passwords
@@ -40,6 +40,33 @@ def test_the_session_cookie_is_secure_over_https(client, people):
     )
     assert response.status_code == 302
     assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_the_session_cookie_bears_the_registrys_own_name(app, client, people):
+    """Not Flask's generic `session`, which another application on the same host would
+    read, overwrite or clear (cookies are kept per host, whatever the port)."""
+    response = sign_in(client, "maker@test.example")
+    assert response.status_code == 302
+    cookies = response.headers.getlist("Set-Cookie")
+    assert [cookie.partition("=")[0] for cookie in cookies] == ["registry_session"]
+    assert client.get_cookie("registry_session") is not None
+    assert client.get("/maker/").status_code == 200
+
+
+def test_the_session_cookies_name_is_a_setting(database_url, tmp_path, people):
+    renamed = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "KEYS_DIR": str(tmp_path / "keys"),
+            "SESSION_COOKIE_NAME": "registry_kk",
+        }
+    )
+    try:
+        response = sign_in(renamed.test_client(), "maker@test.example")
+        assert response.headers["Set-Cookie"].startswith("registry_kk=")
+    finally:
+        renamed.extensions["registry.engine"].dispose()
 
 
 def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client, people):

@@ -51,7 +51,6 @@ def init_app(app: Flask) -> None:
     config = app.config
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _secret_key(Path(config["KEYS_DIR"]))
-    config.setdefault("SESSION_COOKIE_NAME", "registry_session")
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["SESSION_HOURS"])
