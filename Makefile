@@ -7,7 +7,7 @@ PORT ?= 8000
 WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format bench clean translations chromium fonts
+.PHONY: install run test test-fast lint format bench clean translations chromium fonts nginx
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,28 +18,41 @@ install: $(STAMP)
 
 # QR codes and demo links point at this server unless REGISTRY_PUBLIC_BASE_URL says otherwise.
 run: export REGISTRY_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-run: $(STAMP) fonts
+# `registry serve`: nginx in front (it reads whole requests, with timeouts, so slow
+# clients never hold a gunicorn worker), gunicorn behind it on a private socket.
+run: $(STAMP) fonts nginx
 	$(BIN)/registry init
 	$(BIN)/registry demo --if-empty
-	PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn --config python:registry.gunicorn_conf \
-		--access-logfile - wsgi:app
+	$(BIN)/registry serve --port $(PORT) --workers $(WORKERS)
 
 # The suite on every core, each test file whole on one worker (pytest-xdist); beside it,
 # in a process of its own, the API fuzzing, whose operations schemathesis reports one by
 # one only outside xdist (much of the suite waits on databases and browsers, so the two
-# share the cores well). Fails if either fails, or if either ran no test (exit code 5).
-test: $(STAMP) chromium fonts
+# share the cores well). Then, alone, the served front under slow clients
+# (tests/test_front.py: its latency bound must not depend on the suite's load). Fails if
+# any part fails, or ran no test (exit code 5).
+test: $(STAMP) chromium fonts nginx
 	@$(BIN)/python -m pytest -q tests/test_openapi_fuzz.py > $(VENV)/fuzz.log 2>&1 & fuzz=$$!; \
-	$(BIN)/python -m pytest -n auto --dist loadfile --ignore tests/test_openapi_fuzz.py; \
+	$(BIN)/python -m pytest -n auto --dist loadfile --ignore tests/test_openapi_fuzz.py \
+		--ignore tests/test_front.py; \
 	suite=$$?; wait $$fuzz; fuzzed=$$?; \
 	echo "--- API fuzzing (tests/test_openapi_fuzz.py):"; cat $(VENV)/fuzz.log; \
-	test $$suite -eq 0 -a $$fuzzed -eq 0
+	echo "--- The front under slow clients (tests/test_front.py):"; \
+	$(BIN)/python -m pytest -q -p no:xdist tests/test_front.py; front=$$?; \
+	test $$suite -eq 0 -a $$fuzzed -eq 0 -a $$front -eq 0
 
 # The suite without the browser tests (tests/live.py's users) and the API fuzzing: what
 # to run between edits. `make test` runs everything.
 test-fast: $(STAMP) fonts
 	$(BIN)/python -m pytest -n auto --dist loadfile --ignore tests/test_openapi_fuzz.py \
-		--ignore tests/test_browser.py --ignore tests/test_portal_journeys.py
+		--ignore tests/test_browser.py --ignore tests/test_portal_journeys.py \
+		--ignore tests/test_front.py
+
+# `registry serve` puts Debian's nginx in front of gunicorn (registry/front.py).
+nginx:
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		apt-get install -y --no-install-recommends nginx-light || (apt-get update && \
+		apt-get install -y --no-install-recommends nginx-light)
 
 # The browser tests drive Debian's Chromium (tests/test_browser.py), never a downloaded one.
 chromium:

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import flask
 from flask import Flask
 from marshmallow import ValidationError
 
 import keys
-from registry import accounts, db, imports, makers, migrate, signing_keys
+from registry import accounts, config, db, imports, makers, migrate, signing_keys
+from registry import front as registry_front
 from registry.edge import database, log_signer, signing
 from registry.errors import RegistryError
 from registry.log import check, checkpoints, public, remote, tree
@@ -398,8 +400,14 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")))
 @click.option("--host", default="127.0.0.1")
 @click.option("--workers", type=int, default=2)
-def serve(port: int, host: str, workers: int) -> None:
-    """Serve the registry with gunicorn, with the settings of `make run`."""
+@click.option(
+    "--front/--no-front",
+    default=True,
+    help="nginx in front, reading whole requests with timeouts (the default); without it, "
+    "gunicorn alone, for a machine behind a proxy that buffers requests itself.",
+)
+def serve(port: int, host: str, workers: int, front: bool) -> None:
+    """Serve the registry with gunicorn, with the settings of `make run`, behind nginx."""
     env = dict(os.environ)
     if click.get_current_context().meta.get("registry.key_default_set"):
         del env["REGISTRY_GENERATE_KEY_ON_START"]  # the server makes a key on first start
@@ -412,10 +420,30 @@ def serve(port: int, host: str, workers: int) -> None:
         "python:registry.gunicorn_conf",
         "--workers",
         str(workers),
-        "--bind",
-        f"{host}:{port}",
         "--access-logfile",
         "-",
         "wsgi:app",
     ]
-    os.execvpe(sys.executable, argv, env)  # noqa: S606 - replaces this process, no shell
+    if not front:
+        argv[-1:-1] = ["--bind", f"{host}:{port}"]
+        os.execvpe(sys.executable, argv, env)  # noqa: S606 - replaces this process, no shell
+    try:
+        nginx = registry_front.nginx_binary()
+    except registry_front.FrontError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # nginx is one more proxy hop: the client's address and scheme come from it.
+    env["REGISTRY_PROXY_HOPS"] = str(int(env.get("REGISTRY_PROXY_HOPS") or 0) + 1)
+    settings = flask.Config(os.getcwd())
+    settings.from_object(config.Defaults)
+    config.load_environment(settings)
+    state = registry_front.private_state()
+    front_settings = registry_front.Front(
+        host=host, port=port, max_body=int(settings["MAX_CONTENT_LENGTH"]), state=state
+    )
+    try:
+        status = registry_front.serve(front_settings, argv, env=env, nginx=nginx)
+    except registry_front.FrontError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        registry_front.cleanup(state)
+    sys.exit(status)

@@ -153,3 +153,38 @@ def test_services_run_without_flask_loaded():
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == ""
+
+
+def test_the_import_contracts_name_every_module():
+    """The contracts in setup.cfg list modules by name: a module added to registry/ and
+    to neither list would escape them. Every top-level module of registry/ outside the
+    HTTP side is a source of the services' contract, and every one but the log's own and
+    what the log may use is forbidden to the log."""
+    import configparser
+
+    settings = configparser.ConfigParser()
+    settings.read(ROOT / "setup.cfg")
+
+    def listed(section: str, key: str) -> set[str]:
+        return set(settings[section][key].split())
+
+    top = {
+        module
+        for module, path in _modules(ROOT).items()
+        if module.count(".") == 1 and module.split(".")[1] != "migrations"
+    }
+    services = {
+        module
+        for module in top
+        if not _on_http_side(_modules(ROOT)[module].relative_to(ROOT).as_posix())
+    }
+    assert listed("importlinter:contract:services", "source_modules") == services
+    allowed_to_the_log = {
+        "registry.log",
+        "registry.models",
+        "registry.db",
+        "registry.errors",
+        "registry.codes",
+    }
+    forbidden = listed("importlinter:contract:log", "forbidden_modules")
+    assert {m for m in forbidden if m.startswith("registry.")} == top - allowed_to_the_log
