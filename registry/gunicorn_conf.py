@@ -19,3 +19,12 @@ worker_class = "sync"
 # That is a bulk import of REGISTRY_IMPORT_MAX_ROWS (10,000) rows, about 50 s on SQLite
 # (some 200 rows/s, each its own savepoint and log entry).
 timeout = 120
+
+# The scheme and the client's address come from proxies' headers only as the app decides
+# (REGISTRY_PROXY_HOPS, through werkzeug's ProxyFix: registry/edge/headers.py), never as
+# gunicorn does by default: it believes X-Forwarded-Proto, -Ssl and -Protocol from
+# 127.0.0.1 and from any unix-socket peer whatever PROXY_HOPS says, so any local client,
+# or one whose header nginx passes on, could make plain HTTP "https" (sending HSTS and
+# Secure cookies), or get a 400 by sending two that disagree.
+secure_scheme_headers: dict[str, str] = {}
+forwarded_allow_ips = ""
