@@ -1,11 +1,17 @@
 """Whatever goes wrong, a program gets RFC 9457 problem JSON and a person a page, never a
 stack trace; registry.edge.problems chooses which, per request."""
 
+import sqlite3
+
+import psycopg
 import pytest
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy import event
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
+from registry import create_app
 from registry.errors import Conflict, Forbidden, InvalidToken, Unavailable
+from tests.factories import bearer, piece_data
 
 
 def _raiser(exc):
@@ -103,3 +109,159 @@ def test_a_refused_token_is_answered_with_its_challenge(app):
     assert response.status_code == 401 and response.mimetype == "application/problem+json"
     assert response.headers["WWW-Authenticate"] == InvalidToken.challenge
     assert response.json["type"] == "/problems/invalid-token"
+
+
+# -- what the database's refusal was: busy, deadlocked, full or unreachable ---------------
+
+
+def _wrapped(orig: Exception):
+    """`orig`, a driver's exception, as SQLAlchemy raises it: wrapped in its DBAPIError."""
+    # SQLAlchemy picks its class by the PEP 249 name in the driver's class's ancestry
+    # (psycopg.errors.DiskFull is a psycopg.OperationalError): an OperationalError here.
+    return DBAPIError.instance("INSERT INTO piece ...", {}, orig, Exception)
+
+
+@pytest.mark.parametrize(
+    ("orig", "slug", "words", "retry_after"),
+    [
+        (sqlite3.OperationalError("database is locked"), "database-busy", "busy", "2"),
+        (sqlite3.OperationalError("database table is locked"), "database-busy", "busy", "2"),
+        (psycopg.errors.LockNotAvailable("could not obtain lock"), "database-busy", "busy", "2"),
+        (
+            psycopg.errors.DeadlockDetected("deadlock detected"),
+            "database-deadlock",
+            "deadlock",
+            "1",
+        ),
+        (
+            psycopg.errors.SerializationFailure("could not serialize"),
+            "database-deadlock",
+            "same time",
+            "1",
+        ),
+        (sqlite3.OperationalError("database or disk is full"), "database-full", "full", None),
+        (
+            psycopg.errors.DiskFull('could not extend file "base/1/2": No space left on device'),
+            "database-full",
+            "full",
+            None,
+        ),
+        (
+            psycopg.OperationalError("could not extend file: No space left on device"),
+            "database-full",
+            "full",
+            None,
+        ),
+        (
+            psycopg.OperationalError(
+                'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+                "Connection refused"
+            ),
+            "database-unreachable",
+            "reach",
+            "5",
+        ),
+        (
+            psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+            "database-unreachable",
+            "reach",
+            "5",
+        ),
+        (
+            sqlite3.OperationalError("unable to open database file"),
+            "database-unreachable",
+            "reach",
+            "5",
+        ),
+    ],
+    ids=[
+        "sqlite-locked",
+        "sqlite-table-locked",
+        "pg-lock-not-available",
+        "pg-deadlock",
+        "pg-serialization",
+        "sqlite-full",
+        "pg-disk-full",
+        "pg-no-space-without-sqlstate",
+        "pg-refused",
+        "pg-shutdown",
+        "sqlite-cannot-open",
+    ],
+)
+def test_a_database_refusal_says_which_it_is(app, orig, slug, words, retry_after):
+    error = _wrapped(orig)
+    assert isinstance(error, DBAPIError)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.add_url_rule("/api/v1/boom", "pieces.boom", _raiser(error))
+    response = app.test_client().get("/api/v1/boom")
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
+    body = response.json
+    assert body["type"] == f"/problems/{slug}", body
+    assert words in body["detail"], body
+    assert response.headers.get("Retry-After") == retry_after
+    assert str(orig) not in response.get_data(as_text=True)
+
+
+def test_each_database_refusal_has_its_own_words(app):
+    """Busy, deadlock, disk full and unreachable never read alike."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    origs = [
+        sqlite3.OperationalError("database is locked"),
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        sqlite3.OperationalError("database or disk is full"),
+        psycopg.OperationalError("connection failed: Connection refused"),
+    ]
+    for n, orig in enumerate(origs):
+        app.add_url_rule(f"/api/v1/boom{n}", f"pieces.boom{n}", _raiser(_wrapped(orig)))
+    client = app.test_client()
+    details = {client.get(f"/api/v1/boom{n}").json["detail"] for n in range(len(origs))}
+    assert len(details) == len(origs)
+
+
+def test_a_full_disk_on_a_portal_page_says_so_in_english(app):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    error = _wrapped(sqlite3.OperationalError("database or disk is full"))
+    app.add_url_rule("/maker/boom", "maker.boom", _raiser(error))
+    response = app.test_client().get("/maker/boom", headers={"Accept-Language": "en"})
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    assert "full" in response.get_data(as_text=True)
+    assert "Retry-After" not in response.headers
+
+
+def test_an_unreachable_database_end_to_end_is_a_503_saying_so(tmp_path):
+    """A real PostgreSQL URL whose port refuses: the driver's own error, answered."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "PROPAGATE_EXCEPTIONS": False,
+            "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:9/test?connect_timeout=2",
+            "KEYS_DIR": str(tmp_path / "keys"),
+            "GENERATE_KEY_ON_START": False,
+        }
+    )
+    response = app.test_client().get("/api/v1/makers")
+    assert response.status_code == 503, response.get_data(as_text=True)[:500]
+    assert response.json["type"] == "/problems/database-unreachable"
+    assert response.headers["Retry-After"]
+
+
+def test_a_full_sqlite_database_end_to_end_is_a_503_saying_so(app, world, database_url):
+    """SQLite's own SQLITE_FULL, from a database allowed no more pages than it has."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("max_page_count is SQLite's")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    engine = app.extensions["registry.engine"]
+
+    @event.listens_for(engine, "connect")
+    def _no_room(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA max_page_count = 1")  # clamped to its pages now
+
+    engine.dispose()
+    response = app.test_client().post(
+        "/api/v1/pieces",
+        json=piece_data(description="d" * 1900, title="t" * 200),
+        headers=bearer(world.maker),
+    )
+    assert response.status_code == 503, response.get_data(as_text=True)[:500]
+    assert response.json["type"] == "/problems/database-full"
+    assert "Retry-After" not in response.headers

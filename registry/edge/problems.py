@@ -4,7 +4,8 @@ What can go wrong, and who raises it: services raise `registry.errors.RegistryEr
 the schemas raise marshmallow's `ValidationError`; werkzeug, flask-smorest's parser, the
 rate limiter and Flask-WTF raise `HTTPException`s (404, 405, 413, 415, 429, a refused
 CSRF token, and the 500 that Flask makes of any other exception); the database refuses
-a write with IntegrityError, DataError or OperationalError.
+a write with IntegrityError, DataError or OperationalError (busy, deadlocked, disk full
+or unreachable: each told apart) and loses its connection with InterfaceError.
 
 The handlers registered here are the only ones in the app: no blueprint has its own.
 Each looks at the request to choose the answer:
@@ -21,12 +22,13 @@ database message ever reaches a client.
 """
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, json, render_template, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from registry import errors
@@ -246,14 +248,111 @@ _DATABASE_REFUSALS: dict[type[Exception], tuple[type[errors.RegistryError], str,
         logging.WARNING,
         {},
     ),
-    OperationalError: (
-        errors.Unavailable,
-        "The database is busy or unreachable; retry shortly.",
-        logging.WARNING,
-        # RFC 9110 section 10.2.3: when to try again.
-        {"Retry-After": "2"},
-    ),
+    # The database could not do it at all: which of `_UNAVAILABLE` it was is read from
+    # the driver's error (`_unavailable`). InterfaceError: the driver lost its connection.
+    OperationalError: (errors.Unavailable, "", logging.WARNING, {}),
+    InterfaceError: (errors.Unavailable, "", logging.WARNING, {}),
 }
+
+
+@dataclass(frozen=True)
+class _Unavailable:
+    """One reason the database could not answer: its problem type, what to tell, how
+    loud to log, and when to retry (RFC 9110 section 10.2.3; None: retrying soon won't
+    help, so no Retry-After)."""
+
+    slug: str
+    detail: str
+    level: int
+    retry_after: str | None
+
+
+_BUSY = _Unavailable(
+    "database-busy",
+    "The database is busy with other writes and timed out waiting for them; nothing was "
+    "stored. Retry shortly.",
+    logging.WARNING,
+    "2",
+)
+_DEADLOCK = _Unavailable(
+    "database-deadlock",
+    "The change collided with another written at the same time (a deadlock or a "
+    "serialization failure), and the database undid it; nothing was stored. Retry it.",
+    logging.WARNING,
+    "1",
+)
+_FULL = _Unavailable(
+    "database-full",
+    "The database's disk is full: nothing was stored, and nothing more can be until the "
+    "operators free space. Reading still works.",
+    logging.CRITICAL,
+    None,
+)
+_UNREACHABLE = _Unavailable(
+    "database-unreachable",
+    "The registry cannot reach its database; nothing was stored. Retry in a few seconds.",
+    logging.ERROR,
+    "5",
+)
+_OTHER = _Unavailable(
+    "unavailable",
+    "The database could not carry out the request; nothing was stored. Retry shortly.",
+    logging.ERROR,
+    "2",
+)
+
+# PostgreSQL's SQLSTATEs (Appendix A of its manual), by class or by code; psycopg gives
+# them as `sqlstate`, psycopg2 as `pgcode`.
+_BY_SQLSTATE = {
+    "40P01": _DEADLOCK,  # deadlock_detected
+    "40001": _DEADLOCK,  # serialization_failure
+    "55P03": _BUSY,  # lock_not_available (lock_timeout)
+    "57014": _BUSY,  # query_canceled (statement_timeout)
+    "53100": _FULL,  # disk_full
+    "53200": _FULL,  # out_of_memory: no room either, and as loud
+    "57P01": _UNREACHABLE,  # admin_shutdown
+    "57P02": _UNREACHABLE,  # crash_shutdown
+    "57P03": _UNREACHABLE,  # cannot_connect_now (starting up, in recovery)
+}
+_BY_SQLSTATE_CLASS = {"08": _UNREACHABLE, "40": _DEADLOCK, "53": _FULL}
+# What the drivers say when no SQLSTATE is at hand (SQLite has none; a connection that
+# never opened has none either), lower-cased, first match wins.
+_BY_MESSAGE = (
+    ("deadlock", _DEADLOCK),
+    ("database or disk is full", _FULL),  # SQLite's SQLITE_FULL
+    ("no space left on device", _FULL),
+    ("could not extend file", _FULL),
+    ("database is locked", _BUSY),  # SQLite's SQLITE_BUSY
+    ("database table is locked", _BUSY),  # SQLite's SQLITE_LOCKED
+    ("database is busy", _BUSY),
+    ("lock timeout", _BUSY),
+    ("connection refused", _UNREACHABLE),
+    ("could not connect", _UNREACHABLE),
+    ("connection failed", _UNREACHABLE),
+    ("server closed the connection", _UNREACHABLE),
+    ("connection is closed", _UNREACHABLE),
+    ("could not translate host name", _UNREACHABLE),
+    ("timeout expired", _UNREACHABLE),
+    ("unable to open database file", _UNREACHABLE),  # SQLite's SQLITE_CANTOPEN
+)
+
+
+def _unavailable(error: Exception) -> _Unavailable:
+    """Which reason `error` (an OperationalError or InterfaceError) is, from the driver's
+    SQLSTATE where it gives one, else from its message."""
+    orig = getattr(error, "orig", None) or error
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate:
+        found = _BY_SQLSTATE.get(sqlstate) or _BY_SQLSTATE_CLASS.get(sqlstate[:2])
+        if found is not None:
+            return found
+    message = str(orig).lower()
+    for words, reason in _BY_MESSAGE:
+        if words in message:
+            return reason
+    if getattr(error, "connection_invalidated", False) or isinstance(error, InterfaceError):
+        return _UNREACHABLE
+    return _OTHER
 
 
 def _database_refused(error: Exception) -> Response:
@@ -262,18 +361,25 @@ def _database_refused(error: Exception) -> Response:
     kind, detail, level, headers = next(
         value for cls, value in _DATABASE_REFUSALS.items() if isinstance(error, cls)
     )
-    log.log(level, "database refused the request: %s", getattr(error, "orig", error))
+    slug = kind.slug
+    if kind is errors.Unavailable:
+        reason = _unavailable(error)
+        slug, detail, level = reason.slug, reason.detail, reason.level
+        headers = {"Retry-After": reason.retry_after} if reason.retry_after else {}
+    log.log(level, "database refused the request (%s): %s", slug, getattr(error, "orig", error))
     if _in_portal():
         page = {503: "unavailable", 409: "conflict"}.get(kind.status, "refused")
-        response = _page("portal/error.html", kind.status, kind=page)
+        # The detail is English; the page shows it to English readers only.
+        detail_shown = detail if kind is errors.Unavailable else None
+        response = _page("portal/error.html", kind.status, kind=page, detail=detail_shown)
         response.headers.update(headers)
         return http_cache.private(response)
-    if _in_verification() and isinstance(error, OperationalError):
+    if _in_verification() and isinstance(error, OperationalError | InterfaceError):
         # The database cannot answer: a page saying so, in the visitor's language.
         response = current_app.make_response((render_template("unavailable.html"), kind.status))
         response.headers.update(headers)
         return i18n.remember(response)
-    return problem(kind.status, kind.title, detail, slug=kind.slug, headers=headers)
+    return problem(kind.status, kind.title, detail, slug=slug, headers=headers)
 
 
 def _page(template: str, status: int, **context) -> Response:
