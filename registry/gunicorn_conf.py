@@ -8,7 +8,10 @@ gunicorn's defaults (among them a 30 s worker timeout). Load it with
 command line or by GUNICORN_CMD_ARGS.
 """
 
+import ctypes
 import os
+import signal
+import sys
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 # Sync workers, one per core: steadier than gthread under keep-alive load, where one
@@ -28,3 +31,25 @@ timeout = 120
 # Secure cookies), or get a 400 by sending two that disagree.
 secure_scheme_headers: dict[str, str] = {}
 forwarded_allow_ips = ""
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def post_fork(server, worker) -> None:
+    """In each new worker: have the kernel send it SIGTERM when its master ends, even by
+    SIGKILL. A sync worker looks for its master only between waits of `timeout / 2` s,
+    so orphaned workers kept the port for most of a minute and `registry serve` could not
+    start again. SIGTERM, not SIGKILL: a request under way still finishes.
+
+    A master that ends before the worker's own signal handlers are set is caught anyway:
+    the worker then finds its parent changed before it first waits. Linux only.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        server.log.warning(
+            "worker %s will not end with its master: prctl: %s",
+            worker.pid,
+            os.strerror(ctypes.get_errno()),
+        )
