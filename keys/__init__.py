@@ -7,6 +7,7 @@ standard library and cryptography, so that it can be reviewed on its own.
     signed = ring.sign(payload_bytes)             # Signed(jws, kid)
     checked = ring.verify(signed.jws)             # Verified(payload, kid, key)
     keys.jws.verify_with_jwks(jws, jwks)          # for anyone holding only the JWKS
+    keys.write_atomically(path, data)             # a file replaced whole and synced, as keys are
 """
 
 from keys import jws

@@ -165,7 +165,7 @@ class KeyRing:
         """Make a new active key; the previous active one is retired and keeps verifying."""
         return self.replace_active().new
 
-    def replace_active(self) -> "Rotation":
+    def replace_active(self) -> Rotation:
         """rotate(), saying which key was active before: both read and changed under the
         ring's lock, so that a rotation racing this one can neither slip in between nor
         be named as the key replaced here."""
