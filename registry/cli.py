@@ -370,24 +370,16 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
     session = database.session()
     maker = makers.get(session, maker_slug)
     body = file.read_bytes()
+    max_rows = _app().config["IMPORT_MAX_ROWS"]
     if file.suffix.lower() == ".json":
-        rows = list(imports.rows_from_json(body))
+        read = imports.rows_from_json(body)
     else:
-        rows = list(imports.rows_from_csv(body, charset=charset))
+        read = imports.rows_from_csv(body, charset=charset)
+    rows = imports.limited(read, max_rows=max_rows)
+    # Each chunk is committed as it is done; the report says which rows were stored.
     with tqdm(total=len(rows), unit="row", file=sys.stderr, disable=None) as bar:
-
-        def advance() -> None:
-            bar.update(1)
-
-        report = imports.run(
-            session,
-            maker,
-            iter(rows),
-            actor=None,
-            max_rows=_app().config["IMPORT_MAX_ROWS"],
-            progress=advance,
-        )
-    session.commit()
+        for report in imports.run_in_chunks(session, maker, rows, actor=None, max_rows=max_rows):
+            bar.update(len(report["rows"]) - bar.n)
     for row in report["rows"]:
         if row["status"] == "rejected":
             click.echo(f"row {row['row']}: {_describe('rejected', row['errors'])}", err=True)

@@ -1,14 +1,19 @@
 """Bulk import of pieces from CSV or JSON, with a report for every row.
 
-Each row is validated and registered in a savepoint of its own: it is stored whole or
-reported with its reasons, never half. Rows that fail do not stop the others.
+The rows are all read and counted first: a file over the limit is refused before any
+is validated. Each row is then validated and registered in a savepoint of its own: it is
+stored whole or reported with its reasons, never half. Rows that fail do not stop the
+others. A long import commits chunk by chunk, so that other writers get in between.
 """
 
 import csv
 import io
+import itertools
 import json
+import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from marshmallow import ValidationError
@@ -17,8 +22,19 @@ from sqlalchemy.orm import Session
 
 from registry import pieces
 from registry.errors import InvalidInput, RegistryError
+from registry.log import tree
 from registry.models import Account, Maker
 from schemas.pieces import PieceIn
+
+log = logging.getLogger(__name__)
+
+#: Rows registered per transaction: the write lock (SQLite) or the log's head
+#: (PostgreSQL) is held for one chunk at a time, a second or two.
+CHUNK_ROWS = 500
+#: How long an import waits between two chunks on SQLite. A writer queued for the write
+#: lock retries at most every 100 ms (SQLite's busy handler); without the wait the next
+#: chunk would take the lock back first, every time.
+_SQLITE_TURN_S = 0.12
 
 COLUMNS = (
     "reference",
@@ -139,37 +155,105 @@ def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:
     yield from enumerate(document, start=1)
 
 
+def limited(rows: Iterable[tuple[int, Any]], *, max_rows: int) -> list[tuple[int, Any]]:
+    """Every row, read before any is validated or registered; reading stops at the first
+    row over `max_rows`. Raises InvalidInput naming the limit then."""
+    read = list(itertools.islice(rows, max_rows + 1))
+    if len(read) > max_rows:
+        raise _too_many(max_rows)
+    return read
+
+
+def _too_many(max_rows: int) -> InvalidInput:
+    return InvalidInput(
+        f"An import takes at most {max_rows} rows; split the file.",
+        errors={"file": [f"More than {max_rows} rows."]},
+    )
+
+
 def read_csv(body: bytes, *, charset: str | None, max_rows: int) -> list[tuple[int, dict]]:
     """Every row of a CSV file, read whole before any is registered, so that a file with
     no rows or too many is refused at once, before an import has begun to report
     progress. Raises InvalidInput for these as for `rows_from_csv`."""
-    rows = list(rows_from_csv(body, charset=charset))
+    rows = limited(rows_from_csv(body, charset=charset), max_rows=max_rows)
     if not rows:
         raise InvalidInput("The file has no rows under its header.", errors={"file": []})
-    if len(rows) > max_rows:
-        raise InvalidInput(f"An import takes at most {max_rows} rows; split the file.")
     return rows
 
 
-def run_in_steps(
+def run_in_chunks(
     session: Session,
     maker: Maker,
     rows: Sequence[tuple[int, Any]],
     *,
     actor: Account | None,
     max_rows: int,
-    step: int,
+    chunk: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Register the rows as `run` does, `step` rows at a time, yielding the report so far
-    after each step: a page can show progress while the whole import stays one unit of
-    work, which the caller commits after the last step (or rolls back)."""
+    """Register the rows as `run` does, `chunk` rows (CHUNK_ROWS) per transaction, and
+    commit each: yields the report so far after each commit, the last one yielded
+    covering every row. Commits, unlike other services: what an import stores is decided
+    chunk by chunk, and its report must say exactly which rows were stored.
+
+    Raises InvalidInput, before any row is validated, when there are more than
+    `max_rows`. A failure in the first chunk is raised, nothing stored (the caller rolls
+    back). One in a later chunk rolls that chunk back and ends the import: the chunks
+    before it stay stored, and its rows and every one after are reported rejected, not
+    stored, with the reason.
+    """
+    if len(rows) > max_rows:
+        raise _too_many(max_rows)
+    size = chunk or CHUNK_ROWS
+    sqlite = session.get_bind().dialect.name == "sqlite"
     report: dict[str, Any] = {"created": 0, "rejected": 0, "rows": []}
-    for start in range(0, len(rows), step):
-        part = run(session, maker, iter(rows[start : start + step]), actor=actor, max_rows=max_rows)
+    for start in range(0, len(rows), size):
+        if start and sqlite:
+            time.sleep(_SQLITE_TURN_S)
+        part = rows[start : start + size]
+        try:
+            done = run(session, maker, iter(part), actor=actor, max_rows=len(part))
+            session.commit()
+        except Exception:
+            session.rollback()
+            if not start:
+                raise
+            # Whatever the failure, the chunks before it are stored: the report says so.
+            log.exception("import for maker %s stopped at row %s", maker.slug, part[0][0])
+            _not_stored(report, rows[start:], part)
+            yield report
+            return
         for key in ("created", "rejected"):
-            report[key] += part[key]
-        report["rows"].extend(part["rows"])
+            report[key] += done[key]
+        report["rows"].extend(done["rows"])
         yield report
+    if not rows:
+        yield report
+
+
+def _not_stored(
+    report: dict[str, Any], rows: Sequence[tuple[int, Any]], failed: Sequence[tuple[int, Any]]
+) -> None:
+    first, last = failed[0][0], failed[-1][0]
+    where = f"rows {first}-{last}" if first != last else f"row {first}"
+    reason = (
+        f"Not stored: the database failed on {where}, so the import stopped there; "
+        "send this row again."
+    )
+    for number, row in rows:
+        report["rows"].append(
+            {**_entry(number, row), "status": "rejected", "errors": {"_schema": [reason]}}
+        )
+    report["rejected"] += len(rows)
+
+
+def _entry(number: int, row: Any) -> dict[str, Any]:
+    reference = row.get("reference") if isinstance(row, dict) else None
+    return {
+        "row": number,
+        "reference": reference if isinstance(reference, str) else None,
+        "piece_id": None,
+        "errors": {},
+    }
 
 
 def run(
@@ -179,28 +263,20 @@ def run(
     *,
     actor: Account | None,
     max_rows: int,
-    progress: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Register every valid row, each in its own savepoint; report every row.
+    """Register every valid row, each in its own savepoint; report every row. The log's
+    head is locked first, before any piece is inserted (`tree.lock`).
 
     Raises InvalidInput, storing nothing, when there are more than `max_rows` rows.
     The caller commits.
     """
+    tree.lock(session)
     report: list[dict[str, Any]] = []
     schema = PieceIn()
     for number, row in rows:
         if len(report) >= max_rows:
-            raise InvalidInput(
-                f"An import takes at most {max_rows} rows; split the file.",
-                errors={"file": [f"More than {max_rows} rows."]},
-            )
-        reference = row.get("reference") if isinstance(row, dict) else None
-        entry: dict[str, Any] = {
-            "row": number,
-            "reference": reference if isinstance(reference, str) else None,
-            "piece_id": None,
-            "errors": {},
-        }
+            raise _too_many(max_rows)
+        entry = _entry(number, row)
         try:
             data = schema.load(row)
             with session.begin_nested():
@@ -215,7 +291,5 @@ def run(
             # A concurrent write took the reference or UIN between the check and the insert.
             entry.update(status="rejected", errors={"_schema": ["Conflicts with another piece."]})
         report.append(entry)
-        if progress:
-            progress()
     created = sum(1 for e in report if e["status"] == "created")
     return {"created": created, "rejected": len(report) - created, "rows": report}

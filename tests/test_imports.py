@@ -3,13 +3,17 @@ reported with its line and reasons, and the limits on a file. The API, the maker
 import page and `registry import` are tested through their callers
 (tests/test_validation.py, tests/test_portal_maker.py, tests/test_cli.py)."""
 
-import pytest
-from sqlalchemy import func, select
+import sqlite3
 
-from registry import accounts, imports, makers, pieces
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from registry import accounts, db, imports, makers, pieces
 from registry.edge import database
 from registry.errors import InvalidInput
-from registry.models import Piece
+from registry.log import tree
+from registry.models import Event, Piece
 from schemas.pieces import PieceIn
 from tests.factories import EMAILS, piece_data
 
@@ -169,15 +173,134 @@ def test_json_rows_that_are_not_objects_are_rejected_not_fatal(maker):
     assert report["created"] == 0
 
 
-def test_run_in_steps_reports_as_it_goes_and_ends_with_runs_report(maker):
+def fails_at_database_level(monkeypatch, reference: str) -> None:
+    """Registering the piece of `reference` fails in the database itself, after the piece
+    and its log entry were written: the statement that follows them is refused, as a
+    full disk or a lost connection would refuse it."""
+    register = pieces.register
+
+    def failing(session, maker, data, *, actor):
+        piece = register(session, maker, data, actor=actor)
+        if data["reference"] == reference:
+            session.execute(text("SELECT no_such_column FROM log_head"))
+        return piece
+
+    monkeypatch.setattr(pieces, "register", failing)
+
+
+def _elsewhere_writes(database_url: str) -> None:
+    """A write on a connection of its own that will not wait for a lock another holds:
+    it raises when one is held."""
+    if database_url.startswith("sqlite"):
+        other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0)
+        other.isolation_level = None
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE log_head SET size = size")
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        return
+    engine = db.make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '1ms'")
+            connection.exec_driver_sql("UPDATE log_head SET size = size")
+    finally:
+        engine.dispose()
+
+
+def _csv_rows(references, *, bad=()) -> list:
+    lines = [f"{r},ring,Кольцо,gold,{1 if r in bad else 585},2.5,,\n" for r in references]
+    return imports.read_csv((HEADER + "".join(lines)).encode(), charset=None, max_rows=100)
+
+
+def test_run_in_chunks_commits_each_chunk_and_reports_as_it_goes(maker, database_url):
     session, owner, actor = maker
-    # Rows 0, 3 and 6 have a fineness that gold does not come in.
-    lines = (f"S-{n},ring,Кольцо,gold,{585 if n % 3 else 1},2.5,,\n" for n in range(7))
-    body = HEADER + "".join(lines)
-    rows = imports.read_csv(body.encode(), charset=None, max_rows=10)
+    rows = _csv_rows([f"S-{n}" for n in range(7)], bad={"S-0", "S-3", "S-6"})
     done = []
-    for report in imports.run_in_steps(session, owner, rows, actor=actor, max_rows=10, step=3):
+    steps = imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=10, chunk=3)
+    for report in steps:
         done.append((len(report["rows"]), report["created"], report["rejected"]))
+        # Between two chunks the import holds no lock: another writer gets in at once.
+        _elsewhere_writes(database_url)
     assert done == [(3, 2, 1), (6, 4, 2), (7, 4, 3)]
     assert [row["row"] for row in report["rows"]] == list(range(2, 9))
-    assert session.scalar(select(func.count()).select_from(Piece)) == 4
+    session.rollback()  # what a caller does on its way out stores nothing more
+    assert _stored(session, owner) == {"S-1", "S-2", "S-4", "S-5"}
+
+
+def test_a_database_failure_keeps_the_chunks_before_it_and_reports_the_rest(maker, monkeypatch):
+    session, owner, actor = maker
+    fails_at_database_level(monkeypatch, "F-3")
+    before = tree.size(session)
+    rows = _csv_rows(["F-0", "F-1", "F-2", "F-3", "F-4"], bad={"F-1"})
+    steps = imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=10, chunk=2)
+    *_, report = steps
+    assert (report["created"], report["rejected"]) == (1, 4)
+    statuses = [(row["row"], row["reference"], row["status"]) for row in report["rows"]]
+    assert statuses == [
+        (2, "F-0", "created"),
+        (3, "F-1", "rejected"),
+        (4, "F-2", "rejected"),
+        (5, "F-3", "rejected"),
+        (6, "F-4", "rejected"),
+    ]
+    assert set(report["rows"][1]["errors"]) == {"fineness"}
+    for row in report["rows"][2:]:
+        assert row["piece_id"] is None
+        assert row["errors"] == {
+            "_schema": [
+                "Not stored: the database failed on rows 4-5, so the import stopped there; "
+                "send this row again."
+            ]
+        }
+    session.rollback()
+    assert _stored(session, owner) == {"F-0"}
+    # The log holds the stored piece's entry and nothing of the chunk that failed.
+    indices = session.scalars(select(Event.log_index).order_by(Event.log_index)).all()
+    assert indices == list(range(tree.size(session)))
+    assert session.scalars(select(Event.action).order_by(Event.log_index.desc())).first() == (
+        "piece:registered"
+    )
+    assert len(indices) == before + 1
+    assert report["rows"][0]["piece_id"] == session.scalar(
+        select(Piece.id).where(Piece.reference == "F-0")
+    )
+
+
+def test_a_database_failure_in_the_first_chunk_is_raised_and_stores_nothing(maker, monkeypatch):
+    session, owner, actor = maker
+    fails_at_database_level(monkeypatch, "E-1")
+    rows = _csv_rows(["E-0", "E-1", "E-2"])
+    with pytest.raises(DBAPIError):
+        list(imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=10, chunk=2))
+    session.rollback()
+    assert _stored(session, owner) == set()
+
+
+def test_run_in_chunks_refuses_too_many_rows_before_validating_any(maker, monkeypatch):
+    session, owner, actor = maker
+    validated = []
+    monkeypatch.setattr(PieceIn, "load", lambda _self, row: validated.append(row))
+    rows = _csv_rows([f"M-{n}" for n in range(3)])
+    with pytest.raises(InvalidInput) as over:
+        next(imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=2, chunk=1))
+    assert over.value.detail == "An import takes at most 2 rows; split the file."
+    assert validated == []
+    assert _stored(session, owner) == set()
+
+
+def test_limited_reads_rows_only_up_to_one_past_the_limit():
+    read = []
+
+    def rows():
+        for n in range(1, 1_000_000):
+            read.append(n)
+            yield n, {"reference": f"R-{n}"}
+
+    with pytest.raises(InvalidInput) as over:
+        imports.limited(rows(), max_rows=5)
+    assert over.value.errors == {"file": ["More than 5 rows."]}
+    assert read == [1, 2, 3, 4, 5, 6]
+    assert len(imports.limited(iter([(1, {}), (2, {})]), max_rows=2)) == 2

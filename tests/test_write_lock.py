@@ -186,8 +186,8 @@ def test_an_import_from_the_shell_keeps_the_chunks_stored_before_a_database_fail
     )
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    for line in (4, 5, 6):
-        assert f"row {line}: Not stored: the database failed on rows 4-5" in result.stderr
+    assert "row 4: rejected" in result.stderr and "row 6: rejected" in result.stderr
+    assert result.stderr.count("Not stored: the database failed on rows 4-5") == 3
     assert "created 2, rejected 3" in result.stdout
     assert _pieces(app) == 2
 
@@ -245,7 +245,7 @@ def test_overlapping_imports_on_postgresql_all_finish_with_exact_reports(
     }
     with app.app_context():
         session = database.session()
-        stored = dict(session.execute(select(Piece.reference, Piece.id)).tuples().all())
+        stored = {ref: id_ for ref, id_ in session.execute(select(Piece.reference, Piece.id))}
         assert stored == created
         indices = sorted(session.scalars(select(Event.log_index)))
         assert indices == list(range(tree.size(session)))

@@ -47,22 +47,23 @@ _IMPORT_BODY = {
 @bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def bulk_import():
-    """Register many of your pieces at once; every row is created whole or reported."""
+    """Register many of your pieces at once; every row is created whole or reported.
+
+    A file over the row limit is refused (422) before any row is looked at. The rows are
+    stored in chunks, each committed: should the database fail after the first, the
+    report says which rows were stored and gives the reason for those that were not."""
     body = request.get_data(cache=False)
+    max_rows = current_app.config["IMPORT_MAX_ROWS"]
     if request.mimetype == "text/csv":
-        rows = imports.rows_from_csv(body, charset=request.mimetype_params.get("charset"))
+        read = imports.rows_from_csv(body, charset=request.mimetype_params.get("charset"))
     elif request.mimetype == "application/json":
-        rows = imports.rows_from_json(body)
+        read = imports.rows_from_json(body)
     else:
         raise UnsupportedMediaType("Send the import as text/csv or application/json.")
-    report = imports.run(
-        database.session(),
-        g.actor.maker,
-        rows,
-        actor=g.actor,
-        max_rows=current_app.config["IMPORT_MAX_ROWS"],
+    rows = imports.limited(read, max_rows=max_rows)
+    *_, report = imports.run_in_chunks(
+        database.session(), g.actor.maker, rows, actor=g.actor, max_rows=max_rows
     )
-    database.session().commit()
     return report
 
 

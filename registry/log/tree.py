@@ -126,6 +126,17 @@ def size(bind: Session | Connection, *, lock: bool = False) -> int:
     return value
 
 
+def lock(session: Session) -> None:
+    """Lock the head until the transaction ends, before it writes anything else.
+
+    For a transaction that appends many times (a chunk of an import): taken first, the
+    head is the one lock such writers queue for. An append takes it after the insert of
+    its subject, and two imports that each held what the other's next row needed (the
+    head, or an uncommitted piece's reference) deadlocked on PostgreSQL.
+    """
+    size(session, lock=True)
+
+
 def nodes(bind: Session | Connection, wanted) -> dict[merkle.Node, bytes]:
     """The stored perfect nodes asked for. Raises Unavailable when one is missing: the
     tree in the database is then damaged, which `registry log verify` reports."""

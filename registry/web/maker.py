@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 bp = session.pages(Blueprint("maker", __name__, url_prefix="/maker"))
 
 _PAGE = 50
-#: Rows registered between two progress lines of an import.
-_IMPORT_STEP = 100
 #: The label PNG's pixels per module: 10 makes a 330 px image for a typical code,
 #: sharp on a 300 dpi tag printer at about 28 mm.
 _LABEL_SCALE = 10
@@ -261,8 +259,8 @@ def import_template():
 @session.portal(Role.MAKER)
 def run_import():
     """Import a CSV file: every good row is registered, every bad one reported with its
-    line number; the page shows progress as the rows are registered, and nothing is
-    stored unless the whole import finishes."""
+    line number; the page shows progress as the rows are registered, chunk by chunk,
+    each committed. A file over the row limit is refused before any row is looked at."""
     upload = request.files.get("file")
     charset = request.form.get("charset") or "utf-8"
     max_rows = current_app.config["IMPORT_MAX_ROWS"]
@@ -284,22 +282,23 @@ def run_import():
 
     def body():
         # Runs after the view's context was torn down and pushed again: its own session.
-        reading = database.session()
-        actor = reading.get(Account, actor_id)
+        writing = database.session()
+        actor = writing.get(Account, actor_id)
         yield head
         report = None
         try:
             # Signed in a moment ago; an account removed since stops the import here.
             if actor is None or actor.maker is None:
                 raise LookupError(f"account {actor_id} is no longer a maker's")
-            steps = imports.run_in_steps(
-                reading, actor.maker, rows, actor=actor, max_rows=max_rows, step=_IMPORT_STEP
+            # Each chunk is committed as it is done; a failure after the first is reported
+            # row by row, so one that escapes here has stored nothing.
+            steps = imports.run_in_chunks(
+                writing, actor.maker, rows, actor=actor, max_rows=max_rows
             )
             for report in steps:
                 yield _progress(len(report["rows"]), len(rows))
-            reading.commit()
         except Exception:  # the page has begun: say so on it, never a half-sent page
-            reading.rollback()
+            writing.rollback()
             log.exception("import by account %s failed; nothing stored", actor_id)
             report = None
         yield render_template("maker/_import_report.html", report=report, total=len(rows))
