@@ -7,6 +7,7 @@ import re
 import pytest
 from PIL import Image
 
+from registry import imports
 from registry.edge import database
 from tests.factories import (
     bearer,
@@ -17,6 +18,7 @@ from tests.factories import (
     sign_in,
     with_passwords,
 )
+from tests.test_imports import fails_at_database_level
 
 
 @pytest.fixture
@@ -240,3 +242,17 @@ def test_a_weight_typed_with_a_decimal_comma_is_taken(maker, world):
     assert _register(maker, weight_g="3,42", stones="diamond:3:0,15").status_code == 303
     piece = maker.get("/api/v1/pieces", headers=bearer(world.maker)).json["items"][0]
     assert (piece["weight_g"], piece["stones"][0]["carat"]) == (3.42, 0.15)
+
+
+def test_an_import_that_fails_midway_keeps_the_lines_stored_before_and_lists_the_rest(
+    maker, world, monkeypatch
+):
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    fails_at_database_level(monkeypatch, "MID-5")
+    rows = [f"MID-{n},ring,Кольцо {n},,silver,925,2.5,," for n in range(1, 9)]
+    page = _import(maker, _csv(rows)).get_data(as_text=True)
+    assert "3 of 8 pieces registered." in page
+    assert re.findall(r'data-line="(\d+)"', page) == ["5", "6", "7", "8", "9"]
+    assert page.count("Not stored: the database failed on rows 5-7") == 5
+    listed = maker.get("/api/v1/pieces?limit=100", headers=bearer(world.maker)).json["items"]
+    assert sorted(piece["reference"] for piece in listed) == ["MID-1", "MID-2", "MID-3"]
