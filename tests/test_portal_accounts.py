@@ -234,6 +234,47 @@ def test_a_new_password_ends_the_other_sessions(app, client, people):
     assert elsewhere.get("/maker/").status_code == 302
 
 
+def test_guesses_at_the_current_password_are_limited_per_account(app, client, people):
+    """Someone holding a signed-in session (a borrowed laptop, a copied cookie) gets no
+    more guesses at the password than at the sign-in form."""
+    sign_in(client, "maker@test.example")
+    guess = {"current": "guess-guess-1", "new": "fresh-cedar-pine", "repeat": "fresh-cedar-pine"}
+    for _ in range(10):
+        wrong = post_form(client, "/account/password", guess)
+        assert wrong.status_code == 422
+        assert "Wrong password." in wrong.get_data(as_text=True)
+    right = {"current": PASSWORD, "new": "fresh-cedar-pine", "repeat": "fresh-cedar-pine"}
+    refused = post_form(client, "/account/password", right)  # even the right one, now
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "Too many wrong passwords" in refused.get_data(as_text=True)
+    assert refused.headers["Cache-Control"] == "no-store"
+    # The password did not change, and the limit is the account's, not the client's.
+    with app.app_context():
+        account = accounts.by_email(database.session(), "maker@test.example")
+        assert accounts.sign_in(database.session(), account.email, PASSWORD) is not None
+    elsewhere = app.test_client()
+    sign_in(elsewhere, "maker@test.example")
+    assert post_form(elsewhere, "/account/password", right).status_code == 429
+    inspector = app.test_client()
+    sign_in(inspector, "inspector@test.example")
+    changed = post_form(
+        inspector,
+        "/account/password",
+        {"current": PASSWORD, "new": "fresh-cedar-pine", "repeat": "fresh-cedar-pine"},
+    )
+    assert changed.status_code == 302
+
+
+def test_a_refused_new_password_is_not_counted_as_a_guess(client, people):
+    sign_in(client, "maker@test.example")
+    for _ in range(12):
+        short = post_form(client, "/account/password", {"current": PASSWORD, "new": "x"})
+        assert short.status_code == 422
+    right = {"current": PASSWORD, "new": "fresh-cedar-pine", "repeat": "fresh-cedar-pine"}
+    assert post_form(client, "/account/password", right).status_code == 302
+
+
 def test_sign_out_ends_the_session(client, people):
     sign_in(client, "maker@test.example")
     response = post_form(client, "/logout", {}, form_page="/account")

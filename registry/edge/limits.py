@@ -168,6 +168,31 @@ def _sign_in_keys(account_key: str, address: str | None) -> list[tuple[str, str,
     return keys
 
 
+# Where wrong current passwords are counted, apart from the sign-in form's failures.
+_GUESS_SCOPE = "password-check"
+
+
+def password_check_wait(account_id: int) -> float | None:
+    """Seconds before the account's current password may be tried again on the change
+    of password, or None. Only wrong guesses count (`password_check_failed`), against
+    the sign-in allowance per account: a signed-in session gets no more guesses."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return None
+    counter: Counter = current_app.extensions["registry.limiter"]
+    allowance = _allowance(config["LOGIN_RATE_LIMIT_ACCOUNT"])
+    return counter.wait(allowance, f"account-{account_id}", scope=_GUESS_SCOPE)
+
+
+def password_check_failed(account_id: int) -> None:
+    """Count a wrong current password given on the change of password."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return
+    counter: Counter = current_app.extensions["registry.limiter"]
+    allowance = _allowance(current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"])
+    counter.hit(allowance, f"account-{account_id}", scope=_GUESS_SCOPE)
+
+
 def init_app(app: Flask) -> Counter:
     # A counter per app: tests build many apps in one process, and must not share counts.
     for setting in ("PUBLIC_RATE_LIMIT", "LOGIN_RATE_LIMIT_ACCOUNT", "LOGIN_RATE_LIMIT_CLIENT"):

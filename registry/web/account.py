@@ -5,7 +5,7 @@ from flask_babel import gettext
 
 from registry import accounts
 from registry.edge import database, http_cache, limits
-from registry.errors import Unauthorized
+from registry.errors import InvalidInput, Unauthorized
 from registry.web import forms, session
 from schemas.accounts import PasswordChangeIn, SignInIn, TokenIn
 
@@ -82,10 +82,24 @@ def password():
     target = request.args.get("next")
     if request.method == "GET":
         return render_template("portal/password.html", next=target)
+    wait = limits.password_check_wait(g.actor.id)
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        message = gettext(
+            "Too many wrong passwords. Try again in %(minutes)d min.", minutes=minutes
+        )
+        html = render_template("portal/password.html", next=target, errors={"_schema": [message]})
+        # RFC 9110 section 10.2.3: when the guesses come back.
+        return html, 429, {"Retry-After": str(int(wait))}
     try:
         with forms.refusals(database.session()):
             data = forms.load(PasswordChangeIn(), request.form)
-            accounts.change_password(database.session(), g.actor, data["current"], data["new"])
+            try:
+                accounts.change_password(database.session(), g.actor, data["current"], data["new"])
+            except InvalidInput as refusal:
+                if "current" in (refusal.errors or {}):
+                    limits.password_check_failed(g.actor.id)  # a guess at the password
+                raise
     except forms.Invalid as invalid:
         html = render_template("portal/password.html", next=target, errors=invalid.errors)
         return html, invalid.status
