@@ -2,14 +2,14 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import SLUG, Timestamp, text
+from schemas.common import SLUG, EmailAddress, Timestamp, Untrimmed, identifier, text
 from schemas.standards import Role
 
 
 class AccountIn(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = EmailAddress(required=True, validate=validate.Length(max=254))
     role = fields.String(required=True, validate=validate.OneOf(tuple(Role)))
-    maker = fields.String(
+    maker = Untrimmed(
         validate=[validate.Length(min=1, max=64), validate.Regexp(SLUG)],
         metadata={"description": "Slug of the maker the account works for; makers only"},
     )
@@ -37,7 +37,7 @@ class AccountList(Schema):
 
 
 class TokenIn(Schema):
-    name = text(100, required=False, metadata={"description": "What the token is for"})
+    name = identifier(100, required=False, metadata={"description": "What the token is for"})
 
 
 class TokenOut(Schema):
@@ -63,7 +63,7 @@ class TokenList(Schema):
 class SignInIn(Schema):
     """The portal's sign-in form."""
 
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    email = identifier(254)
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate, validates_schema
 
 from schemas.certificates import CertificateOut
-from schemas.common import Timestamp, text
+from schemas.common import Timestamp, identifier, text
 from schemas.pieces import fineness_field, legal_fineness
 from schemas.standards import AssayResult, Metal
 
@@ -16,7 +16,7 @@ class AssayIn(Schema):
         metadata={"description": "Metal found"},
     )
     fineness = fineness_field("Found; legal values depend on the metal")
-    assay_mark = text(64, metadata={"description": "The state hallmark struck on the piece"})
+    assay_mark = identifier(64, metadata={"description": "The state hallmark struck on the piece"})
     inspectorate = text(200, metadata={"description": "The assay office that tested the piece"})
     notes = text(2000, required=False, multiline=True)
 

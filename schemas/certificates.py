@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import Quantity, Timestamp, text
+from schemas.common import Quantity, Timestamp, Untrimmed, text
 from schemas.makers import LocalisedName, RegionOut
 from schemas.pieces import UIN, Stone
 from schemas.standards import CertificateStatus, RevocationReason
@@ -110,5 +110,5 @@ class ReissueIn(Schema):
     description = text(4000, required=False, multiline=True)
     weight_g = Quantity(places=2, maximum=Decimal("100000"))
     stones = fields.List(fields.Nested(Stone), validate=validate.Length(max=50))
-    uin = fields.String(allow_none=True, validate=UIN)
+    uin = Untrimmed(allow_none=True, validate=UIN)
     note = text(1000, multiline=True, metadata={"description": "Why the certificate is reissued"})

@@ -14,6 +14,16 @@ MAX_ID = 2**31 - 1
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 
 
+#: Unicode's Bidi_Control characters (UAX #9 §2): invisible, and able to reverse the
+#: text around them on a page or a certificate.
+_BIDI_CONTROLS = dict.fromkeys(
+    map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+#: Dashes that read as a hyphen-minus in a reference or a mark (and the soft hyphen, which
+#: reads as nothing or as a hyphen): all of them are the ASCII hyphen in an identifier.
+_HYPHENS = dict.fromkeys(map(ord, "\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
+
+
 def text(
     max_length: int, *, required: bool = True, multiline: bool = False, **kwargs
 ) -> fields.String:
@@ -27,26 +37,83 @@ def text(
     )
 
 
-class Trimmed(fields.String):
-    """Text as people type it: NFC-normalised, surrounding white space removed, and no
-    control characters (line breaks and tabs only where `multiline`).
+def identifier(max_length: int, *, required: bool = True, **kwargs) -> fields.String:
+    """A trimmed, non-empty identifier of at most `max_length` characters, one string for
+    every way of writing it (see `clean`)."""
+    return text(max_length, required=required, identifier=True, **kwargs)
+
+
+def clean(
+    value: str, *, identifier: bool = False, allowed_controls: str = "", strip: bool = True
+) -> str:
+    """Text as people type it: NFC-normalised, surrounding white space removed (where
+    `strip`), and no control characters (but `allowed_controls`).
 
     Control characters have no place on a certificate or a tag, and NUL cannot even be
     stored by PostgreSQL. NFC makes a reference typed on two keyboards the same string.
-    """
+    Direction controls are removed from every text (no letter is lost), so that none can
+    reverse what surrounds it. An identifier (a reference, a mark, an e-mail address, a
+    UIN) loses every invisible format character (Unicode category Cf: zero-width spaces
+    and joiners, byte-order marks, ...), and its look-alike dashes and spaces become the
+    ASCII ones: `R-777`, with a zero-width space, or with U+2011 for its hyphen, is
+    one reference.
 
-    def __init__(self, *args, multiline: bool = False, **kwargs):
+    Raises ValidationError for NUL or a control character.
+    """
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+    if identifier:
+        value = "".join(
+            " " if unicodedata.category(c) == "Zs" else c
+            for c in value.translate(_HYPHENS)
+            if unicodedata.category(c) != "Cf"
+        )
+    else:
+        value = value.translate(_BIDI_CONTROLS)
+    # After the removals: a character taken from between a letter and its accent would
+    # otherwise leave the pair uncomposed.
+    value = unicodedata.normalize("NFC", value)
+    value = value.strip() if strip else value
+    if any(unicodedata.category(c) == "Cc" and c not in allowed_controls for c in value):
+        raise ValidationError("Must not contain control characters.")
+    return value
+
+
+class Trimmed(fields.String):
+    """Text as people type it, made one string however it was typed (`clean`): line
+    breaks and tabs only where `multiline`, and as an identifier where `identifier`."""
+
+    def __init__(self, *args, multiline: bool = False, identifier: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.allowed_controls = "\n\r\t" if multiline else ""
+        self.identifier = identifier
 
     def _deserialize(self, value, attr, data, **kwargs):
-        result = unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs))
-        if "\x00" in result:
-            raise ValidationError("Must not contain NUL characters.")
-        result = result.strip()
-        if any(unicodedata.category(c) == "Cc" and c not in self.allowed_controls for c in result):
-            raise ValidationError("Must not contain control characters.")
-        return result
+        return clean(
+            super()._deserialize(value, attr, data, **kwargs),
+            identifier=self.identifier,
+            allowed_controls=self.allowed_controls,
+        )
+
+
+class Untrimmed(fields.String):
+    """An identifier whose pattern says what it may hold (a slug, a UIN), cleaned of
+    invisible characters and look-alike dashes (`clean`) but not trimmed: surrounding
+    white space is refused by the pattern, as sent."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return clean(
+            super()._deserialize(value, attr, data, **kwargs), identifier=True, strip=False
+        )
+
+
+class EmailAddress(fields.Email):
+    """An e-mail address, cleaned as an untrimmed identifier before it is validated."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return clean(
+            super()._deserialize(value, attr, data, **kwargs), identifier=True, strip=False
+        )
 
 
 class Quantity(fields.Decimal):

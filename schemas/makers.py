@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import SLUG, Timestamp, text
+from schemas.common import SLUG, Timestamp, Untrimmed, identifier, text
 from schemas.standards import REGIONS
 
 # Stamped in metal: letters and digits, perhaps spaced. Upper-casing never lengthens these.
@@ -22,7 +22,7 @@ class RegionOut(Schema):
 class MakerIn(Schema):
     """What the brand office states when it admits a maker."""
 
-    slug = fields.String(
+    slug = Untrimmed(
         validate=[validate.Length(min=2, max=64), validate.Regexp(SLUG)],
         metadata={"description": "URL name; made from name_en when absent"},
     )
@@ -34,7 +34,7 @@ class MakerIn(Schema):
         metadata={"description": "ISO 3166-2 code of one of the brand's regions"},
     )
     city = text(100)
-    mark = text(
+    mark = identifier(
         32,
         validate=[
             validate.Regexp(

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import MAX_ID, SLUG, Quantity, Timestamp, text
+from schemas.common import MAX_ID, SLUG, Quantity, Timestamp, Untrimmed, identifier, text
 from schemas.standards import FINENESSES, Kind, Metal, PieceStatus, is_legal_fineness
 
 UIN = validate.Regexp(r"^[0-9]{16}\Z", error="The state UIN is exactly 16 digits.")
@@ -45,7 +45,9 @@ def fineness_field(description: str) -> fields.Integer:
 
 
 class PieceIn(Schema):
-    reference = text(64, metadata={"description": "The maker's own reference, unique per maker"})
+    reference = identifier(
+        64, metadata={"description": "The maker's own reference, unique per maker"}
+    )
     kind = fields.String(required=True, validate=validate.OneOf(tuple(Kind)))
     title = text(200)
     description = text(4000, required=False, multiline=True)
@@ -55,7 +57,7 @@ class PieceIn(Schema):
         required=True, places=2, maximum=Decimal("100000"), metadata={"description": "Grams"}
     )
     stones = fields.List(fields.Nested(Stone), load_default=list, validate=validate.Length(max=50))
-    uin = fields.String(
+    uin = Untrimmed(
         allow_none=True,
         validate=UIN,
         metadata={"description": "16-digit state UIN (GIIS DMDK), where the piece has one"},

@@ -1150,3 +1150,96 @@ def test_numbers_python_will_not_convert_are_input_errors(
         response.status_code == 200 and response.json["created"] == 0
     ), response.get_data(as_text=True)
     assert count() == before
+
+
+# -- invisible and direction-changing characters --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "R-777\u200b",  # a zero-width space after it
+        "R\u2011777",  # a non-breaking hyphen
+        "\u2066R\u2212777\u2069",  # a minus sign, isolated left-to-right
+        "R\u00ad777",  # a soft hyphen
+        "R\u202e-777",  # a right-to-left override
+    ],
+    ids=["zwsp", "nb-hyphen", "minus-lri", "soft-hyphen", "rlo"],
+)
+def test_a_reference_written_with_invisible_or_look_alike_characters_is_the_same(
+    client, world, count, look_alike
+):
+    assert register(client, world.maker, reference="R-777")["reference"] == "R-777"
+    before = count()
+    response = client.post(
+        "/api/v1/pieces", json=piece_data(reference=look_alike), headers=bearer(world.maker)
+    )
+    body = assert_problem(response, 409, "reference", slug="conflict")
+    assert "R-777" in body["detail"]
+    assert count() == before
+
+
+def test_a_maker_s_mark_and_an_assay_mark_lose_invisible_characters(client, world):
+    admitted = client.post(
+        "/api/v1/makers",
+        json=maker_data(mark="KR\u2010\u200b9", slug="mark\u2011test"),
+        headers=bearer(world.admin),
+    )
+    assert admitted.status_code == 201, admitted.json
+    assert (admitted.json["mark"], admitted.json["slug"]) == ("KR-9", "mark-test")
+    piece = register(client, world.maker, uin="\u20666431000000000777\u2069")
+    assert piece["uin"] == "6431000000000777"
+    attested = client.post(
+        f"/api/v1/pieces/{piece['id']}/assay",
+        json=assay_data(assay_mark="585\u2013KRS\u200d-2026"),
+        headers=bearer(world.inspector),
+    )
+    assert attested.status_code == 201, attested.json
+    assert attested.json["assay_mark"] == "585-KRS-2026"
+
+
+def test_an_e_mail_address_loses_invisible_characters(client, world, count):
+    made = client.post(
+        "/api/v1/accounts",
+        json={"email": "new\u200b@test.example", "role": "inspector"},
+        headers=bearer(world.admin),
+    )
+    assert made.status_code == 201, made.json
+    assert made.json["email"] == "new@test.example"
+    before = count()
+    again = client.post(
+        "/api/v1/accounts",
+        json={"email": "\u202enew@test.example", "role": "inspector"},
+        headers=bearer(world.admin),
+    )
+    assert_problem(again, 409, "email", slug="conflict")
+    assert count() == before
+
+
+def test_free_text_keeps_its_letters_and_loses_direction_controls(client, world):
+    # Stored without the controls rather than refused: they are invisible, so whoever
+    # pasted them could not find them to take them out, and no letter is lost.
+    made = client.post(
+        "/api/v1/pieces",
+        json=piece_data(
+            title="Кольцо \u202eесйнеЕ\u202c «Енисей»",
+            description="Line \u2067one\u2069\nи\u0306\u200f",
+            stones=[{"type": "\u202ddiamond", "count": 1, "carat": 0.1}],
+        ),
+        headers=bearer(world.maker),
+    )
+    assert made.status_code == 201, made.json
+    assert made.json["title"] == "Кольцо есйнеЕ «Енисей»"
+    assert made.json["description"] == "Line one\nй"
+    assert made.json["stones"][0]["type"] == "diamond"
+    # What the certificate signs is what was stored.
+    attested = client.post(
+        f"/api/v1/pieces/{made.json['id']}/assay",
+        json=assay_data(notes="Checked \u202eok"),
+        headers=bearer(world.inspector),
+    )
+    assert attested.status_code == 201, attested.json
+    assert attested.json["notes"] == "Checked ok"
+    code = attested.json["certificate"]["code"]
+    signed = client.get(f"/api/v1/certificates/{code}").get_data(as_text=True)
+    assert "\u202e" not in json.loads(signed)["payload"]["piece"]["title"]
