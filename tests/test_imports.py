@@ -4,6 +4,8 @@ import page and `registry import` are tested through their callers
 (tests/test_validation.py, tests/test_portal_maker.py, tests/test_cli.py)."""
 
 import sqlite3
+import threading
+import time
 
 import pytest
 from sqlalchemy import select, text
@@ -228,6 +230,44 @@ def test_run_in_chunks_commits_each_chunk_and_reports_as_it_goes(maker, database
     assert [row["row"] for row in report["rows"]] == list(range(2, 9))
     session.rollback()  # what a caller does on its way out stores nothing more
     assert _stored(session, owner) == {"S-1", "S-2", "S-4", "S-5"}
+
+
+def test_a_writer_queued_for_sqlites_lock_gets_it_between_two_chunks(
+    maker, database_url, monkeypatch
+):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    session, owner, actor = maker
+    seen: list[int] = []
+    queued = threading.Event()
+
+    def writer():
+        other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=30)
+        other.isolation_level = None
+        queued.set()
+        other.execute("BEGIN IMMEDIATE")  # waits, retrying, while a chunk holds the lock
+        seen.append(other.execute("SELECT size FROM log_head").fetchone()[0])
+        other.execute("COMMIT")
+        other.close()
+
+    thread = threading.Thread(target=writer)
+    register = pieces.register
+
+    def first_row_starts_the_writer(session, maker, data, *, actor):
+        piece = register(session, maker, data, actor=actor)
+        if data["reference"] == "Q-0":
+            thread.start()
+            queued.wait()
+            time.sleep(0.3)  # not measured: long enough for the writer to be queued
+        return piece
+
+    monkeypatch.setattr(pieces, "register", first_row_starts_the_writer)
+    before = tree.size(session)
+    rows = _csv_rows(["Q-0", "Q-1", "Q-2", "Q-3"])
+    *_, report = imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=10, chunk=2)
+    thread.join()
+    assert report["created"] == 4
+    assert seen == [before + 2]  # in after the first chunk, not after the whole import
 
 
 def test_a_database_failure_keeps_the_chunks_before_it_and_reports_the_rest(maker, monkeypatch):
