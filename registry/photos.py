@@ -4,13 +4,15 @@ Whatever a maker sends is decoded and encoded again as a plain JPEG: only JPEG, 
 WebP are read (by their content, never by the Content-Type), the pixel count is checked
 from the header before anything is decoded, the EXIF orientation is applied, and nothing
 of the original's metadata (EXIF with its GPS position, XMP, ICC, comments) is kept. The
-SHA-256 of the stored JPEG names the photo, and the certificate signs it.
+SHA-256 of the stored JPEG names the photo, and the certificate signs it. Until one
+does, the photo shows an unreleased design: only its maker and inspectors may see it.
 """
 
 import dataclasses
 import hashlib
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 from registry import config, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from registry.log import ledger
-from registry.models import Account, Photo, Piece
+from registry.models import Account, Certificate, Photo, Piece
 from schemas.standards import EventType, PieceStatus, Role
 
 MEDIA_TYPE = "image/jpeg"
@@ -109,14 +111,76 @@ def remove(session: Session, piece_id: int, *, actor: Account) -> Piece:
     return piece
 
 
-def image(session: Session, sha256: str, *, thumb: bool = False) -> bytes:
+@dataclass(frozen=True)
+class Served:
+    """A photo's JPEG as it may be served: to anyone, or only to whoever asked."""
+
+    data: bytes
+    #: A certificate signs it: anyone may see it, and any cache keep it (its name is its
+    #: hash, so it never changes). Otherwise it is an unreleased design, for one viewer.
+    public: bool
+
+
+def _nobody() -> Account | None:
+    return None
+
+
+def image(
+    session: Session,
+    sha256: str,
+    *,
+    thumb: bool = False,
+    viewer: Callable[[], Account | None] = _nobody,
+) -> Served:
     """The JPEG of a stored photo, or its thumbnail, by the SHA-256 of the photo's JPEG
-    (lower-case hex). Raises NotFound."""
+    (lower-case hex).
+
+    A photo that a certificate signs is public. Until then it shows an unreleased design,
+    which only the maker of a piece with this photo and inspectors may see: `viewer`, who
+    is asking, is called only then, so a public photo's answer depends on nobody. Raises
+    NotFound for anyone else, exactly as for a photo that is not stored.
+    """
     column = Photo.thumb if thumb else Photo.data
-    data = session.scalar(select(column).where(Photo.sha256 == sha256))
-    if data is None:
-        raise NotFound("No photo with this SHA-256 is stored.")
-    return data
+    row = session.execute(select(Photo.id, column).where(Photo.sha256 == sha256)).first()
+    if row is None:
+        raise _no_photo()
+    photo_id, data = row
+    if _signed(session, photo_id):
+        return Served(data, public=True)
+    account = viewer()
+    if account is None or not _may_see_unreleased(session, photo_id, account):
+        raise _no_photo()
+    return Served(data, public=False)
+
+
+def _no_photo() -> NotFound:
+    return NotFound("No photo with this SHA-256 is stored.")
+
+
+def _signed(session: Session, photo_id: int) -> bool:
+    """Whether a certificate signs the photo: a piece showing it has one. A piece's photo
+    can no longer change once it is certified, so its certificate signs this photo."""
+    query = (
+        select(Certificate.id)
+        .join(Piece, Certificate.piece_id == Piece.id)
+        .where(Piece.photo_id == photo_id)
+        .limit(1)
+    )
+    return session.scalar(query) is not None
+
+
+def _may_see_unreleased(session: Session, photo_id: int, account: Account) -> bool:
+    """Inspectors see every piece; a maker, the photos of its own pieces."""
+    if account.role == Role.INSPECTOR:
+        return True
+    if account.role != Role.MAKER or account.maker_id is None:
+        return False
+    query = (
+        select(Piece.id)
+        .where(Piece.photo_id == photo_id, Piece.maker_id == account.maker_id)
+        .limit(1)
+    )
+    return session.scalar(query) is not None
 
 
 def _stored(session: Session, encoded: _Encoded) -> Photo:

@@ -3,6 +3,7 @@ SHA-256, and public serving with cache headers."""
 
 import hashlib
 import io
+import re
 import struct
 import zlib
 
@@ -15,7 +16,7 @@ from registry.edge import database, signing
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.models import Certificate, Event, Photo, Piece
 from schemas.pieces import PieceIn
-from tests.factories import assay_data, bearer, piece_data
+from tests.factories import EMAILS, assay_data, bearer, piece_data, sign_in, with_passwords
 
 # --- images -----------------------------------------------------------------------------
 
@@ -139,8 +140,9 @@ def events(app, action: str) -> list[Event]:
         return list(database.session().scalars(select(Event).where(Event.action == action)))
 
 
-def fetch(client, path: str, **headers):
-    return client.get(path, headers=headers)
+def fetch(client, path: str, token: str | None = None, **headers):
+    """GET a photo, as `token`'s account (an uncertified piece's photo is its maker's)."""
+    return client.get(path, headers={**(bearer(token) if token else {}), **headers})
 
 
 # --- re-encoding --------------------------------------------------------------------------
@@ -155,7 +157,7 @@ def test_a_jpeg_is_stored_upright_without_exif_gps_or_other_metadata(client, wor
     described = response.json
     assert (described["width"], described["height"]) == (20, 40)  # turned as EXIF said
     assert described["media_type"] == "image/jpeg"
-    stored = fetch(client, described["url"]).data
+    stored = fetch(client, described["url"], world.maker).data
     assert described["sha256"] == hashlib.sha256(stored).hexdigest()
     image = opened(stored)
     assert image.format == "JPEG"
@@ -179,7 +181,7 @@ def test_a_png_with_alpha_is_laid_on_white(client, world):
     response = put_photo(client, world.maker, piece_id, png_with_alpha(), "image/png")
 
     assert response.status_code == 200, response.json
-    image = opened(fetch(client, response.json["url"]).data)
+    image = opened(fetch(client, response.json["url"], world.maker).data)
     assert image.mode == "RGB"
     assert min(image.getpixel((2, 2))) > 245  # transparent became white
     red = image.getpixel((15, 15))
@@ -194,7 +196,7 @@ def test_a_webp_is_accepted_and_stored_as_jpeg(client, world):
 
     assert response.status_code == 200, response.json
     assert (response.json["width"], response.json["height"]) == (64, 48)
-    assert opened(fetch(client, response.json["url"]).data).format == "JPEG"
+    assert opened(fetch(client, response.json["url"], world.maker).data).format == "JPEG"
 
 
 def test_the_content_type_is_not_trusted(client, world):
@@ -216,8 +218,8 @@ def test_a_large_photo_is_scaled_down_and_has_a_small_thumbnail(app, client, wor
 
     assert response.status_code == 200, response.json
     assert (response.json["width"], response.json["height"]) == (300, 225)
-    assert opened(fetch(client, response.json["url"]).data).size == (300, 225)
-    thumb = fetch(client, response.json["thumb_url"])
+    assert opened(fetch(client, response.json["url"], world.maker).data).size == (300, 225)
+    thumb = fetch(client, response.json["thumb_url"], world.maker)
     assert thumb.status_code == 200
     assert thumb.mimetype == "image/jpeg"
     image = opened(thumb.data)
@@ -232,7 +234,7 @@ def test_the_default_thumbnail_is_at_most_the_thumb_side(app, client, world):
 
     assert response.status_code == 200, response.json
     assert (response.json["width"], response.json["height"]) == (1600, 1200)
-    thumb = opened(fetch(client, response.json["thumb_url"]).data)
+    thumb = opened(fetch(client, response.json["thumb_url"], world.maker).data)
     assert max(thumb.size) <= app.config["PHOTO_THUMB_SIDE"]
     assert thumb.size == (640, 480)
 
@@ -386,8 +388,8 @@ def test_a_replaced_photo_no_piece_shows_is_deleted(app, client, world):
     new = put_photo(client, world.maker, piece_id, jpeg((60, 30))).json
 
     assert old["sha256"] != new["sha256"]
-    assert fetch(client, old["url"]).status_code == 404
-    assert fetch(client, new["url"]).status_code == 200
+    assert fetch(client, old["url"], world.maker).status_code == 404
+    assert fetch(client, new["url"], world.maker).status_code == 200
     assert count(app, Photo) == 1
 
 
@@ -403,7 +405,7 @@ def test_removing_a_photo(app, client, world):
     shown = client.get(f"/api/v1/pieces/{own}", headers=bearer(world.maker)).json
     assert shown["photo"] is None
     # Still shown by the other piece, so still served.
-    assert fetch(client, sent["url"]).status_code == 200
+    assert fetch(client, sent["url"], world.maker).status_code == 200
     [event] = events(app, "piece:photo_removed")
     assert event.piece_id == own
     again = client.delete(f"/api/v1/pieces/{own}/photo", headers=bearer(world.maker))
@@ -536,9 +538,10 @@ def test_a_certificate_of_a_piece_without_photo_signs_null(client, world):
 
 
 @pytest.mark.parametrize("suffix", [".jpg", "/thumb.jpg"])
-def test_photos_are_served_immutable_with_their_hash_as_etag(client, world, suffix):
+def test_certified_photos_are_public_immutable_with_their_hash_as_etag(client, world, suffix):
     piece_id = new_piece(client, world.maker)
     sha = put_photo(client, world.maker, piece_id, jpeg()).json["sha256"]
+    attest(client, world, piece_id)
     path = f"/api/v1/photos/{sha}{suffix}"
 
     response = fetch(client, path)
@@ -558,6 +561,104 @@ def test_photos_are_served_immutable_with_their_hash_as_etag(client, world, suff
     other = fetch(client, path, **{"If-None-Match": '"' + "0" * 64 + '"'})
     assert other.status_code == 200
     assert other.data == response.data
+
+
+# --- photos of pieces not yet certified: their maker's and the inspectors' alone ----------
+
+
+def _uncertified_photo(client, world) -> str:
+    piece_id = new_piece(client, world.maker)
+    response = put_photo(client, world.maker, piece_id, jpeg())
+    assert response.status_code == 200, response.json
+    return response.json["sha256"]
+
+
+@pytest.mark.parametrize("suffix", [".jpg", "/thumb.jpg"])
+@pytest.mark.parametrize("caller", ["anonymous", "other_maker", "admin", "revoked"])
+def test_an_uncertified_photo_is_404_to_others_exactly_as_an_unknown_one(
+    client, world, suffix, caller
+):
+    sha = _uncertified_photo(client, world)
+    token = None if caller == "anonymous" else getattr(world, caller)
+    # A refused token too: a 401 for it here, beside the 404 of an unknown hash, would
+    # tell that this unreleased photo exists.
+    unknown = fetch(client, f"/api/v1/photos/{'0' * 64}{suffix}", token)
+
+    response = fetch(client, f"/api/v1/photos/{sha}{suffix}", token)
+
+    assert response.status_code == 404
+    assert response.json == unknown.json
+    assert response.headers.get("Cache-Control") == unknown.headers.get("Cache-Control")
+    assert "ETag" not in response.headers
+
+
+@pytest.mark.parametrize("suffix", [".jpg", "/thumb.jpg"])
+@pytest.mark.parametrize("caller", ["maker", "inspector"])
+def test_an_uncertified_photo_is_served_privately_to_its_maker_and_inspectors(
+    client, world, suffix, caller
+):
+    sha = _uncertified_photo(client, world)
+
+    response = fetch(client, f"/api/v1/photos/{sha}{suffix}", getattr(world, caller))
+
+    assert response.status_code == 200
+    assert response.mimetype == "image/jpeg"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert opened(response.data).format == "JPEG"
+
+
+def test_the_portals_show_an_uncertified_photo_to_its_maker_and_inspectors_only(app, client, world):
+    sha = _uncertified_photo(client, world)
+    thumb = f"/api/v1/photos/{sha}/thumb.jpg"
+    with app.app_context():
+        with_passwords(database.session(), *EMAILS.values())
+    for who, status in [("maker", 200), ("inspector", 200), ("other-maker", 404)]:
+        browser = app.test_client()
+        assert sign_in(browser, EMAILS[who]).status_code == 302
+        response = browser.get(thumb)
+        assert response.status_code == status, who
+        if status == 200:
+            assert response.headers["Cache-Control"] == "private, no-store"
+    assert app.test_client().get(thumb).status_code == 404
+
+
+def test_the_maker_portal_page_of_a_piece_awaiting_assay_shows_its_photo(app, client, world):
+    piece_id = new_piece(client, world.maker)
+    sha = put_photo(client, world.maker, piece_id, jpeg()).json["sha256"]
+    with app.app_context():
+        with_passwords(database.session(), EMAILS["maker"], EMAILS["inspector"])
+    for who, page in [
+        ("maker", f"/maker/pieces/{piece_id}"),
+        ("inspector", f"/inspector/pieces/{piece_id}"),
+    ]:
+        browser = app.test_client()
+        assert sign_in(browser, EMAILS[who]).status_code == 302
+        html = browser.get(page).get_data(as_text=True)
+        src = re.search(r'<img[^>]* src="([^"]+)"', html)
+        assert src and sha in src.group(1), who
+        assert browser.get(src.group(1)).status_code == 200, who
+
+
+def test_a_photo_becomes_public_when_its_piece_is_certified(client, world):
+    piece_id = new_piece(client, world.maker)
+    sha = put_photo(client, world.maker, piece_id, jpeg()).json["sha256"]
+    assert fetch(client, f"/api/v1/photos/{sha}.jpg").status_code == 404
+
+    attest(client, world, piece_id)
+
+    response = fetch(client, f"/api/v1/photos/{sha}.jpg")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_a_photo_of_a_failed_assay_stays_private(client, world):
+    piece_id = new_piece(client, world.maker)
+    sha = put_photo(client, world.maker, piece_id, jpeg()).json["sha256"]
+
+    attest(client, world, piece_id, result="failed")
+
+    assert fetch(client, f"/api/v1/photos/{sha}.jpg").status_code == 404
+    assert fetch(client, f"/api/v1/photos/{sha}.jpg", world.maker).status_code == 200
 
 
 @pytest.mark.parametrize(

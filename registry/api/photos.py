@@ -1,14 +1,23 @@
-"""Piece photos: a maker uploads one for an own piece; anyone fetches it by its SHA-256."""
+"""Piece photos: a maker uploads one for an own piece; anyone fetches a certified piece's
+photo by its SHA-256, and only its maker and inspectors one not yet certified."""
 
 import re
 
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
-from registry import photos
+from registry import accounts, photos
 from registry.api.common import guarded
 from registry.edge import database, http_cache, limits
-from registry.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from registry.errors import (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from registry.models import Account
+from registry.web import session as portal_session
 from schemas.pieces import PhotoOut
 from schemas.standards import Role
 
@@ -43,7 +52,12 @@ _CACHE_HEADERS = {
         "required": True,
         "schema": {"type": "string"},
     },
-    "Cache-Control": {"required": True, "schema": {"type": "string", "example": _IMMUTABLE}},
+    "Cache-Control": {
+        "required": True,
+        "description": f"`{_IMMUTABLE}` for the photo of a certified piece; `private, "
+        "no-store` for one not yet certified, which only its maker and inspectors see",
+        "schema": {"type": "string", "example": _IMMUTABLE},
+    },
 }
 _IF_NONE_MATCH = {
     "in": "header",
@@ -86,7 +100,7 @@ def remove(piece_id):
 
 
 def _served(view):
-    """A public JPEG by SHA-256: counted, cacheable for ever, documented."""
+    """A JPEG by SHA-256: counted, documented; public and cacheable for ever once certified."""
     view = bp.alt_response(429, response="TOO_MANY_REQUESTS")(view)
     view = bp.alt_response(404, response="NOT_FOUND")(view)
     view = bp.alt_response(304, response="NOT_MODIFIED")(view)
@@ -98,14 +112,19 @@ def _served(view):
 @bp.get("/photos/<sha256>.jpg")
 @_served
 def photo(sha256):
-    """A piece's photo: the JPEG whose SHA-256 is in the name (and in its certificate)."""
+    """A piece's photo: the JPEG whose SHA-256 is in the name (and in its certificate).
+
+    Public once the piece is certified. Before, it shows an unreleased design: only the
+    piece's maker and inspectors get it (by bearer token, or the portal's session), and
+    anyone else a 404, as for an unknown hash."""
     return _jpeg(sha256, thumb=False)
 
 
 @bp.get("/photos/<sha256>/thumb.jpg")
 @_served
 def thumb(sha256):
-    """The thumbnail of a piece's photo, at most PHOTO_THUMB_SIDE pixels a side."""
+    """The thumbnail of a piece's photo, at most PHOTO_THUMB_SIDE pixels a side; public
+    or private as the photo is."""
     return _jpeg(sha256, thumb=True)
 
 
@@ -137,7 +156,23 @@ def _too_large(max_bytes: int) -> PayloadTooLarge:
 def _jpeg(sha256: str, *, thumb: bool) -> Response:
     if not _SHA256.fullmatch(sha256):
         raise NotFound("A photo's name is the SHA-256 of its JPEG, in lower-case hex.")
-    response = Response(
-        photos.image(database.session(), sha256, thumb=thumb), mimetype="image/jpeg"
-    )
-    return http_cache.public(response, max_age=_YEAR, immutable=True, etag=sha256)
+    served = photos.image(database.session(), sha256, thumb=thumb, viewer=_viewer)
+    response = Response(served.data, mimetype="image/jpeg")
+    if served.public:
+        return http_cache.public(response, max_age=_YEAR, immutable=True, etag=sha256)
+    # An unreleased design, for this viewer alone: no cache keeps it, shared or not.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _viewer() -> Account | None:
+    """Who asks for a photo not yet public: the API's bearer token, or else the portal's
+    session, whose pages show these photos. A refused token is nobody, not a 401: a 401
+    here and a 404 for an unknown hash would tell that an unreleased photo exists."""
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        try:
+            return accounts.authenticate(database.session(), authorization).account
+        except Unauthorized:
+            return None
+    return portal_session.current()

@@ -174,7 +174,7 @@ def card(piece_id: int):
     photo_jpeg = None
     signed_photo = certificate.payload_json["piece"].get("photo")
     if signed_photo:
-        photo_jpeg = photos.image(database.session(), signed_photo["sha256"])
+        photo_jpeg = photos.image(database.session(), signed_photo["sha256"]).data
     data = cards.card(
         certificate.payload_json,
         printed_code=certificate.printed_code,
