@@ -27,6 +27,7 @@ from tests.factories import (
 def text(response) -> str:
     """What a reader sees of a page: its text without tags, spaces collapsed."""
     body = re.sub(r"<(style|script)\b.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
+    body = re.sub(r"</?bdi>", "", body)  # isolates user text within a line, adds no space
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
