@@ -35,9 +35,15 @@ class Defaults:
 
     #: Largest photo accepted, in bytes (the request body limit above also applies).
     PHOTO_MAX_BYTES = 8 * 1024 * 1024
-    #: Largest photo accepted, in pixels: a guard against decompression bombs, and against
-    #: a worker using hundreds of megabytes on one upload (a 24 MP PNG peaks near 300 MB).
-    PHOTO_MAX_PIXELS = 24_000_000
+    #: Largest photo accepted, in pixels, read from its header before anything is decoded:
+    #: 8000×6000, what a 48 MP phone camera saves. A guard against decompression bombs too.
+    #: A JPEG is decoded at a reduced scale (1/2 to 1/8, to PHOTO_MAX_SIDE), so its cost
+    #: stays low whatever its size.
+    PHOTO_MAX_PIXELS = 48_000_000
+    #: Most pixels decoded for one photo. A PNG or WebP has no reduced-scale decoding, so
+    #: this bounds it: 12.5 MP, a 12 MP phone photo (4032×3024) saved so, or any screenshot
+    #: (a 24 MP PNG costs up to 3 s of a worker and near 300 MB).
+    PHOTO_MAX_DECODED_PIXELS = 12_500_000
     #: Longest side of a stored photo, and of its thumbnail, in pixels.
     PHOTO_MAX_SIDE = 2000
     PHOTO_THUMB_SIDE = 640

@@ -1,16 +1,19 @@
 """Piece photos: a maker sets one for an own piece until it is certified.
 
 Whatever a maker sends is decoded and encoded again as a plain JPEG: only JPEG, PNG and
-WebP are read (by their content, never by the Content-Type), the pixel count is checked
-from the header before anything is decoded, the EXIF orientation is applied, and nothing
-of the original's metadata (EXIF with its GPS position, XMP, ICC, comments) is kept. The
-SHA-256 of the stored JPEG names the photo, and the certificate signs it. Until one
-does, the photo shows an unreleased design: only its maker and inspectors may see it.
+WebP are read (by their content, never by the Content-Type); the pixel count is checked
+from the header before anything is decoded (PHOTO_MAX_PIXELS, and PHOTO_MAX_DECODED_PIXELS
+for a PNG or WebP, which is decoded in full where a JPEG is decoded at a reduced scale);
+the EXIF orientation is applied, and nothing of the original's metadata (EXIF with its
+GPS position, XMP, ICC, comments) is kept. The SHA-256 of the stored JPEG names the
+photo, and the certificate signs it. Until one does, the photo shows an unreleased
+design: only its maker and inspectors may see it.
 """
 
 import dataclasses
 import hashlib
 import io
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +45,7 @@ class Limits:
 
     max_bytes: int = config.Defaults.PHOTO_MAX_BYTES
     max_pixels: int = config.Defaults.PHOTO_MAX_PIXELS
+    max_decoded_pixels: int = config.Defaults.PHOTO_MAX_DECODED_PIXELS
     max_side: int = config.Defaults.PHOTO_MAX_SIDE
     thumb_side: int = config.Defaults.PHOTO_THUMB_SIDE
 
@@ -272,13 +276,17 @@ def _decode(data: bytes, limits: Limits) -> Image.Image:
             raise _too_many_pixels(limits) from None
         except Exception:  # Pillow raises many kinds for a malformed header
             raise _invalid(f"This is not a {kinds} image the registry can read.") from None
+        # Both budgets are checked from the header, before any pixel is decoded.
         width, height = image.size
         if width * height > limits.max_pixels:
             raise _too_many_pixels(limits, width, height)
         if image.format in ("JPEG", "MPO"):  # MPO: a JPEG with more pictures after it
-            # Decode at the smallest scale still at least `max_side`: far faster and
-            # smaller in memory than decoding every pixel of a large photo.
-            image.draft("RGB", (limits.max_side, limits.max_side))
+            # Decode at the smallest scale (1/2 to 1/8) still as large as the stored photo:
+            # far faster and smaller in memory than decoding every pixel of a large photo.
+            image.draft("RGB", _stored_size(width, height, limits.max_side))
+        decoded_width, decoded_height = image.size  # as drafted: what will be decoded
+        if decoded_width * decoded_height > limits.max_decoded_pixels:
+            raise _too_many_pixels(limits, width, height)
         try:
             image.load()
             return _to_srgb(ImageOps.exif_transpose(image))
@@ -288,9 +296,20 @@ def _decode(data: bytes, limits: Limits) -> Image.Image:
             raise _invalid("The image is truncated or corrupt.") from None
 
 
+def _stored_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The size a `width`×`height` photo is stored at: within `max_side`, as `thumbnail`
+    makes it (rounded up, so a JPEG drafted to it is never smaller)."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
 def _too_many_pixels(limits: Limits, width: int = 0, height: int = 0) -> InvalidInput:
     size = f" is {width}×{height} pixels;" if width else " has too many pixels;"
-    return _invalid(f"The photo{size} the registry accepts up to {limits.max_pixels:,} pixels.")
+    return _invalid(
+        f"The photo{size} the registry accepts a JPEG of up to {limits.max_pixels:,} "
+        f"pixels, and a PNG or WebP of up to {limits.max_decoded_pixels:,} pixels, which "
+        "it must decode in full."
+    )
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:

@@ -288,6 +288,67 @@ def test_the_pixel_limit_comes_from_the_configuration(app, client, world):
     assert "20×10 pixels" in response.json["detail"]
 
 
+def test_a_48_megapixel_phone_jpeg_is_accepted(client, world):
+    """8000×6000, what a 48 MP phone camera saves: within the budget, and decoded at a
+    reduced scale, so it costs little whatever its size."""
+    piece_id = new_piece(client, world.maker)
+    data = _encoded(Image.new("RGB", (8000, 6000), (180, 140, 60)), "JPEG", quality=80)
+
+    response = put_photo(client, world.maker, piece_id, data)
+
+    assert response.status_code == 200, response.json
+    assert (response.json["width"], response.json["height"]) == (2000, 1500)
+
+
+def test_a_png_is_decoded_in_full_only_within_its_own_budget(client, world):
+    """A PNG or WebP has no reduced-scale decoding: beyond PHOTO_MAX_DECODED_PIXELS it is
+    refused from its header, before any pixel is decoded, naming both budgets."""
+    piece_id = new_piece(client, world.maker)
+
+    # Declares 6000×4000 and holds almost nothing: decoding it would find it truncated.
+    response = put_photo(client, world.maker, piece_id, png_header(6000, 4000), "image/png")
+
+    assert response.status_code == 422, response.json
+    detail = response.json["detail"]
+    assert "6000×4000 pixels" in detail
+    assert "PNG or WebP of up to 12,500,000 pixels" in detail
+    assert "JPEG of up to 48,000,000" in detail
+    assert list(response.json["errors"]) == ["photo"]
+
+
+def test_a_phone_sized_png_is_accepted(client, world):
+    piece_id = new_piece(client, world.maker)
+    data = _encoded(Image.new("RGB", (4032, 3024), "white"), "PNG")
+
+    response = put_photo(client, world.maker, piece_id, data, "image/png")
+
+    assert response.status_code == 200, response.json
+
+
+def test_the_decoded_pixel_budget_comes_from_the_configuration(app, client, world):
+    app.config["PHOTO_MAX_DECODED_PIXELS"] = 1000
+    piece_id = new_piece(client, world.maker)
+
+    response = put_photo(client, world.maker, piece_id, png_with_alpha(), "image/png")
+    assert response.status_code == 200, response.json  # 30×30: 900 pixels
+
+    response = put_photo(client, world.maker, piece_id, _encoded(_halves((40, 30)), "WEBP"))
+    assert response.status_code == 422, response.json
+    assert "40×30 pixels" in response.json["detail"]
+
+
+def test_the_pixel_budgets_are_read_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("REGISTRY_PHOTO_MAX_PIXELS", "12000000")
+    monkeypatch.setenv("REGISTRY_PHOTO_MAX_DECODED_PIXELS", "4000000")
+    monkeypatch.setenv("REGISTRY_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    from registry import create_app
+
+    limits = photos.Limits.from_config(create_app().config)
+
+    assert (limits.max_pixels, limits.max_decoded_pixels) == (12_000_000, 4_000_000)
+
+
 @pytest.mark.parametrize("form", [False, True], ids=["raw", "multipart"])
 def test_a_photo_over_the_byte_limit_is_413(app, client, world, form):
     app.config["PHOTO_MAX_BYTES"] = 1000

@@ -28,7 +28,9 @@ _BINARY = {"type": "string", "format": "binary"}
 _PHOTO_BODY = {
     "required": True,
     "description": "A JPEG, PNG or WebP image, as the body itself or as the file field "
-    "`photo` of a form. Its format is read from its content; it is stored re-encoded as "
+    "`photo` of a form, of at most PHOTO_MAX_PIXELS pixels (a 48 MP phone photo), or "
+    "PHOTO_MAX_DECODED_PIXELS for a PNG or WebP, which must be decoded in full. Its format "
+    "is read from its content; it is stored re-encoded as "
     "a JPEG of at most PHOTO_MAX_SIDE pixels a side, without any metadata (EXIF, GPS, "
     "XMP, ICC).",
     "content": {
