@@ -169,11 +169,25 @@ def _problem(status: int, title: str, detail: str) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> str | None:
+    """Have the kernel send this process SIGTERM when its parent ends, even by SIGKILL:
+    the front's children with the supervisor, gunicorn's workers with their master
+    (registry/gunicorn_conf.py). SIGTERM, not SIGKILL: a request under way still ends.
+    Returns why it could not, or None; Linux only (elsewhere it says so)."""
+    if not sys.platform.startswith("linux"):
+        return "not Linux"
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return os.strerror(ctypes.get_errno())
+    return None
+
+
 def _die_with_parent() -> None:
-    """In a child before exec: end it when the supervisor ends, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    """In a child, before exec."""
+    die_with_parent()
 
 
 def serve(front: Front, gunicorn_argv: Sequence[str], *, env: dict[str, str], nginx: str) -> int:

@@ -8,10 +8,9 @@ gunicorn's defaults (among them a 30 s worker timeout). Load it with
 command line or by GUNICORN_CMD_ARGS.
 """
 
-import ctypes
 import os
-import signal
-import sys
+
+from registry import front
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 # Sync workers, one per core: steadier than gthread under keep-alive load, where one
@@ -32,8 +31,6 @@ timeout = 120
 secure_scheme_headers: dict[str, str] = {}
 forwarded_allow_ips = ""
 
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
 
 def post_fork(server, worker) -> None:
     """In each new worker: have the kernel send it SIGTERM when its master ends, even by
@@ -44,12 +41,6 @@ def post_fork(server, worker) -> None:
     A master that ends before the worker's own signal handlers are set is caught anyway:
     the worker then finds its parent changed before it first waits. Linux only.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        server.log.warning(
-            "worker %s will not end with its master: prctl: %s",
-            worker.pid,
-            os.strerror(ctypes.get_errno()),
-        )
+    failed = front.die_with_parent()
+    if failed is not None:
+        server.log.warning("worker %s will not end with its master: %s", worker.pid, failed)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from registry import codes
 from registry.errors import Conflict, NotFound
-from registry.log import ledger
+from registry.log import ledger, tree
 from registry.models import Account, Certificate, Maker, Piece
 from schemas.standards import EventType, PieceStatus, Role
 
@@ -21,6 +21,9 @@ def register(
     `data` is a loaded PieceIn. Raises Conflict for a reference the maker already used
     or a state UIN already registered. The caller commits.
     """
+    # The log's head first, as every writer takes it: a piece inserted before the head
+    # was locked could deadlock with an import holding the head (PostgreSQL).
+    tree.lock(session)
     reference = data["reference"]
     taken = select(Piece.id).where(Piece.maker_id == maker.id, Piece.reference == reference)
     if session.scalar(taken) is not None:

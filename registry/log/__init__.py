@@ -4,7 +4,9 @@ What an entry is
     One event (a maker admitted, a piece registered, an assay attested, a certificate
     issued or revoked, a key rotated, ...) as the RFC 8785 bytes of a JSON object: its
     action, its time, its actor, its subjects and its data. It holds only what is public,
-    plus SHA-256 hashes of what is not (e-mail addresses, a certificate's bytes). The
+    plus keyed commitments of what is not (HMAC-SHA256 of e-mail addresses, state UINs and
+    notes with the commitment key in the keys directory; entries written before that key
+    hold plain SHA-256); a certificate's bytes are named by their SHA-256. The
     entry's bytes are the leaf of the Merkle tree (RFC 9162 §2.1.1); the `event` row's
     other columns repeat what it says, for the inspectors' filters.
 

@@ -10,7 +10,6 @@ a state file (`--state`) proves at its next run that the log only grew since.
 
 import base64
 import json
-import os
 import random
 import time
 import urllib.error
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import keys
 from keys import base64url, note
 from registry.log import merkle
 from schemas import canonical
@@ -163,9 +163,8 @@ def _audit(client, state, samples, trusted: Trusted, seed) -> RemoteReport:
             _included(client, index, newer)
             report.sampled.append(index)
     if state is not None:
-        temporary = state.with_name(f".{state.name}.tmp")
-        temporary.write_text(newer.text, encoding="utf-8")
-        os.replace(temporary, state)
+        # As durably as the keys: the next run's consistency check starts from it.
+        keys.write_atomically(state, newer.text.encode("utf-8"))
     return report
 
 
