@@ -5,11 +5,15 @@ passes the body on without a length and sets `wsgi.input_terminated`; these test
 such requests through the test client as the server hands them over.
 """
 
+import http.client
 import io
+import json
+import threading
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
+from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
 
 from registry import create_app
@@ -158,4 +162,34 @@ def test_a_chunked_import_form_over_the_limit_is_413_and_stores_nothing(
     )
     assert response.status_code == 413, response.get_data(as_text=True)[:500]
     assert response.mimetype == "text/html"
+    assert _pieces(small_app) == 0
+
+
+def test_over_real_http_a_chunked_import_over_the_limit_is_413(small_app, world):
+    """The same through a real server that decodes the chunks itself (werkzeug's)."""
+    server = make_server("127.0.0.1", 0, small_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    body = _csv(LIMIT + 4096)
+
+    def chunks():
+        for at in range(0, len(body), 1000):
+            yield body[at : at + 1000]
+
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        connection.request(
+            "POST",
+            "/api/v1/pieces/import",
+            body=chunks(),
+            headers={"Content-Type": "text/csv", **bearer(world.maker)},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        status, answer = response.status, json.loads(response.read())
+        connection.close()
+    finally:
+        server.shutdown()
+        thread.join()
+    assert status == 413, answer
     assert _pieces(small_app) == 0
