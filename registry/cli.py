@@ -75,10 +75,13 @@ def _app() -> Flask:
 def init() -> None:
     """Create or upgrade the database and make the first signing key if there is none.
 
-    Signs a checkpoint when the log has entries none covers yet (after an upgrade).
+    The first init fixes the log's origin for good (REGISTRY_LOG_ORIGIN, or else the
+    public base URL's host and path, then /log); a later one never changes it. Signs a
+    checkpoint when the log has entries none covers yet (after an upgrade).
     """
     migrate.upgrade(database.engine())
     session = database.session()
+    origin = log_signer.keep_origin(session)  # before the first key's entry is signed
     key = signing_keys.ensure(session, signing.keyring(), actor=None)
     session.commit()
     newest = checkpoints.latest(session)

@@ -77,8 +77,10 @@ class Defaults:
     CARD_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     CARD_FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
     #: The transparency log's name in its signed checkpoints (c2sp.org/tlog-checkpoint): a
-    #: URL without its scheme, set once and never changed. Default: the public base URL's
-    #: host and path, then /log.
+    #: URL without its scheme. Default: the public base URL's host and path, then /log.
+    #: Taken once, by the first `registry init`, and kept beside the keys (log-origin.txt):
+    #: from then on the server and every command sign under that one, and a setting (or a
+    #: public base URL) naming another is ignored with a warning. Another origin is a new log.
     LOG_ORIGIN: str | None = None
     #: A write that leaves this many entries or more outside the latest checkpoint makes a
     #: new one in its own transaction (1: every write; 0: only on demand or on a timer).
@@ -147,5 +149,15 @@ def resolve(config: dict, instance_path: str) -> None:
     if not config.get("KEYS_DIR"):
         config["KEYS_DIR"] = os.fspath(instance / "keys")
     config["PUBLIC_BASE_URL"] = config["PUBLIC_BASE_URL"].rstrip("/")
-    if not config.get("LOG_ORIGIN"):
-        config["LOG_ORIGIN"] = config["PUBLIC_BASE_URL"].split("://", 1)[-1] + "/log"
+
+
+def log_origin(config) -> tuple[str, str | None]:
+    """The log origin these settings give, and the setting that asks for it: the name of
+    REGISTRY_LOG_ORIGIN or REGISTRY_PUBLIC_BASE_URL, or None when both are left at their
+    defaults. Only the first `registry init` takes it; afterwards the origin kept then
+    holds, and a setting that asks for another is ignored (see registry.edge.log_signer)."""
+    if config.get("LOG_ORIGIN"):
+        return config["LOG_ORIGIN"], "REGISTRY_LOG_ORIGIN"
+    base = config["PUBLIC_BASE_URL"].rstrip("/")
+    asked = None if base == Defaults.PUBLIC_BASE_URL else "REGISTRY_PUBLIC_BASE_URL"
+    return base.split("://", 1)[-1] + "/log", asked

@@ -10,6 +10,10 @@ A log must never sign a tree that does not extend one it signed before. The data
 cannot be the judge of that, since whoever can rewrite the log can rewrite its stored
 checkpoints too; so the signer keeps the last checkpoint it signed in a file beside the
 keys (LOG_SIGNED_STATE), and checks a consistency proof from it before every signature.
+
+The log's origin, the name its checkpoints are signed under, is fixed once, by the first
+`registry init` (`keep_origin`), and kept beside the keys too (ORIGIN_FILE): a log that
+changed its name would be another log to whoever follows it.
 """
 
 import logging
@@ -157,6 +161,60 @@ def make(session: Session, signer: Signer) -> Checkpoint:
     """
     size = tree.size(session, lock=True)
     return signer.sign(session, size, tree.root(session, size))
+
+
+#: The file, in the keys directory, that holds the log's origin from its first init on.
+ORIGIN_FILE = "log-origin.txt"
+
+
+def kept_origin(path: Path, signer: Signer) -> str | None:
+    """The origin this log was given: the one kept in `path` by `keep_origin`, else the
+    origin of the last checkpoint `signer` remembers signing (a log signed before its
+    origin was kept); None for a log never initialised nor signed.
+
+    Raises OSError when `path` cannot be read, ValueError when it holds no origin.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        try:
+            last = signer.last_signed()
+        except Unavailable:
+            return None  # nothing is signed until it holds again (Signer.sign)
+        return last.origin if last is not None else None
+    origin = text.strip()
+    note.body(origin, 0, bytes(32))  # ValueError unless it can name a log
+    return origin
+
+
+def keep_origin(session: Session, signer: Signer, path: Path, wanted: str) -> str:
+    """Fix the log's origin, at `registry init`, and have `signer` sign under it.
+
+    The origin kept already, if any (`kept_origin`), stays: it is never replaced. Else it
+    is the origin of the newest checkpoint in the database signed by a key of the ring (a
+    log signed before its origin was kept, whose signer's memory is gone), or else `wanted`,
+    the one the settings give; it is then written to `path` as the keys are (whole, and
+    synced). Raises ValueError when `wanted` cannot name a log, OSError.
+    """
+    origin = kept_origin(path, signer)
+    if origin is None:
+        origin = _signed_origin(session, signer.ring) or wanted
+        note.body(origin, 0, bytes(32))
+        keys.write_atomically(path, f"{origin}\n".encode())
+    signer.origin = origin
+    return origin
+
+
+def _signed_origin(session: Session, ring: keys.KeyRing) -> str | None:
+    """The origin of the newest of the latest checkpoints stored that a key of `ring`
+    signed: a row written by hand, signed by no key of ours, names nothing."""
+    known = public_keys(ring)
+    for text in session.scalars(select(Checkpoint.note).order_by(*_NEWEST_FIRST).limit(16)):
+        try:
+            return note.open_checkpoint(text, known).origin
+        except note.NoteError:
+            continue
+    return None
 
 
 # The newest checkpoint is the one of the largest tree, the last made of that size.
