@@ -319,6 +319,12 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
         f"log verified: {report.entries} entries, {report.checkpoints} checkpoints, "
         f"{report.certificates} certificates and {report.assays} assays match"
     )
+    if unchecked := report.unchecked_thumbnails:
+        click.echo(
+            f"{unchecked} thumbnail{'' if unchecked == 1 else 's'} set before the log "
+            f"recorded thumbnails {'is' if unchecked == 1 else 'are'} not checked: no "
+            "entry holds its hash, and a thumbnail cannot be made again from its photo"
+        )
 
 
 def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:

@@ -121,7 +121,9 @@ class ApiToken(Base):
 
 class Photo(Base):
     """A piece's photo, re-encoded without its metadata, named by the SHA-256 that the
-    certificate signs. The image bytes are loaded only when asked for."""
+    certificate signs; its thumbnail's SHA-256 is recorded in the log with it, and both
+    are held to their bytes before they are served. The image bytes are loaded only when
+    asked for."""
 
     __tablename__ = "photo"
 
@@ -134,6 +136,7 @@ class Photo(Base):
     thumb_width: Mapped[int]
     thumb_height: Mapped[int]
     thumb: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    thumb_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -8,11 +8,16 @@ the EXIF orientation is applied, and nothing of the original's metadata (EXIF wi
 GPS position, XMP, ICC, comments) is kept. The SHA-256 of the stored JPEG names the
 photo, and the certificate signs it. Until one does, the photo shows an unreleased
 design: only its maker and inspectors may see it.
+
+The thumbnail's SHA-256 is stored with it and recorded in the log beside the photo's.
+Neither image is served unless its bytes hash to its recorded hash: bytes changed in the
+database are never shown, nor cached, under a name they do not have.
 """
 
 import dataclasses
 import hashlib
 import io
+import logging
 import math
 import warnings
 from collections.abc import Callable
@@ -20,11 +25,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from PIL import Image, ImageCms, ImageOps
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import config, pieces
+from registry import config, db, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from registry.log import ledger
 from registry.models import Account, Certificate, Photo, Piece
@@ -37,6 +43,8 @@ _READABLE = ("JPEG", "PNG", "WEBP")
 _EDITABLE = (PieceStatus.AWAITING_ASSAY, PieceStatus.ASSAY_FAILED)
 _QUALITY = 88
 _THUMB_QUALITY = 80
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class _Encoded:
     data: bytes
     size: tuple[int, int]
     thumb: bytes
+    thumb_sha256: str
     thumb_size: tuple[int, int]
 
 
@@ -86,7 +95,7 @@ def attach(
         actor=actor,
         maker=piece.maker,
         piece=piece,
-        data={"sha256": photo.sha256},
+        data={"sha256": photo.sha256, "thumb_sha256": photo.thumb_sha256},
     )
     _discard_if_unused(session, previous)
     return photo
@@ -142,19 +151,48 @@ def image(
     A photo that a certificate signs is public. Until then it shows an unreleased design,
     which only the maker of a piece with this photo and inspectors may see: `viewer`, who
     is asking, is called only then, so a public photo's answer depends on nobody. Raises
-    NotFound for anyone else, exactly as for a photo that is not stored.
+    NotFound for anyone else, exactly as for a photo that is not stored; and NotFound,
+    logged as an error, for one whose stored bytes no longer hash to the photo's name (or
+    to its thumbnail's recorded hash): changed by hand, they are not the photo.
     """
-    column = Photo.thumb if thumb else Photo.data
-    row = session.execute(select(Photo.id, column).where(Photo.sha256 == sha256)).first()
+    column, expected = (Photo.thumb, Photo.thumb_sha256) if thumb else (Photo.data, Photo.sha256)
+    query = select(Photo.id, column, expected).where(Photo.sha256 == sha256)
+    row = session.execute(query).first()
     if row is None:
         raise _no_photo()
-    photo_id, data = row
-    if _signed(session, photo_id):
-        return Served(data, public=True)
-    account = viewer()
-    if account is None or not _may_see_unreleased(session, photo_id, account):
-        raise _no_photo()
-    return Served(data, public=False)
+    photo_id, data, recorded = row
+    public = _signed(session, photo_id)
+    if not public:
+        account = viewer()
+        if account is None or not _may_see_unreleased(session, photo_id, account):
+            raise _no_photo()
+    if hashlib.sha256(data).hexdigest() != recorded:
+        what = "thumbnail" if thumb else "image"
+        log.error(
+            "photo %s (id %d): its stored %s does not hash to %s; it is not served",
+            sha256,
+            photo_id,
+            what,
+            recorded,
+        )
+        raise NotFound(
+            f"The stored {what} of this photo does not match its SHA-256: it was changed "
+            "outside the registry, so the registry does not serve it."
+        )
+    return Served(data, public=public)
+
+
+_THUMB = db.Prepared(
+    select(Photo.thumb, Photo.thumb_sha256).where(Photo.sha256 == bindparam("sha256"))
+)
+
+
+def thumbnail_sound(bind: Engine | Session, sha256: str) -> bool:
+    """Whether the photo named `sha256` is stored with a thumbnail that hashes to its
+    recorded hash: only then may a page show it (a thumbnail changed by hand is not
+    served, and logged as an error when it is asked for). One read, for the verdict page."""
+    row = _THUMB.one_or_none(bind, sha256=sha256)
+    return row is not None and hashlib.sha256(row["thumb"]).hexdigest() == row["thumb_sha256"]
 
 
 def _no_photo() -> NotFound:
@@ -202,6 +240,7 @@ def _stored(session: Session, encoded: _Encoded) -> Photo:
         thumb_width=encoded.thumb_size[0],
         thumb_height=encoded.thumb_size[1],
         thumb=encoded.thumb,
+        thumb_sha256=encoded.thumb_sha256,
     )
     try:
         with session.begin_nested():
@@ -252,11 +291,13 @@ def _encode(data: bytes, limits: Limits) -> _Encoded:
     full = _jpeg(image, quality=_QUALITY)
     thumb = image.copy()
     thumb.thumbnail((limits.thumb_side, limits.thumb_side), Image.Resampling.LANCZOS)
+    small = _jpeg(thumb, quality=_THUMB_QUALITY)
     return _Encoded(
         sha256=hashlib.sha256(full).hexdigest(),
         data=full,
         size=image.size,
-        thumb=_jpeg(thumb, quality=_THUMB_QUALITY),
+        thumb=small,
+        thumb_sha256=hashlib.sha256(small).hexdigest(),
         thumb_size=thumb.size,
     )
 

@@ -511,3 +511,93 @@ def test_a_log_mixing_plain_and_keyed_commitments_verifies_and_names_a_changed_e
     result = verify()
     assert result.exit_code != 0
     assert f"account {old.json['id']} was never created" in result.output
+
+
+def _photographed(client, world, data: bytes) -> int:
+    """A piece of world.maker's with this photo, set through the API; its id."""
+    piece = client.post("/api/v1/pieces", json=piece_data(), headers=bearer(world.maker)).json
+    sent = client.put(
+        f"/api/v1/pieces/{piece['id']}/photo",
+        data=data,
+        content_type="image/jpeg",
+        headers=bearer(world.maker),
+    )
+    assert sent.status_code == 200, sent.json
+    return piece["id"]
+
+
+def _swap(sql, first: int, second: int, columns: str) -> None:
+    """Swap `columns` between the photos of pieces `first` and `second`, by hand."""
+    photo = "(SELECT photo_id FROM piece WHERE id = :p)"
+    rows = {
+        p: sql(f"SELECT {columns} FROM photo WHERE id = {photo}", p=p).one()  # noqa: S608 - test SQL
+        for p in (first, second)
+    }
+    names = [c.strip() for c in columns.split(",")]
+    for p, other in ((first, second), (second, first)):
+        assignments = ", ".join(f"{n} = :{n}" for n in names)
+        values = dict(zip(names, rows[other], strict=True))
+        sql(f"UPDATE photo SET {assignments} WHERE id = {photo}", p=p, **values)  # noqa: S608
+
+
+def test_swapped_thumbnails_are_named(client, world, verify, sql):
+    from tests.test_photos import jpeg
+
+    first = _photographed(client, world, jpeg())
+    second = _photographed(client, world, jpeg(size=(60, 30)))
+    assert verify().exit_code == 0
+    _swap(sql, first, second, "thumb")
+
+    result = verify()
+
+    assert result.exit_code != 0, result.output
+    assert f"piece {first}'s thumbnail is not the one set" in result.output
+    assert f"piece {second}'s thumbnail is not the one set" in result.output
+
+
+def test_swapped_thumbnails_with_their_recorded_hashes_are_named(client, world, verify, sql):
+    from tests.test_photos import jpeg
+
+    first = _photographed(client, world, jpeg())
+    second = _photographed(client, world, jpeg(size=(60, 30)))
+    _swap(sql, first, second, "thumb, thumb_sha256")
+
+    result = verify()
+
+    assert result.exit_code != 0, result.output
+    assert f"piece {first}'s thumbnail is not the one set" in result.output
+
+
+def test_a_thumbnail_set_before_the_log_recorded_its_hash_is_reported_unchecked(
+    app, client, world, verify
+):
+    """An entry written before the log recorded thumbnails names the photo alone: its
+    thumbnail cannot be made again from the photo (it was made from the upload), so it is
+    reported as not checked, which is no discrepancy."""
+    from registry import photos
+    from registry.models import Piece
+    from schemas.standards import EventType
+    from tests.test_photos import jpeg
+
+    piece_id = client.post("/api/v1/pieces", json=piece_data(), headers=bearer(world.maker)).json[
+        "id"
+    ]
+    with app.app_context():
+        session = database.session()
+        maker = accounts.authenticate(session, bearer(world.maker)["Authorization"]).account
+        piece = session.get(Piece, piece_id)
+        piece.photo = photos._stored(session, photos._encode(jpeg(), photos.Limits()))
+        ledger.append(
+            session,
+            EventType.PIECE_PHOTO_SET,
+            actor=maker,
+            maker=piece.maker,
+            piece=piece,
+            data={"sha256": piece.photo.sha256},  # as the registry wrote it before
+        )
+        session.commit()
+
+    result = verify()
+
+    assert result.exit_code == 0, result.output
+    assert "1 thumbnail set before the log recorded thumbnails is not checked" in result.output

@@ -3,13 +3,14 @@ SHA-256, and public serving with cache headers."""
 
 import hashlib
 import io
+import json
 import re
 import struct
 import zlib
 
 import pytest
 from PIL import ExifTags, Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from registry import accounts, demo, photos, pieces
 from registry.edge import database, signing
@@ -757,3 +758,122 @@ def test_demo_photos_are_drawn_the_same_every_time():
     assert demo.photo("ring", "gold", stones, backdrop=backdrop) == demo.photo(
         "ring", "gold", stones, backdrop=backdrop
     )
+
+
+# --- bytes held to their hashes: a photo or thumbnail changed in the database ---------------
+
+
+def _certified(client, world, data: bytes) -> tuple[str, str]:
+    """A certified piece with this photo: (the photo's SHA-256, the certificate's code)."""
+    piece_id = new_piece(client, world.maker)
+    sha = put_photo(client, world.maker, piece_id, data).json["sha256"]
+    return sha, attest(client, world, piece_id)["certificate"]["code"]
+
+
+def _two_certified(client, world) -> tuple[tuple[str, str], tuple[str, str]]:
+    first = _certified(client, world, jpeg())
+    second = _certified(client, world, _encoded(_halves(left="green", right="yellow"), "JPEG"))
+    return first, second
+
+
+def _swap_thumbnails(app, first: str, second: str) -> tuple[bytes, bytes]:
+    """Swap two photos' thumbnails behind the registry's back; their thumbnails before."""
+    with app.app_context():
+        session = database.session()
+        query = select(Photo.sha256, Photo.thumb).where(Photo.sha256.in_((first, second)))
+        thumbs = {sha: thumb for sha, thumb in session.execute(query)}
+        for sha, other in ((first, second), (second, first)):
+            session.execute(update(Photo).where(Photo.sha256 == sha).values(thumb=thumbs[other]))
+        session.commit()
+    return bytes(thumbs[first]), bytes(thumbs[second])
+
+
+def _refused_as_damaged(response, caplog, sha: str) -> None:
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert "max-age" not in response.headers.get("Cache-Control", "")
+    assert "ETag" not in response.headers
+    assert any(r.levelname == "ERROR" and sha in r.getMessage() for r in caplog.records)
+
+
+def test_a_swapped_thumbnail_is_not_served(app, client, world, caplog):
+    (first, _), (second, _) = _two_certified(client, world)
+    _, second_thumb = _swap_thumbnails(app, first, second)
+
+    response = client.get(f"/api/v1/photos/{first}/thumb.jpg")
+
+    assert response.data != second_thumb
+    _refused_as_damaged(response, caplog, first)
+
+
+def test_a_swapped_thumbnail_is_not_served_to_its_maker_either(app, client, world, caplog):
+    first = _uncertified_photo(client, world)
+    second = _uncertified_photo_of(client, world, jpeg(size=(60, 30)))
+    _swap_thumbnails(app, first, second)
+
+    response = fetch(client, f"/api/v1/photos/{first}/thumb.jpg", world.maker)
+
+    _refused_as_damaged(response, caplog, first)
+
+
+def _uncertified_photo_of(client, world, data: bytes) -> str:
+    piece_id = new_piece(client, world.maker)
+    return put_photo(client, world.maker, piece_id, data).json["sha256"]
+
+
+def test_a_photo_edited_under_its_name_is_not_served(app, client, world, caplog):
+    sha, _ = _certified(client, world, jpeg())
+    edited = jpeg(size=(60, 30))
+    with app.app_context():
+        database.session().execute(update(Photo).where(Photo.sha256 == sha).values(data=edited))
+        database.session().commit()
+
+    response = client.get(f"/api/v1/photos/{sha}.jpg")
+
+    assert response.data != edited
+    _refused_as_damaged(response, caplog, sha)
+    # Its thumbnail is still the one recorded, and still served.
+    assert client.get(f"/api/v1/photos/{sha}/thumb.jpg").status_code == 200
+
+
+def test_the_verification_page_shows_no_swapped_thumbnail(app, client, world):
+    (first, code), (second, _) = _two_certified(client, world)
+    page = client.get(f"/v/{code}").get_data(as_text=True)
+    assert f'src="/api/v1/photos/{first}/thumb.jpg"' in page
+    _, second_thumb = _swap_thumbnails(app, first, second)
+
+    page = client.get(f"/v/{code}").get_data(as_text=True)
+
+    assert 'data-verdict="valid"' in page  # the signed photo is still whole
+    for src in re.findall(r'<img[^>]* src="([^"]+)"', page):
+        shown = client.get(src)
+        assert shown.status_code != 200 or shown.data != second_thumb, src
+    assert f"/api/v1/photos/{first}/thumb.jpg" not in page  # no photo, not a broken one
+
+
+def test_the_photo_set_entry_records_the_thumbnails_hash(app, client, world):
+    piece_id = new_piece(client, world.maker)
+    sha = put_photo(client, world.maker, piece_id, jpeg()).json["sha256"]
+    thumb = fetch(client, f"/api/v1/photos/{sha}/thumb.jpg", world.maker).data
+
+    (entry,) = events(app, "piece:photo_set")
+
+    data = json.loads(entry.entry)["data"]
+    assert data == {"sha256": sha, "thumb_sha256": hashlib.sha256(thumb).hexdigest()}
+
+
+def test_the_same_upload_is_encoded_to_the_same_bytes():
+    """Encoding is deterministic (same Pillow, same upload: same photo and thumbnail), but
+    a thumbnail cannot be made again from the stored photo: it is made from the upload
+    before the photo's JPEG compression. So a thumbnail whose hash the log never recorded
+    (one set before it did) cannot be checked against the photo's, and is reported as
+    unverified rather than regenerated."""
+    upload = jpeg(size=(1600, 1200))
+    limits = photos.Limits()
+
+    once, again = photos._encode(upload, limits), photos._encode(upload, limits)
+
+    assert (once.data, once.thumb) == (again.data, again.thumb)
+    remade = opened(once.data)
+    remade.thumbnail((limits.thumb_side, limits.thumb_side), Image.Resampling.LANCZOS)
+    assert photos._jpeg(remade, quality=photos._THUMB_QUALITY) != once.thumb

@@ -8,7 +8,7 @@ from babel.dates import format_date, format_datetime
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
-from registry import codes, numbers, verification, words
+from registry import codes, numbers, photos, verification, words
 from registry.edge import database, http_cache, i18n, limits, problems, signing
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from schemas.standards import RevocationReason
@@ -88,6 +88,10 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
     locale = str(get_locale())
     piece = payload["piece"]
     photo = piece.get("photo")
+    if photo and not photos.thumbnail_sound(database.engine(), photo["sha256"]):
+        # A thumbnail changed by hand may be another piece's picture: show none. The
+        # verdict stands on the signed payload, whose photo hash the link still names.
+        photo = None
     status = "stolen" if verdict.reported_stolen else str(verdict.status)
     return {
         "verdict": verdict,

@@ -81,6 +81,9 @@ class Report:
     checkpoints: int = 0
     certificates: int = 0
     assays: int = 0
+    #: Photos set before the log recorded thumbnails' hashes: their thumbnails could not
+    #: be checked against the log (no discrepancy; see records.py).
+    unchecked_thumbnails: int = 0
     problems: list[Discrepancy] = field(default_factory=list)
 
     @property
