@@ -259,14 +259,16 @@ def log_group() -> None:
 @click.option(
     "--state",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="With --url: the newest checkpoint seen, checked against and then replaced.",
+    help="With --url: the newest checkpoint seen and its tree's compact range: the next "
+    "run reads only the entries added since.",
 )
 @click.option(
     "--samples",
     type=click.IntRange(0, 10_000),
     default=16,
     show_default=True,
-    help="With --url: entries whose inclusion is checked, besides the first and last.",
+    help="With --url: entries whose inclusion proof is also checked, besides the first "
+    "and last (every entry is read and the tree recomputed in any case).",
 )
 @click.option(
     "--key",
@@ -334,12 +336,17 @@ def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str,
     except remote.Unreachable as exc:
         raise click.ClickException(f"the log at {url} could not be audited: {exc}") from None
     except remote.AuditFailed as exc:
+        for problem in exc.problems[:20]:
+            click.echo(str(problem), err=True)
+        if len(exc.problems) > 20:
+            click.echo(f"... and {len(exc.problems) - 20} more", err=True)
         raise click.ClickException(f"the log at {url} does not hold: {exc}") from None
     # An audit that returns has read both checkpoints (the older may be the newer).
     assert report.newer is not None and report.older is not None  # noqa: S101
     click.echo(
         f"log at {url} verified: checkpoint of {report.newer.size} entries is signed and "
         f"consistent with the one of {report.older.size}; "
+        f"{report.read} entries read (from entry {report.start}) make its root; "
         f"{len(report.sampled)} entries proved included"
         + ("" if report.older is not report.newer else " (no earlier checkpoint to compare)")
     )
