@@ -118,7 +118,8 @@ def photo(sha256):
 
     Public once the piece is certified. Before, it shows an unreleased design: only the
     piece's maker and inspectors get it (by bearer token, or the portal's session), and
-    anyone else a 404, as for an unknown hash."""
+    anyone else a 404, as for an unknown hash. Stored bytes that no longer hash to the
+    name (changed outside the registry) are never served: a 404 saying so, not cached."""
     return _jpeg(sha256, thumb=False)
 
 
@@ -126,7 +127,8 @@ def photo(sha256):
 @_served
 def thumb(sha256):
     """The thumbnail of a piece's photo, at most PHOTO_THUMB_SIDE pixels a side; public
-    or private as the photo is."""
+    or private as the photo is. Served only if it hashes to the thumbnail's SHA-256
+    recorded with the photo (and in the log): else a 404 saying so, not cached."""
     return _jpeg(sha256, thumb=True)
 
 
