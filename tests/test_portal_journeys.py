@@ -82,8 +82,18 @@ def person(browser, site) -> Iterator[callable]:
     assert problems == []
 
 
+# Every picture of the page loaded, the lazy ones too (a full-page screenshot would
+# otherwise catch them still loading): the sources of those that show nothing.
+_BROKEN_IMAGES = """() => Promise.all([...document.images].map(img => {
+    img.loading = "eager";
+    return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
+})).then(() => [...document.images].filter(img => !img.naturalWidth).map(img => img.src))"""
+
+
 def shoot(page: Page, name: str) -> None:
-    """Keep the page as a person sees it on a phone and on a desktop."""
+    """Keep the page as a person sees it on a phone and on a desktop, every picture on
+    it shown."""
+    assert page.evaluate(_BROKEN_IMAGES) == [], f"pictures not shown on {name}"
     size = page.viewport_size
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
