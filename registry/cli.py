@@ -282,6 +282,10 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
     Locally: recompute the tree from every stored entry, check every checkpoint's
     signature, root and consistency with the one before, and compare every certificate
     and assay with its entries. Exits 1 naming the first discrepancy.
+
+    With --url: read every entry of a running registry through its public API (since
+    --state, when it holds the tree's compact range), recompute the tree, and check it
+    against the newest signed checkpoint. Exits 1 naming every entry that differs.
     """
     if url:
         _verify_remote(url, state, samples, vkeys)

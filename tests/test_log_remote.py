@@ -220,3 +220,16 @@ def test_a_damaged_compact_range_in_the_state_file_is_refused(history, audit, tm
     result = audit(state=state)
     assert result.exit_code == 1
     assert "compact range is not the one of its checkpoint" in result.output
+
+
+def test_past_the_located_limit_the_audit_says_more_differ(
+    history, audit, sql, small_pages, monkeypatch
+):
+    monkeypatch.setattr(remote, "MAX_LOCATED", 2, raising=False)
+    for index in (3, 9, 15, 21):
+        _edit(sql, index)
+    result = audit()
+    _named(result, 3, "the entry served")
+    _named(result, 9, "the entry served")
+    assert "entry 15:" not in result.output
+    assert "2 discrepancies in the entries read (more not located)" in result.output

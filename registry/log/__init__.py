@@ -46,7 +46,8 @@ How each check works
     (`check.record`).
     remote.py (`registry log verify --url`) audits a running registry through its
     public API alone: signatures by its JWKS or pinned keys, consistency from the last
-    checkpoint seen, and the inclusion of sampled entries.
+    checkpoint seen, and every entry since read and the tree recomputed to the signed
+    root (resuming from the compact range it saved).
 
 Modules
     ledger       the one append: an event's entry, in the write's transaction
