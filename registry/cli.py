@@ -90,6 +90,7 @@ def init() -> None:
     session.commit()
     click.echo(f"database ready: {database.engine().url.render_as_string(hide_password=True)}")
     click.echo(f"signing key: {key.kid} ({key.status})")
+    click.echo(f"log origin: {origin}")
 
 
 @main.command()
