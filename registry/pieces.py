@@ -3,13 +3,15 @@
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from marshmallow import ValidationError
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry import codes
 from registry.errors import Conflict, NotFound
 from registry.log import ledger, tree
 from registry.models import Account, Certificate, Maker, Piece
+from schemas import common
 from schemas.standards import EventType, PieceStatus, Role
 
 
@@ -75,11 +77,21 @@ def registration(session: Session, piece: Piece) -> dict:
 
 
 def _matching(text: str):
-    """Pieces whose code, UIN, reference or title the searched text names."""
+    """Pieces whose code, UIN, reference or title the searched text names.
+
+    The text is read as stored values were (schemas.common.clean): a reference searched
+    with a non-breaking hyphen or a zero-width space finds the one stored with neither.
+    """
+    try:
+        typed = common.clean(text, identifier=True)
+        title = common.clean(text)
+    except ValidationError:
+        return false()  # control characters: nothing stored holds any
     found = [
-        Piece.reference.icontains(text, autoescape=True),
-        Piece.title.icontains(text, autoescape=True),
+        Piece.reference.icontains(typed, autoescape=True),
+        Piece.title.icontains(title, autoescape=True),
     ]
+    text = typed
     parsed = codes.parse(text)
     if parsed.problem is None:
         coded = select(Certificate.piece_id).where(Certificate.code == parsed.code)

@@ -106,6 +106,17 @@ def test_the_dashboard_filters_by_status_and_searches(client, maker, world):
     assert "No piece matches." in maker.get("/maker/?q=nothing-like-it").get_data(as_text=True)
 
 
+def test_a_reference_is_found_however_its_dash_was_typed(client, maker, world):
+    """References are stored as one string however they were typed (a non-breaking
+    hyphen, a zero-width space): a search typed the same way finds them."""
+    client.post("/api/v1/pieces", json=piece_data(reference="R-777"), headers=bearer(world.maker))
+    for typed in ("R\u2011777", "r-777\u200b", "R\u2212777"):
+        found = maker.get("/maker/", query_string={"q": typed}).get_data(as_text=True)
+        assert "R-777" in found and "No piece matches." not in found, typed
+    refused = maker.get("/maker/", query_string={"q": "R-7\x0777"})
+    assert refused.status_code < 500
+
+
 def test_downloads_of_a_certified_piece(client, maker, world):
     piece_id, certificate = certify(client, world)
     png = maker.get(f"/maker/pieces/{piece_id}/label.png")
