@@ -139,3 +139,17 @@ def world(app) -> factories.World:
     """An admin, two makers with a maker account each, an inspector: all with tokens."""
     with app.app_context():
         return factories.world(database.session())
+
+
+@pytest.fixture
+def sql(database_url):
+    """Statements run straight on the test's database, beside the registry: what someone
+    who can write the database but not read the keys would do."""
+    engine = create_engine(database_url)
+
+    def run(statement: str, **parameters):
+        with engine.begin() as connection:
+            return connection.execute(text(statement), parameters)
+
+    yield run
+    engine.dispose()

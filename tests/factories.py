@@ -5,6 +5,7 @@ share (tests/test_authorization.py, tests/test_portal_authorization.py)."""
 import io
 import itertools
 import re
+import socket
 from dataclasses import dataclass
 
 from flask import Flask
@@ -203,3 +204,10 @@ class Fresh:
             token, _ = accounts.issue_token(session, account, name="spare", actor=account)
             session.commit()
             return token.id
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

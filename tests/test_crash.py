@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from sqlalchemy import create_engine, func, select
 from registry import db
 from registry.log import merkle, tree
 from registry.models import AssayRecord, Certificate, Checkpoint, Event, LogHead, LogNode, Piece
+from tests import factories
 from tests.factories import World, assay_data, bearer, piece_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,17 +117,11 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def servers(database_url, tmp_path):
     """Starts gunicorn on one port, as often as asked; none outlives the test."""
     started: list[Gunicorn] = []
-    port = _free_port()
+    port = factories.free_port()
 
     def start(env: dict[str, str]) -> Gunicorn:
         server = Gunicorn(env, port, tmp_path / "gunicorn.log")

@@ -12,13 +12,14 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = Path(sys.executable).with_name("registry")
@@ -30,12 +31,6 @@ FORGED = [
     {"X-Forwarded-Ssl": "on"},
     {"X-Forwarded-Protocol": "ssl"},
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -68,7 +63,7 @@ def served(tmp_path):
     log = tmp_path / "serve.log"
 
     def start(*options: str, **env: str) -> int:
-        port = _free_port()
+        port = factories.free_port()
         with open(log, "ab") as output:
             process = subprocess.Popen(  # noqa: S603 - our own fixed command line
                 [str(REGISTRY), "serve", "--port", str(port), "--workers", "1", *options],

@@ -34,12 +34,6 @@ PHASE_SECONDS = 30
 P99_LIMIT_S = 0.200
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[tuple[int, str]]:
     """`registry serve` on a free port over a registry with one certified piece: its
@@ -68,7 +62,7 @@ def served(tmp_path_factory) -> Iterator[tuple[int, str]]:
     _, certificate = factories.certify(app.test_client(), world)
     app.extensions["registry.engine"].dispose()
 
-    port = _free_port()
+    port = factories.free_port()
     log_file = (root / "serve.log").open("wb")
     server = subprocess.Popen(  # noqa: S603 - the registry's own command
         [registry, "serve", "--port", str(port), "--workers", "2"],
@@ -103,9 +97,9 @@ def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, 
         connection.close()
 
 
-async def _slow_client(port: int, opening: bytes, until: float) -> None:
-    """Send `opening` a byte a second, reconnecting whenever the server hangs up, until
-    `until`: a connection held open for the whole phase."""
+async def _slow_client(port: int, head: bytes, trickle: bytes, until: float) -> None:
+    """Send `head` at once, then `trickle` a byte a second, reconnecting whenever the
+    server hangs up, until `until`: a connection held open for the whole phase."""
     while time.monotonic() < until:
         try:
             _reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -113,7 +107,9 @@ async def _slow_client(port: int, opening: bytes, until: float) -> None:
             await asyncio.sleep(0.5)
             continue
         try:
-            for byte in opening:
+            writer.write(head)
+            await writer.drain()
+            for byte in trickle:
                 if time.monotonic() >= until:
                     break
                 writer.write(bytes([byte]))
@@ -127,11 +123,13 @@ async def _slow_client(port: int, opening: bytes, until: float) -> None:
                 await writer.wait_closed()
 
 
-def _hold(port: int, count: int, opening: bytes, seconds: float) -> threading.Thread:
+def _hold(
+    port: int, count: int, trickle: bytes, seconds: float, *, head: bytes = b""
+) -> threading.Thread:
     until = time.monotonic() + seconds
 
     async def _all() -> None:
-        await asyncio.gather(*(_slow_client(port, opening, until) for _ in range(count)))
+        await asyncio.gather(*(_slow_client(port, head, trickle, until) for _ in range(count)))
 
     thread = threading.Thread(target=asyncio.run, args=(_all(),), daemon=True)
     thread.start()
@@ -174,46 +172,10 @@ def test_scans_are_answered_while_slow_clients_send_bodies(served):
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
     )
     # The headers at once, then the body a byte a second.
-    holding = _hold_bodies(port, SLOW_BODIES, opening, body, PHASE_SECONDS)
+    holding = _hold(port, SLOW_BODIES, body, PHASE_SECONDS, head=opening)
     latencies = _scans_while(port, code, holding)
     assert len(latencies) > 50
     assert _p99(latencies) < P99_LIMIT_S, f"p99 {_p99(latencies) * 1000:.0f} ms"
-
-
-def _hold_bodies(
-    port: int, count: int, headers: bytes, body: bytes, seconds: float
-) -> threading.Thread:
-    until = time.monotonic() + seconds
-
-    async def _one() -> None:
-        while time.monotonic() < until:
-            try:
-                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.5)
-                continue
-            try:
-                writer.write(headers)
-                await writer.drain()
-                for byte in body:
-                    if time.monotonic() >= until:
-                        break
-                    writer.write(bytes([byte]))
-                    await writer.drain()
-                    await asyncio.sleep(1)
-            except OSError:
-                pass
-            finally:
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
-
-    async def _all() -> None:
-        await asyncio.gather(*(_one() for _ in range(count)))
-
-    thread = threading.Thread(target=asyncio.run, args=(_all(),), daemon=True)
-    thread.start()
-    return thread
 
 
 def test_the_fronts_own_refusals_are_problems_with_security_headers(served):

@@ -12,24 +12,11 @@ from urllib.parse import parse_qs
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from registry import cli
 from registry.log import remote
 from tests.factories import certify
-
-
-@pytest.fixture
-def sql(database_url):
-    engine = create_engine(database_url)
-
-    def run(statement: str, **parameters):
-        with engine.begin() as connection:
-            return connection.execute(text(statement), parameters)
-
-    yield run
-    engine.dispose()
 
 
 @pytest.fixture

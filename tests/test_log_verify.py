@@ -12,7 +12,6 @@ from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from keys import note
@@ -28,18 +27,6 @@ def verify(env):
         return CliRunner().invoke(cli.main, ["log", "verify", *args], env=env)
 
     return run
-
-
-@pytest.fixture
-def sql(database_url):
-    engine = create_engine(database_url)
-
-    def run(statement: str, **parameters):
-        with engine.begin() as connection:
-            return connection.execute(text(statement), parameters)
-
-    yield run
-    engine.dispose()
 
 
 @pytest.fixture

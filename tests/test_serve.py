@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import factories
+
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's"
 )
@@ -75,12 +77,6 @@ def _answers(port: int) -> bool:
         return False
     finally:
         connection.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -169,7 +165,7 @@ def _gunicorn_master(serve_pid: int) -> int:
     ],
 )
 def test_killing_the_gunicorn_master_alone_frees_the_port_for_a_restart(serve, options):
-    port = _free_port()
+    port = factories.free_port()
     first = serve(port, *options)
     master = _gunicorn_master(first.pid)
     workers = _children(master)
