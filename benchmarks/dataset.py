@@ -233,9 +233,8 @@ def build(directory: Path, *, pieces: int = PIECES) -> None:
 
 def log_origin(base_url: str) -> str:
     """The LOG_ORIGIN the registry's configuration resolves to for this public base URL."""
-    settings = {"PUBLIC_BASE_URL": base_url, "DATABASE_URL": "sqlite://", "KEYS_DIR": "keys"}
-    config.resolve(settings, "instance")  # both set: the instance folder is not touched
-    return settings["LOG_ORIGIN"]
+    origin, _asked = config.log_origin({"PUBLIC_BASE_URL": base_url})
+    return origin
 
 
 def check(database: Path, keys_dir: Path) -> dict[str, Any]:
