@@ -115,6 +115,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # The portal session it was minted from, if any: a password change revokes such tokens,
+    # since a stolen session could have minted them.
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("portal_session.id"), index=True)
 
     account: Mapped[Account] = relationship(lazy="joined")
 
@@ -403,3 +406,37 @@ class LogVerification(Base):
     @property
     def passed(self) -> bool:
         return self.discrepancies == 0
+
+
+class PortalSession(Base):
+    """A browser signed in to the portals. The cookie carries a random id; only its
+    SHA-256 is stored, so a copy of the database opens no session. Ending one (sign-out,
+    the account page, a password change) is final: the id is never accepted again."""
+
+    __tablename__ = "portal_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    # The client it signed in from (an IPv4 address or an IPv6 /64), and its browser.
+    client: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class SignInFailure(Base):
+    """One failed sign-in (or wrong current password), kept for an hour in the database
+    so that every worker and machine counts the same failures."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A fingerprint of the e-mail address tried (known account or not).
+    account_key: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
