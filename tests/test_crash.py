@@ -1,15 +1,22 @@
-"""A crash under load: gunicorn is SIGKILLed while concurrent clients register pieces and
-attest them, then started again.
+"""A crash under load: while eight clients register pieces and attest them, the server
+is SIGKILLed again and again, in the three ways a machine loses it: one worker alone (the
+master starts another and serving goes on), the master alone (its workers end with it, by
+PR_SET_PDEATHSIG: registry/gunicorn_conf.py), and the whole process group at once. After
+each kill of the master or the group the server is started again on the same port.
 
 Every write the server acknowledged (a 2xx answer) must be found after the restart with
-its log entry; the log must be whole (indices 0..n-1, its head, its leaves and perfect
-nodes, its newest checkpoint all agreeing); `registry log verify` must pass; and new
-writes must continue the log where it stopped. Unacknowledged writes may or may not have
-been committed, but none may be half there: a row without its entry or the reverse.
+its log entry, once; the log must be whole (indices 0..n-1, its head, its leaves and
+perfect nodes, its newest checkpoint all agreeing); `registry log verify` must pass, and
+so must the remote audit (`registry log verify --url … --state …`), run after every
+restart with the same state file, which fails if the log it saw before was forked or
+rewritten; new writes must continue the log where it stopped. Unacknowledged writes may
+or may not have been committed, but none may be half there: a row without its entry or
+the reverse.
 
-The server is the one `make run` serves (registry.gunicorn_conf: sync workers, here
-two), in a process group of its own, so that one SIGKILL takes the master and its workers
-down mid-request. Runs on SQLite and, where REGISTRY_TEST_DATABASE_URL is set, PostgreSQL.
+The server is the one `make run` serves behind its front (registry.gunicorn_conf: sync
+workers, here two), in a process group of its own. Runs on SQLite and, where
+REGISTRY_TEST_DATABASE_URL is set, PostgreSQL. Each run prints its figures (writes
+acknowledged, requests cut off, kills, seconds); about 1,000 writes take some 30 s.
 """
 
 import http.client
@@ -38,14 +45,20 @@ ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = Path(sys.executable).with_name("registry")
 PUBLIC_BASE_URL = "https://registry.test"  # the app fixture's: the log's origin follows it
 
-CLIENTS = 6
-ROUNDS = 2
-KILL_AFTER_WRITES = 400  # acknowledged writes of a round before the kill…
-LOAD_SECONDS = 2.5  # …or this long, whichever comes first
+CLIENTS = 8
+#: The kills, in order: each kind more than once, worker and master kills in between.
+KILLS = ("worker", "master", "group", "worker", "master", "group")
+#: Acknowledged writes (registrations and attestations) wanted in all, shared evenly
+#: between the stretches of load that end in a kill…
+WRITES = 1000
+#: …or this long a stretch at most, whichever comes first.
+LOAD_SECONDS = 8
 AFTER_RESTART = 3  # pieces registered and certified one by one after each restart
 AFTER_RESTART_ENTRIES = ["piece:registered", "assay:passed", "certificate:issued"] * AFTER_RESTART
 REQUEST_TIMEOUT = 30
 START_TIMEOUT = 60
+#: Workers orphaned by their master's SIGKILL end this soon (they were kept ~45 s).
+ORPHANS_END_S = 15
 
 
 # The server.
@@ -84,36 +97,60 @@ class Gunicorn:
             time.sleep(0.1)
         pytest.fail(f"gunicorn did not start serving:\n{self.log_tail()}")
 
-    def kill(self) -> None:
-        """SIGKILL to the master and every worker at once; returns when all are gone."""
+    def workers(self) -> list[int]:
+        return [pid for pid, ppid in _group_members(self.pgid) if ppid == self.pgid]
+
+    def kill(self, what: str = "group") -> float:
+        """SIGKILL to the whole group, the master alone, or one worker alone; returns,
+        with the seconds it took, when what was killed is gone: the master and all its
+        workers, or the worker (whose master then starts another)."""
+        began = time.monotonic()
+        if what == "worker":
+            deadline = began + START_TIMEOUT
+            while len(workers := self.workers()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)  # the one killed last is not yet replaced
+            assert workers, f"gunicorn has no worker:\n{self.log_tail()}"
+            worker = workers[0]
+            os.kill(worker, signal.SIGKILL)
+            while worker in {pid for pid, _ in _group_members(self.pgid)}:
+                assert time.monotonic() - began < 10, f"worker {worker} survived SIGKILL"
+                time.sleep(0.01)
+            assert self.process.poll() is None, f"the master ended:\n{self.log_tail()}"
+            return time.monotonic() - began
         try:
-            os.killpg(self.pgid, signal.SIGKILL)
+            if what == "master":
+                os.kill(self.pgid, signal.SIGKILL)
+            else:
+                os.killpg(self.pgid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pytest.fail(f"gunicorn master {self.pgid} survived SIGKILL")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + ORPHANS_END_S
         while _group_members(self.pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _group_members(self.pgid), "gunicorn workers survived SIGKILL"
+            time.sleep(0.02)
+        left = _group_members(self.pgid)
+        assert not left, f"gunicorn workers {left} outlived their master by {ORPHANS_END_S} s"
+        return time.monotonic() - began
 
     def log_tail(self) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Processes of the group that still run (zombies, already dead, do not count)."""
+def _group_members(pgid: int) -> list[tuple[int, int]]:
+    """(pid, parent pid) of the group's processes that still run (zombies, already dead,
+    do not count)."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:
             continue  # ended while we looked
-        state, _ppid, group = text[text.rindex(")") + 2 :].split()[:3]
+        state, ppid, group = text[text.rindex(")") + 2 :].split()[:3]
         if int(group) == pgid and state not in ("Z", "X"):
-            members.append(int(stat.parent.name))
+            members.append((int(stat.parent.name), int(ppid)))
     return members
 
 
@@ -172,28 +209,43 @@ class Acknowledged:
         return {code: piece for piece, _, code in self.assays.values() if code}
 
 
-@dataclass
 class Load:
-    """One round of load: its acknowledged writes, the requests the kill cut off, and
-    any answer that was not a success (there should be none)."""
+    """Clients writing until told to stop, across kills and restarts.
 
-    acknowledged: Acknowledged
-    killed: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    writes: int = 0
-    cut_off: int = 0
-    seconds: float = 0.0
-    unexpected: list[str] = field(default_factory=list)
+    A kill opens a window (`kills` odd) that closes once the server serves again; a
+    request without an answer is excused (cut off) only if a window was open at some
+    time between its sending and its end. Clients wait while the server is down.
+    """
 
-    def request(self, port, path, token, body) -> dict | None:
-        """A write's answer when acknowledged; None when the kill cut it off."""
-        sent_before_kill = not self.killed.is_set()
-        answer = call(port, "POST", path, token=token, body=body)
+    def __init__(self, acknowledged: Acknowledged):
+        self.acknowledged = acknowledged
+        self.port = 0
+        self.lock = threading.Lock()
+        self.up = threading.Event()
+        self.stop = threading.Event()
+        self.kills = 0  # twice the kills begun, plus one while a kill's window is open
+        self.writes = 0
+        self.cut_off = 0
+        self.unexpected: list[str] = []
+
+    def open_window(self) -> None:
+        with self.lock:
+            self.kills += 1
+
+    def close_window(self) -> None:
+        with self.lock:
+            self.kills += 1
+
+    def request(self, path, token, body) -> dict | None:
+        """A write's answer when acknowledged; None when a kill cut it off."""
+        before = self.kills
+        self.up.wait()
+        answer = call(self.port, "POST", path, token=token, body=body)
         with self.lock:
             if answer is None:
-                if not self.killed.is_set():
-                    self.unexpected.append(f"POST {path}: no answer before the kill")
-                elif sent_before_kill:
+                if before % 2 == 0 and self.kills == before:
+                    self.unexpected.append(f"POST {path}: no answer, and no kill")
+                else:
                     self.cut_off += 1
                 return None
             status, document = answer
@@ -203,28 +255,26 @@ class Load:
             self.writes += 1
             return document
 
-    def client(self, port: int, world: World, name: str, maker_token: str) -> None:
-        """Registers pieces and attests each (every fourth fails) until the kill."""
+    def client(self, world: World, name: str, maker_token: str) -> None:
+        """Registers pieces and attests each (every fourth fails) until stopped; a write
+        cut off is left as it is and the next piece begun."""
         n = 0
-        while not self.killed.is_set():
+        while not self.stop.is_set():
             n += 1
             reference = f"CRASH-{name}-{n}"
-            piece = self.request(
-                port, "/api/v1/pieces", maker_token, piece_data(reference=reference)
-            )
+            piece = self.request("/api/v1/pieces", maker_token, piece_data(reference=reference))
             if piece is None:
-                return
+                continue
             with self.lock:
                 self.acknowledged.pieces[piece["id"]] = reference
             result = "failed" if n % 4 == 0 else "passed"
             assay = self.request(
-                port,
                 f"/api/v1/pieces/{piece['id']}/assay",
                 world.inspector,
                 assay_data(result=result, metal=piece["metal"], fineness=piece["fineness"]),
             )
             if assay is None:
-                return
+                continue
             certificate = assay["certificate"]
             with self.lock:
                 if (certificate is None) != (result == "failed"):
@@ -234,42 +284,6 @@ class Load:
                     result,
                     certificate["code"] if certificate else None,
                 )
-
-
-def _load_and_kill(server: Gunicorn, world: World, acknowledged: Acknowledged, round_no: int):
-    """CLIENTS threads writing until KILL_AFTER_WRITES are acknowledged (or LOAD_SECONDS
-    pass), then SIGKILL to the server while their requests are in flight."""
-    load = Load(acknowledged)
-    threads = [
-        threading.Thread(
-            target=load.client,
-            args=(
-                server.port,
-                world,
-                f"{round_no}-{i}",
-                world.maker if i % 2 else world.other_maker,
-            ),
-            daemon=True,
-        )
-        for i in range(CLIENTS)
-    ]
-    for thread in threads:
-        thread.start()
-    began = time.monotonic()
-    deadline = began + LOAD_SECONDS
-    while load.writes < KILL_AFTER_WRITES and time.monotonic() < deadline and not load.unexpected:
-        time.sleep(0.01)
-    load.killed.set()  # before the kill: a client that then loses its answer knows why
-    load.seconds = time.monotonic() - began
-    server.kill()
-    for thread in threads:
-        thread.join(timeout=REQUEST_TIMEOUT + 5)
-    assert not any(thread.is_alive() for thread in threads), "a client hung after the kill"
-    assert not load.unexpected, "\n".join(load.unexpected[:10]) + "\n" + server.log_tail()
-    assert load.writes > 0, f"no write was acknowledged before the kill:\n{server.log_tail()}"
-    # The kill came while clients were busy, not between requests.
-    assert load.cut_off > 0, "the kill cut off no request"
-    return load
 
 
 # The checks.
@@ -364,6 +378,10 @@ def _check_rows(engine, acknowledged: Acknowledged) -> dict[str, tuple[int, byte
         code: (c.id, c.piece_id) for code, c in certificates.items()
     }, "certificates and certificate:issued events differ"
 
+    twice = [ref for ref, n in Counter(p.reference for p in pieces.values()).items() if n > 1]
+    assert not twice, f"pieces registered twice: {twice[:10]}"
+    twice = [pid for pid, n in Counter(a.piece_id for a in assays.values()).items() if n > 1]
+    assert not twice, f"pieces attested twice: {twice[:10]}"
     lost = [pid for pid, ref in acknowledged.pieces.items() if pid not in pieces]
     assert not lost, f"acknowledged pieces missing: {lost[:10]}"
     for piece_id, reference in acknowledged.pieces.items():
@@ -425,6 +443,30 @@ def _registry_log_verify(env: dict[str, str]) -> str:
     return result.stdout
 
 
+def _remote_audit(env: dict[str, str], port: int, state: Path) -> str:
+    """The monitor's audit through the public API, resuming from `state`: it fails if
+    the log it saw last is not a prefix of the one served now."""
+    result = subprocess.run(  # noqa: S603 - our own fixed command line
+        [
+            str(REGISTRY),
+            "log",
+            "verify",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--state",
+            str(state),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"registry log verify --url:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
 def _write_after_restart(port: int, world: World, acknowledged: Acknowledged, tag: str):
     """A few pieces, registered and certified one after another: all acknowledged."""
     for n in range(AFTER_RESTART):
@@ -459,36 +501,104 @@ def test_acknowledged_writes_survive_sigkill(database_url, tmp_path, world, serv
         REGISTRY_GENERATE_KEY_ON_START="false",
         REGISTRY_LOG_LEVEL="WARNING",
     )
+    audit_state = tmp_path / "audit-state"
     engine = create_engine(db.normalise_url(database_url))
     acknowledged = Acknowledged()
+    load = Load(acknowledged)
+    began = time.monotonic()
+    server = servers(env)
+    load.port = server.port
+    load.up.set()
+    threads = [
+        threading.Thread(
+            target=load.client,
+            args=(world, str(i), world.maker if i % 2 else world.other_maker),
+            daemon=True,
+        )
+        for i in range(CLIENTS)
+    ]
+    for thread in threads:
+        thread.start()
+    cut_off: Counter[str] = Counter()
     try:
-        server = servers(env)
-        for round_no in range(1, ROUNDS + 1):
-            load = _load_and_kill(server, world, acknowledged, round_no)
+        for number, what in enumerate(KILLS, start=1):
+            # Load until this stretch's share of the writes is acknowledged, then kill.
+            stretch = time.monotonic()
+            wanted = WRITES * number // len(KILLS) - len(AFTER_RESTART_ENTRIES) * (number // 2)
+            while (
+                load.writes < wanted
+                and time.monotonic() - stretch < LOAD_SECONDS
+                and not load.unexpected
+            ):
+                time.sleep(0.005)
+            assert not load.unexpected, "\n".join(load.unexpected[:10]) + "\n" + server.log_tail()
+            cut_before = load.cut_off
+            load.open_window()
+            if what != "worker":
+                load.up.clear()  # clients wait for the restart
+            seconds = server.kill(what)
+            if what == "worker":
+                # The master replaces the worker; the clients never stopped. A request
+                # the dying worker had taken is cut off, and excused, only up to here.
+                load.close_window()
+                time.sleep(0.1)  # the client whose request it cut has counted it
+                cut_off[what] += load.cut_off - cut_before
+                print(
+                    f"\nkill {number} ({what}, gone in {seconds:.2f} s): "
+                    f"{load.writes} writes acknowledged so far"
+                )
+                continue
+            time.sleep(0.2)  # requests under way when the server died have ended
+            cut_off[what] += load.cut_off - cut_before
             server = servers(env)
+            load.port = server.port
 
             size = _check_log(engine)
-            _check_api(server.port, world, acknowledged, engine)
-            summary = _registry_log_verify(env)
-            with engine.connect() as connection:
-                written = connection.scalar(select(func.count()).select_from(Piece)) + (
-                    connection.scalar(select(func.count()).select_from(AssayRecord))
-                )
-            unanswered = written - len(acknowledged.pieces) - len(acknowledged.assays)
+            _check_rows(engine, acknowledged)
+            audit = _remote_audit(env, server.port, audit_state)
             print(
-                f"\nround {round_no}: {load.writes} writes acknowledged in {load.seconds:.1f} s; "
-                f"{load.cut_off} requests cut off by the kill, {unanswered} writes committed "
-                f"but never answered so far; log size {size}; {summary.strip()}"
+                f"\nkill {number} ({what}, all gone in {seconds:.2f} s): "
+                f"{load.writes} writes acknowledged so far, log size {size}; "
+                f"{audit.strip().splitlines()[-1]}"
             )
-
-            _write_after_restart(server.port, world, acknowledged, str(round_no))
+            _write_after_restart(server.port, world, acknowledged, str(number))
             assert _check_log(engine) == size + len(AFTER_RESTART_ENTRIES)
             with engine.connect() as connection:
                 new = connection.scalars(
                     select(Event.action).where(Event.log_index >= size).order_by(Event.log_index)
                 )
                 assert list(new) == AFTER_RESTART_ENTRIES
-            _check_api(server.port, world, acknowledged, engine)
-        assert _registry_log_verify(env).startswith("log verified: ")
+            load.close_window()
+            load.up.set()
+    finally:
+        load.stop.set()
+        load.up.set()
+        for thread in threads:
+            thread.join(timeout=REQUEST_TIMEOUT + 5)
+    try:
+        assert not any(thread.is_alive() for thread in threads), "a client hung"
+        assert not load.unexpected, "\n".join(load.unexpected[:10]) + "\n" + server.log_tail()
+        # Kills came while clients were busy, not between requests (a master's orphaned
+        # workers finish the request they hold, so its kills may cut off none).
+        assert cut_off["worker"] > 0, "no kill of a worker cut off a request"
+        assert cut_off["group"] > 0, "no kill of the group cut off a request"
+
+        size = _check_log(engine)
+        _check_api(server.port, world, acknowledged, engine)
+        summary = _registry_log_verify(env)
+        assert summary.startswith("log verified: "), summary
+        audit = _remote_audit(env, server.port, audit_state)
+        with engine.connect() as connection:
+            written = connection.scalar(select(func.count()).select_from(Piece)) + (
+                connection.scalar(select(func.count()).select_from(AssayRecord))
+            )
+        answered = len(acknowledged.pieces) + len(acknowledged.assays)
+        print(
+            f"\n{len(KILLS)} kills ({', '.join(KILLS)}) of {CLIENTS} writers in "
+            f"{time.monotonic() - began:.1f} s: {answered} writes acknowledged, all found "
+            f"once; {sum(cut_off.values())} requests cut off ({dict(cut_off)}), "
+            f"{written - answered} writes committed but never answered; log size {size}; "
+            f"{summary.strip()}; {audit.strip().splitlines()[-1]}"
+        )
     finally:
         engine.dispose()
