@@ -17,6 +17,9 @@ import secrets
 import stat
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from keys.errors import KeyRingError
 
 FILE_NAME = "commitment-key"
@@ -56,6 +59,21 @@ class CommitmentKey:
     def commit(self, value: bytes) -> str:
         """HMAC-SHA256 of `value`, in hex."""
         return hmac.new(self._secret, value, hashlib.sha256).hexdigest()
+
+    def holds(self, value: bytes, mac: str | None) -> bool:
+        """Whether `mac` is this key's HMAC of `value` (in constant time); False for None."""
+        return mac is not None and hmac.compare_digest(self.commit(value), mac)
+
+    def derive(self, purpose: str) -> "CommitmentKey":
+        """An independent key for another purpose (HKDF, RFC 5869): one secret in the
+        directory, and no MAC made for one purpose ever passes for another's."""
+        secret = HKDF(
+            algorithm=hashes.SHA256(),
+            length=_SIZE,
+            salt=None,
+            info=f"yenisey-registry {purpose}".encode(),
+        ).derive(self._secret)
+        return CommitmentKey(secret)
 
 
 def _create(path: Path) -> None:

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import keys
 from registry import codes, pieces
 from registry.errors import Conflict, Forbidden, NotFound, Unavailable
-from registry.log import ledger
-from registry.models import Account, AssayRecord, Certificate, Piece, utcnow
+from registry.log import checkpoints, ledger, proofs
+from registry.models import Account, AssayRecord, Certificate, Event, Piece
 from schemas import canonical
 from schemas.certificates import SCHEMA_VERSION, CertificatePayload
 from schemas.standards import CertificateStatus, EventType, PieceStatus, RevocationReason, Role
@@ -44,8 +44,12 @@ def issue(
     actor: Account | None,
     supersedes: Certificate | None = None,
 ) -> Certificate:
-    """Sign and store a certificate for a piece that passed assay. The caller commits."""
-    now = utcnow().replace(microsecond=0)
+    """Sign and store a certificate for a piece that passed assay. The caller commits.
+
+    Its issue time is never earlier than the newest checkpoint signed; raises Unavailable
+    when the clock is behind it (registry.log.checkpoints.now), or nothing can sign.
+    """
+    now = checkpoints.now(session).replace(microsecond=0)
     code = _unused_code(session)
     payload_bytes = payload(
         piece, assay, code=code, issued_at=now, issuer=issuer, supersedes=supersedes
@@ -78,7 +82,40 @@ def issue(
         data=issuance(certificate),
         at=now,
     )
+    seal_state(session, certificate)
     return certificate
+
+
+def state(certificate: Certificate, last_index: int | None) -> proofs.CertificateState:
+    """What the certificate's state seal covers, as the row holds it now."""
+    return proofs.CertificateState(
+        code=certificate.code,
+        status=certificate.status,
+        revoked_at=certificate.revoked_at,
+        revocation_reason=certificate.revocation_reason,
+        revocation_note=certificate.revocation_note,
+        superseded_by=certificate.superseded_by_code,
+        last_index=last_index,
+    )
+
+
+def seal_unsealed(session: Session) -> int:
+    """Seal the state of every certificate stored before states were sealed, as it
+    stands (at `registry init`, after the upgrade); how many. The caller commits."""
+    unsealed = session.scalars(select(Certificate).where(Certificate.state_seal.is_(None))).all()
+    for certificate in unsealed:
+        seal_state(session, certificate)
+    return len(unsealed)
+
+
+def seal_state(session: Session, certificate: Certificate) -> None:
+    """Seal the certificate's state as it now stands, after the entry that changed it:
+    every change of what a scan shows ends here (registry/log/proofs.py)."""
+    session.flush()
+    last_index = session.scalar(
+        select(func.max(Event.log_index)).where(Event.certificate_id == certificate.id)
+    )
+    certificate.state_seal = proofs.of(session).seal(state(certificate, last_index))
 
 
 def issuance(certificate: Certificate) -> dict:
@@ -180,7 +217,7 @@ def revoke(session: Session, text: str, *, reason: str, note: str, actor: Accoun
     certificate = find(session, text, lock=True)
     if certificate.status != CertificateStatus.VALID:
         raise Conflict(f"This certificate is already {certificate.status}.")
-    now = utcnow().replace(microsecond=0)
+    now = checkpoints.now(session).replace(microsecond=0)
     certificate.status = CertificateStatus.REVOKED
     certificate.revoked_at = now
     certificate.revocation_reason = reason
@@ -197,6 +234,7 @@ def revoke(session: Session, text: str, *, reason: str, note: str, actor: Accoun
         data={"reason": reason, "note": note},
         at=now,
     )
+    seal_state(session, certificate)
     return certificate
 
 
@@ -245,7 +283,9 @@ def reissue(
         certificate=old,
         data={"note": corrections["note"], "changed": sorted(changed)},
     )
-    return issue(session, ring, piece, old.assay, issuer=issuer, actor=actor, supersedes=old)
+    new = issue(session, ring, piece, old.assay, issuer=issuer, actor=actor, supersedes=old)
+    seal_state(session, old)  # now that it names its successor
+    return new
 
 
 def _correct(session: Session, piece: Piece, corrections: dict[str, Any]) -> set[str]:

@@ -16,11 +16,21 @@ from flask import Flask
 from marshmallow import ValidationError
 
 import keys
-from registry import accounts, config, db, imports, makers, migrate, signing_keys
+from registry import (
+    accounts,
+    backup,
+    certificates,
+    config,
+    db,
+    imports,
+    makers,
+    migrate,
+    signing_keys,
+)
 from registry import front as registry_front
 from registry.edge import database, log_signer, signing
 from registry.errors import RegistryError
-from registry.log import check, checkpoints, public, remote, tree
+from registry.log import adopt, check, checkpoints, public, remote, tree
 from schemas.accounts import PASSWORD_MIN, AccountIn
 from schemas.makers import MakerIn
 from schemas.standards import Role
@@ -84,6 +94,19 @@ def init() -> None:
     origin = log_signer.keep_origin(session)  # before the first key's entry is signed
     key = signing_keys.ensure(session, signing.keyring(), actor=None)
     session.commit()
+    # Rows stored before the registry proved its own writes (revision 0008) get proofs.
+    adopted = adopt.entries(session, log_signer.signer())
+    sealed = certificates.seal_unsealed(session)
+    session.commit()
+    if adopted.entries or sealed:
+        click.echo(f"proofs given: {adopted.entries} log entries, {sealed} certificates")
+    if adopted.unproven:
+        click.echo(
+            f"warning: {adopted.unproven} log entries carry no proof that the registry wrote "
+            "them and no signed checkpoint covers them: nothing more is signed until "
+            "`registry log verify` is heeded",
+            err=True,
+        )
     newest = checkpoints.latest(session)
     if tree.size(session) > (newest.tree_size if newest else 0):
         checkpoints.make(session, log_signer.signer())
@@ -378,6 +401,75 @@ def log_checkpoint(every: int | None) -> None:
         if every is None:
             return
         time.sleep(every)
+
+
+@main.command(name="backup")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(destination: Path) -> None:
+    """Back up the registry into DESTINATION, a new directory, while the server runs.
+
+    It receives a consistent snapshot of the database (SQLite's backup API, or pg_dump),
+    the keys' public state, the log's origin, the newest checkpoint the snapshot holds, and
+    manifest.json. The private keys and the commitment key are not copied: back up the
+    keys directory's secrets separately.
+    """
+    signer = log_signer.signer()
+    made, forks = backup.take(
+        database.engine(), destination, signer=signer, keys_dir=Path(_app().config["KEYS_DIR"])
+    )
+    signed = f", signed up to {made.checkpoint.size}" if made.checkpoint else ", none signed"
+    click.echo(f"backup in {destination}: {made.backend}, log of {made.tree_size} entries{signed}")
+    if forks:
+        click.echo(
+            "warning: this database's log does not extend the last checkpoint signed; a "
+            "restore of this backup would fork the log:\n" + "\n".join(map(str, forks)),
+            err=True,
+        )
+
+
+@main.command(name="restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--audit-state",
+    "audit_states",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An auditor's state file (`registry log verify --url … --state FILE`): the "
+    "checkpoint it holds was published too. Repeatable.",
+)
+@click.option(
+    "--accept-fork",
+    is_flag=True,
+    help="Restore even when the log would go back behind a published checkpoint: the log "
+    "forks, and whoever holds that checkpoint will see it.",
+)
+def restore_command(source: Path, audit_states: tuple[Path, ...], accept_fork: bool) -> None:
+    """Replace the database with the backup in SOURCE (made by `registry backup`).
+
+    Stop the server and every other `registry` command first: a restore into a running
+    server is not supported. Refused when the backup's log does not extend a checkpoint
+    already published (the signer's memory, each --audit-state), unless --accept-fork.
+    """
+    # This command's own connections go first: the database is replaced under them.
+    database.end_session()
+    database.engine().dispose()
+    done = backup.restore(
+        source,
+        database_url=_app().config["DATABASE_URL"],
+        keys_dir=Path(_app().config["KEYS_DIR"]),
+        signer=log_signer.signer(),
+        audit_states=audit_states,
+        accept_fork=accept_fork,
+    )
+    if done.forked:
+        click.echo(backup.warning(done), err=True)
+    for path in done.written:
+        click.echo(f"written from the backup: {path}", err=True)
+    made = done.manifest
+    click.echo(
+        f"restored the backup of {made.created_at}: log of {made.tree_size} entries"
+        + (f", signed up to {made.checkpoint.size}" if made.checkpoint else "")
+    )
 
 
 @main.command(name="import")

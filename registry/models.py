@@ -256,6 +256,9 @@ class Certificate(Base):
     # The signing key's seal of jws and payload (keys.KeyRing.seal): lets a scan confirm
     # the stored bytes without an Ed25519 verification each time.
     seal: Mapped[str | None] = mapped_column(String(64))
+    # The registry's seal of what a scan shows beside the payload (status, revocation,
+    # successor, newest entry): registry/log/proofs.py. A status set by hand fails it.
+    state_seal: Mapped[str | None] = mapped_column(String(64))
     issued_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default=CertificateStatus.VALID.value)
     revoked_at: Mapped[datetime | None]
@@ -348,6 +351,9 @@ class Event(Base):
     piece_id: Mapped[int | None] = mapped_column(ForeignKey("piece.id"), index=True)
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"))
     entry: Mapped[bytes] = mapped_column(LargeBinary)
+    # The registry's MAC of index and entry (registry/log/proofs.py): an entry written by
+    # hand has none, and the checkpoint signer refuses to sign over it.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class LogHead(Base):

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, true
+from sqlalchemy import bindparam, func, select, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 import keys
 from registry import certificates, codes, db
 from registry.errors import NotFound, Unavailable
-from registry.log import checkpoints, ledger, merkle, public, tree
+from registry.log import checkpoints, ledger, merkle, proofs, public, tree
 from registry.models import Certificate, Event
 from schemas.common import timestamp
 from schemas.standards import CertificateStatus, EventType, RevocationReason
@@ -46,6 +46,7 @@ _NEVER_ISSUED = "0" * codes.DATA_LENGTH + "U"
 
 _successor = aliased(Certificate)
 _issued = aliased(Event)
+_about = aliased(Event)
 # The newest checkpoint, read in the same statement: the proof is given against it.
 _newest = checkpoints.newest_query().subquery("newest")
 # One indexed read of the columns a verdict needs, through Core: a scan is the registry's
@@ -59,11 +60,16 @@ _RECORD = db.Prepared(
         Certificate.payload,
         Certificate.jws,
         Certificate.seal,
+        Certificate.state_seal,
         Certificate.issued_at,
         Certificate.revoked_at,
         Certificate.revocation_reason,
         Certificate.revocation_note,
         _successor.code.label("superseded_by"),
+        select(func.max(_about.log_index))
+        .where(_about.certificate_id == Certificate.id)
+        .scalar_subquery()
+        .label("last_index"),
         _issued.log_index,
         _issued.entry.label("log_entry"),
         _newest.c.tree_size.label("checkpoint_size"),
@@ -98,11 +104,14 @@ class Record:
     payload: bytes
     jws: str
     seal: str | None
+    state_seal: str | None
     issued_at: datetime
     revoked_at: datetime | None
     revocation_reason: str | None
     revocation_note: str | None
     superseded_by: str | None
+    #: The index of the newest log entry about the certificate.
+    last_index: int | None
     #: The log entry that records the issue, and its index.
     log_index: int | None
     log_entry: bytes | None
@@ -155,9 +164,19 @@ class Verdict:
         )
 
 
-def verify(bind: Engine | Session, ring: keys.KeyRing, text: str, *, proof: bool = True) -> Verdict:
+def verify(
+    bind: Engine | Session,
+    ring: keys.KeyRing,
+    text: str,
+    *,
+    seals: proofs.Proofs,
+    proof: bool = True,
+) -> Verdict:
     """The verdict on a code as a person typed or scanned it, read through `bind` (the
     engine will do: this reads once, outside any transaction, and writes nothing).
+
+    What the row says beside the signed payload (status, revocation, successor) counts
+    only under the registry's seal of it (`seals`): a row that fails it is invalid.
 
     Raises MistypedCode when the check symbol does not match, MalformedCode for text
     that cannot be a code, NotFound for a well-formed code never issued; each after the
@@ -175,7 +194,7 @@ def verify(bind: Engine | Session, ring: keys.KeyRing, text: str, *, proof: bool
         if entry is not None:
             row["log_entry"] = ledger.as_json(entry)
         certificate = Record(**row)
-        signature = check_signature(ring, certificate)
+        signature = check_state(seals, certificate) or check_signature(ring, certificate)
         status = Status(certificate.status) if signature.valid else Status.INVALID
         successor = certificate.superseded_by
         current = _current_code(reader, successor) if successor else None
@@ -225,6 +244,23 @@ def payload(verdict: Verdict) -> dict[str, Any] | None:
     except ValueError:
         return None
     return statement if isinstance(statement, dict) else None
+
+
+def check_state(seals: proofs.Proofs, certificate: Record) -> Signature | None:
+    """None when the row's state is the one the registry sealed; else why not."""
+    state = proofs.CertificateState(
+        code=certificate.code,
+        status=certificate.status,
+        revoked_at=certificate.revoked_at,
+        revocation_reason=certificate.revocation_reason,
+        revocation_note=certificate.revocation_note,
+        superseded_by=certificate.superseded_by,
+        last_index=certificate.last_index,
+    )
+    if seals.seal_holds(state, certificate.state_seal):
+        return None
+    problem = "The registry's record of this certificate was altered outside the registry."
+    return Signature(False, certificate.kid, None, problem, "record")
 
 
 def check_signature(ring: keys.KeyRing, certificate: Record | Certificate) -> Signature:

@@ -112,6 +112,7 @@ HEADINGS = {
 PROBLEMS = {
     "signature": N_("its signature does not match the registry's keys."),
     "compromised": N_("the key that signed it was compromised before the certificate was issued."),
+    "record": N_("the registry's record of it was changed outside the registry."),
 }
 
 #: Fixed words of the certificate page, translated once per language with every word

@@ -27,7 +27,7 @@ def verify(code):
     Codes are read leniently (case, dashes, O for 0). A mistyped code (its check
     character does not match) is a 400, a code never issued a 404.
     """
-    verdict = verification.verify(database.engine(), signing.keyring(), code)
+    verdict = verification.verify(database.engine(), signing.keyring(), code, seals=signing.seals())
     response = Response(_body(verdict), mimetype="application/json")
     return http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
 
@@ -42,7 +42,9 @@ def _body(verdict: verification.Verdict) -> bytes:
     certificate = verdict.certificate
     signature = verdict.signature
     revocation = None
-    if certificate.revoked_at is not None:
+    # A state that fails its seal is not shown, not even as what it claims to be.
+    untrusted = signature.fault == "record"
+    if certificate.revoked_at is not None and not untrusted:
         revocation = {
             "reason": certificate.revocation_reason,
             "note": certificate.revocation_note,
@@ -62,8 +64,8 @@ def _body(verdict: verification.Verdict) -> bytes:
             "problem": signature.problem,
         },
         "revocation": revocation,
-        "superseded_by": certificate.superseded_by,
-        "current": verdict.current_code,
+        "superseded_by": None if untrusted else certificate.superseded_by,
+        "current": None if untrusted else verdict.current_code,
         "links": _links(certificate.code),
     }
     if signature.valid:

@@ -6,7 +6,7 @@ from flask import Flask, current_app
 import keys
 from keys.commitments import CommitmentKey
 from registry.certificates import Issuer
-from registry.log import ledger
+from registry.log import ledger, proofs
 
 
 def init_app(app: Flask) -> None:
@@ -21,9 +21,9 @@ def init_app(app: Flask) -> None:
     app.extensions["registry.keyring"] = ring
     # Made on first start, beside the signing keys, like the session secret; every session
     # of the app commits to private values with it (needs registry.edge.database first).
-    ledger.keep_private(
-        app.extensions["registry.sessionmaker"], CommitmentKey.in_directory(app.config["KEYS_DIR"])
-    )
+    commitment_key = CommitmentKey.in_directory(app.config["KEYS_DIR"])
+    ledger.keep_private(app.extensions["registry.sessionmaker"], commitment_key)
+    app.extensions["registry.proofs"] = proofs.Proofs(commitment_key)
     app.extensions["registry.issuer"] = Issuer(
         name=app.config["ISSUER_NAME"], url=app.config["PUBLIC_BASE_URL"], brand=app.config["BRAND"]
     )
@@ -31,6 +31,11 @@ def init_app(app: Flask) -> None:
 
 def keyring() -> keys.KeyRing:
     return current_app.extensions["registry.keyring"]
+
+
+def seals() -> proofs.Proofs:
+    """The registry's keys for proving its own rows (registry/log/proofs.py)."""
+    return current_app.extensions["registry.proofs"]
 
 
 def issuer() -> Issuer:

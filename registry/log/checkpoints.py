@@ -18,6 +18,7 @@ changed its name would be another log to whoever follows it.
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import event as sa_event
@@ -27,12 +28,18 @@ from sqlalchemy.orm import Session, sessionmaker
 import keys
 from keys import note
 from registry.errors import Unavailable
-from registry.log import merkle, tree
-from registry.models import Checkpoint, utcnow
+from registry.log import merkle, proofs, tree
+from registry.models import Checkpoint, Event, utcnow
 
 log = logging.getLogger(__name__)
 
 _SIGNED = "registry.log.checkpoints.signed"
+_SIGNER = "registry.log.checkpoints.signer"
+_PROVEN_BATCH = 2_000  # entries read per statement when their MACs are checked
+
+#: How far this machine's clock may be behind the newest checkpoint signed before
+#: nothing more is signed: a little, for clocks that step, never a day.
+CLOCK_TOLERANCE = timedelta(seconds=5)
 
 
 @dataclass
@@ -87,7 +94,8 @@ class Signer:
         last = self.last_signed()
         if last is not None:
             self._check_extends(session, last, size, root)
-        made_at = utcnow().replace(microsecond=0)
+        self._check_proven(session, last.size if last is not None else 0, size)
+        made_at = self.now().replace(microsecond=0)
         timestamp = int(made_at.timestamp())
         try:
             text, key = note.sign_checkpoint(self.ring, self.origin, size, root, timestamp)
@@ -116,6 +124,67 @@ class Signer:
         except (merkle.ProofError, Unavailable):
             raise Unavailable(refusal) from None
 
+    def _check_proven(self, session: Session, start: int, size: int) -> None:
+        """Every entry the checkpoint would sign for the first time is one the registry
+        wrote: there, in its place, with a valid MAC, and hashed into the stored tree as
+        it reads. Else nothing is signed, and it is said loudly: someone wrote the log by
+        hand, and every later checkpoint would vouch for what they wrote."""
+        keys_ = proofs.of(session)
+        for first in range(start, size, _PROVEN_BATCH):
+            last = min(first + _PROVEN_BATCH, size)
+            rows = session.execute(
+                select(Event.log_index, Event.entry, Event.mac)
+                .where(Event.log_index >= first, Event.log_index < last)
+                .order_by(Event.log_index)
+            ).all()
+            leaves = tree.nodes(session, ((0, index) for index in range(first, last)))
+            expected = first
+            for index, entry, mac in rows:
+                entry = entry.encode() if isinstance(entry, str) else bytes(entry)
+                problem = None
+                if index != expected:
+                    problem, index = "is missing", expected
+                elif not keys_.entry_holds(index, entry, mac):
+                    problem = "has no valid MAC of the registry's: it was written by hand"
+                elif leaves[(0, index)] != merkle.leaf_hash(entry):
+                    problem = "is not the leaf the stored tree holds"
+                if problem:
+                    self._refuse_unproven(index, problem)
+                expected += 1
+            if expected != last:
+                self._refuse_unproven(expected, "is missing")
+
+    def _refuse_unproven(self, index: int, problem: str):
+        detail = (
+            f"Entry {index} of the log {problem}. Nothing more is signed until the log is "
+            "repaired; run `registry log verify`."
+        )
+        log.critical("refusing to sign a checkpoint: %s", detail)
+        raise Unavailable(detail)
+
+    def now(self) -> datetime:
+        """The time to sign at: this machine's, never earlier than the newest checkpoint
+        this signer signed (a clock may step back a little, and then waits for it).
+
+        Raises Unavailable when the clock is behind that checkpoint by more than
+        CLOCK_TOLERANCE: a clock set back would let a certificate signed after a key's
+        compromise carry a time before it.
+        """
+        moment = utcnow()
+        last = self.last_signed()
+        if last is None:
+            return moment
+        floor = datetime.fromtimestamp(last.timestamp, UTC)
+        if moment < floor - CLOCK_TOLERANCE:
+            detail = (
+                f"This machine's clock ({moment:%Y-%m-%d %H:%M:%S} UTC) is behind the newest "
+                f"checkpoint signed ({floor:%Y-%m-%d %H:%M:%S} UTC): nothing is signed until "
+                "it is set right."
+            )
+            log.critical("%s", detail)
+            raise Unavailable(detail)
+        return max(moment, floor)
+
     def remember(self, signed: note.Checkpoint) -> None:
         """Keep `signed` as the last checkpoint signed, unless a larger one is kept already
         (two workers may finish in either order). Written as the keys beside it are:
@@ -131,7 +200,9 @@ class Signer:
 def watch(maker: sessionmaker, signer: Signer) -> None:
     """Have every session `maker` makes sign a checkpoint when one is due (before a commit
     that leaves `signer.every` or more entries outside the latest), and remember it once
-    the commit has stood; a rollback forgets it."""
+    the commit has stood; a rollback forgets it. Its writes take their times from the
+    signer's clock (`now`)."""
+    maker.configure(info={**maker.kw.get("info", {}), _SIGNER: signer})
 
     @sa_event.listens_for(maker, "before_commit")
     def _before_commit(session: Session) -> None:
@@ -151,6 +222,15 @@ def watch(maker: sessionmaker, signer: Signer) -> None:
     def _after_rollback(session: Session, previous) -> None:
         if previous.parent is None:
             session.info.pop(_SIGNED, None)
+
+
+def now(session: Session) -> datetime:
+    """The time a write of `session` happens at: its signer's (Signer.now), so that no
+    time the registry writes is earlier than a checkpoint it signed. Raises Unavailable
+    when the clock is behind it (nothing may then be signed). A session without a signer
+    (a tool working on a database alone) takes the clock's time."""
+    signer = session.info.get(_SIGNER)
+    return signer.now() if signer is not None else utcnow()
 
 
 def make(session: Session, signer: Signer) -> Checkpoint:

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from keys.commitments import CommitmentKey
-from registry.log import tree
-from registry.models import Account, Certificate, Event, Maker, Piece, utcnow
+from registry.log import checkpoints, proofs, tree
+from registry.models import Account, Certificate, Event, Maker, Piece
 from schemas import canonical
 from schemas.standards import SYSTEM_ROLE, EventType
 
@@ -34,11 +34,14 @@ def digest(value: str | bytes) -> str:
 
 def keep_private(target: sessionmaker | Session, key: CommitmentKey) -> None:
     """Have `target`, a session or every session a maker makes, commit to private values
-    with `key`."""
+    with `key`, and prove its entries and certificate states with keys derived from it
+    (registry/log/proofs.py)."""
+    info = {_COMMITMENT_KEY: key}
+    proofs.keep(info, proofs.Proofs(key))
     if isinstance(target, sessionmaker):
-        target.configure(info={**target.kw.get("info", {}), _COMMITMENT_KEY: key})
+        target.configure(info={**target.kw.get("info", {}), **info})
     else:
-        target.info[_COMMITMENT_KEY] = key
+        target.info.update(info)
 
 
 def commitment(session: Session, value: str | bytes) -> str:
@@ -106,8 +109,12 @@ def append(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> Event:
-    """Append one event; the caller's transaction stores it with the write, or neither."""
-    at = at or utcnow()
+    """Append one event; the caller's transaction stores it with the write, or neither.
+
+    Its time is never earlier than the newest checkpoint signed (checkpoints.now), and it
+    carries the registry's MAC (registry/log/proofs.py), without which it is never signed.
+    """
+    at = at or checkpoints.now(session)
     session.flush()  # subjects need their ids
     entry = {
         "action": str(action),
@@ -119,8 +126,9 @@ def append(
         "data": data or {},
     }
     entry_bytes = canonical.dumps(entry)
+    index = tree.append(session, entry_bytes)
     event = Event(
-        log_index=tree.append(session, entry_bytes),
+        log_index=index,
         action=str(action),
         occurred_at=at,
         actor_id=actor.id if actor else None,
@@ -129,6 +137,7 @@ def append(
         piece_id=piece.id if piece else None,
         certificate_id=certificate.id if certificate else None,
         entry=entry_bytes,
+        mac=proofs.of(session).entry_mac(index, entry_bytes),
     )
     session.add(event)
     return event

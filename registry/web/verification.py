@@ -24,7 +24,9 @@ _REFUSALS = ((MistypedCode, "mistyped", 400), (MalformedCode, "malformed", 400))
 def page(code: str):
     """The verdict first, then what the certificate says, in the visitor's language."""
     try:
-        verdict = verification.verify(database.engine(), signing.keyring(), code, proof=False)
+        verdict = verification.verify(
+            database.engine(), signing.keyring(), code, seals=signing.seals(), proof=False
+        )
     except NotFound:
         return _refused("unknown", 404, code)
     except (MistypedCode, MalformedCode) as exc:
