@@ -1,4 +1,5 @@
-"""Accounts (maker, inspector, admin), their passwords and their API tokens.
+"""Accounts (maker, inspector, admin), their passwords, portal sessions and API tokens,
+and the limits on failed sign-ins.
 
 Passwords are kept as argon2id hashes (RFC 9106's second recommended parameters, as
 argon2-cffi sets them). Setting one is a log event carrying a commitment to the hash, so
@@ -6,18 +7,28 @@ argon2-cffi sets them). Setting one is a log event carrying a commitment to the 
 
 A token is `ysr_<8 symbols>_<secret>`: the first part is shown in listings so people can
 tell their tokens apart; only the SHA-256 of the whole token is stored. Tokens carry
-256 random bits, so a fast hash is enough (nothing to brute-force).
+256 random bits, so a fast hash is enough (nothing to brute-force). A portal session is
+kept the same way: the browser holds a random id, the database its SHA-256.
+
+Failed sign-ins are rows in the database, so every worker and machine counts the same
+ones. They are limited so that a stranger cannot lock the owner out: per account and
+client together; by a delay that grows with the account's failures, which a client
+waits after its own failure (a client that has not failed does not wait); and by a cap
+per account far above what a person types, which clients the account signed in from
+lately are spared.
 """
 
 import functools
 import hashlib
+import math
 import re
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import argon2
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry import makers
@@ -30,7 +41,7 @@ from registry.errors import (
     Unauthorized,
 )
 from registry.log import events, ledger
-from registry.models import Account, ApiToken, utcnow
+from registry.models import Account, ApiToken, PortalSession, SignInFailure, utcnow
 from schemas.standards import EventType, Role
 
 _TOKEN = re.compile(r"^(ysr_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{43}$")
@@ -71,10 +82,16 @@ def set_password(
     *,
     actor: Account | None,
     must_change: bool | None = None,
-) -> None:
+    keep_session: PortalSession | None = None,
+) -> int:
     """Give `account` a new password. Set by anyone but its owner (the brand office's
     first or reset password), it must be changed at the next sign-in unless `must_change`
-    says otherwise. The caller commits."""
+    says otherwise. The caller commits.
+
+    Whoever knew the old password may have signed in with it, and minted tokens there:
+    every portal session but `keep_session` ends, and every token minted from a portal
+    session is revoked. Returns how many tokens were revoked.
+    """
     account.password_hash = _hasher().hash(password)
     if must_change is None:
         must_change = actor is not None and actor.id != account.id
@@ -89,6 +106,8 @@ def set_password(
             "password": events.password_digest(session, account),
         },
     )
+    end_sessions(session, account, keep=keep_session)
+    return _revoke_browser_tokens(session, account, actor=actor)
 
 
 def temporary_password() -> str:
@@ -113,9 +132,18 @@ def sign_in(session: Session, email: str, password: str) -> Account:
     return account
 
 
-def change_password(session: Session, account: Account, current: str, new: str) -> None:
-    """The owner's own change. Raises InvalidInput naming `current` when it is wrong,
-    or `new` when it is the same as the current one. The caller commits."""
+def change_password(
+    session: Session,
+    account: Account,
+    current: str,
+    new: str,
+    *,
+    keep_session: PortalSession | None = None,
+) -> int:
+    """The owner's own change, from the portal session `keep_session` (which goes on).
+    Raises InvalidInput naming `current` when it is wrong, or `new` when it is the same
+    as the current one. Returns how many tokens were revoked (`set_password`). The
+    caller commits."""
     try:
         _hasher().verify(account.password_hash or _decoy(), current)
     except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError) as exc:
@@ -127,13 +155,7 @@ def change_password(session: Session, account: Account, current: str, new: str) 
             "Choose a password other than the current one.",
             errors={"new": ["Same as the current password."]},
         )
-    set_password(session, account, new, actor=account)
-
-
-def session_stamp(account: Account) -> str:
-    """A short fingerprint of the password hash, kept in the signed session cookie: a
-    new password ends every session signed in with the old one."""
-    return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:16]
+    return set_password(session, account, new, actor=account, keep_session=keep_session)
 
 
 #: The password hasher: argon2id with argon2-cffi's defaults (RFC 9106's second
@@ -169,15 +191,28 @@ def listing(session: Session) -> list[Account]:
 
 
 def issue_token(
-    session: Session, account: Account, *, name: str | None, actor: Account | None
+    session: Session,
+    account: Account,
+    *,
+    name: str | None,
+    actor: Account | None,
+    portal_session: PortalSession | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new token for `account`; returns the row and the secret, shown only this once."""
+    """A new token for `account`; returns the row and the secret, shown only this once.
+    A token minted in the portal records its `portal_session`: a password change
+    revokes it."""
     prefix = "ysr_" + "".join(
         secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
         for _ in range(8)
     )
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken(account=account, prefix=prefix, secret_hash=_hash(secret), name=name)
+    token = ApiToken(
+        account=account,
+        prefix=prefix,
+        secret_hash=_hash(secret),
+        name=name,
+        session_id=portal_session.id if portal_session is not None else None,
+    )
     session.add(token)
     ledger.append(
         session,
@@ -202,6 +237,11 @@ def revoke_token(session: Session, token_id: int, *, actor: Account) -> ApiToken
     if token is None or (actor.role != Role.ADMIN and token.account_id != actor.id):
         # Someone else's token is reported as absent, not as forbidden: no probing.
         raise NotFound(f"No token {token_id} of yours.")
+    _revoke(session, token, actor=actor)
+    return token
+
+
+def _revoke(session: Session, token: ApiToken, *, actor: Account | None) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         ledger.append(
@@ -213,7 +253,20 @@ def revoke_token(session: Session, token_id: int, *, actor: Account) -> ApiToken
                 "prefix": token.prefix,
             },
         )
-    return token
+
+
+def _revoke_browser_tokens(session: Session, account: Account, *, actor: Account | None) -> int:
+    """Revoke the account's live tokens minted from a portal session; how many."""
+    tokens = session.scalars(
+        select(ApiToken).where(
+            ApiToken.account_id == account.id,
+            ApiToken.session_id.is_not(None),
+            ApiToken.revoked_at.is_(None),
+        )
+    ).all()
+    for token in tokens:
+        _revoke(session, token, actor=actor)
+    return len(tokens)
 
 
 def authenticate(session: Session, authorization: str | None) -> ApiToken:
@@ -250,3 +303,192 @@ def require(account: Account, *roles: str) -> None:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# Portal sessions.
+
+#: How long the client an account signed in from is spared the cap per account.
+_KNOWN_CLIENT_DAYS = 30
+
+
+def start_session(
+    session: Session,
+    account: Account,
+    *,
+    hours: float,
+    client: str | None,
+    user_agent: str | None,
+) -> tuple[PortalSession, str]:
+    """A new portal session for `account`, lasting `hours`; returns the row and the
+    random id the browser keeps (its SHA-256 is all the database holds). The caller
+    commits."""
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = PortalSession(
+        account_id=account.id,
+        secret_hash=_hash(secret),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=hours),
+        client=(client or None) and client[:64],
+        user_agent=(user_agent or None) and user_agent[:300],
+    )
+    session.add(row)
+    return row, secret
+
+
+def open_session(session: Session, secret: str) -> PortalSession | None:
+    """The live session whose random id is `secret`: None once it is ended or expired,
+    or when there is no such session. Reads only."""
+    row = session.scalar(select(PortalSession).where(PortalSession.secret_hash == _hash(secret)))
+    if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def sessions_of(session: Session, account: Account) -> list[PortalSession]:
+    """The account's live sessions, the most recently seen first."""
+    return list(
+        session.scalars(
+            select(PortalSession)
+            .where(
+                PortalSession.account_id == account.id,
+                PortalSession.ended_at.is_(None),
+                PortalSession.expires_at > utcnow(),
+            )
+            .order_by(PortalSession.last_seen_at.desc(), PortalSession.id.desc())
+        )
+    )
+
+
+def end_session(session: Session, row: PortalSession) -> None:
+    """End a session (sign-out): its id is never accepted again. The caller commits."""
+    if row.ended_at is None:
+        row.ended_at = utcnow()
+
+
+def end_own_session(session: Session, account: Account, session_id: int) -> PortalSession:
+    """End one of `account`'s sessions, from its account page. Raises NotFound for a
+    session that is not its own (no probing of others' sessions)."""
+    row = session.get(PortalSession, session_id)
+    if row is None or row.account_id != account.id:
+        raise NotFound(f"No session {session_id} of yours.")
+    end_session(session, row)
+    return row
+
+
+def end_sessions(session: Session, account: Account, *, keep: PortalSession | None) -> None:
+    """End every session of `account` but `keep`."""
+    statement = update(PortalSession).where(
+        PortalSession.account_id == account.id, PortalSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        statement = statement.where(PortalSession.id != keep.id)
+    session.execute(
+        statement.values(ended_at=utcnow()), execution_options={"synchronize_session": False}
+    )
+
+
+# Limits on failed sign-ins.
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """How many failures are allowed, each as (failures, within seconds)."""
+
+    #: Per account and client together: what a stranger's guesses use up.
+    account_client: tuple[int, int]
+    #: Per client, whatever accounts it tries.
+    client: tuple[int, int]
+    #: Per account, from clients it did not sign in from lately: the cap.
+    account: tuple[int, int]
+    #: After this many failures of the account (within the cap's window), a client that
+    #: failed waits 2, 4, 8 … seconds after its own last failure,
+    delay_after: int
+    #: … at most this long.
+    delay_max: int
+
+    @property
+    def kept_for(self) -> timedelta:
+        """How long a failure is kept: the longest window."""
+        return timedelta(seconds=max(self.account_client[1], self.client[1], self.account[1]))
+
+
+def account_key(email: str) -> str:
+    """Who sign-in failures are counted against: the e-mail address tried, known or not,
+    as a fingerprint."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def sign_in_wait(
+    session: Session,
+    email: str,
+    client: str,
+    limits: SignInLimits,
+    *,
+    now: datetime | None = None,
+) -> float | None:
+    """Seconds before `client` may try to sign in as `email` again, or None. Reads only.
+    Only failures count (`sign_in_failed`)."""
+    now = now or utcnow()
+    key = account_key(email)
+    rows = session.execute(
+        select(SignInFailure.account_key, SignInFailure.client, SignInFailure.failed_at).where(
+            or_(SignInFailure.account_key == key, SignInFailure.client == client),
+            SignInFailure.failed_at > now - limits.kept_for,
+        )
+    ).all()
+    of_account = [at for k, _c, at in rows if k == key]
+    of_pair = [at for k, c, at in rows if k == key and c == client]
+    of_client = [at for _k, c, at in rows if c == client]
+    waits = [
+        _window_wait(of_pair, limits.account_client, now),
+        _window_wait(of_client, limits.client, now),
+    ]
+    cap = _window_wait(of_account, limits.account, now)
+    if cap is not None and not _signed_in_from(session, email, client, now):
+        waits.append(cap)
+    recent = sum(at > now - timedelta(seconds=limits.account[1]) for at in of_account)
+    if of_pair and recent >= limits.delay_after:
+        delay = min(2 ** (recent - limits.delay_after + 1), limits.delay_max)
+        waited = (now - max(of_pair)).total_seconds()
+        if waited < delay:
+            waits.append(delay - waited)
+    found = [wait for wait in waits if wait is not None]
+    return max(1, math.ceil(max(found))) if found else None
+
+
+def sign_in_failed(
+    session: Session, email: str, client: str, limits: SignInLimits, *, now: datetime | None = None
+) -> None:
+    """Count a failed sign-in (or a wrong current password) of `client` as `email`, and
+    forget failures older than any window. The caller commits, in a short write."""
+    now = now or utcnow()
+    session.execute(delete(SignInFailure).where(SignInFailure.failed_at <= now - limits.kept_for))
+    session.add(SignInFailure(account_key=account_key(email), client=client[:64], failed_at=now))
+
+
+def _window_wait(times: list[datetime], limit: tuple[int, int], now: datetime) -> float | None:
+    """Seconds until fewer than `limit`'s failures lie within its window, or None."""
+    allowed, seconds = limit
+    window = sorted(at for at in times if at > now - timedelta(seconds=seconds))
+    if len(window) < allowed:
+        return None
+    freed = window[-allowed] + timedelta(seconds=seconds)
+    return (freed - now).total_seconds()
+
+
+def _signed_in_from(session: Session, email: str, client: str, now: datetime) -> bool:
+    """Whether the account of `email` signed in from `client` lately."""
+    since = now - timedelta(days=_KNOWN_CLIENT_DAYS)
+    found = session.scalar(
+        select(PortalSession.id)
+        .join(Account, Account.id == PortalSession.account_id)
+        .where(
+            Account.email == email.strip().lower(),
+            PortalSession.client == client,
+            PortalSession.created_at > since,
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -61,7 +61,8 @@ class Defaults:
     RATELIMIT_KEY_PREFIX = "registry"
     #: Rate limits on (false turns them off, for load tests of the whole stack).
     RATELIMIT_ENABLED = True
-    #: Key that signs the portals' session cookies; default: generated once into
+    #: Key that signs the portals' session cookies (the session's random id and the CSRF
+    #: token; the session itself is kept in the database); default: generated once into
     #: KEYS_DIR/session-secret. Several machines behind one address must share it.
     SECRET_KEY: str | None = None
     #: Hours a portal sign-in lasts.
@@ -69,10 +70,21 @@ class Defaults:
     #: Name of the portals' session cookie. Cookies are kept per host, whatever the port:
     #: registries (or other applications) sharing a host need a name each.
     SESSION_COOKIE_NAME = "registry_session"
-    #: Failed sign-ins allowed per account, and per client address, before sign-in is
-    #: refused for the rest of the window (in the rate-limit storage above).
-    LOGIN_RATE_LIMIT_ACCOUNT = "10 per 15 minutes"
+    #: Failed sign-ins allowed (counted in the database, so across workers and machines;
+    #: a wrong current password on the change of password counts too): per account from
+    #: one client address, the limit a stranger's guesses meet first; …
+    LOGIN_RATE_LIMIT_ACCOUNT_CLIENT = "10 per 15 minutes"
+    #: … per client address, whatever accounts it tries; …
     LOGIN_RATE_LIMIT_CLIENT = "40 per 15 minutes"
+    #: … and per account, far above what a person types: the cap on guesses spread over
+    #: many addresses. A client the account signed in from in the last 30 days is spared
+    #: it, so a stranger cannot lock the owner out.
+    LOGIN_RATE_LIMIT_ACCOUNT = "200 per hour"
+    #: After this many failures of one account within the hour, a client that failed on
+    #: it waits 2 s after its own last failure, then 4, 8, …, at most
+    #: LOGIN_DELAY_MAX_SECONDS; a client that has not failed does not wait.
+    LOGIN_DELAY_AFTER = 10
+    LOGIN_DELAY_MAX_SECONDS = 60
     #: TrueType fonts of the certificate card and the label sheets (Latin and Cyrillic).
     CARD_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     CARD_FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -125,6 +137,7 @@ _TEXT_SETTINGS = (
     "SECRET_KEY",
     "SESSION_COOKIE_NAME",
     "LOGIN_RATE_LIMIT_ACCOUNT",
+    "LOGIN_RATE_LIMIT_ACCOUNT_CLIENT",
     "LOGIN_RATE_LIMIT_CLIENT",
     "CARD_FONT",
     "CARD_FONT_BOLD",

@@ -205,6 +205,17 @@ class Fresh:
             session.commit()
             return token.id
 
+    def session_id(self, caller: str) -> int:
+        """A new portal session of `caller`'s account, as if signed in in another browser."""
+        with self.app.app_context():
+            session = database.session()
+            account = self._account(session, caller)
+            row, _ = accounts.start_session(
+                session, account, hours=1, client="192.0.2.9", user_agent="Firefox/140"
+            )
+            session.commit()
+            return row.id
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on, for a server a test starts."""

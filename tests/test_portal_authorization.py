@@ -182,6 +182,12 @@ def _token_to_revoke(world: World, make: Make, caller: str) -> Call:
     return Call(f"/account/tokens/{make.token_id(owner)}/revoke", {}, lands="/account")
 
 
+def _session_to_end(world: World, make: Make, caller: str) -> Call:
+    # Each caller ends a session of their own, but the other maker aims at the maker's.
+    owner = "maker" if caller in ("anonymous", "other-maker") else caller
+    return Call(f"/account/sessions/{make.session_id(owner)}/end", {}, lands="/account")
+
+
 def _import_form() -> dict:
     body = "reference,kind,title,metal,fineness,weight_g\n"
     body += f"IMP-{next(_numbers)},ring,Кольцо,gold,585,2.5\n"
@@ -251,6 +257,14 @@ PAGES = [
         _token_to_revoke,
         hidden=OTHER,
         writes=True,
+    ),
+    Page(
+        "POST",
+        "/account/sessions/{session_id}/end",
+        SIGNED_IN,
+        302,
+        _session_to_end,
+        hidden=OTHER,
     ),
     # The makers' portal: their own pieces only.
     Page("GET", "/maker/", MAKER, 200, _on("/maker/")),

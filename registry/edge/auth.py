@@ -1,17 +1,18 @@
-"""Bearer tokens at the HTTP edge: who is calling, and may they."""
+"""Bearer tokens at the HTTP edge: who is calling, and may they; and the last-use times
+of tokens and portal sessions, written after the response."""
 
 import functools
 from collections.abc import Callable
 
 from flask import Flask, g, request
-from sqlalchemy import update
+from sqlalchemy import Update, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry import accounts, db
 from registry.edge import database
-from registry.models import ApiToken, utcnow
+from registry.models import ApiToken, PortalSession, utcnow
 
-# How long recording a token's last use may wait for the database's write lock.
+# How long recording a token's or a session's last use may wait for the write lock.
 _TOUCH_WAIT_MS = 250
 
 
@@ -56,13 +57,23 @@ def init_app(app: Flask) -> None:
     @app.teardown_request
     def _record_last_use(_exc):
         token_id = g.pop("touch_token_id", None)
+        session_id = g.pop("touch_session_id", None)  # set by registry.web.session
+        if token_id is None and session_id is None:
+            return
+        database.end_session()  # the request's own transaction must not hold the lock
         if token_id is not None:
-            database.end_session()  # the request's own transaction must not hold the lock
-            _touch(token_id)
+            _touch(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
+        if session_id is not None:
+            _touch(
+                update(PortalSession)
+                .where(PortalSession.id == session_id)
+                .values(last_seen_at=utcnow())
+            )
 
 
-def _touch(token_id: int) -> None:
-    """Write a token's last-used time after the request, best effort and briefly.
+def _touch(statement: Update) -> None:
+    """Write a token's last-used (or a session's last-seen) time after the request, best
+    effort and briefly.
 
     Informational only: a write lock held by someone else (a long import) makes it skip
     after a quarter of a second, rather than hold up the response's worker.
@@ -77,9 +88,7 @@ def _touch(token_id: int) -> None:
             else:
                 connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{_TOUCH_WAIT_MS}ms'")
             try:
-                connection.execute(
-                    update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow())
-                )
+                connection.execute(statement)
                 connection.commit()
             finally:
                 if sqlite and raw is not None:

@@ -101,21 +101,9 @@ class Counter:
 
         A storage that cannot be reached counts nothing: a buyer's check matters more.
         """
-        identifiers = (self._prefix, scope, _client(address))
+        identifiers = (self._prefix, scope, client_of(address))
         try:
             if self._strategy.hit(allowance, *identifiers):
-                return None
-            return self._until_reset(allowance, identifiers)
-        except self.storage.base_exceptions as exc:
-            log.warning("rate-limit storage unreachable, request not counted: %s", exc)
-            return None
-
-    def wait(self, allowance: RateLimitItem, key: str, *, scope: str) -> float | None:
-        """The seconds `key` must wait before its allowance comes back, or None while some
-        of it is left; unlike `hit`, counts nothing."""
-        identifiers = (self._prefix, scope, _client(key))
-        try:
-            if self._strategy.test(allowance, *identifiers):
                 return None
             return self._until_reset(allowance, identifiers)
         except self.storage.base_exceptions as exc:
@@ -127,7 +115,7 @@ class Counter:
         return max(1, math.ceil(reset_at - time.time()))
 
 
-def _client(address: str) -> str:
+def client_of(address: str) -> str:
     """Who is counted: an IPv4 address, or the /64 network of an IPv6 one (a single
     subscriber's allocation, whose addresses one client can rotate through freely)."""
     if ":" not in address:
@@ -138,64 +126,14 @@ def _client(address: str) -> str:
         return address
 
 
-def sign_in_wait(account_key: str, address: str | None) -> float | None:
-    """Seconds before another sign-in may be tried for this account or from this client,
-    or None. Only failures count (`sign_in_failed`)."""
-    config = current_app.config
-    if not config["RATELIMIT_ENABLED"]:
-        return None
-    counter: Counter = current_app.extensions["registry.limiter"]
-    waits = [
-        counter.wait(_allowance(config[setting]), key, scope=scope)
-        for setting, key, scope in _sign_in_keys(account_key, address)
-    ]
-    return max((w for w in waits if w is not None), default=None)
-
-
-def sign_in_failed(account_key: str, address: str | None) -> None:
-    """Count a failed sign-in against the account and the client."""
-    if not current_app.config["RATELIMIT_ENABLED"]:
-        return
-    counter: Counter = current_app.extensions["registry.limiter"]
-    for setting, key, scope in _sign_in_keys(account_key, address):
-        counter.hit(_allowance(current_app.config[setting]), key, scope=scope)
-
-
-def _sign_in_keys(account_key: str, address: str | None) -> list[tuple[str, str, str]]:
-    keys = [("LOGIN_RATE_LIMIT_ACCOUNT", account_key, "sign-in-account")]
-    if address:
-        keys.append(("LOGIN_RATE_LIMIT_CLIENT", address, "sign-in-client"))
-    return keys
-
-
-# Where wrong current passwords are counted, apart from the sign-in form's failures.
-_GUESS_SCOPE = "password-check"
-
-
-def password_check_wait(account_id: int) -> float | None:
-    """Seconds before the account's current password may be tried again on the change
-    of password, or None. Only wrong guesses count (`password_check_failed`), against
-    the sign-in allowance per account: a signed-in session gets no more guesses."""
-    config = current_app.config
-    if not config["RATELIMIT_ENABLED"]:
-        return None
-    counter: Counter = current_app.extensions["registry.limiter"]
-    allowance = _allowance(config["LOGIN_RATE_LIMIT_ACCOUNT"])
-    return counter.wait(allowance, f"account-{account_id}", scope=_GUESS_SCOPE)
-
-
-def password_check_failed(account_id: int) -> None:
-    """Count a wrong current password given on the change of password."""
-    if not current_app.config["RATELIMIT_ENABLED"]:
-        return
-    counter: Counter = current_app.extensions["registry.limiter"]
-    allowance = _allowance(current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"])
-    counter.hit(allowance, f"account-{account_id}", scope=_GUESS_SCOPE)
-
-
 def init_app(app: Flask) -> Counter:
     # A counter per app: tests build many apps in one process, and must not share counts.
-    for setting in ("PUBLIC_RATE_LIMIT", "LOGIN_RATE_LIMIT_ACCOUNT", "LOGIN_RATE_LIMIT_CLIENT"):
+    for setting in (
+        "PUBLIC_RATE_LIMIT",
+        "LOGIN_RATE_LIMIT_ACCOUNT",
+        "LOGIN_RATE_LIMIT_ACCOUNT_CLIENT",
+        "LOGIN_RATE_LIMIT_CLIENT",
+    ):
         try:
             _allowance(app.config[setting])
         except ValueError as exc:

@@ -1,10 +1,10 @@
-"""Signing in and out, one's own password, and one's own API tokens."""
+"""Signing in and out, one's own password, sessions and API tokens."""
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from registry import accounts
-from registry.edge import database, http_cache, limits
+from registry.edge import database, http_cache
 from registry.errors import InvalidInput, Unauthorized
 from registry.web import forms, session
 from schemas.accounts import PasswordChangeIn, SignInIn, TokenIn
@@ -15,7 +15,8 @@ bp = session.pages(Blueprint("account", __name__))
 @bp.route("/login", methods=["GET", "POST"])
 @database.reads
 def login():
-    """The sign-in form. Failures are counted per account and per client address."""
+    """The sign-in form. Failures are limited per account and client together, by a
+    growing delay and a cap per account (`accounts.sign_in_wait`)."""
     target = request.args.get("next")
     if request.method == "GET":
         account = session.current()
@@ -27,8 +28,7 @@ def login():
         data = forms.load(SignInIn(), request.form)
     except forms.Invalid as invalid:
         return _login_refused(email, target, invalid.errors, 422)
-    key = session.fingerprint(data["email"].strip().lower())
-    wait = limits.sign_in_wait(key, request.remote_addr)
+    wait = session.sign_in_wait(data["email"])
     if wait is not None:
         minutes = max(1, round(wait / 60))
         message = gettext(
@@ -40,7 +40,8 @@ def login():
     try:
         account = accounts.sign_in(database.session(), data["email"], data["password"])
     except Unauthorized:
-        limits.sign_in_failed(key, request.remote_addr)
+        with session.writing() as unit:
+            session.sign_in_failed(unit, data["email"])
         message = gettext("Wrong e-mail address or password.")
         return _login_refused(email, target, {"_schema": [message]}, 422)
     session.begin(account)
@@ -56,6 +57,7 @@ def _login_refused(email: str, target: str | None, errors: dict, status: int):
 
 @bp.post("/logout")
 def logout():
+    """Sign out: the session ends for good, here and for any copy of its cookie."""
     session.end()
     return http_cache.private(redirect(url_for("public.home")))
 
@@ -63,26 +65,48 @@ def logout():
 @bp.get("/account")
 @session.portal()
 def profile():
-    """Who is signed in, and their API tokens."""
+    """Who is signed in, where, and their API tokens."""
     return _profile()
 
 
 def _profile(*, new_token: str | None = None, errors: dict | None = None, status: int = 200):
     tokens = accounts.tokens_of(database.session(), g.actor)
+    sessions = accounts.sessions_of(database.session(), g.actor)
     html = render_template(
-        "portal/profile.html", tokens=tokens, new_token=new_token, errors=errors or {}
+        "portal/profile.html",
+        tokens=tokens,
+        sessions=sessions,
+        this_session=session.current_session(),
+        browser=session.browser,
+        new_token=new_token,
+        errors=errors or {},
     )
     return html, status
+
+
+@bp.post("/account/sessions/<id:session_id>/end")
+@session.portal()
+def end_session(session_id: int):
+    """End one of one's own sessions (a browser left signed in elsewhere)."""
+    ended = accounts.end_own_session(database.session(), g.actor, session_id)
+    database.session().commit()
+    this = session.current_session()
+    if this is not None and ended.id == this.id:
+        session.end()
+        return redirect(url_for("account.login"))
+    flash(gettext("The session is ended; that browser is signed out."))
+    return redirect(url_for("account.profile"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @session.portal()
 def password():
-    """Change one's password; a first or reset password must be changed here first."""
+    """Change one's password; a first or reset password must be changed here first.
+    Every other session ends, and every token minted in the portal is revoked."""
     target = request.args.get("next")
     if request.method == "GET":
         return render_template("portal/password.html", next=target)
-    wait = limits.password_check_wait(g.actor.id)
+    wait = session.sign_in_wait(g.actor.email)
     if wait is not None:
         minutes = max(1, round(wait / 60))
         message = gettext(
@@ -91,33 +115,56 @@ def password():
         html = render_template("portal/password.html", next=target, errors={"_schema": [message]})
         # RFC 9110 section 10.2.3: when the guesses come back.
         return html, 429, {"Retry-After": str(int(wait))}
+    unit = database.session()
+    guessed = False
     try:
-        with forms.refusals(database.session()):
+        with forms.refusals(unit):
             data = forms.load(PasswordChangeIn(), request.form)
             try:
-                accounts.change_password(database.session(), g.actor, data["current"], data["new"])
+                revoked = accounts.change_password(
+                    unit,
+                    g.actor,
+                    data["current"],
+                    data["new"],
+                    keep_session=session.current_session(),
+                )
             except InvalidInput as refusal:
-                if "current" in (refusal.errors or {}):
-                    limits.password_check_failed(g.actor.id)  # a guess at the password
+                guessed = "current" in (refusal.errors or {})  # a guess at the password
                 raise
     except forms.Invalid as invalid:
+        if guessed:
+            session.sign_in_failed(unit, g.actor.email)
+            unit.commit()
         html = render_template("portal/password.html", next=target, errors=invalid.errors)
         return html, invalid.status
-    database.session().commit()
-    session.begin(g.actor)  # this session goes on; every other one ends
+    unit.commit()
+    flash(
+        ngettext(
+            "Your password is changed. Every other session is ended, and %(num)d API token "
+            "made in the portal is revoked.",
+            "Your password is changed. Every other session is ended, and %(num)d API tokens "
+            "made in the portal are revoked.",
+            revoked,
+        )
+    )
     return redirect(session.safe_next(target, session.home_of(g.actor)))
 
 
 @bp.post("/account/tokens")
 @session.portal()
 def new_token():
-    """Issue a token for the signed-in account; its secret is shown on this page once."""
+    """Issue a token for the signed-in account; its secret is shown on this page once.
+    It records the session it was made in: a change of password revokes it."""
     try:
         data = forms.load(TokenIn(), request.form)
     except forms.Invalid as invalid:
         return _profile(errors=invalid.errors, status=422)
     _token, secret = accounts.issue_token(
-        database.session(), g.actor, name=data.get("name"), actor=g.actor
+        database.session(),
+        g.actor,
+        name=data.get("name"),
+        actor=g.actor,
+        portal_session=session.current_session(),
     )
     database.session().commit()
     return _profile(new_token=secret, status=201)

@@ -1,17 +1,24 @@
-"""Signing in to the portals: the session cookie, CSRF, and who may open which page.
+"""Signing in to the portals: the session, CSRF, and who may open which page.
 
-The session is Flask's signed cookie holding the account's id and a fingerprint of its
-password hash, so a new password ends every older session. Every form carries a CSRF
-token (Flask-WTF); the API, which takes bearer tokens and no cookies, is not affected.
+A signed-in session is a row in the database (`accounts.start_session`); the cookie
+(Flask's signed one) carries its random id, and the form's CSRF token. Signing out, or
+ending the session from the account page or by a password change, ends the row, so a
+copy of the cookie opens nothing afterwards, on any worker or machine. Every form
+carries a CSRF token (Flask-WTF); the API, which takes bearer tokens and no cookies, is
+not affected.
+
+Signing in only reads, but for two short writes apart from its reading: the new
+session, or the failure counted (`writing`).
 """
 
+import contextlib
 import functools
-import hashlib
 import os
+import re
 import secrets
 import unicodedata
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,10 +35,12 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from limits import parse
+from sqlalchemy.orm import Session
 
-from registry import accounts
-from registry.edge import database, http_cache, problems
-from registry.models import Account
+from registry import accounts, db
+from registry.edge import database, http_cache, limits, problems
+from registry.models import Account, PortalSession, utcnow
 from schemas.standards import Role
 
 #: The blueprints whose forms need a CSRF token (every page blueprint with a form).
@@ -85,33 +94,153 @@ def pages(bp: Blueprint, *, forms: bool = True) -> Blueprint:
     return problems.portal_pages(bp)
 
 
+# How often a session's last-seen time is written: on every request it would turn each
+# page into a write.
+_SEEN_EVERY = timedelta(minutes=1)
+
+
 def current() -> Account | None:
     """The account signed in with this request's session cookie, if any."""
     if "portal_account" in g:
         return g.portal_account
-    account = None
-    account_id = session.get("account")
-    if isinstance(account_id, int):
-        account = database.session().get(Account, account_id)
-        if account is None or session.get("stamp") != accounts.session_stamp(account):
-            session.clear()  # the account is gone or its password changed since
-            account = None
-    g.portal_account = account
-    return account
+    row = None
+    secret = session.get("sid")
+    if isinstance(secret, str):
+        row = accounts.open_session(database.session(), secret)
+    if row is None and session.get("sid", session.get("account")) is not None:
+        # Ended, expired, or a cookie from before sessions were kept in the database.
+        session.clear()
+    if row is not None and utcnow() - row.last_seen_at > _SEEN_EVERY:
+        g.touch_session_id = row.id  # written after the response (registry.edge.auth)
+    g.portal_session = row
+    g.portal_account = row.account if row is not None else None
+    return g.portal_account
+
+
+def current_session() -> PortalSession | None:
+    """The portal session of this request, if it is signed in."""
+    current()
+    return g.portal_session
 
 
 def begin(account: Account) -> None:
-    """Start a session for `account` (after a sign-in or a change of password)."""
+    """Start a session for `account` after its sign-in: a new random id in a cookie
+    emptied first (whatever the browser held before is dropped: no session fixation).
+    The row is written in a short transaction of its own."""
+    with writing() as unit:
+        row, secret = accounts.start_session(
+            unit,
+            account,
+            hours=current_app.config["SESSION_HOURS"],
+            client=client(),
+            user_agent=request.user_agent.string,
+        )
     session.clear()
     session.permanent = True
-    session["account"] = account.id
-    session["stamp"] = accounts.session_stamp(account)
+    session["sid"] = secret
     g.portal_account = account
+    g.portal_session = row
 
 
 def end() -> None:
+    """Sign out: the session ends in the database, and the cookie is emptied."""
+    row = current_session()
+    if row is not None:
+        accounts.end_session(database.session(), row)
+        database.session().commit()
     session.clear()
     g.portal_account = None
+    g.portal_session = None
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[Session]:
+    """A short unit of work that writes, from a view that reads (`@database.reads`): the
+    request's reading transaction ends first, then the write takes the lock, commits and
+    lets go at once. Objects read before stay usable, as they were loaded."""
+    database.end_session()
+    token = db.writing(True)
+    try:
+        unit = database.session()
+        yield unit
+        unit.commit()
+    finally:
+        database.end_session()
+        db.done_writing(token)
+
+
+def client() -> str:
+    """Who signs in, as sign-in limits count clients: the address (an IPv6 one by its
+    /64), or "" when served without one."""
+    return limits.client_of(request.remote_addr or "")
+
+
+def sign_in_limits() -> accounts.SignInLimits | None:
+    """The configured limits on failed sign-ins, or None when rate limits are off."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return None
+
+    def limit(setting: str) -> tuple[int, int]:
+        item = parse(config[setting])
+        return item.amount, item.get_expiry()
+
+    return accounts.SignInLimits(
+        account_client=limit("LOGIN_RATE_LIMIT_ACCOUNT_CLIENT"),
+        client=limit("LOGIN_RATE_LIMIT_CLIENT"),
+        account=limit("LOGIN_RATE_LIMIT_ACCOUNT"),
+        delay_after=int(config["LOGIN_DELAY_AFTER"]),
+        delay_max=int(config["LOGIN_DELAY_MAX_SECONDS"]),
+    )
+
+
+def sign_in_wait(email: str) -> float | None:
+    """Seconds before this client may try `email`'s password again, or None. Reads."""
+    rules = sign_in_limits()
+    if rules is None:
+        return None
+    return accounts.sign_in_wait(database.session(), email, client(), rules)
+
+
+def sign_in_failed(unit: Session, email: str) -> None:
+    """Count a wrong password for `email` from this client, in `unit` (committed by the
+    caller): the sign-in form's failures and the change of password's wrong current
+    passwords are one count."""
+    rules = sign_in_limits()
+    if rules is not None:
+        accounts.sign_in_failed(unit, email, client(), rules)
+
+
+_BROWSERS = (
+    ("YaBrowser/", "Yandex Browser"),
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def browser(user_agent: str | None) -> str:
+    """A short name of the browser and system a User-Agent header tells, for the list of
+    one's sessions ("Firefox, Windows"); the first words of anything else."""
+    text = user_agent or ""
+    found = [
+        next((name for mark, name in table if mark in text), None)
+        for table in (_BROWSERS, _SYSTEMS)
+    ]
+    named = [name for name in found if name]
+    if named:
+        return ", ".join(named)
+    return re.sub(r"\s+", " ", text)[:40].strip() or "?"
 
 
 def home_of(account: Account) -> str:
@@ -213,8 +342,3 @@ def _secret_key(folder: Path) -> str:
         finally:
             draft.unlink()
     return path.read_text(encoding="ascii").strip()
-
-
-def fingerprint(value: str) -> str:
-    """A short, stable name for a private value in rate-limit keys and logs."""
-    return hashlib.sha256(value.encode()).hexdigest()[:24]
