@@ -138,7 +138,9 @@ def test_a_forged_entry_is_named(history, verify, sql):
         i=size,
         h=merkle.leaf_hash(forged),
     )
-    _fails_at(verify(), size, "unsigned")
+    result = verify()
+    _fails_at(result, size, "unproven entry")  # it carries no MAC of the registry's
+    assert f"entry {size}: unsigned:" in result.output  # and no checkpoint signs it
 
 
 def test_an_edited_certificate_is_named(history, verify, sql):
@@ -189,7 +191,8 @@ def test_a_rebuilt_tree_still_fails_its_signed_checkpoints(history, verify, sql)
     _rebuild_tree(sql)
     result = verify()
     assert result.exit_code != 0
-    assert "(checkpoint)" in result.output
+    # Named first as what it is: an entry whose bytes the registry's MAC does not cover.
+    assert f"first discrepancy at entry {index} (unproven entry)" in result.output
     assert "has another root than the stored entries" in result.output
 
 
@@ -298,7 +301,10 @@ def test_a_log_rewritten_with_its_checkpoints_is_neither_signed_nor_missed(
 
     result = verify()
     assert result.exit_code != 0
-    assert "(rewritten)" in result.output, result.output
+    # The renumbered entries no longer carry MACs of their new places, and the tree they
+    # make is not the one signed last.
+    assert f"first discrepancy at entry {removed} (unproven entry)" in result.output
+    assert ": rewritten: the entries no longer make the tree" in result.output, result.output
 
 
 def test_a_bulk_import_signs_one_checkpoint(history, client, world, sql):

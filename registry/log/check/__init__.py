@@ -36,6 +36,7 @@ class Kind(enum.StrEnum):
     BEYOND_THE_HEAD = "beyond the head"
     MALFORMED_ENTRY = "malformed entry"
     ALTERED_ENTRY = "altered entry"
+    UNPROVEN_ENTRY = "unproven entry"
     ALTERED_TREE = "altered tree"
     CHECKPOINT = "checkpoint"
     UNSIGNED = "unsigned"
@@ -54,6 +55,7 @@ STRUCTURAL = frozenset(
         Kind.BEYOND_THE_HEAD,
         Kind.MALFORMED_ENTRY,
         Kind.ALTERED_ENTRY,
+        Kind.UNPROVEN_ENTRY,
         Kind.ALTERED_TREE,
         Kind.CHECKPOINT,
         Kind.UNSIGNED,
