@@ -140,7 +140,9 @@ class Restored:
 # Backup ------------------------------------------------------------------------------
 
 
-def take(engine: Engine, destination: Path, *, signer: checkpoints.Signer, keys_dir: Path):
+def take(
+    engine: Engine, destination: Path, *, signer: checkpoints.Signer, keys_dir: Path
+) -> tuple[Manifest, list[Fork]]:
     """Back up the database behind `engine`, with the keys' public state, the log's origin
     and the newest checkpoint of the snapshot, into the new directory `destination`.
 
@@ -228,6 +230,8 @@ def _snapshot_sqlite(engine: Engine, destination: Path, published: list[Publishe
     source_path = _sqlite_path(engine.url.render_as_string(hide_password=False))
     target = destination / SQLITE_FILE
     partial = destination / f".{SQLITE_FILE}.partial"
+    if not source_path.is_file():  # sqlite3 would make an empty database there
+        raise Unavailable(f"there is no database at {source_path}")
     try:
         source = sqlite3.connect(source_path, timeout=db.SQLITE_BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
@@ -425,7 +429,7 @@ def restore(
 
     # 2. Does the backup's tree extend each one?
     path = source / manifest.database
-    nodes = _read_sqlite(path)[2] if backend == "sqlite" else _dump_nodes(path, database_url)
+    nodes = _read_sqlite(path)[2] if backend == "sqlite" else _dump_nodes(path)
     try:
         forks = _forks(published, manifest.tree_size, manifest.root, nodes)
     finally:
@@ -629,7 +633,7 @@ def _restore_sqlite(snapshot: Path, target: Path) -> None:
     _sync_directory(target.parent)
 
 
-def _dump_nodes(dump: Path, database_url: str) -> _Nodes:
+def _dump_nodes(dump: Path) -> _Nodes:
     """The tree's nodes as a PostgreSQL dump holds them, read by pg_restore into a text
     stream (no database is touched): one pass over the log_node table's rows."""
 
