@@ -57,6 +57,17 @@ class KeyInfo:
     retired_at: datetime | None
     compromised_since: datetime | None
     public_jwk: dict[str, str]
+    #: The position in the registry's log from which the compromise counts: signatures
+    #: recorded at this entry or later are not trusted, whatever time they carry (a
+    #: clock set back writes times before a compromise, never positions).
+    compromised_from_entry: int | None = None
+
+    def valid_in_log(self, index: int | None) -> bool:
+        """Whether a signature recorded at log entry `index` can be trusted; one recorded
+        nowhere (None) cannot, once the key is compromised from a position."""
+        if self.compromised_from_entry is None:
+            return True
+        return index is not None and index < self.compromised_from_entry
 
     def valid_at(self, when: datetime) -> bool:
         """Whether a signature this key made at `when` can be trusted.
@@ -172,8 +183,11 @@ class KeyRing:
         with self._locked() as state:
             return Rotation(previous=_find_active(state), new=self._add_key(state))
 
-    def mark_compromised(self, kid: str, *, since: datetime) -> KeyInfo:
-        """Mark a key compromised from `since` on; what it signed before stays valid.
+    def mark_compromised(
+        self, kid: str, *, since: datetime, from_entry: int | None = None
+    ) -> KeyInfo:
+        """Mark a key compromised from `since` on, and from log entry `from_entry` on
+        where the log is known; what it signed before both stays valid.
 
         If the key was active, the ring is left WITHOUT an active key: nothing can be
         signed until rotate() or generate() makes a new one. Marking a key twice keeps
@@ -187,10 +201,13 @@ class KeyRing:
             if kid not in state:
                 raise UnknownKey(f"no key {kid!r} in {self._directory}")
             known = state[kid].compromised_since
+            known_entry = state[kid].compromised_from_entry
+            entries = [e for e in (from_entry, known_entry) if e is not None]
             marked = replace(
                 state[kid],
                 status=KeyStatus.COMPROMISED,
                 compromised_since=since if known is None else min(since, known),
+                compromised_from_entry=min(entries) if entries else None,
             )
             self._save({**state, kid: marked})
             return marked
@@ -249,7 +266,7 @@ class KeyRing:
             return False
         return hmac.compare_digest(hmac.new(key, data, hashlib.sha256).hexdigest(), seal)
 
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
+    def jwks(self) -> dict[str, list[dict[str, str | int]]]:
         """Every key, with its status and times, for /.well-known/jwks.json (RFC 7517 §5)."""
         return {"keys": [_published(info) for info in self._current().values()]}
 
@@ -430,8 +447,8 @@ def _find_active(state: Mapping[str, KeyInfo]) -> KeyInfo | None:
     return next((info for info in state.values() if info.status is KeyStatus.ACTIVE), None)
 
 
-def _published(info: KeyInfo) -> dict[str, str]:
-    entry = {
+def _published(info: KeyInfo) -> dict[str, str | int]:
+    entry: dict[str, str | int] = {
         **info.public_jwk,
         "kid": info.kid,
         "alg": _jws.ALG,
@@ -443,10 +460,12 @@ def _published(info: KeyInfo) -> dict[str, str]:
         entry["retired_at"] = _format_time(info.retired_at)
     if info.compromised_since is not None:
         entry["compromised_since"] = _format_time(info.compromised_since)
+    if info.compromised_from_entry is not None:
+        entry["compromised_from_entry"] = info.compromised_from_entry
     return entry
 
 
-def _record(info: KeyInfo) -> dict[str, str | None]:
+def _record(info: KeyInfo) -> dict[str, str | int | None]:
     return {
         "kid": info.kid,
         "x": info.public_jwk["x"],
@@ -456,6 +475,7 @@ def _record(info: KeyInfo) -> dict[str, str | None]:
         "compromised_since": (
             _format_time(info.compromised_since) if info.compromised_since else None
         ),
+        "compromised_from_entry": info.compromised_from_entry,
     }
 
 
@@ -481,6 +501,7 @@ def _parse_state(data: bytes) -> dict[str, KeyInfo]:
             retired_at=_parse_time(record["retired_at"]),
             compromised_since=_parse_time(record["compromised_since"]),
             public_jwk=public_jwk,
+            compromised_from_entry=_parse_entry(record.get("compromised_from_entry")),
         )
         if (info.status is KeyStatus.COMPROMISED) != (info.compromised_since is not None):
             raise ValueError(f"key {kid} has a compromise time without the status, or back")
@@ -488,6 +509,14 @@ def _parse_state(data: bytes) -> dict[str, KeyInfo]:
     if sum(info.status is KeyStatus.ACTIVE for info in state.values()) > 1:
         raise ValueError("more than one active key")
     return state
+
+
+def _parse_entry(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"a log position is a whole number, not {value!r}")
+    return value
 
 
 def _format_time(when: datetime) -> str:

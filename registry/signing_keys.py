@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 import keys
-from registry.log import ledger, tree
+from registry.log import checkpoints, ledger, tree
 from registry.models import Account
 from schemas.standards import EventType
 
@@ -54,15 +54,23 @@ def compromise(
 ) -> keys.KeyInfo:
     """Mark a key compromised from `since`: what it signed from then on is not trusted.
 
-    An active key leaves the ring without one until `rotate`. Raises keys.UnknownKey.
+    The cut-off is also placed in the log: every certificate recorded after the newest
+    checkpoint signed at or before `since` is not trusted, whatever issue time it carries
+    (a clock set back writes earlier times, never earlier positions). An active key
+    leaves the ring without one until `rotate`. Raises keys.UnknownKey.
     """
-    key = ring.mark_compromised(kid, since=since)
+    from_entry = checkpoints.size_signed_by(session, ring, since)
+    key = ring.mark_compromised(kid, since=since, from_entry=from_entry)
     marked_since = key.compromised_since
     assert marked_since is not None  # noqa: S101 - the key was just marked compromised
     ledger.append(
         session,
         EventType.KEY_COMPROMISED,
         actor=actor,
-        data={"kid": kid, "since": marked_since.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        data={
+            "kid": kid,
+            "since": marked_since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "from_entry": key.compromised_from_entry,
+        },
     )
     return key

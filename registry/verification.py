@@ -275,7 +275,8 @@ def check_signature(ring: keys.KeyRing, certificate: Record | Certificate) -> Si
     forgery = _signature_problem(ring, certificate)
     if forgery is not None:
         return Signature(False, kid, str(key.status), forgery, "signature")
-    if not key.valid_at(certificate.issued_at):
+    index = certificate.log_index if isinstance(certificate, Record) else None
+    if not key.valid_at(certificate.issued_at) or not key.valid_in_log(index):
         problem = "The signing key was compromised before this certificate was issued."
         return Signature(False, kid, str(key.status), problem, "compromised")
     return Signature(True, kid, str(key.status))

@@ -18,6 +18,12 @@ class JWK(Schema):
     compromised_since = fields.String(
         metadata={"description": "Signatures made from this time on are not to be trusted"}
     )
+    compromised_from_entry = fields.Integer(
+        metadata={
+            "description": "Nor those the transparency log recorded at this entry or later, "
+            "whatever time they carry"
+        }
+    )
 
 
 class JWKS(Schema):

@@ -126,9 +126,7 @@ def test_an_earlier_genuine_state_restored_into_the_row_reads_not_valid(client, 
     """The row as it was before the revocation, seal and all (from a leaked backup): the
     revocation's entry is still in the log, so the old seal no longer holds."""
     code = certify(client, world)[1]["code"]
-    saved = sql(
-        "SELECT status, state_seal FROM certificate WHERE code = :c", c=code
-    ).one()
+    saved = sql("SELECT status, state_seal FROM certificate WHERE code = :c", c=code).one()
     _revoke(client, world, code)
     sql(
         "UPDATE certificate SET status = :s, state_seal = :seal, revoked_at = NULL, "

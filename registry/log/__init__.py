@@ -27,7 +27,15 @@ When a checkpoint is signed (checkpoints.py)
     (default 1: every write) lie outside the newest checkpoint; on demand (`registry log
     checkpoint`, POST /api/v1/log/checkpoint); or on a timer (`--every`). The signer
     refuses a tree that does not extend the last one it signed, which it keeps in a
-    file beside the keys, outside the database.
+    file beside the keys, outside the database, and signs only over entries that carry
+    the registry's MAC (proofs.py), at a time never earlier than the last it signed.
+
+Proofs of the registry's own writes (proofs.py)
+    Every entry carries a MAC of its index and bytes, and every certificate a seal of
+    its state (status, revocation, successor, newest entry about it), under keys derived
+    from the keys directory's commitment key: a row written by hand has neither, so it
+    is never signed, and a scan that reads it says Not valid. `registry init` gives rows
+    stored before these proofs theirs, as far as a signed checkpoint vouches (adopt.py).
 
 The public reads (public.py)
     Entries a page at a time, inclusion and consistency proofs, and checkpoints, as the
@@ -55,6 +63,8 @@ Modules
     merkle       RFC 9162 hashes and proofs, pure functions, no database
     tree         the stored tree: head, perfect nodes, roots and proofs
     checkpoints  signing, storing and finding checkpoints (C2SP signed notes)
+    proofs       the MACs of entries and seals of certificate states that prove a row ours
+    adopt        proofs given at init to rows stored before there were any
     public       what the log's public API serves
     audit        the inspectors' search of the events, and its CSV export
     check        the local check: outcome, discrepancy kinds, orchestration

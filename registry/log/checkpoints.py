@@ -17,9 +17,11 @@ changed its name would be another log to whoever follows it.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
@@ -132,15 +134,16 @@ class Signer:
         keys_ = proofs.of(session)
         for first in range(start, size, _PROVEN_BATCH):
             last = min(first + _PROVEN_BATCH, size)
-            rows = session.execute(
+            rows: Sequence[Any] = session.execute(
                 select(Event.log_index, Event.entry, Event.mac)
                 .where(Event.log_index >= first, Event.log_index < last)
                 .order_by(Event.log_index)
             ).all()
             leaves = tree.nodes(session, ((0, index) for index in range(first, last)))
             expected = first
-            for index, entry, mac in rows:
-                entry = entry.encode() if isinstance(entry, str) else bytes(entry)
+            for index, stored, mac in rows:
+                # Bytes, even where a hand-made edit stored the entry as text.
+                entry: bytes = stored.encode() if isinstance(stored, str) else bytes(stored)
                 problem = None
                 if index != expected:
                     problem, index = "is missing", expected
@@ -174,7 +177,7 @@ class Signer:
         last = self.last_signed()
         if last is None:
             return moment
-        floor = datetime.fromtimestamp(last.timestamp, UTC)
+        floor = datetime.fromtimestamp(last.timestamp or 0, UTC)
         if moment < floor - CLOCK_TOLERANCE:
             detail = (
                 f"This machine's clock ({moment:%Y-%m-%d %H:%M:%S} UTC) is behind the newest "
@@ -316,6 +319,29 @@ def newest_query():
         .order_by(*_NEWEST_FIRST)
         .limit(1)
     )
+
+
+def size_signed_by(session: Session, ring: keys.KeyRing, moment: datetime) -> int:
+    """The size of the newest tree a checkpoint of ours signed at or before `moment`: a
+    position in the log that a clock set back cannot move, as the entries after it were
+    all signed later. 0 when none was. Rows whose note does not verify, or whose signed
+    time is later than their column says, are passed over."""
+    known = public_keys(ring)
+    candidates = session.scalars(
+        select(Checkpoint.note)
+        .where(Checkpoint.made_at <= moment)
+        .order_by(*_NEWEST_FIRST)
+        .limit(256)
+    )
+    limit = int(moment.timestamp())
+    for text in candidates:
+        try:
+            signed = note.open_checkpoint(text, known)
+        except note.NoteError:
+            continue
+        if signed.timestamp is not None and signed.timestamp <= limit:
+            return signed.size
+    return 0
 
 
 def public_keys(ring: keys.KeyRing) -> dict[str, bytes]:
