@@ -92,7 +92,8 @@ def test_an_untouched_log_is_read_whole(history, audit, small_pages, live):
     result = audit()
     assert result.exit_code == 0, result.output
     assert f"{history} entries read (from entry 0) make its root" in result.output
-    assert live.entries == list(range(0, history, 4))
+    # Every page once, then one look past the end: no entry is served unsigned.
+    assert live.entries == [*range(0, history, 4), history]
 
 
 def test_an_entry_edited_where_no_sample_looks_is_named(history, audit, sql, small_pages):
@@ -195,7 +196,7 @@ def test_a_state_file_holding_only_the_checkpoint_is_read(
     again = audit(state=state)
     assert again.exit_code == 0, again.output
     assert f"0 entries read (from entry {history})" in again.output
-    assert live.entries == []
+    assert live.entries == [history]  # only the look past the end
 
 
 def test_a_damaged_compact_range_in_the_state_file_is_refused(history, audit, tmp_path):

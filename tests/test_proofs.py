@@ -189,3 +189,22 @@ def test_init_adopts_what_a_signed_checkpoint_covers_and_nothing_beyond(
     assert _scan(client, code)[0]["status"] == "valid"
     assert sql("SELECT mac FROM event WHERE log_index = :i", i=index).scalar_one() is None
     assert sql("SELECT count(*) FROM event WHERE mac IS NULL").scalar_one() == 1
+
+
+def test_the_remote_audit_names_entries_no_checkpoint_signs(
+    app, client, world, env, live, tmp_path
+):
+    """A forged entry served by the log but refused by the signer: a monitor that reads
+    the log through its API alone says so, with and without a later write."""
+    certify(client, world)
+    state = tmp_path / "seen.txt"
+    first = _log_verify(env, "--url", live, "--state", str(state))
+    assert first.exit_code == 0, first.output
+    index = _forge_entry(app)
+    alone = _log_verify(env, "--url", live, "--state", str(state))
+    assert alone.exit_code != 0
+    assert f"from entry {index} on that no checkpoint signs" in alone.output
+    client.post("/api/v1/pieces", json=piece_data(), headers=bearer(world.maker))
+    later = _log_verify(env, "--url", live, "--state", str(state))
+    assert later.exit_code != 0
+    assert f"from entry {index} on that no checkpoint signs" in later.output

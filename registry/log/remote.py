@@ -293,9 +293,41 @@ def _audit(client: _Client, state, samples, trusted: Trusted, seed) -> RemoteRep
     for index in sorted(picks):
         _included(client, index, newer, leaves[index])
         report.sampled.append(index)
+    _all_signed(client, newer, trusted)
     if state is not None:
         _save(state, newer, tree.edge)
     return report
+
+
+#: How long entries beyond the newest checkpoint may wait for one: a checkpoint signs
+#: every write as it commits, or at most this long after (a signer on a timer).
+UNSIGNED_GRACE_S = 3.0
+
+
+def _all_signed(client: _Client, newer: note.Checkpoint, trusted: Trusted) -> None:
+    """The log serves no entries that no checkpoint signs, once a signer has had time to.
+
+    Entries the registry's signer refused (written by hand into its database, or after
+    a rewrite) stay unsigned; a monitor must say so, as a scan of them is not vouched for.
+    """
+    served = client.get(f"/api/v1/log/entries?start={newer.size}&limit=1")["tree_size"]
+    if served <= newer.size:
+        return
+    time.sleep(UNSIGNED_GRACE_S)
+    latest = _open(client.get("/api/v1/log/checkpoint", accept="text/plain"), trusted, "newest")
+    if latest.size >= served:
+        return  # signed since; the next run reads them
+    unsigned = served - latest.size
+    raise AuditFailed(
+        f"the log serves {unsigned} entries from entry {latest.size} on that no checkpoint "
+        "signs: the registry refuses to sign them (written outside it?), so nothing vouches "
+        "for them; run `registry log verify` beside the database",
+        [
+            Discrepancy(
+                latest.size, f"entries {latest.size} to {served - 1} are signed by no checkpoint"
+            )
+        ],
+    )
 
 
 def _read(client: _Client, start: int, end: int, tree: "_Recompute") -> Iterator[tuple[int, bytes]]:
