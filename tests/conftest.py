@@ -4,11 +4,13 @@ REGISTRY_TEST_DATABASE_URL names a server, on PostgreSQL too."""
 import os
 import secrets
 import shutil
+import threading
 from pathlib import Path
 
 import argon2
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from werkzeug.serving import make_server
 
 from registry import accounts, create_app, db, migrate
 from registry.edge import database
@@ -153,3 +155,15 @@ def sql(database_url):
 
     yield run
     engine.dispose()
+
+
+@pytest.fixture
+def live(app):
+    """The app served over real HTTP on 127.0.0.1, for the auditor that knows only a URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
