@@ -170,13 +170,17 @@ def verify(
     text: str,
     *,
     seals: proofs.Proofs,
+    signed: int = 0,
     proof: bool = True,
 ) -> Verdict:
     """The verdict on a code as a person typed or scanned it, read through `bind` (the
     engine will do: this reads once, outside any transaction, and writes nothing).
 
     What the row says beside the signed payload (status, revocation, successor) counts
-    only under the registry's seal of it (`seals`): a row that fails it is invalid.
+    only under the registry's seal of it (`seals`): a row that fails it is invalid. A
+    database whose log is smaller than `signed`, the size of the last checkpoint the
+    signer remembers signing, was rolled back (rows taken back to an older, genuine and
+    sealed state): no verdict is given from it, and Unavailable is raised.
 
     Raises MistypedCode when the check symbol does not match, MalformedCode for text
     that cannot be a code, NotFound for a well-formed code never issued; each after the
@@ -194,6 +198,17 @@ def verify(
         if entry is not None:
             row["log_entry"] = ledger.as_json(entry)
         certificate = Record(**row)
+        if (certificate.checkpoint_size or 0) < signed:
+            log.critical(
+                "the database's log (%s entries) is behind the last checkpoint signed (%d): "
+                "it was rolled back; no verdict is given until it is repaired",
+                certificate.checkpoint_size,
+                signed,
+            )
+            raise Unavailable(
+                "The registry's records are older than its signed log (restored from an "
+                "older copy?): no verdict can be given until they are checked."
+            )
         signature = check_state(seals, certificate) or check_signature(ring, certificate)
         status = Status(certificate.status) if signature.valid else Status.INVALID
         successor = certificate.superseded_by

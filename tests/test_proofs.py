@@ -208,3 +208,28 @@ def test_the_remote_audit_names_entries_no_checkpoint_signs(
     later = _log_verify(env, "--url", live, "--state", str(state))
     assert later.exit_code != 0
     assert f"from entry {index} on that no checkpoint signs" in later.output
+
+
+def test_a_database_rolled_back_behind_the_signed_log_gives_no_verdict(client, world, sql):
+    """The newest rows taken back, as a restore of an older copy would: the revocation
+    and its entry gone, the row back in its earlier, genuinely sealed state."""
+    code = certify(client, world)[1]["code"]
+    saved = sql("SELECT state_seal FROM certificate WHERE code = :c", c=code).scalar_one()
+    size = sql("SELECT size FROM log_head").scalar_one()
+    _revoke(client, world, code)
+    sql("DELETE FROM event WHERE log_index >= :n", n=size)
+    sql("DELETE FROM log_node WHERE level = 0 AND \"index\" >= :n", n=size)
+    sql("DELETE FROM checkpoint WHERE tree_size > :n", n=size)
+    sql("UPDATE log_head SET size = :n", n=size)
+    sql(
+        "UPDATE certificate SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, "
+        "revocation_note = NULL, state_seal = :s WHERE code = :c",
+        s=saved,
+        c=code,
+    )
+    verdict = client.get(f"/api/v1/verify/{code}")
+    assert verdict.status_code == 503
+    assert "older than its signed log" in verdict.json["detail"]
+    page = client.get(f"/v/{code}")
+    assert page.status_code == 503
+    assert "Authentic" not in page.get_data(as_text=True)

@@ -59,6 +59,14 @@ def signer() -> checkpoints.Signer:
     return current_app.extensions[_KEY]
 
 
+def signed_size() -> int:
+    """The size of the last checkpoint the signer remembers signing (0 for none): a
+    database with a smaller log was rolled back. Raises Unavailable when the memory
+    cannot be read."""
+    last = signer().last_signed()
+    return last.size if last is not None else 0
+
+
 def keep_origin(session: Session) -> str:
     """Fix the log's origin for good, for `registry init` (checkpoints.keep_origin): the
     one kept already, or else the one the settings give."""

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import get_locale, gettext
 
 from registry import codes, numbers, photos, verification, words
-from registry.edge import database, http_cache, i18n, limits, problems, signing
+from registry.edge import database, http_cache, i18n, limits, log_signer, problems, signing
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from schemas.standards import RevocationReason
 
@@ -25,7 +25,12 @@ def page(code: str):
     """The verdict first, then what the certificate says, in the visitor's language."""
     try:
         verdict = verification.verify(
-            database.engine(), signing.keyring(), code, seals=signing.seals(), proof=False
+            database.engine(),
+            signing.keyring(),
+            code,
+            seals=signing.seals(),
+            signed=log_signer.signed_size(),
+            proof=False,
         )
     except NotFound:
         return _refused("unknown", 404, code)
