@@ -15,8 +15,11 @@ writes a fresh history through the API, changes the database by hand, and expect
    to refuse, never the tampered state;
 4. nothing to get signed: after a normal write, every checkpoint that opens under the
    registry's keys, in the database or in the signer's memory, signs a prefix of the
-   genuine tree (the entries as the registry wrote them); where the log itself was
-   written to, the write's signer logs an error and `registry log checkpoint` refuses.
+   genuine tree (the entries as the registry wrote them). Where the tree itself was
+   written to (an entry forged, the tree rebuilt, the newest rows rolled back), the
+   signer refuses: a write due a checkpoint logs an error, and `registry log checkpoint`
+   exits non-zero saying why. Where the stored tree still holds what the registry wrote
+   (a row deleted or swapped, a column, a picture), signing goes on, over that tree.
 
 Cases "deleted", "swapped" and "forged" run twice: checked right after the damage, and
 checked after a normal write (which must not launder it).
