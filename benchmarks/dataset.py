@@ -44,7 +44,7 @@ from registry import accounts, certificates, codes, config, db, demo, inspection
 
 # Aliased: this module's own names `makers` and `pieces` are lists and counts.
 from registry import pieces as registry_pieces
-from registry.log import checkpoints, events, ledger, merkle, tree
+from registry.log import checkpoints, events, ledger, merkle, proofs, tree
 from registry.models import (
     Account,
     ApiToken,
@@ -61,7 +61,7 @@ from schemas.certificates import SCHEMA_VERSION
 from schemas.standards import FINENESSES, EventType, Kind, RevocationReason
 
 #: Bump whenever the builder makes different data, so that cached databases are rebuilt.
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4
 PIECES = 100_000
 REVOKED_SHARE = 0.02
 SUPERSEDED_SHARE = 0.01
@@ -204,9 +204,12 @@ def build(directory: Path, *, pieces: int = PIECES) -> None:
                 events.extend(rows["later"])
                 counts["pieces"] += len(rows["pieces"])
                 counts["certificates"] += len(rows["certificates"])
-        size, root = _insert_log(connection, events)
+        seals = proofs.Proofs(_worker["commitments"])
+        size, root = _insert_log(connection, events, seals)
         counts["events"] = size
         del events
+        # As the services seal each state they change, once the entries are numbered.
+        certificates.seal_unsealed(connection, seals)
         _insert_checkpoint(connection, ring, log_origin(base_url), size, root)
     engine.dispose()
     # Everything into the main file, so that a copy of that file alone is complete.
@@ -285,9 +288,11 @@ def check(database: Path, keys_dir: Path) -> dict[str, Any]:
     return {"size": size, "nodes": stored_nodes, "root": stored_root.hex(), "origin": opened.origin}
 
 
-def _insert_log(connection, events: list[dict[str, Any]]) -> tuple[int, bytes]:
-    """Number the events in the order of their time, store them and their Merkle tree,
-    and set the log's head; (size, root)."""
+def _insert_log(
+    connection, events: list[dict[str, Any]], seals: proofs.Proofs
+) -> tuple[int, bytes]:
+    """Number the events in the order of their time, store them (with the MAC of their
+    final place) and their Merkle tree, and set the log's head; (size, root)."""
     # Stable: events of one time keep the order the services append them in.
     events.sort(key=lambda row: row["occurred_at"])
     builder = merkle.Builder()
@@ -297,6 +302,7 @@ def _insert_log(connection, events: list[dict[str, Any]]) -> tuple[int, bytes]:
         for row in batch:
             row["id"] = builder.size + 1
             row["log_index"] = builder.size
+            row["mac"] = seals.entry_mac(builder.size, row["entry"])
             completed = builder.append(merkle.leaf_hash(row["entry"]))
             nodes.extend({"level": lv, "index": i, "hash": h} for (lv, i), h in completed)
         connection.execute(insert(Event.__table__), batch)
@@ -678,6 +684,7 @@ def _certificate(
         revocation_reason=None,
         revocation_note=None,
         supersedes_id=supersedes.id if supersedes else None,
+        state_seal=None,  # sealed once the log's entries are numbered (build)
     )
 
 

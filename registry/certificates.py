@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 import keys
 from registry import codes, pieces
@@ -19,6 +19,14 @@ from registry.models import Account, AssayRecord, Certificate, Event, Piece
 from schemas import canonical
 from schemas.certificates import SCHEMA_VERSION, CertificatePayload
 from schemas.standards import CertificateStatus, EventType, PieceStatus, RevocationReason, Role
+
+_SEAL_BATCH = 2_000  # certificates sealed per read by seal_unsealed
+_CERTIFICATES = Certificate.__table__
+_SEAL_UPDATE = (
+    update(_CERTIFICATES)  # type: ignore[arg-type]  # a mapped class's Table
+    .where(_CERTIFICATES.c.id == bindparam("row_id"))
+    .values(state_seal=bindparam("new_seal"))
+)
 
 # Built once: a schema with nested schemas costs about a millisecond to build, far more
 # than dumping through it.
@@ -99,13 +107,57 @@ def state(certificate: Certificate, last_index: int | None) -> proofs.Certificat
     )
 
 
-def seal_unsealed(session: Session) -> int:
+def seal_unsealed(session: Session | Connection, seals: proofs.Proofs | None = None) -> int:
     """Seal the state of every certificate stored before states were sealed, as it
-    stands (at `registry init`, after the upgrade); how many. The caller commits."""
-    unsealed = session.scalars(select(Certificate).where(Certificate.state_seal.is_(None))).all()
-    for certificate in unsealed:
-        seal_state(session, certificate)
-    return len(unsealed)
+    stands (at `registry init`, after the upgrade), in batches of plain reads and
+    updates, for a registry of millions; how many. The caller commits."""
+    if seals is None:
+        assert isinstance(session, Session)  # noqa: S101 - a connection comes with seals
+        seals = proofs.of(session)
+    successor = aliased(Certificate)
+    last_index = (
+        select(func.max(Event.log_index))
+        .where(Event.certificate_id == Certificate.id)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Certificate.id,
+            Certificate.code,
+            Certificate.status,
+            Certificate.revoked_at,
+            Certificate.revocation_reason,
+            Certificate.revocation_note,
+            successor.code.label("superseded_by"),
+            last_index.label("last_index"),
+        )
+        .outerjoin(successor, successor.supersedes_id == Certificate.id)
+        .where(Certificate.state_seal.is_(None))
+        .order_by(Certificate.id)
+        .limit(_SEAL_BATCH)
+    )
+    sealed = 0
+    while rows := session.execute(query).all():
+        values = [
+            {
+                "row_id": row.id,
+                "new_seal": seals.seal(
+                    proofs.CertificateState(
+                        code=row.code,
+                        status=row.status,
+                        revoked_at=row.revoked_at,
+                        revocation_reason=row.revocation_reason,
+                        revocation_note=row.revocation_note,
+                        superseded_by=row.superseded_by,
+                        last_index=row.last_index,
+                    )
+                ),
+            }
+            for row in rows
+        ]
+        session.execute(_SEAL_UPDATE, values)
+        sealed += len(values)
+    return sealed
 
 
 def seal_state(session: Session, certificate: Certificate) -> None:
