@@ -38,13 +38,24 @@ class CommitmentKey:
         return "CommitmentKey(…)"
 
     @classmethod
-    def in_directory(cls, directory: str | os.PathLike[str]) -> "CommitmentKey":
-        """The directory's key, made (durably, mode 0o600) if it has none yet.
+    def in_directory(
+        cls, directory: str | os.PathLike[str], *, create: bool = True
+    ) -> "CommitmentKey":
+        """The directory's key, made (durably, mode 0o600) if it has none yet and
+        `create` allows: never for a registry that has signed already, whose rows carry
+        MACs and seals under its lost key (a new one would quietly fail them all).
 
-        Raises KeyRingError when the file is not a key, or others may read it.
+        Raises KeyRingError when the file is missing and may not be made, is not a key,
+        or others may read it.
         """
         path = Path(directory) / FILE_NAME
         if not path.exists():
+            if not create:
+                raise KeyRingError(
+                    f"{path} is missing, yet this registry has signing keys: restore it with "
+                    "the rest of the keys directory from its backup (a new key would not "
+                    "prove anything the registry wrote before)"
+                )
             _create(path)
         info = path.stat()
         if stat.S_IMODE(info.st_mode) & 0o077:
@@ -63,6 +74,12 @@ class CommitmentKey:
     def holds(self, value: bytes, mac: str | None) -> bool:
         """Whether `mac` is this key's HMAC of `value` (in constant time); False for None."""
         return mac is not None and hmac.compare_digest(self.commit(value), mac)
+
+    def fingerprint(self) -> str:
+        """A value that tells this key from another without disclosing it (a key check
+        value): kept with backups, so that a restore can refuse a keys directory whose
+        key is not the one the backed-up rows were proved with."""
+        return self.derive("fingerprint").commit(b"yenisey-registry commitment key")[:32]
 
     def derive(self, purpose: str) -> "CommitmentKey":
         """An independent key for another purpose (HKDF, RFC 5869): one secret in the

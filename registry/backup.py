@@ -38,14 +38,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
 import keys
 from keys import note
+from keys.commitments import FILE_NAME as COMMITMENT_KEY_FILE
+from keys.commitments import CommitmentKey
 from registry import db
 from registry.errors import Conflict, InvalidInput, Unavailable
 from registry.log import checkpoints, merkle, tree
+from registry.models import PortalSession
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -98,6 +101,9 @@ class Manifest:
     origin: str | None
     checkpoint: note.Checkpoint | None
     files: dict[str, str]
+    #: The commitment key's fingerprint (CommitmentKey.fingerprint): the rows' MACs and
+    #: seals hold only under that key, which a restore must find in the keys directory.
+    commitment_key: str | None = None
 
     def document(self) -> dict[str, Any]:
         return {
@@ -116,6 +122,7 @@ class Manifest:
                 "note": self.checkpoint.text,
             },
             "files": self.files,
+            "commitment_key": self.commitment_key,
         }
 
 
@@ -131,6 +138,9 @@ class Restored:
     written: list[Path] = field(default_factory=list)
     #: Published checkpoints that could not be read (and so not compared), accepted too.
     unreadable: list[str] = field(default_factory=list)
+    #: Portal sessions the backup held open, ended: each was live when the backup was
+    #: taken, and may have been ended since (a sign-out, a password change).
+    sessions_ended: int = 0
 
     @property
     def forked(self) -> bool:
@@ -202,6 +212,7 @@ def take(
         origin=origin,
         checkpoint=checkpoint,
         files=files,
+        commitment_key=_fingerprint(keys_dir),
     )
     document = json.dumps(manifest.document(), indent=2, ensure_ascii=False) + "\n"
     keys.write_atomically(destination / MANIFEST, document.encode("utf-8"))
@@ -370,6 +381,7 @@ def read_manifest(source: Path) -> Manifest:
             origin=document["origin"],
             checkpoint=checkpoint,
             files=files,
+            commitment_key=document.get("commitment_key"),
         )
     except (KeyError, TypeError, ValueError, note.NoteError) as exc:
         raise InvalidInput(f"{path} does not hold: {exc}") from None
@@ -457,6 +469,7 @@ def restore(
             options=f"-c lock_timeout={_LOCK_TIMEOUT}",
         )
     done = Restored(manifest=manifest, forks=forks, unreadable=unreadable)
+    done.sessions_ended = _end_sessions(database_url)
     for name in (KEYRING_FILE, checkpoints.ORIGIN_FILE):
         if (backup_keys / name).exists() and not (keys_dir / name).exists():
             keys.write_atomically(keys_dir / name, (backup_keys / name).read_bytes())
@@ -587,6 +600,17 @@ def _check_keys(backup_keys: Path, keys_dir: Path, manifest: Manifest) -> None:
                 f"the backup is of the log {manifest.origin!r}; the keys directory {keys_dir} "
                 f"is of the log {live!r}. Restore into the keys directory of the backup's log."
             )
+    if manifest.commitment_key is not None:
+        try:
+            live_key = _fingerprint(keys_dir)
+        except keys.KeyRingError as exc:
+            raise Conflict(f"the keys directory's commitment key cannot be read: {exc}") from None
+        if live_key != manifest.commitment_key:
+            raise Conflict(
+                f"the keys directory {keys_dir} does not hold the commitment key the backup's "
+                "rows were proved with (its log entries' MACs and certificates' seals would all "
+                "fail): restore the keys directory's secrets from their own backup first"
+            )
     if not (keys_dir / KEYRING_FILE).exists():
         return
     held = {info.kid for info in keys.KeyRing(keys_dir).keys()}
@@ -596,6 +620,26 @@ def _check_keys(backup_keys: Path, keys_dir: Path, manifest: Manifest) -> None:
             f"the keys directory {keys_dir} lacks keys the backup's log was signed with "
             f"({', '.join(missing)}): restore the keys directory from its own backup first"
         )
+
+
+def _fingerprint(keys_dir: Path) -> str | None:
+    if not (keys_dir / COMMITMENT_KEY_FILE).exists():
+        return None
+    return CommitmentKey.in_directory(keys_dir, create=False).fingerprint()
+
+
+def _end_sessions(database_url: str) -> int:
+    engine = db.make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            ended = connection.execute(
+                update(PortalSession)
+                .where(PortalSession.ended_at.is_(None))
+                .values(ended_at=datetime.now(UTC))
+            )
+            return ended.rowcount
+    finally:
+        engine.dispose()
 
 
 def _live_keys(keys_dir: Path) -> dict[str, bytes]:

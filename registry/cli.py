@@ -465,6 +465,8 @@ def restore_command(source: Path, audit_states: tuple[Path, ...], accept_fork: b
         click.echo(backup.warning(done), err=True)
     for path in done.written:
         click.echo(f"written from the backup: {path}", err=True)
+    if done.sessions_ended:
+        click.echo(f"portal sessions ended: {done.sessions_ended} (everyone signs in again)")
     made = done.manifest
     click.echo(
         f"restored the backup of {made.created_at}: log of {made.tree_size} entries"

@@ -169,9 +169,10 @@ def test_a_backup_holds_the_public_state_and_no_secret(history, registry, memory
         "keys/log-checkpoint.txt",
     }
     assert set(manifest["files"]) == files - {"manifest.json"}
-    assert database == {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}[
-        manifest["backend"]
-    ]
+    assert (
+        database
+        == {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}[manifest["backend"]]
+    )
     assert manifest["checkpoint"]["size"] == _size(memory.read_text())
     assert manifest["origin"] == "registry.test/log"
     assert manifest["created_at"].endswith("Z")
@@ -260,3 +261,54 @@ def live(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+def test_a_restore_ends_every_portal_session_the_backup_held(
+    history, app, world, registry, sql, database_url, tmp_path
+):
+    """A session live when the backup was taken may have been ended since (a sign-out, a
+    password change): a restore must not bring it back."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO portal_session (account_id, secret_hash, created_at, last_seen_at, "
+                "expires_at) VALUES (:a, :h, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :e)"
+            ),
+            {"a": _account_id(connection), "h": "0" * 64, "e": "2099-01-01 00:00:00"},
+        )
+    engine.dispose()
+    backup = tmp_path / "backup"
+    registry("backup", backup)
+    _stop(app)
+    restored = registry("restore", backup)
+    assert "portal sessions ended: 1" in restored.output
+    assert sql("SELECT count(*) FROM portal_session WHERE ended_at IS NULL") == 0
+
+
+def _account_id(connection) -> int:
+    return connection.execute(text("SELECT min(id) FROM account")).scalar_one()
+
+
+def test_a_restore_into_a_keys_directory_of_another_commitment_key_is_refused(
+    history, app, registry, sql, env, tmp_path
+):
+    """The rows' MACs and seals hold only under the backup's commitment key: with another
+    one every scan would read Not valid, so the restore refuses before changing anything."""
+    backup = tmp_path / "backup"
+    registry("backup", backup)
+    _stop(app)
+    key = Path(env["REGISTRY_KEYS_DIR"]) / "commitment-key"
+    key.write_text("11" * 32 + "\n")
+    refused = registry("restore", backup, ok=False)
+    assert refused.exit_code != 0
+    assert "does not hold the commitment key" in refused.output + refused.stderr
+
+
+def test_a_registry_with_signing_keys_never_makes_a_new_commitment_key(history, app, registry, env):
+    """Lost with a partial restore of the keys directory, it must be put back, not made
+    anew: a new one would quietly fail every proof the registry wrote."""
+    (Path(env["REGISTRY_KEYS_DIR"]) / "commitment-key").unlink()
+    refused = registry("keys", "list", ok=False)
+    assert refused.exit_code != 0
+    assert "commitment-key is missing" in str(refused.exception) + refused.output

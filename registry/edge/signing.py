@@ -16,12 +16,14 @@ def init_app(app: Flask) -> None:
     )
     # First start only: an empty ring gets a development key. A ring whose active key was
     # marked compromised stays without one until an operator rotates (signing answers 503).
-    if app.config["GENERATE_KEY_ON_START"] and not ring.keys():
+    new_registry = not ring.keys()
+    if app.config["GENERATE_KEY_ON_START"] and new_registry:
         ring.ensure_active()
     app.extensions["registry.keyring"] = ring
     # Made on first start, beside the signing keys, like the session secret; every session
     # of the app commits to private values with it (needs registry.edge.database first).
-    commitment_key = CommitmentKey.in_directory(app.config["KEYS_DIR"])
+    # Made with the first signing key, never later (keys.commitments.CommitmentKey).
+    commitment_key = CommitmentKey.in_directory(app.config["KEYS_DIR"], create=new_registry)
     ledger.keep_private(app.extensions["registry.sessionmaker"], commitment_key)
     app.extensions["registry.proofs"] = proofs.Proofs(commitment_key)
     app.extensions["registry.issuer"] = Issuer(
