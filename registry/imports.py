@@ -28,9 +28,14 @@ from schemas.pieces import PieceIn
 
 log = logging.getLogger(__name__)
 
-#: Rows registered per transaction: the write lock (SQLite) or the log's head
-#: (PostgreSQL) is held for one chunk at a time, a second or two.
+#: Rows registered per transaction at most: the write lock (SQLite) or the log's head
+#: (PostgreSQL) is held for one chunk at a time.
 CHUNK_ROWS = 500
+#: How long a chunk should hold them: the next chunk's size follows the rows per second
+#: of the last, so that a sign-in or a sale waiting for the lock waits about this long
+#: however slow the rows (photos, a loaded machine), never the seconds 500 rows can take.
+CHUNK_SECONDS = 0.2
+_CHUNK_MIN_ROWS = 10
 #: How long an import waits between two chunks on SQLite. A writer queued for the write
 #: lock retries at most every 100 ms (SQLite's busy handler); without the wait the next
 #: chunk would take the lock back first, every time.
@@ -190,8 +195,9 @@ def run_in_chunks(
     max_rows: int,
     chunk: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Register the rows as `run` does, `chunk` rows (CHUNK_ROWS) per transaction, and
-    commit each: yields the report so far after each commit, the last one yielded
+    """Register the rows as `run` does, in transactions of at most `chunk` rows
+    (CHUNK_ROWS) that each take about CHUNK_SECONDS, and commit each: yields the report
+    so far after each commit, the last one yielded
     covering every row. Commits, unlike other services: what an import stores is decided
     chunk by chunk, and its report must say exactly which rows were stored.
 
@@ -203,13 +209,16 @@ def run_in_chunks(
     """
     if len(rows) > max_rows:
         raise _too_many(max_rows)
-    size = chunk or CHUNK_ROWS
+    most = chunk or CHUNK_ROWS
+    size = min(most, _CHUNK_MIN_ROWS * 5)  # a first guess; each chunk then sets the next
     sqlite = session.get_bind().dialect.name == "sqlite"
     report: dict[str, Any] = {"created": 0, "rejected": 0, "rows": []}
-    for start in range(0, len(rows), size):
+    start = 0
+    while start < len(rows):
         if start and sqlite:
             time.sleep(_SQLITE_TURN_S)
         part = rows[start : start + size]
+        began = time.monotonic()
         try:
             done = run(session, maker, iter(part), actor=actor, max_rows=len(part))
             session.commit()
@@ -226,6 +235,9 @@ def run_in_chunks(
             report[key] += done[key]
         report["rows"].extend(done["rows"])
         yield report
+        start += len(part)
+        per_second = len(part) / max(time.monotonic() - began, 1e-3)
+        size = max(min(most, _CHUNK_MIN_ROWS), min(most, int(per_second * CHUNK_SECONDS)))
     if not rows:
         yield report
 

@@ -214,7 +214,7 @@ def _elsewhere_writes(database_url: str) -> None:
 
 def _csv_rows(references, *, bad=()) -> list:
     lines = [f"{r},ring,Кольцо,gold,{1 if r in bad else 585},2.5,,\n" for r in references]
-    return imports.read_csv((HEADER + "".join(lines)).encode(), charset=None, max_rows=100)
+    return imports.read_csv((HEADER + "".join(lines)).encode(), charset=None, max_rows=1000)
 
 
 def test_run_in_chunks_commits_each_chunk_and_reports_as_it_goes(maker, database_url):
@@ -230,6 +230,27 @@ def test_run_in_chunks_commits_each_chunk_and_reports_as_it_goes(maker, database
     assert [row["row"] for row in report["rows"]] == list(range(2, 9))
     session.rollback()  # what a caller does on its way out stores nothing more
     assert _stored(session, owner) == {"S-1", "S-2", "S-4", "S-5"}
+
+
+def test_slow_rows_make_short_chunks(maker, monkeypatch):
+    """Rows that take long (photos, a loaded machine) are committed a few at a time, so
+    that the lock an import holds is let go about every CHUNK_SECONDS, not after 500."""
+    session, owner, actor = maker
+    register = imports.run
+
+    def slow(*args, **kwargs):
+        time.sleep(0.002 * kwargs["max_rows"])  # 2 ms a row: 500 rows would hold 1 s
+        return register(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "run", slow)
+    monkeypatch.setattr(imports, "CHUNK_SECONDS", 0.05)
+    rows = _csv_rows([f"T-{n}" for n in range(200)])
+    sizes, before = [], 0
+    for report in imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=200):
+        sizes.append(len(report["rows"]) - before)
+        before = len(report["rows"])
+    assert sum(sizes) == 200 and report["created"] == 200
+    assert max(sizes[1:]) <= 25, sizes  # about 50 ms of rows each, after the first
 
 
 def test_a_writer_queued_for_sqlites_lock_gets_it_between_two_chunks(
