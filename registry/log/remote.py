@@ -532,7 +532,9 @@ class _Recompute:
         if signed is None:
             raise AuditFailed(
                 f"{len(self.problems)} discrepancies; the first: {self.problems[0]}; "
-                f"the registry proves no leaf at entry {index}, so no later entry is compared",
+                f"the registry proves no leaf at entry {index} in the tree it signed (its "
+                "stored tree is no longer that tree: rewritten, or rebuilt from edited "
+                "entries), so no later entry is compared",
                 self.problems,
             )
         self._advance([signed])
