@@ -43,6 +43,8 @@ class LogStatus:
     size: int
     checkpoint: Checkpoint | None
     verification: LogVerification | None
+    #: Why the signer would refuse to sign the log as it stands, if it would.
+    refusal: str | None = None
 
     @property
     def uncovered(self) -> int:
@@ -93,17 +95,21 @@ def history(session: Session, piece_id: int) -> list[Step]:
             return found
 
 
-def log_status(session: Session) -> LogStatus:
-    """The log's size, its latest checkpoint, and the last `registry log verify`."""
+def log_status(session: Session, signer: checkpoints.Signer) -> LogStatus:
+    """The log's size, its latest checkpoint, the last `registry log verify`, and why
+    `signer` would refuse to sign the log, when entries wait for a checkpoint."""
     last_check = session.scalar(
         select(LogVerification)
         .order_by(LogVerification.checked_at.desc(), LogVerification.id.desc())
         .limit(1)
     )
+    size, newest = tree.size(session), checkpoints.latest(session)
+    waiting = size > (newest.tree_size if newest else 0)
     return LogStatus(
-        size=tree.size(session),
-        checkpoint=checkpoints.latest(session),
+        size=size,
+        checkpoint=newest,
         verification=last_check,
+        refusal=signer.refusal(session) if waiting else None,
     )
 
 

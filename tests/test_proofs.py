@@ -13,7 +13,7 @@ from registry import cli
 from registry.edge import database
 from registry.log import tree
 from registry.models import Event
-from tests.factories import bearer, certify, piece_data
+from tests.factories import bearer, certify, piece_data, sign_in, with_passwords
 
 FORGED = (
     b'{"action":"certificate:revoked","actor":{"id":1,"role":"inspector"},'
@@ -233,3 +233,16 @@ def test_a_database_rolled_back_behind_the_signed_log_gives_no_verdict(client, w
     page = client.get(f"/v/{code}")
     assert page.status_code == 503
     assert "Authentic" not in page.get_data(as_text=True)
+
+
+def test_the_inspectors_log_page_says_the_signer_refuses(app, client, world):
+    with app.app_context():
+        with_passwords(database.session(), "inspector@test.example")
+    assert sign_in(client, "inspector@test.example").status_code == 302
+    client.set_cookie("lang", "en")
+    certify(client, world)
+    assert "data-signer-refuses" not in client.get("/inspector/log").get_data(as_text=True)
+    index = _forge_entry(app)
+    page = client.get("/inspector/log").get_data(as_text=True)
+    assert "data-signer-refuses" in page
+    assert f"Entry {index} of the log has no valid MAC" in page

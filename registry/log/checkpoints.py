@@ -111,6 +111,21 @@ class Signer:
         session.info[_SIGNED] = note.Checkpoint(self.origin, size, root, timestamp, text, key.kid)
         return checkpoint
 
+    def refusal(self, session: Session) -> str | None:
+        """Why the log as it stands would not be signed now (a rewrite, an entry written
+        by hand, the clock), or None: for the inspectors' log page, which must say it
+        loudly. Signs nothing."""
+        size = tree.size(session)
+        try:
+            last = self.last_signed()
+            if last is not None:
+                self._check_extends(session, last, size, tree.root(session, size))
+            self._check_proven(session, last.size if last is not None else 0, size, quiet=True)
+            self.now()
+        except Unavailable as exc:
+            return exc.detail
+        return None
+
     def _check_extends(self, session: Session, last: note.Checkpoint, size: int, root: bytes):
         refusal = (
             f"The log in the database does not extend the last checkpoint signed "
@@ -126,7 +141,9 @@ class Signer:
         except (merkle.ProofError, Unavailable):
             raise Unavailable(refusal) from None
 
-    def _check_proven(self, session: Session, start: int, size: int) -> None:
+    def _check_proven(
+        self, session: Session, start: int, size: int, *, quiet: bool = False
+    ) -> None:
         """Every entry the checkpoint would sign for the first time is one the registry
         wrote: there, in its place, with a valid MAC, and hashed into the stored tree as
         it reads. Else nothing is signed, and it is said loudly: someone wrote the log by
@@ -152,17 +169,18 @@ class Signer:
                 elif leaves[(0, index)] != merkle.leaf_hash(entry):
                     problem = "is not the leaf the stored tree holds"
                 if problem:
-                    self._refuse_unproven(index, problem)
+                    self._refuse_unproven(index, problem, quiet)
                 expected += 1
             if expected != last:
-                self._refuse_unproven(expected, "is missing")
+                self._refuse_unproven(expected, "is missing", quiet)
 
-    def _refuse_unproven(self, index: int, problem: str):
+    def _refuse_unproven(self, index: int, problem: str, quiet: bool):
         detail = (
             f"Entry {index} of the log {problem}. Nothing more is signed until the log is "
             "repaired; run `registry log verify`."
         )
-        log.critical("refusing to sign a checkpoint: %s", detail)
+        if not quiet:
+            log.critical("refusing to sign a checkpoint: %s", detail)
         raise Unavailable(detail)
 
     def now(self) -> datetime:

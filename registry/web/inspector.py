@@ -21,7 +21,7 @@ from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from registry import assays, certificates, codes, inspection, makers, pieces
-from registry.edge import database, signing
+from registry.edge import database, log_signer, signing
 from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.log import audit, checkpoints
 from registry.models import Piece
@@ -246,7 +246,8 @@ def _audit_page(*, steps=(), next_after=None, errors=None, shown=False) -> str:
 @session.portal(Role.INSPECTOR)
 def log_status():
     """The log's size, its latest signed checkpoint, and the last full verification."""
-    return render_template("inspector/log.html", status=inspection.log_status(database.session()))
+    status = inspection.log_status(database.session(), log_signer.signer())
+    return render_template("inspector/log.html", status=status)
 
 
 def _audit_filters() -> dict:
