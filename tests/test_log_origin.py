@@ -166,3 +166,5 @@ def test_a_registry_initialised_before_the_origin_was_kept_keeps_its_signed_one(
     finally:
         app.extensions["registry.engine"].dispose()
     assert f"log origin: {ORIGIN}" in upgraded.output
+    # Kept from now on, wherever it was read from.
+    assert (keys_dir / "log-origin.txt").read_text().strip() == ORIGIN

@@ -295,12 +295,14 @@ def keep_origin(session: Session, signer: Signer, path: Path, wanted: str) -> st
     is the origin of the newest checkpoint in the database signed by a key of the ring (a
     log signed before its origin was kept, whose signer's memory is gone), or else `wanted`,
     the one the settings give; it is then written to `path` as the keys are (whole, and
-    synced). Raises ValueError when `wanted` cannot name a log, OSError.
+    synced), as is an origin read from the signer's memory. Raises ValueError when
+    `wanted` cannot name a log, OSError.
     """
     origin = kept_origin(path, signer)
     if origin is None:
         origin = _signed_origin(session, signer.ring) or wanted
         note.body(origin, 0, bytes(32))
+    if not path.exists():  # also an origin read from the signer's memory: kept from now on
         keys.write_atomically(path, f"{origin}\n".encode())
     signer.origin = origin
     return origin
