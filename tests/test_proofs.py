@@ -218,7 +218,7 @@ def test_a_database_rolled_back_behind_the_signed_log_gives_no_verdict(client, w
     size = sql("SELECT size FROM log_head").scalar_one()
     _revoke(client, world, code)
     sql("DELETE FROM event WHERE log_index >= :n", n=size)
-    sql("DELETE FROM log_node WHERE level = 0 AND \"index\" >= :n", n=size)
+    sql('DELETE FROM log_node WHERE level = 0 AND "index" >= :n', n=size)
     sql("DELETE FROM checkpoint WHERE tree_size > :n", n=size)
     sql("UPDATE log_head SET size = :n", n=size)
     sql(
