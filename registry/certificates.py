@@ -96,14 +96,8 @@ def issue(
 
 def state(certificate: Certificate, last_index: int | None) -> proofs.CertificateState:
     """What the certificate's state seal covers, as the row holds it now."""
-    return proofs.CertificateState(
-        code=certificate.code,
-        status=certificate.status,
-        revoked_at=certificate.revoked_at,
-        revocation_reason=certificate.revocation_reason,
-        revocation_note=certificate.revocation_note,
-        superseded_by=certificate.superseded_by_code,
-        last_index=last_index,
+    return proofs.CertificateState.of(
+        certificate, superseded_by=certificate.superseded_by_code, last_index=last_index
     )
 
 
@@ -142,14 +136,8 @@ def seal_unsealed(session: Session | Connection, seals: proofs.Proofs | None = N
             {
                 "row_id": row.id,
                 "new_seal": seals.seal(
-                    proofs.CertificateState(
-                        code=row.code,
-                        status=row.status,
-                        revoked_at=row.revoked_at,
-                        revocation_reason=row.revocation_reason,
-                        revocation_note=row.revocation_note,
-                        superseded_by=row.superseded_by,
-                        last_index=row.last_index,
+                    proofs.CertificateState.of(
+                        row, superseded_by=row.superseded_by, last_index=row.last_index
                     )
                 ),
             }

@@ -263,12 +263,8 @@ def payload(verdict: Verdict) -> dict[str, Any] | None:
 
 def check_state(seals: proofs.Proofs, certificate: Record) -> Signature | None:
     """None when the row's state is the one the registry sealed; else why not."""
-    state = proofs.CertificateState(
-        code=certificate.code,
-        status=certificate.status,
-        revoked_at=certificate.revoked_at,
-        revocation_reason=certificate.revocation_reason,
-        revocation_note=certificate.revocation_note,
+    state = proofs.CertificateState.of(
+        certificate,
         superseded_by=certificate.superseded_by,
         last_index=certificate.last_index,
     )

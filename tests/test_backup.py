@@ -250,19 +250,6 @@ def test_the_snapshot_taken_while_writes_go_on_is_consistent(
     assert "log verified" in registry("log", "verify").output
 
 
-@pytest.fixture
-def live(app):
-    """The app served over real HTTP on 127.0.0.1, for the auditor that knows only a URL."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 def test_a_restore_ends_every_portal_session_the_backup_held(
     history, app, world, registry, sql, database_url, tmp_path
 ):

@@ -7,12 +7,10 @@ access could, and expects the command to exit non-zero naming the entry concerne
 
 import base64
 import json
-import threading
 from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 from keys import note
 from registry import accounts, cli
@@ -213,17 +211,6 @@ def test_an_altered_checkpoint_is_named(history, verify, sql):
     result = verify()
     _fails_at(result, newest.tree_size - 1, "checkpoint")
     assert "does not hold" in result.output
-
-
-@pytest.fixture
-def live(app):
-    """The app served over real HTTP on 127.0.0.1, for the auditor that knows only a URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 def test_the_url_audit_checks_proofs_and_remembers_the_checkpoint(

@@ -21,6 +21,7 @@ nothing, and the public log and the signatures are what they verify.
 import struct
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -43,6 +44,20 @@ class CertificateState:
     superseded_by: str | None
     #: The index of the newest log entry about the certificate.
     last_index: int | None
+
+    @classmethod
+    def of(cls, row: Any, *, superseded_by: str | None, last_index: int | None):
+        """The state of a certificate as `row` (a model, or a row read for a scan) holds
+        it, with its successor's code and the newest entry about it."""
+        return cls(
+            code=row.code,
+            status=row.status,
+            revoked_at=row.revoked_at,
+            revocation_reason=row.revocation_reason,
+            revocation_note=row.revocation_note,
+            superseded_by=superseded_by,
+            last_index=last_index,
+        )
 
     def sealed_bytes(self) -> bytes:
         return canonical.dumps(
