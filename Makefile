@@ -38,7 +38,7 @@ test: $(STAMP) chromium fonts nginx
 	suite=$$?; wait $$fuzz; fuzzed=$$?; \
 	echo "--- API fuzzing (tests/test_openapi_fuzz.py):"; cat $(VENV)/fuzz.log; \
 	echo "--- The front under slow clients (tests/test_front.py):"; \
-	$(BIN)/python -m pytest -q -p no:xdist tests/test_front.py; front=$$?; \
+	$(BIN)/python -m pytest -q -rP -p no:xdist tests/test_front.py; front=$$?; \
 	test $$suite -eq 0 -a $$fuzzed -eq 0 -a $$front -eq 0
 
 # The suite without the browser tests (tests/live.py's users) and the API fuzzing: what
