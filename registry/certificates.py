@@ -15,7 +15,7 @@ import keys
 from registry import codes, pieces
 from registry.errors import Conflict, Forbidden, NotFound, Unavailable
 from registry.log import checkpoints, ledger, proofs
-from registry.models import Account, AssayRecord, Certificate, Event, Piece
+from registry.models import Account, AssayRecord, Certificate, Event, Ownership, Piece, Sale
 from schemas import canonical
 from schemas.certificates import SCHEMA_VERSION, CertificatePayload
 from schemas.standards import CertificateStatus, EventType, PieceStatus, RevocationReason, Role
@@ -94,11 +94,61 @@ def issue(
     return certificate
 
 
-def state(certificate: Certificate, last_index: int | None) -> proofs.CertificateState:
+def state(
+    certificate: Certificate,
+    last_index: int | None,
+    after_sale: proofs.AfterSale | None = None,
+) -> proofs.CertificateState:
     """What the certificate's state seal covers, as the row holds it now."""
     return proofs.CertificateState.of(
-        certificate, superseded_by=certificate.superseded_by_code, last_index=last_index
+        certificate,
+        superseded_by=certificate.superseded_by_code,
+        last_index=last_index,
+        after_sale=after_sale or proofs.AfterSale(),
     )
+
+
+def after_sale(session: Session, piece_id: int) -> proofs.AfterSale:
+    """The piece's state after its sale, as every certificate of it shows it: its standing
+    sale, its current owner and their report, and a revocation of it as stolen."""
+    sale = session.scalar(
+        select(Sale).where(Sale.piece_id == piece_id, Sale.cancelled_at.is_(None))
+    )
+    owner = session.scalar(
+        select(Ownership).where(Ownership.piece_id == piece_id, Ownership.ended_at.is_(None))
+    )
+    stolen = session.scalar(
+        select(func.count())
+        .select_from(Certificate)
+        .where(
+            Certificate.piece_id == piece_id,
+            Certificate.status == CertificateStatus.REVOKED,
+            Certificate.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN,
+        )
+    )
+    return proofs.AfterSale(
+        sold_at=sale.sold_at if sale else None,
+        sold_by=seller(sale.shop_id, sale.maker_id) if sale else None,
+        owned_since=owner.since if owner else None,
+        owner_report=owner.report if owner else None,
+        reported_at=owner.reported_at if owner else None,
+        revoked_as_stolen=bool(stolen),
+    )
+
+
+def seller(shop_id: int | None, maker_id: int | None) -> str | None:
+    """Who sold, as a seal names them: "shop:<id>" or "maker:<id>"."""
+    if shop_id is not None:
+        return f"shop:{shop_id}"
+    return f"maker:{maker_id}" if maker_id is not None else None
+
+
+def seal_piece(session: Session, piece_id: int) -> None:
+    """Seal again every certificate of a piece, current and superseded: after a change of
+    what each of them shows of the piece (a sale, its cancellation, an owner's claim or
+    report, a revocation as stolen). Every such change ends here."""
+    for certificate in session.scalars(select(Certificate).where(Certificate.piece_id == piece_id)):
+        seal_state(session, certificate)
 
 
 def seal_unsealed(session: Session | Connection, seals: proofs.Proofs | None = None) -> int:
@@ -155,7 +205,9 @@ def seal_state(session: Session, certificate: Certificate) -> None:
     last_index = session.scalar(
         select(func.max(Event.log_index)).where(Event.certificate_id == certificate.id)
     )
-    certificate.state_seal = proofs.of(session).seal(state(certificate, last_index))
+    certificate.state_seal = proofs.of(session).seal(
+        state(certificate, last_index, after_sale(session, certificate.piece_id))
+    )
 
 
 def issuance(certificate: Certificate) -> dict:
@@ -274,7 +326,7 @@ def revoke(session: Session, text: str, *, reason: str, note: str, actor: Accoun
         data={"reason": reason, "note": note},
         at=now,
     )
-    seal_state(session, certificate)
+    seal_piece(session, certificate.piece_id)  # a theft shows on its superseded codes too
     return certificate
 
 

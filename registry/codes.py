@@ -48,7 +48,7 @@ class Parsed:
 _AS_BASE32 = str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")
 
 
-def _check(data: str) -> int:
+def check_value(data: str) -> int:
     """The check value of data symbols (all from ALPHABET)."""
     return int(data.translate(_AS_BASE32), 32) % 37
 
@@ -57,7 +57,7 @@ def new() -> str:
     """A fresh random code in canonical form (14 symbols, no dashes)."""
     while True:
         data = "".join(secrets.choice(ALPHABET) for _ in range(DATA_LENGTH))
-        check = _check(data)
+        check = check_value(data)
         if check < 32:
             return data + ALPHABET[check]
 
@@ -80,7 +80,7 @@ def parse(text: str) -> Parsed:
     """Read a code as a person may type it; never raises."""
     if isinstance(text, str) and _CANONICAL.fullmatch(text):
         # As a QR code carries it: the common case, read without normalising.
-        if _DECODE[text[-1]] == _check(text[:-1]):
+        if _DECODE[text[-1]] == check_value(text[:-1]):
             return Parsed(text)
         return Parsed(None, Problem.MISTYPED)
     raw = _symbols(text)
@@ -88,7 +88,7 @@ def parse(text: str) -> Parsed:
     if len(raw) != LENGTH or len(values) != LENGTH or any(v >= 32 for v in values[:-1]):
         return Parsed(None, Problem.MALFORMED)
     data = "".join(ALPHABET[v] for v in values[:-1])
-    if values[-1] != _check(data):
+    if values[-1] != check_value(data):
         return Parsed(None, Problem.MISTYPED)
     return Parsed(data + CHECK_ALPHABET[values[-1]])
 

@@ -3,7 +3,7 @@ checked in Python: foreign keys, uniqueness, and check constraints for every voc
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -29,10 +30,15 @@ from schemas.standards import (
     REGIONS,
     AssayResult,
     CertificateStatus,
+    ClaimOrigin,
     Kind,
+    OwnerReport,
     PieceStatus,
+    ReportKind,
+    ReportStatus,
     RevocationReason,
     Role,
+    ShopKind,
 )
 
 
@@ -82,12 +88,16 @@ class Account(Base):
         CheckConstraint(
             f"(role = '{Role.MAKER}') = (maker_id IS NOT NULL)", name="maker_accounts_have_a_maker"
         ),
+        CheckConstraint(
+            f"(role = '{Role.SHOP}') = (shop_id IS NOT NULL)", name="shop_accounts_have_a_shop"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     maker_id: Mapped[int | None] = mapped_column(ForeignKey("maker.id"))
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id"))
     display_name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # Set by the brand office (a first or reset password): the owner must choose their own
@@ -96,6 +106,7 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     maker: Mapped[Maker | None] = relationship(lazy="joined")
+    shop: Mapped["Shop | None"] = relationship(lazy="joined")
 
     @property
     def maker_slug(self) -> str | None:
@@ -446,3 +457,173 @@ class SignInFailure(Base):
     account_key: Mapped[str] = mapped_column(String(64), index=True)
     client: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Shop(Base):
+    """A point of sale admitted to the brand: the Jewellery Centre, a maker's own shop, an
+    authorised retailer. Public: buyers are told where the brand's pieces are sold."""
+
+    __tablename__ = "shop"
+    __table_args__ = (
+        CheckConstraint(_one_of("region", REGIONS), name="region"),
+        CheckConstraint(_one_of("kind", ShopKind), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_ru: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    region: Mapped[str] = mapped_column(String(8))
+    city: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(300))
+    # A maker's own shop names its maker (the showcase lists it among where they sell).
+    maker_id: Mapped[int | None] = mapped_column(ForeignKey("maker.id"), index=True)
+    admitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    maker: Mapped[Maker | None] = relationship()
+
+    @property
+    def name(self) -> dict[str, str]:
+        return {"ru": self.name_ru, "en": self.name_en}
+
+
+class Sale(Base):
+    """The sale of a certified piece, by a shop or by its maker. At most one sale of a
+    piece stands at a time; a cancelled one (a return) stays, for the history."""
+
+    __tablename__ = "sale"
+    __table_args__ = (
+        CheckConstraint("(shop_id IS NULL) != (maker_id IS NULL)", name="one_seller"),
+        Index(
+            "uq_sale_standing_piece",
+            "piece_id",
+            unique=True,
+            sqlite_where=text("cancelled_at IS NULL"),
+            postgresql_where=text("cancelled_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("piece.id"), index=True)
+    # The certificate the sale was recorded under (the piece's current one then).
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), index=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id"), index=True)
+    maker_id: Mapped[int | None] = mapped_column(ForeignKey("maker.id"))
+    seller_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    sold_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+
+    shop: Mapped[Shop | None] = relationship(lazy="joined")
+    maker: Mapped[Maker | None] = relationship(lazy="joined")
+
+
+class OwnershipClaim(Base):
+    """A one-time claim code (sale slip, hand-over, reset): only its hash is stored."""
+
+    __tablename__ = "ownership_claim"
+    __table_args__ = (CheckConstraint(_one_of("origin", ClaimOrigin), name="origin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("piece.id"), index=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sale.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+    # Withdrawn unused: the sale was cancelled, or a newer code replaced it.
+    withdrawn_at: Mapped[datetime | None]
+
+
+class Ownership(Base):
+    """An owner of a sold piece, known only by the hash of a private owner key. Ended when
+    the next owner claims, or the sale is cancelled; a report of theft or loss stands on
+    it until withdrawn."""
+
+    __tablename__ = "ownership"
+    __table_args__ = (
+        CheckConstraint(
+            f"report IS NULL OR report IN ('{OwnerReport.STOLEN}', '{OwnerReport.LOST}')",
+            name="report",
+        ),
+        Index(
+            "uq_ownership_current_piece",
+            "piece_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("piece.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("ownership_claim.id"), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    since: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    report: Mapped[str | None] = mapped_column(String(16))
+    reported_at: Mapped[datetime | None]
+
+
+class BuyerReport(Base):
+    """A buyer's report of a suspected fake, a copied tag or wrong details. Private: not a
+    log entry; the brand office and inspectors work through them."""
+
+    __tablename__ = "buyer_report"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ReportKind), name="kind"),
+        CheckConstraint(_one_of("status", ReportStatus), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the buyer is given to quote: random, not the row's id.
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    # The certificate reported, when the code is one; else the code as typed.
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"), index=True)
+    typed_code: Mapped[str | None] = mapped_column(String(64))
+    where_bought: Mapped[str | None] = mapped_column(String(300))
+    seller: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    details: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    photo_media_type: Mapped[str | None] = mapped_column(String(32))
+    contact: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.OPEN.value)
+    note: Mapped[str | None] = mapped_column(Text)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    handled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ScanDay(Base):
+    """Public scans of a certificate on one day: how many, and from how many networks.
+    Who scanned is never kept (registry/scans.py)."""
+
+    __tablename__ = "scan_day"
+
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    scans: Mapped[int] = mapped_column(Integer, default=0)
+    networks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScanNetwork(Base):
+    """A network seen scanning a certificate on a day, as a keyed hash under that day's
+    key, which is forgotten after the day: it counts distinct networks across workers,
+    and tells nothing once the key is gone."""
+
+    __tablename__ = "scan_network"
+
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    network: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ScanKey(Base):
+    """The key of one day's network hashes, shared by every worker; deleted after it."""
+
+    __tablename__ = "scan_key"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -10,14 +10,20 @@ renders, with the rest of its messages, and a card looks it up in the same catal
 from enum import StrEnum
 
 from schemas.standards import (
+    AlertKind,
     AssayResult,
     CertificateStatus,
+    ClaimOrigin,
     EventType,
     Kind,
     Metal,
+    OwnerReport,
     PieceStatus,
+    ReportKind,
+    ReportStatus,
     RevocationReason,
     Role,
+    ShopKind,
 )
 
 
@@ -68,6 +74,7 @@ ROLES: dict[str, str] = {
     Role.MAKER: N_("Maker"),
     Role.INSPECTOR: N_("Inspector"),
     Role.ADMIN: N_("Brand office"),
+    Role.SHOP: N_("Shop"),
 }
 EVENTS: dict[str, str] = {
     EventType.MAKER_ADMITTED: N_("Maker admitted"),
@@ -86,6 +93,44 @@ EVENTS: dict[str, str] = {
     EventType.KEY_GENERATED: N_("Signing key generated"),
     EventType.KEY_ROTATED: N_("Signing key rotated"),
     EventType.KEY_COMPROMISED: N_("Signing key marked compromised"),
+    EventType.SHOP_ADMITTED: N_("Shop admitted"),
+    EventType.SALE_RECORDED: N_("Sale recorded"),
+    EventType.SALE_CANCELLED: N_("Sale cancelled"),
+    EventType.OWNERSHIP_CLAIMED: N_("Ownership claimed"),
+    EventType.OWNERSHIP_REPORTED: N_("Reported stolen or lost by the owner"),
+    EventType.OWNERSHIP_WITHDRAWN: N_("Owner's report withdrawn"),
+    EventType.OWNERSHIP_HANDED_OVER: N_("Handed over to a new owner"),
+    EventType.OWNER_KEY_RESET: N_("Owner key reset by the brand office"),
+}
+SHOP_KINDS: dict[str, str] = {
+    ShopKind.JEWELLERY_CENTRE: N_("The Jewellery Centre"),
+    ShopKind.MAKERS_SHOP: N_("A maker's own shop"),
+    ShopKind.RETAILER: N_("Authorised retailer"),
+}
+OWNER_REPORTS: dict[str, str] = {
+    OwnerReport.STOLEN: N_("Stolen"),
+    OwnerReport.LOST: N_("Lost"),
+    OwnerReport.FOUND: N_("Found"),
+}
+ALERTS: dict[str, str] = {
+    AlertKind.REPORTED_STOLEN: N_("Reported stolen"),
+    AlertKind.REPORTED_LOST: N_("Reported lost"),
+    AlertKind.POSSIBLE_COPY: N_("Checked in many places"),
+}
+CLAIM_ORIGINS: dict[str, str] = {
+    ClaimOrigin.SALE: N_("Sale slip"),
+    ClaimOrigin.HANDOVER: N_("Hand-over"),
+    ClaimOrigin.RESET: N_("Reset by the brand office"),
+}
+REPORT_KINDS: dict[str, str] = {
+    ReportKind.SUSPECTED_FAKE: N_("A suspected fake"),
+    ReportKind.COPIED_TAG: N_("A copied tag"),
+    ReportKind.WRONG_DETAILS: N_("Wrong details"),
+    ReportKind.OTHER: N_("Something else"),
+}
+REPORT_STATUSES: dict[str, str] = {
+    ReportStatus.OPEN: N_("Open"),
+    ReportStatus.HANDLED: N_("Handled"),
 }
 #: The label table of each vocabulary of schemas.standards (tests/test_vocabulary.py
 #: checks that every member has its label).
@@ -98,6 +143,12 @@ VOCABULARIES: dict[type[StrEnum], dict[str, str]] = {
     CertificateStatus: CERTIFICATE_STATUSES,
     Role: ROLES,
     EventType: EVENTS,
+    ShopKind: SHOP_KINDS,
+    OwnerReport: OWNER_REPORTS,
+    AlertKind: ALERTS,
+    ClaimOrigin: CLAIM_ORIGINS,
+    ReportKind: REPORT_KINDS,
+    ReportStatus: REPORT_STATUSES,
 }
 HEADINGS = {
     "valid": N_("Authentic"),
@@ -225,5 +276,11 @@ def every_word() -> list[str]:
         EVENTS,
         CERTIFICATE_STATUSES,
         ASSAY_RESULTS,
+        SHOP_KINDS,
+        OWNER_REPORTS,
+        ALERTS,
+        CLAIM_ORIGINS,
+        REPORT_KINDS,
+        REPORT_STATUSES,
     )
     return [*LABELS, *(word for table in vocabularies for word in table.values())]

@@ -23,6 +23,7 @@ class Role(enum.StrEnum):
     MAKER = "maker"
     INSPECTOR = "inspector"
     ADMIN = "admin"
+    SHOP = "shop"
 
 
 #: The role the log records for a write no account made (a key generated at start-up).
@@ -101,6 +102,60 @@ class EventType(enum.StrEnum):
     KEY_GENERATED = "key:generated"
     KEY_ROTATED = "key:rotated"
     KEY_COMPROMISED = "key:compromised"
+    SHOP_ADMITTED = "shop:admitted"
+    SALE_RECORDED = "sale:recorded"
+    SALE_CANCELLED = "sale:cancelled"
+    OWNERSHIP_CLAIMED = "ownership:claimed"
+    OWNERSHIP_REPORTED = "ownership:reported"
+    OWNERSHIP_WITHDRAWN = "ownership:withdrawn"
+    OWNERSHIP_HANDED_OVER = "ownership:handed_over"
+    OWNER_KEY_RESET = "ownership:key_reset"
+
+
+class ShopKind(enum.StrEnum):
+    """Where the brand's pieces are sold."""
+
+    JEWELLERY_CENTRE = "jewellery_centre"
+    MAKERS_SHOP = "makers_shop"
+    RETAILER = "retailer"
+
+
+class OwnerReport(enum.StrEnum):
+    """What an owner says of a piece with the owner key; FOUND withdraws the others."""
+
+    STOLEN = "stolen"
+    LOST = "lost"
+    FOUND = "found"
+
+
+class AlertKind(enum.StrEnum):
+    """What a verdict warns of beside its status (DESIGN: the verify JSON's `alerts`)."""
+
+    REPORTED_STOLEN = "reported_stolen"
+    REPORTED_LOST = "reported_lost"
+    POSSIBLE_COPY = "possible_copy"
+
+
+class ClaimOrigin(enum.StrEnum):
+    """Why an ownership claim code was made."""
+
+    SALE = "sale"
+    HANDOVER = "handover"
+    RESET = "reset"
+
+
+class ReportKind(enum.StrEnum):
+    """What a buyer reports from a verdict page."""
+
+    SUSPECTED_FAKE = "suspected_fake"
+    COPIED_TAG = "copied_tag"
+    WRONG_DETAILS = "wrong_details"
+    OTHER = "other"
+
+
+class ReportStatus(enum.StrEnum):
+    OPEN = "open"
+    HANDLED = "handled"
 
 
 def is_legal_fineness(metal: str, fineness: int) -> bool:

@@ -30,7 +30,7 @@ def test_codes_carry_at_least_60_random_bits():
 
 def test_ambiguous_letters_are_read_as_digits():
     code = "0123456789ABCD"
-    code = code[:-1] + codes.CHECK_ALPHABET[codes._check(code[:-1])]
+    code = code[:-1] + codes.CHECK_ALPHABET[codes.check_value(code[:-1])]
     typed = code.replace("0", "O").replace("1", "I", 1).replace("1", "l")
     parsed = codes.parse(typed)
     assert parsed.code == code

@@ -33,6 +33,41 @@ _KEY = "registry.log.proofs"
 
 
 @dataclass(frozen=True)
+class AfterSale:
+    """What a scan shows of the piece after its sale: the standing sale, by whom, the
+    current owner's registration, and the owner's report of theft or loss."""
+
+    sold_at: datetime | None = None
+    #: "shop:<slug>" or "maker:<slug>".
+    sold_by: str | None = None
+    owned_since: datetime | None = None
+    owner_report: str | None = None
+    reported_at: datetime | None = None
+    #: The piece's current certificate was revoked as lost or stolen (shown on every
+    #: certificate of the piece, the superseded ones too).
+    revoked_as_stolen: bool = False
+
+    def sealed(self) -> dict[str, Any] | None:
+        if self == _NOTHING_AFTER_SALE:
+            return None  # as sealed before sales existed: those seals still hold
+        return {
+            "sold_at": _time(self.sold_at),
+            "sold_by": self.sold_by,
+            "owned_since": _time(self.owned_since),
+            "owner_report": self.owner_report,
+            "reported_at": _time(self.reported_at),
+            "revoked_as_stolen": self.revoked_as_stolen,
+        }
+
+
+_NOTHING_AFTER_SALE = AfterSale()
+
+
+def _time(moment: datetime | None) -> str | None:
+    return timestamp(moment) if moment else None
+
+
+@dataclass(frozen=True)
 class CertificateState:
     """What a scan shows of a certificate beside its signed bytes."""
 
@@ -44,11 +79,20 @@ class CertificateState:
     superseded_by: str | None
     #: The index of the newest log entry about the certificate.
     last_index: int | None
+    after_sale: AfterSale = _NOTHING_AFTER_SALE
 
     @classmethod
-    def of(cls, row: Any, *, superseded_by: str | None, last_index: int | None):
+    def of(
+        cls,
+        row: Any,
+        *,
+        superseded_by: str | None,
+        last_index: int | None,
+        after_sale: AfterSale = _NOTHING_AFTER_SALE,
+    ):
         """The state of a certificate as `row` (a model, or a row read for a scan) holds
-        it, with its successor's code and the newest entry about it."""
+        it, with its successor's code, the newest entry about it, and its piece's state
+        after the sale."""
         return cls(
             code=row.code,
             status=row.status,
@@ -57,20 +101,23 @@ class CertificateState:
             revocation_note=row.revocation_note,
             superseded_by=superseded_by,
             last_index=last_index,
+            after_sale=after_sale,
         )
 
     def sealed_bytes(self) -> bytes:
-        return canonical.dumps(
-            {
-                "code": self.code,
-                "status": self.status,
-                "revoked_at": timestamp(self.revoked_at) if self.revoked_at else None,
-                "reason": self.revocation_reason,
-                "note": self.revocation_note,
-                "superseded_by": self.superseded_by,
-                "last_index": self.last_index,
-            }
-        )
+        sealed: dict[str, Any] = {
+            "code": self.code,
+            "status": self.status,
+            "revoked_at": _time(self.revoked_at),
+            "reason": self.revocation_reason,
+            "note": self.revocation_note,
+            "superseded_by": self.superseded_by,
+            "last_index": self.last_index,
+        }
+        after_sale = self.after_sale.sealed()
+        if after_sale is not None:
+            sealed["after_sale"] = after_sale
+        return canonical.dumps(sealed)
 
 
 class Proofs:
