@@ -180,6 +180,17 @@ def seal_unsealed(session: Session | Connection, seals: proofs.Proofs | None = N
         .order_by(Certificate.id)
         .limit(_SEAL_BATCH)
     )
+    stolen = aliased(Certificate)
+    query = query.add_columns(
+        select(func.count(stolen.id))
+        .where(
+            stolen.piece_id == Certificate.piece_id,
+            stolen.status == CertificateStatus.REVOKED,
+            stolen.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN,
+        )
+        .scalar_subquery()
+        .label("revoked_as_stolen")
+    )
     sealed = 0
     while rows := session.execute(query).all():
         values = [
@@ -187,7 +198,11 @@ def seal_unsealed(session: Session | Connection, seals: proofs.Proofs | None = N
                 "row_id": row.id,
                 "new_seal": seals.seal(
                     proofs.CertificateState.of(
-                        row, superseded_by=row.superseded_by, last_index=row.last_index
+                        row,
+                        superseded_by=row.superseded_by,
+                        last_index=row.last_index,
+                        # Stored before sales existed: a theft by revocation is all there is.
+                        after_sale=proofs.AfterSale(revoked_as_stolen=bool(row.revoked_as_stolen)),
                     )
                 ),
             }

@@ -259,7 +259,8 @@ class Certificate(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
-    piece_id: Mapped[int] = mapped_column(ForeignKey("piece.id"))
+    # Indexed: a scan reads what the piece's other certificates say (a theft).
+    piece_id: Mapped[int] = mapped_column(ForeignKey("piece.id"), index=True)
     assay_id: Mapped[int] = mapped_column(ForeignKey("assay_record.id"))
     kid: Mapped[str] = mapped_column(String(64))
     payload: Mapped[bytes] = mapped_column(LargeBinary)

@@ -25,7 +25,7 @@ import keys
 from registry import certificates, codes, db
 from registry.errors import NotFound, Unavailable
 from registry.log import checkpoints, ledger, merkle, proofs, public, tree
-from registry.models import Certificate, Event
+from registry.models import Certificate, Event, Maker, Ownership, Sale, Shop
 from schemas.common import timestamp
 from schemas.standards import CertificateStatus, EventType, RevocationReason
 
@@ -47,6 +47,8 @@ _NEVER_ISSUED = "0" * codes.DATA_LENGTH + "U"
 _successor = aliased(Certificate)
 _issued = aliased(Event)
 _about = aliased(Event)
+_sibling = aliased(Certificate)
+_seller = aliased(Maker)
 # The newest checkpoint, read in the same statement: the proof is given against it.
 _newest = checkpoints.newest_query().subquery("newest")
 # One indexed read of the columns a verdict needs, through Core: a scan is the registry's
@@ -75,6 +77,25 @@ _RECORD = db.Prepared(
         _newest.c.tree_size.label("checkpoint_size"),
         _newest.c.root_hash.label("checkpoint_root"),
         _newest.c.note.label("checkpoint_note"),
+        # The piece after its sale: the standing sale and its seller, the current owner.
+        Sale.sold_at,
+        Sale.shop_id.label("sold_by_shop"),
+        Sale.maker_id.label("sold_by_maker"),
+        func.coalesce(Shop.name_ru, _seller.name_ru).label("seller_name_ru"),
+        func.coalesce(Shop.name_en, _seller.name_en).label("seller_name_en"),
+        func.coalesce(Shop.city, _seller.city).label("seller_city"),
+        func.coalesce(Shop.region, _seller.region).label("seller_region"),
+        Ownership.since.label("owned_since"),
+        Ownership.report.label("owner_report"),
+        Ownership.reported_at,
+        select(func.count(_sibling.id))
+        .where(
+            _sibling.piece_id == Certificate.piece_id,
+            _sibling.status == CertificateStatus.REVOKED,
+            _sibling.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN,
+        )
+        .scalar_subquery()
+        .label("revoked_as_stolen"),
     )
     .outerjoin(_successor, _successor.supersedes_id == Certificate.id)
     .outerjoin(
@@ -83,6 +104,12 @@ _RECORD = db.Prepared(
         & (_issued.action == EventType.CERTIFICATE_ISSUED),
     )
     .outerjoin(_newest, true())
+    .outerjoin(Sale, (Sale.piece_id == Certificate.piece_id) & Sale.cancelled_at.is_(None))
+    .outerjoin(Shop, Shop.id == Sale.shop_id)
+    .outerjoin(_seller, _seller.id == Sale.maker_id)
+    .outerjoin(
+        Ownership, (Ownership.piece_id == Certificate.piece_id) & Ownership.ended_at.is_(None)
+    )
     .where(Certificate.code == bindparam("code"))
 )
 _SUCCESSOR = db.Prepared(
@@ -119,10 +146,33 @@ class Record:
     checkpoint_size: int | None
     checkpoint_root: bytes | None
     checkpoint_note: str | None
+    #: The piece after its sale (all None before it).
+    sold_at: datetime | None
+    sold_by_shop: int | None
+    sold_by_maker: int | None
+    seller_name_ru: str | None
+    seller_name_en: str | None
+    seller_city: str | None
+    seller_region: str | None
+    owned_since: datetime | None
+    owner_report: str | None
+    reported_at: datetime | None
+    revoked_as_stolen: int
 
     @property
     def printed_code(self) -> str:
         return codes.printed(self.code)
+
+    @property
+    def after_sale(self) -> proofs.AfterSale:
+        return proofs.AfterSale(
+            sold_at=self.sold_at,
+            sold_by=certificates.seller(self.sold_by_shop, self.sold_by_maker),
+            owned_since=self.owned_since,
+            owner_report=self.owner_report,
+            reported_at=self.reported_at,
+            revoked_as_stolen=bool(self.revoked_as_stolen),
+        )
 
 
 class Status(enum.StrEnum):
@@ -267,6 +317,7 @@ def check_state(seals: proofs.Proofs, certificate: Record) -> Signature | None:
         certificate,
         superseded_by=certificate.superseded_by,
         last_index=certificate.last_index,
+        after_sale=certificate.after_sale,
     )
     if seals.seal_holds(state, certificate.state_seal):
         return None

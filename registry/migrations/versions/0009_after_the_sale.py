@@ -21,6 +21,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("certificate", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_certificate_piece_id"), ["piece_id"], unique=False)
     op.create_table(
         "scan_key",
         sa.Column("day", sa.Date(), nullable=False),
@@ -231,6 +233,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("certificate", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_certificate_piece_id"))
     with op.batch_alter_table("account", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_account_shop_accounts_have_a_shop"), type_="check")
         batch_op.drop_constraint(batch_op.f("ck_account_role"), type_="check")
