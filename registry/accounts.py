@@ -31,7 +31,7 @@ import argon2
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from registry import makers
+from registry import makers, shops
 from registry.errors import (
     Conflict,
     Forbidden,
@@ -50,9 +50,10 @@ _TOUCH_EVERY = timedelta(minutes=1)
 
 
 def create(session: Session, data: dict[str, Any], *, actor: Account | None) -> Account:
-    """Create an account; a maker account belongs to an admitted maker.
+    """Create an account; a maker account belongs to an admitted maker, a shop account
+    to an admitted shop.
 
-    Raises Conflict for an e-mail already in use, NotFound for an unknown maker.
+    Raises Conflict for an e-mail already in use, NotFound for an unknown maker or shop.
     """
     email = data["email"].strip().lower()
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
@@ -61,8 +62,16 @@ def create(session: Session, data: dict[str, Any], *, actor: Account | None) -> 
         maker = makers.get(session, data["maker"]) if data.get("maker") else None
     except NotFound as exc:
         raise NotFound(exc.detail, errors={"maker": ["No admitted maker has this slug."]}) from exc
+    try:
+        shop = shops.get(session, data["shop"]) if data.get("shop") else None
+    except NotFound as exc:
+        raise NotFound(exc.detail, errors={"shop": ["No admitted shop has this slug."]}) from exc
     account = Account(
-        email=email, role=data["role"], maker=maker, display_name=data.get("display_name")
+        email=email,
+        role=data["role"],
+        maker=maker,
+        shop=shop,
+        display_name=data.get("display_name"),
     )
     session.add(account)
     ledger.append(
@@ -70,7 +79,12 @@ def create(session: Session, data: dict[str, Any], *, actor: Account | None) -> 
         EventType.ACCOUNT_CREATED,
         actor=actor,
         maker=maker,
-        data={"account": ledger.commitment(session, email), "role": account.role},
+        data={
+            "account": ledger.commitment(session, email),
+            "role": account.role,
+            # A shop's account names its shop (a maker's names its maker as the subject).
+            **({"shop": shop.slug} if shop else {}),
+        },
     )
     return account
 

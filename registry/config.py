@@ -102,6 +102,8 @@ class Defaults:
     LOG_SIGNED_STATE: str | None = None
     #: Entries served at most per page of /api/v1/log/entries and of the audit API.
     LOG_PAGE_MAX = 1000
+    #: Days within which a shop (or maker) may cancel its own sale of a piece (a return).
+    SALE_CANCEL_DAYS = 14
     #: Language of the public pages when the browser asks for neither Russian nor English.
     BABEL_DEFAULT_LOCALE = "ru"
     #: Time zone of the dates the pages show: the three regions' own (UTC+7).

@@ -13,14 +13,25 @@ class AccountIn(Schema):
         validate=[validate.Length(min=1, max=64), validate.Regexp(SLUG)],
         metadata={"description": "Slug of the maker the account works for; makers only"},
     )
+    shop = Untrimmed(
+        validate=[validate.Length(min=1, max=64), validate.Regexp(SLUG)],
+        metadata={"description": "Slug of the shop the account works for; shops only"},
+    )
     display_name = text(200, required=False)
 
     @validates_schema
     def _maker_for_makers_only(self, data, **kwargs):
         if data.get("role") == "maker" and not data.get("maker"):
             raise ValidationError("A maker account needs the maker's slug.", "maker")
-        if data.get("role") in ("inspector", "admin") and data.get("maker"):
+        if data.get("role") in ("inspector", "admin", "shop") and data.get("maker"):
             raise ValidationError("Only maker accounts belong to a maker.", "maker")
+
+    @validates_schema
+    def _shop_for_shops_only(self, data, **kwargs):
+        if data.get("role") == "shop" and not data.get("shop"):
+            raise ValidationError("A shop account needs the shop's slug.", "shop")
+        if data.get("role") != "shop" and data.get("shop"):
+            raise ValidationError("Only shop accounts belong to a shop.", "shop")
 
 
 class AccountOut(Schema):
@@ -28,6 +39,12 @@ class AccountOut(Schema):
     email = fields.String(required=True)
     role = fields.String(required=True)
     maker = fields.String(allow_none=True, required=True, attribute="maker_slug")
+    shop = fields.Function(
+        lambda account: account.shop.slug if account.shop else None,
+        allow_none=True,
+        required=True,
+        metadata={"type": "string"},
+    )
     display_name = fields.String(allow_none=True, required=True)
     created_at = Timestamp(required=True)
 

@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry import accounts, makers
+from registry import accounts, makers, shops
 from registry.edge import database
 from registry.models import Event
 
@@ -74,6 +74,8 @@ class World:
     maker_slug: str
     other_maker_slug: str
     revoked: str
+    shop: str = ""  # a token of world's shop's account
+    shop_slug: str = ""
 
 
 # The accounts that `world` creates, by the caller that uses each one, and their roles.
@@ -82,17 +84,41 @@ EMAILS = {
     "other-maker": "other@test.example",
     "inspector": "inspector@test.example",
     "admin": "admin@test.example",
+    "shop": "shop@test.example",
 }
-ROLES = {"maker": "maker", "other-maker": "maker", "inspector": "inspector", "admin": "admin"}
+ROLES = {
+    "maker": "maker",
+    "other-maker": "maker",
+    "inspector": "inspector",
+    "admin": "admin",
+    "shop": "shop",
+}
+
+
+def shop_data(**overrides) -> dict:
+    n = next(_counter)
+    data = {
+        "slug": f"shop-{n}",
+        "name_ru": f"Ювелирный салон {n}",
+        "name_en": f"Jewellery salon {n}",
+        "kind": "retailer",
+        "region": "RU-KYA",
+        "city": "Красноярск",
+        "address": f"проспект Мира, {n}",
+    }
+    data.update(overrides)
+    return data
 
 
 def world(session: Session) -> World:
     """Accounts of every role with a working token each, and one revoked token."""
 
-    def account(email, role, maker=None):
+    def account(email, role, maker=None, shop=None):
         data = {"email": email, "role": role}
         if maker:
             data["maker"] = maker.slug
+        if shop:
+            data["shop"] = shop.slug
         acc = accounts.create(session, data, actor=None)
         return acc, accounts.issue_token(session, acc, name="test", actor=None)[1]
 
@@ -106,8 +132,10 @@ def world(session: Session) -> World:
         session, inspector_account, name="old", actor=None
     )
     accounts.revoke_token(session, revoked_token.id, actor=inspector_account)
+    store = shops.admit(session, shop_data(), actor=None)
+    _, shop = account("shop@test.example", "shop", shop=store)
     session.commit()
-    return World(admin, maker, other, inspector, one.slug, two.slug, revoked)
+    return World(admin, maker, other, inspector, one.slug, two.slug, revoked, shop, store.slug)
 
 
 def certify(client, world: World, *, assay: dict | None = None, **piece) -> tuple[int, dict]:
@@ -157,7 +185,7 @@ def post_form(client, path: str, data: dict, *, form_page: str | None = None, **
 
 
 # The portals' blueprints: their pages take a signed-in session, not a token.
-PORTALS = ("account", "maker", "inspector", "admin")
+PORTALS = ("account", "maker", "inspector", "admin", "shop")
 _PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # <int:piece_id> -> {piece_id}
 
 

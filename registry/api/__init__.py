@@ -43,6 +43,8 @@ def init_app(app: Flask) -> Api:
         photos,
         pieces,
         qr,
+        sales,
+        shops,
         verification,
         wellknown,
     )
@@ -66,11 +68,13 @@ def init_app(app: Flask) -> Api:
     )
     for module in (
         makers,
+        shops,
         accounts,
         pieces,
         photos,
         certificates,
         qr,
+        sales,
         verification,
         log,
         audit,
