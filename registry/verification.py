@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, true
@@ -27,7 +27,13 @@ from registry.errors import NotFound, Unavailable
 from registry.log import checkpoints, ledger, merkle, proofs, public, tree
 from registry.models import Certificate, Event, Maker, Ownership, Sale, Shop
 from schemas.common import timestamp
-from schemas.standards import CertificateStatus, EventType, RevocationReason
+from schemas.standards import (
+    AlertKind,
+    CertificateStatus,
+    EventType,
+    OwnerReport,
+    RevocationReason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +94,14 @@ _RECORD = db.Prepared(
         Ownership.since.label("owned_since"),
         Ownership.report.label("owner_report"),
         Ownership.reported_at,
-        select(func.count(_sibling.id))
+        select(func.max(_sibling.revoked_at))
         .where(
             _sibling.piece_id == Certificate.piece_id,
             _sibling.status == CertificateStatus.REVOKED,
             _sibling.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN,
         )
         .scalar_subquery()
-        .label("revoked_as_stolen"),
+        .label("revoked_as_stolen_at"),
     )
     .outerjoin(_successor, _successor.supersedes_id == Certificate.id)
     .outerjoin(
@@ -157,7 +163,9 @@ class Record:
     owned_since: datetime | None
     owner_report: str | None
     reported_at: datetime | None
-    revoked_as_stolen: int
+    #: When a certificate of the piece (this one, or the current one) was revoked as
+    #: lost or stolen.
+    revoked_as_stolen_at: datetime | None
 
     @property
     def printed_code(self) -> str:
@@ -171,7 +179,7 @@ class Record:
             owned_since=self.owned_since,
             owner_report=self.owner_report,
             reported_at=self.reported_at,
-            revoked_as_stolen=bool(self.revoked_as_stolen),
+            revoked_as_stolen=self.revoked_as_stolen_at is not None,
         )
 
 
@@ -206,12 +214,54 @@ class Verdict:
     #: that checkpoint does not yet cover it.
     inclusion: public.Inclusion | None = None
 
+    #: The day a copy caution began for the code (registry/scans.py), if it did.
+    copy_since: date | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Whether what the rows say of the piece may be shown: not when the certificate
+        is invalid (its state may be a hand-made one)."""
+        return self.status is not Status.INVALID
+
     @property
     def reported_stolen(self) -> bool:
-        return (
-            self.status is Status.REVOKED
-            and self.certificate.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN
+        """Stolen, by an inspector's revocation of this or the piece's current
+        certificate, or by its owner's report: on every certificate of the piece."""
+        record = self.certificate
+        if self.status is Status.REVOKED and record.revocation_reason == (
+            RevocationReason.PIECE_LOST_OR_STOLEN
+        ):
+            return True
+        return self.trusted and (
+            record.revoked_as_stolen_at is not None or record.owner_report == OwnerReport.STOLEN
         )
+
+    @property
+    def reported_lost(self) -> bool:
+        return self.trusted and self.certificate.owner_report == OwnerReport.LOST
+
+    @property
+    def sold(self) -> bool:
+        return self.trusted and self.certificate.sold_at is not None
+
+    @property
+    def owned(self) -> bool:
+        return self.trusted and self.certificate.owned_since is not None
+
+    def alerts(self) -> list[tuple[AlertKind, date | None]]:
+        """What the verdict warns of beside its status, each with the day it began."""
+        record = self.certificate
+        found: list[tuple[AlertKind, date | None]] = []
+        if self.reported_stolen:
+            since = record.reported_at if record.owner_report == OwnerReport.STOLEN else None
+            since = since or record.revoked_as_stolen_at or record.revoked_at
+            found.append((AlertKind.REPORTED_STOLEN, since.date() if since else None))
+        elif self.reported_lost:
+            lost = record.reported_at
+            found.append((AlertKind.REPORTED_LOST, lost.date() if lost else None))
+        if self.trusted and self.copy_since is not None:
+            found.append((AlertKind.POSSIBLE_COPY, self.copy_since))
+        return found
 
 
 def verify(

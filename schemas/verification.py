@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from schemas.certificates import Revocation
 from schemas.common import Timestamp
+from schemas.standards import AlertKind
 
 VERDICT_STATUSES = ("valid", "revoked", "superseded", "invalid")
 KEY_STATUSES = ("active", "retired", "compromised")
@@ -61,6 +62,38 @@ class VerdictLog(Schema):
     )
 
 
+class SaleShop(Schema):
+    name = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "ru, en"},
+    )
+    city = fields.String(required=True)
+    region = fields.String(required=True, metadata={"description": "ISO 3166-2"})
+
+
+class VerdictSale(Schema):
+    sold_at = Timestamp(required=True)
+    shop = fields.Nested(
+        SaleShop, required=True, metadata={"description": "The shop, or the maker who sold it"}
+    )
+
+
+class VerdictOwnership(Schema):
+    registered = fields.Boolean(required=True)
+    since = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The month ownership was registered (YYYY-MM); nothing else"},
+    )
+
+
+class VerdictAlert(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf([str(k) for k in AlertKind]))
+    since = fields.Date(allow_none=True, required=True)
+
+
 class VerdictOut(Schema):
     status = fields.String(
         required=True,
@@ -97,3 +130,19 @@ class VerdictOut(Schema):
         metadata={"description": "Where the transparency log records the certificate's issue"},
     )
     links = fields.Nested(VerdictLinks, required=True)
+    sale = fields.Nested(
+        VerdictSale,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The piece's standing sale; null when unsold"},
+    )
+    ownership = fields.Nested(VerdictOwnership, required=True)
+    alerts = fields.List(
+        fields.Nested(VerdictAlert),
+        required=True,
+        metadata={
+            "description": "reported_stolen (red: never authentic), reported_lost, and "
+            "possible_copy (the code was checked from many networks); covered by the seal "
+            "every scan checks, but for possible_copy, which the scan counts make"
+        },
+    )

@@ -72,6 +72,18 @@ def _body(verdict: verification.Verdict) -> bytes:
         "revocation": revocation,
         "superseded_by": None if untrusted else certificate.superseded_by,
         "current": None if untrusted else verdict.current_code,
+        "sale": _sale(verdict),
+        "ownership": {
+            "registered": verdict.owned,
+            # The month alone: nothing about the owner is public but that there is one.
+            "since": certificate.owned_since.strftime("%Y-%m")
+            if verdict.owned and certificate.owned_since
+            else None,
+        },
+        "alerts": [
+            {"kind": str(kind), "since": since.isoformat() if since else None}
+            for kind, since in verdict.alerts()
+        ],
         "links": _links(certificate.code),
     }
     if signature.valid:
@@ -81,6 +93,21 @@ def _body(verdict: verification.Verdict) -> bytes:
         payload = json.dumps(verification.payload(verdict)).encode()
     head = json.dumps(document, separators=(",", ":")).encode()
     return head[:-1] + b',"log":' + _log(verdict) + b',"certificate":' + payload + b"}"
+
+
+def _sale(verdict: verification.Verdict) -> dict | None:
+    """The standing sale of the piece: when, and by which shop (or its maker)."""
+    record = verdict.certificate
+    if not verdict.sold or record.sold_at is None:
+        return None
+    return {
+        "sold_at": timestamp(record.sold_at),
+        "shop": {
+            "name": {"ru": record.seller_name_ru, "en": record.seller_name_en},
+            "city": record.seller_city,
+            "region": record.seller_region,
+        },
+    }
 
 
 def _log(verdict: verification.Verdict) -> bytes:

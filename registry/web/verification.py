@@ -11,7 +11,7 @@ from flask_babel import get_locale, gettext
 from registry import codes, numbers, photos, verification, words
 from registry.edge import database, http_cache, i18n, limits, log_signer, problems, signing
 from registry.errors import MalformedCode, MistypedCode, NotFound
-from schemas.standards import RevocationReason
+from schemas.standards import AlertKind, RevocationReason
 
 # Its 429 and a database that cannot answer are pages of its own (registry.edge.problems).
 bp = problems.verification_pages(Blueprint("verification", __name__))
@@ -100,7 +100,25 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         # verdict stands on the signed payload, whose photo hash the link still names.
         photo = None
     status = "stolen" if verdict.reported_stolen else str(verdict.status)
+    record = verdict.certificate
+    alerts = dict(verdict.alerts())
     return {
+        # The banner: red for a theft whatever the certificate's own status.
+        "shown": status,
+        "sale": {
+            "on": day(record.sold_at, locale),
+            "by": record.seller_name_ru if locale == "ru" else record.seller_name_en,
+            "city": record.seller_city,
+        }
+        if verdict.sold and record.sold_at
+        else None,
+        "owned_since": format_date(record.owned_since, "LLLL y", locale=locale)
+        if verdict.owned and record.owned_since
+        else None,
+        "stolen_on": _day_of(alerts.get(AlertKind.REPORTED_STOLEN), locale),
+        "lost": AlertKind.REPORTED_LOST in alerts,
+        "lost_on": _day_of(alerts.get(AlertKind.REPORTED_LOST), locale),
+        "copy_caution": AlertKind.POSSIBLE_COPY in alerts,
         "verdict": verdict,
         "certificate": certificate,
         "payload": payload,
@@ -128,6 +146,10 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         if photo
         else None,
     }
+
+
+def _day_of(value: date | None, locale: str) -> str | None:
+    return _long_date(value, locale) if value else None
 
 
 def day(moment: datetime, locale: str) -> str:
