@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         forms,
         inspector,
         maker,
+        owner,
         public,
         session,
         verification,
@@ -59,7 +60,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda errors: forms.flat(errors).items(), "flat_errors")
     app.add_template_filter(_moment_filter, "moment")
     session.init_app(app)
-    for blueprint in (verification, public, account, maker, inspector, admin):
+    for blueprint in (verification, public, account, maker, inspector, admin, owner):
         app.register_blueprint(blueprint.bp)
 
 

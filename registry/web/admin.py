@@ -7,14 +7,15 @@ office hands it over, and a password must be changed by its owner at the first s
 
 import collections
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
-from registry import accounts, makers
+from registry import accounts, makers, ownership
 from registry.edge import database
 from registry.web import forms, session
 from schemas.accounts import AccountIn, TokenIn
 from schemas.makers import MakerIn
+from schemas.ownership import ResetIn
 from schemas.standards import Role
 
 bp = session.pages(Blueprint("admin", __name__, url_prefix="/admin"))
@@ -110,6 +111,42 @@ def issue_token(account_id: int):
     )
     database.session().commit()
     return _accounts_page(handed=_Handed("token", account, secret), status=201)
+
+
+@bp.get("/ownership/reset")
+@session.portal(Role.ADMIN)
+def owner_reset_form():
+    """Reset a lost owner key, on evidence: the form."""
+    return _owner_reset_page()
+
+
+@bp.post("/ownership/reset")
+@session.portal(Role.ADMIN)
+def owner_reset():
+    """Reset a lost owner key: the owner key stops working, and a claim code for the
+    owner is shown on the answering page once."""
+    try:
+        with forms.refusals(database.session()):
+            data = forms.load(ResetIn(), request.form)
+            issued = ownership.reset(
+                database.session(), data["code"], note=data["note"], actor=g.actor
+            )
+    except forms.Invalid as invalid:
+        return _owner_reset_page(errors=invalid.errors, status=invalid.status)
+    database.session().commit()
+    base = current_app.config["PUBLIC_BASE_URL"]
+    handed = {"code": issued.printed, "url": ownership.claim_address(base, issued.code)}
+    return _owner_reset_page(handed=handed, status=201)
+
+
+def _owner_reset_page(*, errors: dict | None = None, handed: dict | None = None, status=200):
+    html = render_template(
+        "admin/owner_reset.html",
+        errors=errors or {},
+        values=request.form if errors else {},
+        handed=handed,
+    )
+    return html, status
 
 
 _Handed = collections.namedtuple("_Handed", "kind account secret")
