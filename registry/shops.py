@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from registry import makers
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.log import ledger
+from registry.log import events, ledger
 from registry.models import Account, Maker, Shop
 from schemas.common import SLUG
 from schemas.standards import REGIONS, EventType, ShopKind
@@ -59,20 +59,10 @@ def admit(session: Session, data: dict[str, Any], *, actor: Account | None) -> S
         maker=maker,
     )
     session.add(shop)
-    ledger.append(session, EventType.SHOP_ADMITTED, actor=actor, maker=maker, data=admission(shop))
+    ledger.append(
+        session, EventType.SHOP_ADMITTED, actor=actor, maker=maker, data=events.shop_admission(shop)
+    )
     return shop
-
-
-def admission(shop: Shop) -> dict[str, Any]:
-    """What the log records of a shop's admission: all of it is public."""
-    return {
-        "shop": shop.slug,
-        "name": shop.name,
-        "kind": shop.kind,
-        "region": shop.region,
-        "city": shop.city,
-        "address": shop.address,
-    }
 
 
 def described(shop: Shop) -> dict[str, Any]:

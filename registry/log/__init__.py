@@ -69,6 +69,7 @@ Modules
     audit        the inspectors' search of the events, and its CSV export
     check        the local check: outcome, discrepancy kinds, orchestration
     check.tree   the tree recomputed from the entries against the stored one
+    check.after_sale  shops, sales and owners against the entries, replayed per piece
     check.records  the records against what the entries say
     check.checkpoints  signatures, roots and consistency of the stored checkpoints
     remote       the audit of a running registry through its public API

@@ -11,12 +11,24 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from registry.log import ledger
-from registry.models import Account, AssayRecord, Maker
+from registry.models import Account, AssayRecord, Maker, Shop
 
 
 def admission(maker: Maker) -> dict[str, Any]:
     """What the log records of a maker's admission: all of it is public."""
     return {"name": maker.name, "region": maker.region, "city": maker.city, "mark": maker.mark}
+
+
+def shop_admission(shop: Shop) -> dict[str, Any]:
+    """What the log records of a shop's admission: all of it is public."""
+    return {
+        "shop": shop.slug,
+        "name": shop.name,
+        "kind": shop.kind,
+        "region": shop.region,
+        "city": shop.city,
+        "address": shop.address,
+    }
 
 
 def password_digest(session: Session, account: Account, *, like: object = None) -> str | None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 import keys
 from keys import note
+from registry.log.check import after_sale as after_sale_check
 from registry.log.check import checkpoints as checkpoint_check
 from registry.log.check import records as record_check
 from registry.log.check import tree as tree_check
@@ -119,8 +120,15 @@ def check(
     stored = list(session.scalars(select(Checkpoint).order_by(Checkpoint.id)))
     sizes = {c.tree_size for c in stored} | ({trusted.size} if trusted else set())
     records = record_check.Records.start(session, report)
-    roots = tree_check.rebuild(session, head, sizes, report, on_entry=records.collect)
+    after_sale = after_sale_check.AfterSale()
+
+    def collect(row, entry: dict) -> None:
+        records.collect(row, entry)
+        after_sale.collect(row.log_index, entry)
+
+    roots = tree_check.rebuild(session, head, sizes, report, on_entry=collect)
     records.compare(session, head)
+    after_sale.compare(session, head, report)
     if trusted is not None and roots.get(trusted.size) != trusted.root:
         report.add(
             max(min(trusted.size, head) - 1, 0),
