@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 import keys
 from registry import codes
 from registry.errors import InvalidInput
-from registry.models import Certificate, Maker, Photo, Piece
+from registry.models import Certificate, Maker, Photo, Piece, Sale, Shop
 from schemas.standards import REGIONS, CertificateStatus
 
 #: Pieces on one page of a maker's showcase.
@@ -159,6 +159,22 @@ def pieces(
     ]
     next_after = rows[limit - 1].id if len(rows) > limit else None
     return items, next_after
+
+
+def sellers(session: Session, maker: Maker) -> list[Shop]:
+    """Where the maker's pieces are sold: the maker's own shops, and the shops that
+    sold a piece of theirs (a sale that stands), by city then name. One query."""
+    sold_there = (
+        select(Sale.shop_id)
+        .join(Piece, Sale.piece_id == Piece.id)
+        .where(Piece.maker_id == maker.id, Sale.cancelled_at.is_(None), Sale.shop_id.is_not(None))
+    )
+    query = (
+        select(Shop)
+        .where(or_(Shop.maker_id == maker.id, Shop.id.in_(sold_there)))
+        .order_by(Shop.city, Shop.name_en, Shop.id)
+    )
+    return list(session.scalars(query))
 
 
 def _on_show(distrust: Iterable[tuple[str, datetime]]):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from registry import accounts, assays, photos, pieces
+from registry import accounts, assays, photos, pieces, sales
 from registry.edge import database, signing
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -30,6 +30,7 @@ from tests.factories import (
     maker_data,
     piece_data,
     routes,
+    shop_data,
 )
 
 UNAUTHENTICATED = ("anonymous", "malformed", "wrong-scheme", "unknown", "revoked")
@@ -58,6 +59,7 @@ def _authorization(world: World, caller: str) -> dict[str, str]:
         "other-maker": world.other_maker,
         "inspector": world.inspector,
         "admin": world.admin,
+        "shop": world.shop,
     }
     return bearer(tokens[caller])
 
@@ -93,6 +95,23 @@ class Make(Fresh):
     def account_id(self, caller: str) -> int:
         with self.app.app_context():
             return self._account(database.session(), caller).id
+
+    def sold(self, seller: str) -> str:
+        """The code of a new certificate whose piece `seller` (shop or maker) sold."""
+        code = self.certificate()
+        with self.app.app_context():
+            session = database.session()
+            sales.record(session, code, self._account(session, seller))
+            session.commit()
+        return code
+
+
+def _sale_to_cancel(world: World, make: Make, caller: str) -> tuple[str, dict]:
+    # Each seller cancels a sale of its own; the other maker aims at the maker's.
+    seller = caller if caller in ("shop", "maker") else "shop"
+    if caller == "other-maker":
+        seller = "maker"
+    return f"/api/v1/certificates/{make.sold(seller)}/sale/cancel", {}
 
 
 @pytest.fixture
@@ -183,13 +202,15 @@ MAKER_OR_INSPECTOR = frozenset({"maker", "inspector"})
 INSPECTOR = frozenset({"inspector"})
 ADMIN = frozenset({"admin"})
 INSPECTOR_OR_ADMIN = frozenset({"inspector", "admin"})
-ANYONE = frozenset({"maker", "inspector", "admin"})
+ANYONE = frozenset({"maker", "inspector", "admin", "shop"})
+SHOP_OR_MAKER = frozenset({"shop", "maker"})
 
 ENDPOINTS = [
     # Public.
     Endpoint("GET", "/api/v1/openapi.json", None, 200, _at("/api/v1/openapi.json")),
     Endpoint("GET", "/.well-known/jwks.json", None, 200, _at("/.well-known/jwks.json")),
     Endpoint("GET", "/api/v1/makers", None, 200, _at("/api/v1/makers")),
+    Endpoint("GET", "/api/v1/shops", None, 200, _at("/api/v1/shops")),
     Endpoint("GET", "/api/v1/log/checkpoint", None, 200, _at("/api/v1/log/checkpoint")),
     Endpoint("GET", "/api/v1/log/entries", None, 200, _at("/api/v1/log/entries")),
     Endpoint(
@@ -351,7 +372,34 @@ ENDPOINTS = [
         ),
         writes=True,
     ),
+    # Shops, and makers for their own pieces.
+    Endpoint(
+        "POST",
+        "/api/v1/certificates/{code}/sale",
+        SHOP_OR_MAKER,
+        201,
+        lambda world, make, caller: (f"/api/v1/certificates/{make.certificate()}/sale", {}),
+        hidden=frozenset({"other-maker"}),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/certificates/{code}/sale/cancel",
+        SHOP_OR_MAKER,
+        200,
+        _sale_to_cancel,
+        hidden=frozenset({"other-maker"}),
+        writes=True,
+    ),
     # The brand office.
+    Endpoint(
+        "POST",
+        "/api/v1/shops",
+        ADMIN,
+        201,
+        lambda world, make, caller: ("/api/v1/shops", {"json": shop_data()}),
+        writes=True,
+    ),
     Endpoint(
         "POST",
         "/api/v1/makers",

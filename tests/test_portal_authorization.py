@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from flask import Flask
 
-from registry import accounts, assays, pieces
+from registry import accounts, assays, pieces, sales
 from registry.edge import database, signing
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -34,6 +34,7 @@ from tests.factories import (
     maker_data,
     piece_data,
     routes,
+    shop_data,
     sign_in,
     with_passwords,
 )
@@ -45,6 +46,7 @@ HOMES = {
     "other-maker": "/maker/",
     "inspector": "/inspector/",
     "admin": "/admin/makers",
+    "shop": "/shop/",
 }
 
 _numbers = itertools.count(1)
@@ -97,6 +99,16 @@ class Make(Fresh):
                 code = assay.certificate.code
             session.commit()
             return Made(piece.id, reference, title, code)
+
+    def sold(self) -> str:
+        """The code of a new certificate whose piece world's shop sold."""
+        code = self.piece(certified=True).code
+        assert code is not None
+        with self.app.app_context():
+            session = database.session()
+            sales.record(session, code, self._account(session, "shop"))
+            session.commit()
+        return code
 
     def account_id(self) -> int:
         """A new inspector's account, for the brand office to act on."""
@@ -211,7 +223,8 @@ def _new_piece_form() -> dict:
 MAKER = frozenset({"maker"})
 INSPECTOR = frozenset({"inspector"})
 ADMIN = frozenset({"admin"})
-SIGNED_IN = frozenset({"maker", "inspector", "admin"})
+SIGNED_IN = frozenset({"maker", "inspector", "admin", "shop"})
+SHOP = frozenset({"shop"})
 OTHER = frozenset({"other-maker"})
 
 PAGES = [
@@ -345,8 +358,37 @@ PAGES = [
     Page("GET", "/inspector/audit", INSPECTOR, 200, _at("/inspector/audit")),
     Page("GET", "/inspector/audit/export.csv", INSPECTOR, 200, _at("/inspector/audit/export.csv")),
     Page("GET", "/inspector/log", INSPECTOR, 200, _at("/inspector/log")),
+    # The shops' portal: their own sales.
+    Page("GET", "/shop/", SHOP, 200, _at("/shop/")),
+    Page(
+        "POST",
+        "/shop/sales",
+        SHOP,
+        201,
+        lambda world, make, caller: Call(
+            "/shop/sales", {"code": make.piece(certified=True).code.lower()}
+        ),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/shop/sales/{code}/cancel",
+        SHOP,
+        303,
+        lambda world, make, caller: Call(f"/shop/sales/{make.sold()}/cancel", {}, lands="/shop/"),
+        writes=True,
+    ),
     # The brand office's portal.
     Page("GET", "/admin/makers", ADMIN, 200, _at("/admin/makers")),
+    Page("GET", "/admin/shops", ADMIN, 200, _at("/admin/shops")),
+    Page(
+        "POST",
+        "/admin/shops",
+        ADMIN,
+        302,
+        lambda world, make, caller: Call("/admin/shops", shop_data(), lands="/admin/shops"),
+        writes=True,
+    ),
     Page(
         "POST",
         "/admin/makers",

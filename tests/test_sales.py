@@ -331,3 +331,13 @@ def _shop_token(client, world) -> str:
     )
     assert token.status_code == 201, token.json
     return token.json["token"]
+
+
+def test_the_answer_with_the_claim_code_is_never_cached(client, world):
+    _, certificate = factories.certify(client, world)
+
+    sold = _sell(client, certificate["code"], world.shop)
+
+    assert sold.status_code == 201
+    assert "no-store" in sold.headers.get("Cache-Control", "")
+    assert sold.headers.get("Referrer-Policy") == "no-referrer"

@@ -15,6 +15,9 @@ from schemas.standards import Role
 
 bp = Blueprint("sales", __name__, url_prefix="/api/v1", description="Sales")
 
+# The claim code is for the seller's eyes (and the buyer's slip) only: no cache keeps it.
+_PRIVATE = {"Cache-Control": "no-store"}
+
 
 def window() -> timedelta:
     """How long a seller may cancel a sale: REGISTRY_SALE_CANCEL_DAYS."""
@@ -52,14 +55,20 @@ def record(code):
     recorded = sales.record(database.session(), code, g.actor)
     database.session().commit()
     pdf = slip_of(recorded, printing)
-    return {
-        "code": recorded.certificate.printed_code,
-        "sold_at": recorded.sale.sold_at,
-        "shop": sales.sold_by(recorded.sale),
-        "claim_code": recorded.printed_claim_code,
-        "claim_url": slips.claim_url(current_app.config["PUBLIC_BASE_URL"], recorded.claim_code),
-        "slip": base64.b64encode(pdf).decode("ascii"),
-    }
+    return (
+        {
+            "code": recorded.certificate.printed_code,
+            "sold_at": recorded.sale.sold_at,
+            "shop": sales.sold_by(recorded.sale),
+            "claim_code": recorded.printed_claim_code,
+            "claim_url": slips.claim_url(
+                current_app.config["PUBLIC_BASE_URL"], recorded.claim_code
+            ),
+            "slip": base64.b64encode(pdf).decode("ascii"),
+        },
+        201,
+        _PRIVATE,
+    )
 
 
 @bp.post("/certificates/<code>/sale/cancel")

@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
         owner,
         public,
         session,
+        shop,
         verification,
     )
 
@@ -60,7 +61,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda errors: forms.flat(errors).items(), "flat_errors")
     app.add_template_filter(_moment_filter, "moment")
     session.init_app(app)
-    for blueprint in (verification, public, account, maker, inspector, admin, owner):
+    for blueprint in (verification, public, account, maker, inspector, admin, owner, shop):
         app.register_blueprint(blueprint.bp)
 
 

@@ -10,12 +10,13 @@ import collections
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
-from registry import accounts, makers, ownership
+from registry import accounts, makers, ownership, shops
 from registry.edge import database
 from registry.web import forms, session
 from schemas.accounts import AccountIn, TokenIn
 from schemas.makers import MakerIn
 from schemas.ownership import ResetIn
+from schemas.shops import ShopIn
 from schemas.standards import Role
 
 bp = session.pages(Blueprint("admin", __name__, url_prefix="/admin"))
@@ -50,6 +51,44 @@ def _makers_page(*, errors: dict | None = None, status: int = 200):
     counts = collections.Counter(a.maker_id for a in accounts.listing(session_) if a.maker_id)
     html = render_template(
         "admin/makers.html",
+        makers=makers.directory(session_),
+        counts=counts,
+        errors=errors or {},
+        values=request.form if errors else {},
+    )
+    return html, status
+
+
+@bp.get("/shops", endpoint="shops")
+@session.portal(Role.ADMIN)
+def shop_list():
+    """The shops admitted to the brand, and the form to admit another."""
+    return _shops_page()
+
+
+@bp.post("/shops")
+@session.portal(Role.ADMIN)
+def admit_shop():
+    """Admit a shop: the Jewellery Centre, a maker's own shop, an authorised retailer."""
+    try:
+        with forms.refusals(database.session()):
+            shop = shops.admit(
+                database.session(), forms.load(ShopIn(), request.form), actor=g.actor
+            )
+    except forms.Invalid as invalid:
+        return _shops_page(errors=invalid.errors, status=invalid.status)
+    database.session().commit()
+    name = shop.name_en if _english() else shop.name_ru
+    flash(gettext("%(name)s is admitted to the brand.", name=name))
+    return redirect(url_for("admin.shops"))
+
+
+def _shops_page(*, errors: dict | None = None, status: int = 200):
+    session_ = database.session()
+    counts = collections.Counter(a.shop_id for a in accounts.listing(session_) if a.shop_id)
+    html = render_template(
+        "admin/shops.html",
+        shops=shops.directory(session_),
         makers=makers.directory(session_),
         counts=counts,
         errors=errors or {},
@@ -165,6 +204,7 @@ def _accounts_page(
         "admin/accounts.html",
         accounts=accounts.listing(session_),
         makers=makers.directory(session_),
+        shops=shops.directory(session_),
         errors=errors or {},
         values=request.form if errors else {},
         handed=handed,

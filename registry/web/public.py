@@ -65,6 +65,7 @@ def maker(slug: str):
         maker=found,
         items=items,
         total=showcase.on_show(database.session(), found, distrust=distrust),
+        sellers=showcase.sellers(database.session(), found),
         next_after=next_after,
         paged=after is not None,
     )

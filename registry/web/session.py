@@ -245,7 +245,11 @@ def browser(user_agent: str | None) -> str:
 
 def home_of(account: Account) -> str:
     """Where an account lands after signing in."""
-    homes: dict[str, str] = {Role.MAKER: "maker.dashboard", Role.INSPECTOR: "inspector.queue"}
+    homes: dict[str, str] = {
+        Role.MAKER: "maker.dashboard",
+        Role.INSPECTOR: "inspector.queue",
+        Role.SHOP: "shop.home",
+    }
     return url_for(homes.get(account.role, "admin.makers"))
 
 
