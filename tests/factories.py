@@ -185,7 +185,7 @@ def post_form(client, path: str, data: dict, *, form_page: str | None = None, **
 
 
 # The portals' blueprints: their pages take a signed-in session, not a token.
-PORTALS = ("account", "maker", "inspector", "admin", "shop")
+PORTALS = ("account", "maker", "inspector", "admin", "shop", "owner")
 _PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # <int:piece_id> -> {piece_id}
 
 

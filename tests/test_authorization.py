@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from registry import accounts, assays, photos, pieces, sales
+from registry import accounts, assays, photos, pieces, reports, sales
 from registry.edge import database, signing
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -25,6 +25,7 @@ from tests.factories import (
     World,
     assay_data,
     bearer,
+    csrf_token,
     events,
     jpeg,
     maker_data,
@@ -115,8 +116,10 @@ def _sale_to_cancel(world: World, make: Make, caller: str) -> tuple[str, dict]:
 
 
 @pytest.fixture
-def make(app, world) -> Make:
-    return Make(app)
+def make(app, world, client) -> Make:
+    made = Make(app)
+    made.client = client  # type: ignore[attr-defined]  # a form's CSRF token is of its session
+    return made
 
 
 Request = Callable[[World, Make, str], tuple[str, dict]]
@@ -197,6 +200,29 @@ def _certified_photo(make: Make) -> str:
     return sha256
 
 
+def _report_json(world: World, make: Make, caller: str) -> tuple[str, dict]:
+    # Every caller sends one: above REPORT_RATE_LIMIT's default, which tests/test_reports.py holds.
+    make.app.config["REPORT_RATE_LIMIT"] = "1000 per hour"
+    return "/api/v1/reports", {"json": {"kind": "suspected_fake", "code": make.certificate()}}
+
+
+def _report_form(world: World, make: Make, caller: str) -> tuple[str, dict]:
+    make.app.config["REPORT_RATE_LIMIT"] = "1000 per hour"
+    code = make.certificate()
+    token = csrf_token(make.client, f"/report?code={code}")  # type: ignore[attr-defined]
+    form = {"csrf_token": token, "kind": "copied_tag", "code": code, "city": "Кызыл"}
+    return f"/report?code={code}", {"data": form}
+
+
+def _open_report(make: Make) -> int:
+    """A new open report, with a photo (reports write no log entries)."""
+    with make.app.app_context():
+        session = database.session()
+        report = reports.submit(session, kind="other", code_text="YS-ANY", photo=jpeg())
+        session.commit()
+        return report.id
+
+
 MAKER = frozenset({"maker"})
 MAKER_OR_INSPECTOR = frozenset({"maker", "inspector"})
 INSPECTOR = frozenset({"inspector"})
@@ -275,6 +301,21 @@ ENDPOINTS = [
             {},
         ),
     ),
+    # Buyers' reports: anyone sends one; the brand office and inspectors work through them.
+    Endpoint("POST", "/api/v1/reports", None, 202, _report_json),
+    Endpoint("GET", "/api/v1/reports", INSPECTOR_OR_ADMIN, 200, _at("/api/v1/reports")),
+    Endpoint(
+        "POST",
+        "/api/v1/reports/{report_id}/handle",
+        INSPECTOR_OR_ADMIN,
+        200,
+        lambda world, make, caller: (
+            f"/api/v1/reports/{_open_report(make)}/handle",
+            {"json": {"note": "Checked."}},
+        ),
+    ),
+    Endpoint("GET", "/report", None, 200, _at("/report?code=YS-0000-0000-000-000")),
+    Endpoint("POST", "/report", None, 201, _report_form),
     # The public pages.
     Endpoint("GET", "/", None, 200, _at("/")),
     Endpoint("GET", "/makers", None, 200, _at("/makers")),

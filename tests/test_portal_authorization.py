@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from flask import Flask
 
-from registry import accounts, assays, pieces, sales
+from registry import accounts, assays, pieces, reports, sales
 from registry.edge import database, signing
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -220,6 +220,20 @@ def _new_piece_form() -> dict:
     return data
 
 
+def _report(make: Make) -> int:
+    """A new open buyer's report, with a photo (reports write no log entries)."""
+    with make.app.app_context():
+        session = database.session()
+        report = reports.submit(session, kind="other", code_text="YS-ANY", photo=jpeg())
+        session.commit()
+        return report.id
+
+
+def _on_report(template: str, *, form: dict | None = None) -> Request:
+    """A request on a new buyer's report: `template` names it by {id}."""
+    return lambda world, make, caller: Call(template.format(id=_report(make)), form)
+
+
 MAKER = frozenset({"maker"})
 INSPECTOR = frozenset({"inspector"})
 ADMIN = frozenset({"admin"})
@@ -376,6 +390,70 @@ PAGES = [
         SHOP,
         303,
         lambda world, make, caller: Call(f"/shop/sales/{make.sold()}/cancel", {}, lands="/shop/"),
+        writes=True,
+    ),
+    # Buyers' reports: the queue of the brand office's and the inspectors' portals.
+    *(
+        page
+        for portal, roles in (("admin", frozenset({"admin"})), ("inspector", INSPECTOR))
+        for page in (
+            Page("GET", f"/{portal}/reports", roles, 200, _at(f"/{portal}/reports")),
+            Page(
+                "POST",
+                f"/{portal}/reports/{{report_id}}/handle",
+                roles,
+                303,
+                _on_report(f"/{portal}/reports/{{id}}/handle", form={"note": "Checked."}),
+            ),
+            Page(
+                "GET",
+                f"/{portal}/reports/{{report_id}}/photo.jpg",
+                roles,
+                200,
+                _on_report(f"/{portal}/reports/{{id}}/photo.jpg"),
+            ),
+        )
+    ),
+    # Owners' pages: public; the owner key travels in the form, never in the address.
+    Page(
+        "GET",
+        "/own/claim",
+        None,
+        200,
+        lambda world, make, caller: Call(f"/own/claim?code={_claim_code(make)[1]}"),
+    ),
+    Page(
+        "POST",
+        "/own/claim",
+        None,
+        201,
+        lambda world, make, caller: Call("/own/claim", {"claim_code": _claim_code(make)[1]}),
+        writes=True,
+    ),
+    Page("GET", "/own", None, 200, _at("/own")),
+    Page(
+        "POST",
+        "/own",
+        None,
+        200,
+        lambda world, make, caller: Call("/own", {"owner_key": _owner_key(make)}),
+    ),
+    Page(
+        "POST",
+        "/own/report",
+        None,
+        200,
+        lambda world, make, caller: Call(
+            "/own/report", {"owner_key": _owner_key(make), "kind": "lost"}
+        ),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/own/handover",
+        None,
+        201,
+        lambda world, make, caller: Call("/own/handover", {"owner_key": _owner_key(make)}),
         writes=True,
     ),
     # The brand office's portal.
