@@ -7,6 +7,7 @@ request is otherwise valid, so its status says only whether the caller was let i
 """
 
 import itertools
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from registry import accounts, assays, photos, pieces, reports, sales
+from registry import accounts, assays, ownership, photos, pieces, reports, sales
 from registry.edge import database, signing
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -113,6 +114,26 @@ def _sale_to_cancel(world: World, make: Make, caller: str) -> tuple[str, dict]:
     if caller == "other-maker":
         seller = "maker"
     return f"/api/v1/certificates/{make.sold(seller)}/sale/cancel", {}
+
+
+def _sold(make: Make) -> tuple[str, str]:
+    """A new certificate whose piece its maker sold: its code, and the slip's claim code."""
+    code = make.certificate()
+    with make.app.app_context():
+        session = database.session()
+        recorded = sales.record(session, code, accounts.by_email(session, EMAILS["maker"]))
+        session.commit()
+        return code, recorded.claim_code
+
+
+def _owner_key(make: Make) -> str:
+    """The owner key of a new sold piece, claimed."""
+    _code, claim_code = _sold(make)
+    with make.app.app_context():
+        session = database.session()
+        claimed = ownership.claim(session, claim_code)
+        session.commit()
+        return claimed.owner_key
 
 
 @pytest.fixture
@@ -479,6 +500,51 @@ ENDPOINTS = [
         ),
         writes=True,
     ),
+    # Owners: public, their owner key (or the slip's claim code) in the body.
+    Endpoint(
+        "POST",
+        "/api/v1/ownership/claim",
+        None,
+        201,
+        lambda world, make, caller: (
+            "/api/v1/ownership/claim",
+            {"json": {"claim_code": _sold(make)[1]}},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/ownership/report",
+        None,
+        200,
+        lambda world, make, caller: (
+            "/api/v1/ownership/report",
+            {"json": {"owner_key": _owner_key(make), "kind": "stolen"}},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/ownership/handover",
+        None,
+        201,
+        lambda world, make, caller: (
+            "/api/v1/ownership/handover",
+            {"json": {"owner_key": _owner_key(make)}},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/ownership/reset",
+        ADMIN,
+        201,
+        lambda world, make, caller: (
+            "/api/v1/ownership/reset",
+            {"json": {"code": _sold(make)[0], "note": "The sale slip, shown at the office."}},
+        ),
+        writes=True,
+    ),
     # The inspectors' audit.
     Endpoint("GET", "/api/v1/audit/events", INSPECTOR, 200, _at("/api/v1/audit/events")),
     Endpoint("GET", "/api/v1/audit/export.csv", INSPECTOR, 200, _at("/api/v1/audit/export.csv")),
@@ -715,3 +781,44 @@ def test_another_makers_piece_is_answered_as_one_that_does_not_exist(
     # The piece and its photo are as they were.
     own = client.get(f"/api/v1/pieces/{theirs}", headers=bearer(world.maker))
     assert own.status_code == 200 and own.json["photo"] is not None
+
+
+# Every route an owner key opens: the pages' and the API's.
+_OWNER_KEY_ROUTES = [
+    ("/api/v1/ownership/report", {"kind": "stolen"}),
+    ("/api/v1/ownership/handover", {}),
+    ("/own", {}),
+    ("/own/report", {"kind": "stolen"}),
+    ("/own/handover", {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"), _OWNER_KEY_ROUTES, ids=[p for p, _ in _OWNER_KEY_ROUTES]
+)
+def test_an_owner_key_never_issued_or_ended_opens_nothing(app, client, world, make, path, extra):
+    """A key never issued and one that ended (the next owner claimed) are answered alike,
+    whoever sends them (a token opens nothing here), and nothing is written."""
+    ended = _owner_key(make)
+    with app.app_context():
+        session = database.session()
+        issued = ownership.handover(session, ended)
+        session.commit()
+        ownership.claim(session, issued.code)
+        session.commit()
+    answers = []
+    for key in (ended, "k" * 32):
+        before = events(app)
+        if path.startswith("/api/"):
+            response = client.post(
+                path, json={"owner_key": key, **extra}, headers=bearer(world.admin)
+            )
+            detail = response.json["detail"]
+        else:
+            token = csrf_token(client, "/own")
+            response = client.post(path, data={"owner_key": key, "csrf_token": token, **extra})
+            detail = re.search(r'class="error" id="key-error">([^<]+)<', response.text).group(1)
+        assert response.status_code == 404, response.get_data(as_text=True)[:300]
+        assert events(app) == before
+        answers.append(detail)
+    assert answers[0] == answers[1] == "This owner key is not, or no longer, valid."

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from flask import Flask
 
-from registry import accounts, assays, pieces, reports, sales
+from registry import accounts, assays, ownership, pieces, reports, sales
 from registry.edge import database, signing
 from schemas.assays import AssayIn
 from schemas.pieces import PieceIn
@@ -118,6 +118,26 @@ class Make(Fresh):
             account = accounts.create(session, {"email": email, "role": "inspector"}, actor=None)
             session.commit()
             return account.id
+
+
+def _claim_code(make: Make) -> tuple[str, str]:
+    """A new certificate whose piece its maker sold: its code, and the slip's claim code."""
+    code = make.piece(certified=True).code
+    assert code is not None
+    with make.app.app_context():
+        session = database.session()
+        recorded = sales.record(session, code, accounts.by_email(session, EMAILS["maker"]))
+        session.commit()
+        return code, recorded.claim_code
+
+
+def _owner_key(make: Make) -> str:
+    """The owner key of a new sold piece, claimed."""
+    with make.app.app_context():
+        session = database.session()
+        claimed = ownership.claim(session, _claim_code(make)[1])
+        session.commit()
+        return claimed.owner_key
 
 
 @pytest.fixture
@@ -501,6 +521,18 @@ PAGES = [
         201,
         lambda world, make, caller: Call(
             f"/admin/accounts/{make.account_id()}/tokens", {"name": "workshop"}
+        ),
+        writes=True,
+    ),
+    Page("GET", "/admin/ownership/reset", ADMIN, 200, _at("/admin/ownership/reset")),
+    Page(
+        "POST",
+        "/admin/ownership/reset",
+        ADMIN,
+        201,
+        lambda world, make, caller: Call(
+            "/admin/ownership/reset",
+            {"code": _claim_code(make)[0], "note": "The sale slip, shown at the office."},
         ),
         writes=True,
     ),
