@@ -268,8 +268,3 @@ def _already_used() -> Conflict:
         "This claim code has already been used: each code works once.",
         errors={"claim_code": ["Already used."]},
     )
-
-
-def claim_address(base_url: str, code: str) -> str:
-    """Where a claim code is claimed: what a slip's QR code and a hand-over page carry."""
-    return f"{base_url.rstrip('/')}/own/claim?code={claims.printed(code)}"

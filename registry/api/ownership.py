@@ -9,7 +9,7 @@ Referrer-Policy: no-referrer on every response).
 from flask import current_app, g
 from flask_smorest import Blueprint
 
-from registry import claims, ownership
+from registry import claims, ownership, slips
 from registry.api.common import guarded, json_body
 from registry.edge import database, limits
 from schemas.ownership import (
@@ -105,5 +105,5 @@ def _view(owned, piece, *, owner_key: str | None = None) -> dict:
 def _code(issued: claims.Issued) -> dict:
     return {
         "claim_code": issued.printed,
-        "claim_url": ownership.claim_address(current_app.config["PUBLIC_BASE_URL"], issued.code),
+        "claim_url": slips.claim_url(current_app.config["PUBLIC_BASE_URL"], issued.code),
     }

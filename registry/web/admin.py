@@ -10,7 +10,7 @@ import collections
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
-from registry import accounts, makers, ownership, shops
+from registry import accounts, makers, ownership, shops, slips
 from registry.edge import database
 from registry.web import forms, session
 from schemas.accounts import AccountIn, TokenIn
@@ -174,7 +174,7 @@ def owner_reset():
         return _owner_reset_page(errors=invalid.errors, status=invalid.status)
     database.session().commit()
     base = current_app.config["PUBLIC_BASE_URL"]
-    handed = {"code": issued.printed, "url": ownership.claim_address(base, issued.code)}
+    handed = {"code": issued.printed, "url": slips.claim_url(base, issued.code)}
     return _owner_reset_page(handed=handed, status=201)
 
 

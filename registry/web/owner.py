@@ -16,7 +16,7 @@ from babel.dates import format_date
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale, gettext
 
-from registry import ownership
+from registry import ownership, slips
 from registry.edge import database, http_cache, limits
 from registry.errors import RegistryError
 from registry.models import Ownership, Piece
@@ -113,7 +113,7 @@ def handover():
     html = render_template(
         "owner/handover.html",
         claim_code=issued.printed,
-        claim_url=ownership.claim_address(base, issued.code),
+        claim_url=slips.claim_url(base, issued.code),
     )
     return _private((html, 201))
 
@@ -136,8 +136,8 @@ def _refused(key: str, error: RegistryError):
     again, saying why."""
     try:
         owned = ownership.owned(database.session(), key)
-    except RegistryError as refusal:
-        return _refused_key(refusal)
+    except RegistryError as gone:
+        return _refused_key(gone)
     # English pages say the service's whole explanation, others its translated words.
     messages = forms.refused(error).errors
     texts = messages.get("_schema") or [m for field in messages.values() for m in field]
