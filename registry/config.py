@@ -104,6 +104,18 @@ class Defaults:
     LOG_PAGE_MAX = 1000
     #: Days within which a shop (or maker) may cancel its own sale of a piece (a return).
     SALE_CANCEL_DAYS = 14
+    #: Buyers' reports (the form at /report and POST /api/v1/reports) per client, on top
+    #: of the public allowance: a person reports a few pieces, not a hundred.
+    REPORT_RATE_LIMIT = "10 per hour"
+    #: Largest report accepted, in bytes: above MAX_CONTENT_LENGTH, so that a report with
+    #: a photo too large is still read, and the form shown again with what was typed (the
+    #: photo itself is held to PHOTO_MAX_BYTES; nothing beyond that is kept in memory).
+    REPORT_MAX_BODY = 32 * 1024 * 1024
+    #: The brand office, as every verdict page gives it (the address in both languages).
+    CONTACT_PHONE = "+7 391 200-20-20"
+    CONTACT_EMAIL = "office@yenisey-siberia.example"
+    CONTACT_ADDRESS = "Красноярск, проспект Мира, 10, офис 5"
+    CONTACT_ADDRESS_EN = "Office 5, 10 Prospekt Mira, Krasnoyarsk"
     #: Language of the public pages when the browser asks for neither Russian nor English.
     BABEL_DEFAULT_LOCALE = "ru"
     #: Time zone of the dates the pages show: the three regions' own (UTC+7).
@@ -143,6 +155,11 @@ _TEXT_SETTINGS = (
     "LOGIN_RATE_LIMIT_CLIENT",
     "CARD_FONT",
     "CARD_FONT_BOLD",
+    "REPORT_RATE_LIMIT",
+    "CONTACT_PHONE",
+    "CONTACT_EMAIL",
+    "CONTACT_ADDRESS",
+    "CONTACT_ADDRESS_EN",
 )
 
 

@@ -101,6 +101,14 @@ def attach(
     return photo
 
 
+def cleaned(data: bytes, limits: Limits = Limits()) -> bytes:
+    """A photo sent by anyone else (a buyer's report) as it may be kept: checked and
+    encoded again exactly as a piece's photo is, a plain JPEG without its metadata (no
+    GPS position of the buyer's phone). Raises PayloadTooLarge and InvalidInput (naming
+    `photo`) as `attach` does."""
+    return _encode(data, limits).data
+
+
 def remove(session: Session, piece_id: int, *, actor: Account) -> Piece:
     """Remove the photo of one of the actor's pieces.
 

@@ -66,6 +66,21 @@ def public(view: Callable) -> Callable:
 _PUBLIC_VIEWS: set[Callable] = set()
 
 
+def spend(setting: str, *, scope: str) -> None:
+    """Count one request of this client against the allowance the setting `setting` names,
+    kept apart from the public one under `scope` (a tighter limit on one kind of write, such
+    as buyers' reports); raise TooManyRequests (429, with Retry-After) once it is spent."""
+    config = current_app.config
+    address = request.remote_addr
+    if not config["RATELIMIT_ENABLED"] or not address:
+        return
+    counter: Counter = current_app.extensions["registry.limiter"]
+    wait = counter.hit(_allowance(config[setting]), address, scope=scope)
+    if wait is not None:
+        g.registry_retry_after = wait
+        raise TooManyRequests("This client has sent too many of these; wait and try again.")
+
+
 def _is_public(view: Callable | None) -> bool:
     while view is not None:
         if view in _PUBLIC_VIEWS:
@@ -133,6 +148,7 @@ def init_app(app: Flask) -> Counter:
         "LOGIN_RATE_LIMIT_ACCOUNT",
         "LOGIN_RATE_LIMIT_ACCOUNT_CLIENT",
         "LOGIN_RATE_LIMIT_CLIENT",
+        "REPORT_RATE_LIMIT",
     ):
         try:
             _allowance(app.config[setting])

@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
         maker,
         owner,
         public,
+        reports,
         session,
         shop,
         verification,
@@ -61,7 +62,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda errors: forms.flat(errors).items(), "flat_errors")
     app.add_template_filter(_moment_filter, "moment")
     session.init_app(app)
-    for blueprint in (verification, public, account, maker, inspector, admin, owner, shop):
+    for blueprint in (verification, public, account, maker, inspector, admin, owner, reports, shop):
         app.register_blueprint(blueprint.bp)
 
 

@@ -13,6 +13,7 @@ from flask_babel import get_locale, gettext
 from registry import accounts, makers, ownership, shops, slips
 from registry.edge import database
 from registry.web import forms, session
+from registry.web import reports as report_pages
 from schemas.accounts import AccountIn, TokenIn
 from schemas.makers import MakerIn
 from schemas.ownership import ResetIn
@@ -20,6 +21,8 @@ from schemas.shops import ShopIn
 from schemas.standards import Role
 
 bp = session.pages(Blueprint("admin", __name__, url_prefix="/admin"))
+# Buyers' reports: the queue, shared with the inspectors' portal.
+report_pages.queue_pages(bp, Role.ADMIN)
 
 
 @bp.get("/makers", endpoint="makers")

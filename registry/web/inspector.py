@@ -26,6 +26,7 @@ from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.log import audit, checkpoints
 from registry.models import Piece
 from registry.web import forms, session
+from registry.web import reports as report_pages
 from schemas.assays import AssayIn
 from schemas.audit import AuditArgs
 from schemas.certificates import RevokeIn
@@ -33,6 +34,8 @@ from schemas.common import MAX_ID
 from schemas.standards import AssayResult, PieceStatus, Role
 
 bp = session.pages(Blueprint("inspector", __name__, url_prefix="/inspector"))
+# Buyers' reports: the queue, shared with the brand office's portal.
+report_pages.queue_pages(bp, Role.INSPECTOR)
 
 _PAGE = 50
 _SEARCH_MAX = 200
