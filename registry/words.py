@@ -260,6 +260,10 @@ FORM_MESSAGES = (
     N_("Unknown encoding."),
     N_("Wrong password."),
     N_("Wrong text encoding."),
+    N_("A shop account needs the shop's slug."),
+    N_("Only shop accounts belong to a shop."),
+    N_("No admitted shop has this slug."),
+    N_("Required for a maker's own shop, and only for one."),
 )
 
 

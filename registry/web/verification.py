@@ -11,6 +11,7 @@ from flask_babel import get_locale, gettext
 from registry import codes, numbers, photos, verification, words
 from registry.edge import database, http_cache, i18n, limits, log_signer, problems, signing
 from registry.errors import MalformedCode, MistypedCode, NotFound
+from registry.web import owner
 from schemas.standards import AlertKind, RevocationReason
 
 # Its 429 and a database that cannot answer are pages of its own (registry.edge.problems).
@@ -112,7 +113,7 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         }
         if verdict.sold and record.sold_at
         else None,
-        "owned_since": format_date(record.owned_since, "LLLL y", locale=locale)
+        "owned_since": owner.month(record.owned_since, locale)
         if verdict.owned and record.owned_since
         else None,
         "stolen_on": _day_of(alerts.get(AlertKind.REPORTED_STOLEN), locale),
