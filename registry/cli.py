@@ -545,7 +545,11 @@ def serve(port: int, host: str, workers: int, front: bool) -> None:
     config.load_environment(settings)
     state = registry_front.private_state()
     front_settings = registry_front.Front(
-        host=host, port=port, max_body=int(settings["MAX_CONTENT_LENGTH"]), state=state
+        host=host,
+        port=port,
+        max_body=int(settings["MAX_CONTENT_LENGTH"]),
+        state=state,
+        report_max_body=int(settings["REPORT_MAX_BODY"]),
     )
     try:
         status = registry_front.serve(front_settings, argv, env=env, nginx=nginx)

@@ -65,6 +65,10 @@ class Front:
     max_body: int
     #: Private directory: nginx's configuration, temporary files, gunicorn's socket.
     state: Path
+    #: The largest body of a buyer's report form (REPORT_MAX_BODY): the application reads
+    #: it whole so that a photo over its limit gets the form back with what was typed,
+    #: not nginx's bare refusal. Every other route keeps `max_body`.
+    report_max_body: int = 0
 
     @property
     def socket(self) -> Path:
@@ -106,6 +110,7 @@ def configuration(front: Front) -> str:
         for code, (status, title, detail) in _FRONT_ERRORS.items()
     )
     state = front.state
+    proxy = _PROXY.rstrip("\n")
     return f"""# Written by `registry serve` for this run; not kept.
 worker_processes 1;
 pid {state}/nginx.pid;
@@ -143,7 +148,22 @@ http {{
 {errors}
 
         location / {{
-            proxy_pass http://registry;
+{proxy}
+        }}
+
+        location = /report {{
+            client_max_body_size {max(front.report_max_body, front.max_body) + BODY_MARGIN};
+{proxy}
+        }}
+
+{named}
+    }}
+}}
+"""
+
+
+# How every location hands a request to gunicorn.
+_PROXY = """            proxy_pass http://registry;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
@@ -156,11 +176,6 @@ http {{
             proxy_buffering on;
             # Above gunicorn's worker timeout: a long import ends by gunicorn's rules.
             proxy_read_timeout 130s;
-        }}
-
-{named}
-    }}
-}}
 """
 
 

@@ -234,3 +234,47 @@ def test_the_application_sees_the_clients_address_and_not_a_forged_one(served):
     assert status == 200
     # Served over plain HTTP: a forged scheme must not make the answer claim HTTPS.
     assert "Strict-Transport-Security" not in headers
+
+
+def test_a_report_with_a_20_mb_photo_gets_its_form_back_through_the_front(served):
+    """The front lets a report's body through up to REPORT_MAX_BODY, so that the app can
+    refuse the photo with the form and what was typed, not nginx with a bare 413."""
+    port, _ = served
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", "/report")
+    answer = connection.getresponse()
+    page = answer.read().decode()
+    assert answer.status == 200
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    cookie = "; ".join(
+        value.split(";", 1)[0] for name, value in answer.getheaders() if name == "Set-Cookie"
+    )
+    boundary = "registry-test-boundary"
+    fields = {"csrf_token": token, "kind": "suspected_fake", "where_bought": "Рынок у моста"}
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="big.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n".encode()
+        + b"\xff\xd8"
+        + b"\0" * (20 * 1024 * 1024)
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    connection.request(
+        "POST",
+        "/report",
+        body=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Cookie": cookie,
+        },
+    )
+    answer = connection.getresponse()
+    page = answer.read().decode()
+    connection.close()
+    assert answer.status == 413
+    assert answer.getheader("Content-Type").startswith("text/html")
+    assert 'data-form="report"' in page and "Рынок у моста" in page
