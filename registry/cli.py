@@ -126,7 +126,12 @@ def demo(if_empty: bool) -> None:
     if if_empty and makers.directory(session):
         click.echo("demo: the registry has data already; left as it is")
         return
-    summary = demo_data.load(session, signing.keyring(), signing.issuer())
+    summary = demo_data.load(
+        session,
+        signing.keyring(),
+        signing.issuer(),
+        zone=flask.current_app.config["DISPLAY_TIMEZONE"],
+    )
     session.commit()
     click.echo(summary)
 

@@ -5,7 +5,9 @@ photo, drawn here, so that the demo certificates sign photo hashes too."""
 import io
 import math
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from sqlalchemy.orm import Session
@@ -18,13 +20,26 @@ from registry import (
     codes,
     inspection,
     makers,
+    ownership,
     photos,
     pieces,
+    sales,
+    shops,
 )
+from registry.models import ScanDay
 from schemas.assays import AssayIn
 from schemas.makers import MakerIn
 from schemas.pieces import PieceIn
-from schemas.standards import AssayResult, Kind, Metal, RevocationReason, Role
+from schemas.shops import ShopIn
+from schemas.standards import (
+    AssayResult,
+    Kind,
+    Metal,
+    OwnerReport,
+    RevocationReason,
+    Role,
+    ShopKind,
+)
 
 MAKERS = [
     {
@@ -102,8 +117,15 @@ PIECES: dict[str, list[DemoPiece]] = {
 DEMO_PASSWORD = "yenisey-demo-2026"  # noqa: S105
 
 
-def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> str:
-    """Create the demo records through the services (so the log records them too)."""
+def load(
+    session: Session,
+    ring: keys.KeyRing,
+    issuer: certificates.Issuer,
+    *,
+    zone: str = "Asia/Krasnoyarsk",
+) -> str:
+    """Create the demo records through the services (so the log records them too); `zone`
+    is the regions' time zone, the day the demo's scan counts fall on."""
     admin = accounts.create(
         session, {"email": "office@demo.yenisey.example", "role": Role.ADMIN}, actor=None
     )
@@ -177,6 +199,10 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
         note="Weight recorded wrongly at registration.",
         actor=inspector,
     )
+    shop_account, after_sale = _after_the_sale(
+        session, ring, issuer, created[1:5], admin=admin, inspector=inspector, zone=zone
+    )
+    people.append(shop_account)
     for person in people:
         accounts.set_password(session, person, DEMO_PASSWORD, actor=None, must_change=False)
     session.flush()
@@ -187,12 +213,88 @@ def load(session: Session, ring: keys.KeyRing, issuer: certificates.Issuer) -> s
         if code:
             line += f" {codes.printed(code)}  {issuer.url}/v/{code}"
         lines.append(line.rstrip())
+    lines.append("after the sale:")
+    lines.extend(f"  {what:34} {issuer.url}/v/{code}" for what, code in after_sale)
     lines.append(
-        "accounts: office@, inspector@ and <maker>@demo.yenisey.example, password "
+        "accounts: office@, inspector@, shop@ and <maker>@demo.yenisey.example, password "
         f"{DEMO_PASSWORD} (sign in at {issuer.url}/login); "
         "make a token with: registry tokens create --email EMAIL"
     )
     return "\n".join(lines)
+
+
+def _after_the_sale(
+    session: Session,
+    ring: keys.KeyRing,
+    issuer: certificates.Issuer,
+    certified: list,
+    *,
+    admin,
+    inspector,
+    zone: str,
+) -> tuple[Any, list[tuple[str, str]]]:
+    """A shop, and a piece of each verdict that comes after a sale: sold, owned, reported
+    stolen by its owner (with a superseded older certificate), and sold with a copy
+    caution. The shop's account, and (what, code) of each."""
+    shop = shops.admit(
+        session,
+        ShopIn().load(
+            {
+                "slug": "jewellery-centre",
+                "name_ru": "Ювелирный центр «Енисей»",
+                "name_en": "Yenisey Jewellery Centre",
+                "kind": ShopKind.JEWELLERY_CENTRE,
+                "region": "RU-KYA",
+                "city": "Красноярск",
+                "address": "проспект Мира, 10",
+            }
+        ),
+        actor=admin,
+    )
+    account = accounts.create(
+        session,
+        {"email": "shop@demo.yenisey.example", "role": Role.SHOP, "shop": shop.slug},
+        actor=admin,
+    )
+    sold, owned, stolen, copied = certified
+    claim_codes = {
+        piece.id: sales.record(session, piece.current_certificate_code, account).claim_code
+        for piece in (sold, owned, copied)
+    }
+    shown = [("sold", sold.current_certificate_code)]
+    ownership.claim(session, claim_codes[owned.id])
+    shown.append(("sold and owned", owned.current_certificate_code))
+    older = stolen.current_certificate_code
+    certificates.reissue(
+        session,
+        ring,
+        older,
+        {
+            "title": f"{stolen.title} II",
+            "note": "Title corrected at the owner's request.",
+        },
+        issuer=issuer,
+        actor=inspector,
+    )
+    recorded = sales.record(session, stolen.current_certificate_code, account)
+    key = ownership.claim(session, recorded.claim_code).owner_key
+    ownership.report(session, key, OwnerReport.STOLEN)
+    shown.append(("reported stolen by its owner", stolen.current_certificate_code))
+    shown.append(("  (its superseded certificate)", older))
+    # Scanned from more networks in a few days than a sold piece would be.
+    today = datetime.now(ZoneInfo(zone)).date()
+    certificate = copied.current_certificate
+    for days_ago, scans_made, networks in ((2, 9, 3), (1, 7, 2), (0, 5, 2)):
+        session.add(
+            ScanDay(
+                certificate_id=certificate.id,
+                day=today - timedelta(days=days_ago),
+                scans=scans_made,
+                networks=networks,
+            )
+        )
+    shown.append(("sold, with a copy caution", copied.current_certificate_code))
+    return account, shown
 
 
 # --- the demo photos ------------------------------------------------------------------
