@@ -51,6 +51,16 @@ class Defaults:
     #: Seconds a verdict may be cached by the phone or a CDN: a revocation shows after at
     #: most this long.
     VERDICT_MAX_AGE = 60
+    #: Public scans counted per certificate and day (scans and distinct networks, never
+    #: who scanned: registry/scans.py); false turns counting and the copy caution off.
+    SCAN_COUNTING = True
+    #: Seconds each worker keeps its counts in memory between writes: a worker killed
+    #: loses at most this long of its counts. 0 writes after every scan (tests).
+    SCAN_FLUSH_SECONDS = 5
+    #: The copy caution: a sold code seen from more networks than this in 7 days, …
+    COPY_NETWORKS_SOLD = 5
+    #: … or an unsold one from more than this.
+    COPY_NETWORKS_UNSOLD = 20
     #: Requests per client to the public verification pages and API (Flask-Limiter syntax).
     PUBLIC_RATE_LIMIT = "300 per minute"
     #: Where rate-limit counters live: memory:// (per process) or redis://host:port.

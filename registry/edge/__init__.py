@@ -16,7 +16,9 @@ what both share, one module per job:
 - `headers`: the security headers (CSP with the pages' stylesheets by hash, HSTS) and
   the trust placed in proxies in front;
 - `i18n`: the pages' language, from the visitor's choice or the browser;
-- `bodies`: the request body limit, held for chunked bodies too (413, never cut short).
+- `bodies`: the request body limit, held for chunked bodies too (413, never cut short);
+- `scans`: the public scans counted in each worker, flushed after an answer is sent,
+  and the copy caution the verdict reads (registry/scans.py).
 """
 
 from flask import Flask
@@ -30,6 +32,7 @@ from registry.edge import (
     limits,
     log_signer,
     problems,
+    scans,
     signing,
 )
 
@@ -49,3 +52,4 @@ def init_app(app: Flask, *, inline_css: list[str]) -> None:
     limits.init_app(app)
     headers.init_app(app, inline_css=inline_css)
     i18n.init_app(app)
+    scans.init_app(app)

@@ -1,5 +1,5 @@
 """The inspector's portal: the assay queue, attestation, history, revocation, search,
-audit export and the log's status."""
+audit export, the log's status and the codes that may be copied."""
 
 import re
 from datetime import datetime, time, timedelta
@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from registry import assays, certificates, codes, inspection, makers, pieces
 from registry.edge import database, log_signer, signing
+from registry.edge import scans as scan_counts
 from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.log import audit, checkpoints
 from registry.models import Piece
@@ -251,6 +252,14 @@ def log_status():
     """The log's size, its latest signed checkpoint, and the last full verification."""
     status = inspection.log_status(database.session(), log_signer.signer())
     return render_template("inspector/log.html", status=status)
+
+
+@bp.get("/copies")
+@session.portal(Role.INSPECTOR)
+def copies():
+    """Certificates whose copy caution holds: seen from more networks in 7 days than a
+    genuine piece would be, with the daily counts (registry/scans.py)."""
+    return render_template("inspector/copies.html", items=scan_counts.flagged(database.session()))
 
 
 def _audit_filters() -> dict:

@@ -1,0 +1,138 @@
+"""The scan counter of each app, and what the public verify views call: `record` (alias
+`seen`) for every scan, and `caution` for the verdict. The design and its failure modes
+are in registry/scans.py.
+
+A flush found due by a scan runs once that scan's answer is sent (the response's close),
+so no buyer waits for it; outside a request it runs at once. Each worker flushes what it
+still holds when it exits in order (gunicorn's SIGTERM, SIGQUIT, max_requests).
+"""
+
+import atexit
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import Flask, Response, after_this_request, current_app, has_request_context
+from sqlalchemy.orm import Session
+
+from registry import scans
+
+log = logging.getLogger(__name__)
+
+#: Cautions remembered per worker at most (then forgotten all at once).
+_CACHE_MAX = 10_000
+_REDIS_TIMEOUT_S = 0.2
+
+# Every app's counter, flushed when the process exits in order; weak, so that the many
+# apps of a test run are not kept alive by it.
+_TALLIES: "weakref.WeakSet[scans.Tally]" = weakref.WeakSet()
+
+
+@dataclass
+class _State:
+    tally: scans.Tally
+    store: scans.Store
+    limits: scans.Limits
+    #: Seconds a caution is remembered per worker: the flush period, so that it lags the
+    #: scans by at most two periods.
+    cache_seconds: float
+    cache: dict[tuple[int, bool], tuple[float, date, date | None]] = field(default_factory=dict)
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    days = scans.Days(config["DISPLAY_TIMEZONE"])
+    flush_seconds = float(config["SCAN_FLUSH_SECONDS"])
+    store = _store(app, days)
+    tally = scans.Tally(
+        store, flush_seconds=flush_seconds, today=days, enabled=bool(config["SCAN_COUNTING"])
+    )
+    limits = scans.Limits(
+        sold=int(config["COPY_NETWORKS_SOLD"]), unsold=int(config["COPY_NETWORKS_UNSOLD"])
+    )
+    app.extensions["registry.scans"] = _State(tally, store, limits, cache_seconds=flush_seconds)
+    _TALLIES.add(tally)
+
+
+def _store(app: Flask, days: scans.Days) -> scans.Store:
+    """Redis where the rate limits already share one (RATELIMIT_STORAGE_URI), else the
+    database."""
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    if uri.startswith(("redis://", "rediss://", "redis+unix://")):
+        import redis
+
+        client = redis.Redis.from_url(
+            uri.replace("redis+unix://", "unix://", 1),
+            socket_timeout=_REDIS_TIMEOUT_S,
+            socket_connect_timeout=_REDIS_TIMEOUT_S,
+        )
+        return scans.RedisStore(client, prefix=app.config["RATELIMIT_KEY_PREFIX"], days=days)
+    if uri.startswith("redis"):
+        log.warning("scans are counted in the database: %s is not a plain Redis URL", uri)
+    return scans.DatabaseStore(app.extensions["registry.engine"])
+
+
+def state() -> _State:
+    return current_app.extensions["registry.scans"]
+
+
+def record(certificate_id: int, address: str | None) -> None:
+    """Count one public scan of the certificate from `address` (request.remote_addr):
+    in memory, a few µs; the flush, when due, runs after the answer is sent."""
+    tally = state().tally
+    if not tally.record(certificate_id, address):
+        return
+    if not has_request_context():
+        tally.flush()
+        return
+
+    @after_this_request
+    def _flush_after_sending(response: Response) -> Response:
+        response.call_on_close(tally.flush)
+        return response
+
+
+#: The name the verify views know it by.
+seen = record
+
+
+def caution(bind: Any, certificate_id: int, sold: bool) -> date | None:
+    """The day the certificate's copy caution began, or None (also when counting is off).
+    One indexed read, remembered for a flush period per worker."""
+    current = state()
+    if not current.tally.enabled:
+        return None
+    today = current.tally.today()
+    now = time.monotonic()
+    remembered = current.cache.get((certificate_id, sold))
+    if remembered is not None and remembered[0] > now and remembered[1] == today:
+        return remembered[2]
+    since = scans.caution(
+        bind, certificate_id, sold, today=today, store=current.store, limits=current.limits
+    )
+    if current.cache_seconds > 0:
+        if len(current.cache) >= _CACHE_MAX:
+            current.cache.clear()
+        current.cache[(certificate_id, sold)] = (now + current.cache_seconds, today, since)
+    return since
+
+
+def flagged(session: Session) -> list[scans.Flagged]:
+    """The certificates whose caution holds today, for the inspectors' queue."""
+    current = state()
+    return scans.flagged(session, current.store, today=current.tally.today(), limits=current.limits)
+
+
+def flush() -> bool:
+    """Write this worker's counts now (tests, commands)."""
+    return state().tally.flush()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for tally in list(_TALLIES):
+        if tally.pending:
+            tally.flush()

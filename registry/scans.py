@@ -1,0 +1,613 @@
+"""Public scans counted per certificate and day, without keeping who scanned; the copy
+caution they give.
+
+What is counted. Every public scan of a certificate (the page and the JSON) adds one to
+the day's scans, and its network to the day's set of networks. A network is the client
+address (as the edge gives it, after REGISTRY_PROXY_HOPS) cut to its /24 (IPv4) or /48
+(IPv6), hashed with HMAC-SHA256 under the day's key and cut to 128 bits. The day is the
+regions' own (REGISTRY_DISPLAY_TIMEZONE). The day's key is random, shared by every worker
+(a `ScanKey` row, made by the first worker that needs it: insert, on conflict read; in
+Redis a key that expires with its day) and deleted once the day is over, by the first
+flush of the next day. Tomorrow's key is made a day ahead, so that no worker meets a
+new day without its key. No address, prefix or unkeyed hash of one is ever stored or
+logged: a hash under a forgotten key tells nothing, and a network seen on two days has
+two unrelated hashes.
+
+No write per scan. On SQLite a write per scan would take the write lock per scan; so each
+worker counts in memory (`Tally`): scans per (certificate, day), and the set of network
+hashes per (certificate, day). A scan costs a dictionary update and one HMAC (a few µs).
+Every REGISTRY_SCAN_FLUSH_SECONDS (default 5) a scan finds the flush due, and the edge
+runs it once that scan's answer is sent (the response's close), never before: one
+transaction that adds the scans to `ScanDay`, inserts the day's network hashes into
+`ScanNetwork` (duplicates ignored, so distinct across workers) and sets `ScanDay.networks`
+to their count. No thread: a sync worker serves one request at a time, and a thread of
+its own would contend for the GIL with the scans it serves (the 5 ms switch interval
+`registry.edge.limits` measured) and need care at fork and exit; the time after a
+response is free anyway. Where Redis is configured (RATELIMIT_STORAGE_URI redis://…), the
+flush is one pipeline of INCRBY and PFADD (a HyperLogLog per certificate and day, which
+keeps no hash either) with expiry, and the database is not written at all.
+
+Failure modes, none of which fails or slows a scan:
+- The database is busy (SQLite's write lock held by an import) or unreachable, or Redis
+  does not answer: the flush gives up after about 0.1 s (SQLite's busy timeout, PostgreSQL's
+  lock timeout, Redis's socket timeout) and keeps its counts for the next one. A worker
+  that cannot flush for long holds its counts in memory: one entry per certificate and
+  day scanned.
+- A worker killed (SIGKILL, the OOM killer, gunicorn's timeout) loses what it counted
+  since its last flush: at most REGISTRY_SCAN_FLUSH_SECONDS of its scans, more when the
+  flushes before failed. A worker stopped in order (SIGTERM, SIGQUIT, a restart after
+  max_requests) flushes at exit. An idle worker flushes at its next scan or its exit.
+- The first scans of a worker before it knows the day's key are kept as prefixes in its
+  memory until the flush fetches the key (never written). A late flush of a day whose key
+  is already gone hashes them under a throwaway key: they count as new networks, an
+  over-count that can only bring a caution earlier.
+- Counts shown lag the scans by up to one flush period (plus the caution's own cache of
+  as long): well inside REGISTRY_VERDICT_MAX_AGE.
+
+The caution. A sold code seen from more than REGISTRY_COPY_NETWORKS_SOLD (5) networks in 7
+days, or an unsold one from more than REGISTRY_COPY_NETWORKS_UNSOLD (20). The 7 days'
+networks are the sum of the daily distinct counts: the key changes daily, so one network
+scanning on two days counts twice. That over-counts a buyer who checks a piece on
+several days, and only ever makes the caution earlier; the thresholds allow for it.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from registry import db
+from registry.models import Certificate, Sale, ScanDay, ScanKey, ScanNetwork
+
+log = logging.getLogger(__name__)
+
+#: The days a caution looks at.
+WINDOW_DAYS = 7
+#: Bytes of a network's keyed hash kept (hex in ScanNetwork.network, 32 characters).
+HASH_BYTES = 16
+#: How long a flush waits for a lock before keeping its counts for the next one.
+FLUSH_WAIT_S = 0.1
+
+Key = tuple[int, date]
+
+
+# 1. The network of an address, and its keyed hash.
+
+
+def network_of(address: str | None) -> bytes | None:
+    """The /24 of an IPv4 address or the /48 of an IPv6 one, as bytes tagged with the
+    family; None for anything that is not an address. An IPv4-mapped IPv6 address is
+    its IPv4 one. Held in memory only, never stored."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv4Address):
+        return b"4" + ip.packed[:3]
+    return b"6" + ip.packed[:6]
+
+
+def keyed(key: bytes, network: bytes) -> bytes:
+    """The network's hash under a day's key: HMAC-SHA256, cut to HASH_BYTES."""
+    return hmac.digest(key, network, hashlib.sha256)[:HASH_BYTES]
+
+
+# 2. The day, in the regions' time zone, found again only when it changes.
+
+
+class Days:
+    """Today's date in `zone`, recomputed only once the day is over (a scan asks)."""
+
+    def __init__(self, zone: str | ZoneInfo):
+        self._zone = ZoneInfo(zone) if isinstance(zone, str) else zone
+        self._today = date.min
+        self._until = 0.0
+
+    def __call__(self) -> date:
+        now = time.time()
+        if now >= self._until:
+            current = datetime.fromtimestamp(now, self._zone)
+            self._today = current.date()
+            self._until = self.end_of(self._today)
+        return self._today
+
+    def end_of(self, day: date) -> float:
+        """The epoch second when `day` ends in the zone."""
+        following = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._zone)
+        return following.timestamp()
+
+
+# 3. Where counts go: the database or Redis.
+
+
+@dataclass(frozen=True)
+class Daily:
+    day: date
+    scans: int
+    networks: int
+
+
+class Store(Protocol):
+    def keys(self, days: list[date], *, today: date) -> dict[date, bytes]:
+        """The keys of `days` (today's and tomorrow's are made when missing; a past
+        day's is never made again); keys of days before `today` are deleted."""
+
+    def add(self, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+        """Add a batch of counts; raises on failure, having written nothing."""
+
+    def daily(self, bind: Any, certificate_id: int, since: date, until: date) -> list[Daily]:
+        """The certificate's days from `since` to `until`, with what was counted."""
+
+    def scanned(self, session: Session, since: date, until: date) -> list[int]:
+        """The certificates scanned on any day from `since` to `until`."""
+
+
+class DatabaseStore:
+    """Counts in ScanDay and ScanNetwork; the day's key in ScanKey."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def _transaction(self, connection, body: Callable[[Any], Any], *, writes: bool = True) -> Any:
+        """`body(connection)` in one short transaction that waits at most FLUSH_WAIT_S
+        for a lock (SQLite's write lock, a PostgreSQL lock)."""
+        raw = None
+        token = db.writing(writes)
+        try:
+            if writes and self.engine.dialect.name == "sqlite":
+                # Set before BEGIN IMMEDIATE (the engine's begin), which is what waits.
+                raw = connection.connection.driver_connection
+                raw.execute(f"PRAGMA busy_timeout = {int(FLUSH_WAIT_S * 1000)}")
+            with connection.begin():
+                if self.engine.dialect.name == "postgresql":
+                    connection.exec_driver_sql(
+                        f"SET LOCAL lock_timeout = '{int(FLUSH_WAIT_S * 1000)}ms'"
+                    )
+                return body(connection)
+        finally:
+            db.done_writing(token)
+            if raw is not None:
+                raw.execute(f"PRAGMA busy_timeout = {db.SQLITE_BUSY_TIMEOUT_MS}")
+
+    def keys(self, days: list[date], *, today: date) -> dict[date, bytes]:
+        wanted = sorted(set(days))
+
+        def read(connection) -> dict[date, bytes]:
+            rows = connection.execute(
+                select(ScanKey.day, ScanKey.key).where(ScanKey.day.in_(wanted))
+            )
+            return {row.day: bytes(row.key) for row in rows}
+
+        with self.engine.connect() as connection:
+            found = self._transaction(connection, read, writes=False)
+            makeable = [day for day in wanted if day >= today and day not in found]
+            if not makeable and not self._stale(connection, today):
+                return found
+
+            def make(connection) -> dict[date, bytes]:
+                connection.execute(delete(ScanKey).where(ScanKey.day < today))
+                # Yesterday's hashes stay a day for late flushes; under a deleted key
+                # they tell nothing, and the counts are in ScanDay.
+                connection.execute(
+                    delete(ScanNetwork).where(ScanNetwork.day < today - timedelta(days=1))
+                )
+                if makeable:
+                    connection.execute(
+                        self._insert(ScanKey).on_conflict_do_nothing(),
+                        [{"day": day, "key": secrets.token_bytes(32)} for day in makeable],
+                    )
+                return read(connection)
+
+            return self._transaction(connection, make)
+
+    def _stale(self, connection, today: date) -> bool:
+        def oldest(connection) -> date | None:
+            return connection.execute(select(func.min(ScanKey.day))).scalar()
+
+        first = self._transaction(connection, oldest, writes=False)
+        return first is not None and first < today
+
+    def add(self, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+        # Sorted, so that two workers flushing at once lock rows in one order (PostgreSQL
+        # would otherwise find a deadlock).
+        counted = [
+            {"certificate_id": c, "day": d, "scans": n, "networks": 0}
+            for (c, d), n in sorted(scans.items())
+        ]
+        hashes = [
+            {"certificate_id": c, "day": d, "network": h.hex()}
+            for (c, d), found in sorted(networks.items())
+            for h in sorted(found)
+        ]
+        statement = self._insert(ScanDay)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[ScanDay.certificate_id, ScanDay.day],
+            set_={"scans": ScanDay.scans + statement.excluded.scans},
+        )
+        recount = (
+            update(ScanDay)
+            .where(
+                ScanDay.certificate_id == bindparam("c"),
+                ScanDay.day == bindparam("d"),
+            )
+            .values(
+                networks=select(func.count())
+                .select_from(ScanNetwork)
+                .where(
+                    ScanNetwork.certificate_id == bindparam("c"),
+                    ScanNetwork.day == bindparam("d"),
+                )
+                .scalar_subquery()
+            )
+        )
+
+        def write(connection) -> None:
+            if counted:
+                connection.execute(upsert, counted)
+            if hashes:
+                connection.execute(self._insert(ScanNetwork).on_conflict_do_nothing(), hashes)
+                connection.execute(recount, [{"c": c, "d": d} for c, d in sorted(networks)])
+
+        with self.engine.connect() as connection:
+            self._transaction(connection, write)
+
+    def daily(self, bind: Any, certificate_id: int, since: date, until: date) -> list[Daily]:
+        return _daily(bind, certificate_id, since, until)
+
+    def scanned(self, session: Session, since: date, until: date) -> list[int]:
+        found = session.scalars(
+            select(ScanDay.certificate_id)
+            .where(ScanDay.day >= since, ScanDay.day <= until)
+            .distinct()
+            .order_by(ScanDay.certificate_id)
+        )
+        return list(found)
+
+
+# The caution's read: one range of the primary key (certificate_id, day).
+_DAILY = db.Prepared(
+    select(ScanDay.day, ScanDay.scans, ScanDay.networks)
+    .where(
+        ScanDay.certificate_id == bindparam("certificate_id"),
+        ScanDay.day >= bindparam("since"),
+        ScanDay.day <= bindparam("until"),
+    )
+    .order_by(ScanDay.day)
+)
+
+
+def _daily(bind: Any, certificate_id: int, since: date, until: date) -> list[Daily]:
+    rows = _DAILY.all(bind, certificate_id=certificate_id, since=since, until=until)
+    return [Daily(row["day"], row["scans"], row["networks"]) for row in rows]
+
+
+class RedisStore:
+    """Counts in Redis: INCRBY and PFADD per certificate and day, kept two weeks; the
+    day's key expires when the day ends. Shared by every worker and machine."""
+
+    #: Days the counts are kept: the caution's window, and as long again to say since when.
+    KEEP_DAYS = 2 * WINDOW_DAYS
+
+    def __init__(self, client: Any, *, prefix: str, days: Days):
+        self.client = client
+        self._prefix = f"{prefix}:scans"
+        self._days = days
+
+    def _name(self, kind: str, day: date, certificate_id: int | None = None) -> str:
+        if certificate_id is None:
+            return f"{self._prefix}:{kind}:{day.isoformat()}"
+        return f"{self._prefix}:{kind}:{certificate_id}:{day.isoformat()}"
+
+    def keys(self, days: list[date], *, today: date) -> dict[date, bytes]:
+        wanted = sorted(set(days))
+        pipe = self.client.pipeline(transaction=False)
+        for day in wanted:
+            if day >= today:
+                # Forgotten by Redis itself when the day is over.
+                pipe.set(
+                    self._name("key", day),
+                    secrets.token_bytes(32),
+                    nx=True,
+                    exat=int(self._days.end_of(day)) + 1,
+                )
+        for day in wanted:
+            pipe.get(self._name("key", day))
+        answers = pipe.execute()[-len(wanted) :] if wanted else []
+        return {day: bytes(key) for day, key in zip(wanted, answers, strict=True) if key}
+
+    def add(self, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        for (certificate_id, day), n in scans.items():
+            expires = int(self._days.end_of(day)) + self.KEEP_DAYS * 86400
+            pipe.incrby(self._name("n", day, certificate_id), n)
+            pipe.expireat(self._name("n", day, certificate_id), expires)
+            pipe.sadd(self._name("seen", day), certificate_id)
+            pipe.expireat(self._name("seen", day), expires)
+        for (certificate_id, day), found in networks.items():
+            if found:
+                expires = int(self._days.end_of(day)) + self.KEEP_DAYS * 86400
+                pipe.pfadd(self._name("net", day, certificate_id), *found)
+                pipe.expireat(self._name("net", day, certificate_id), expires)
+        pipe.execute()
+
+    def daily(self, bind: Any, certificate_id: int, since: date, until: date) -> list[Daily]:
+        days = [since + timedelta(days=i) for i in range((until - since).days + 1)]
+        pipe = self.client.pipeline(transaction=False)
+        for day in days:
+            pipe.get(self._name("n", day, certificate_id))
+            pipe.pfcount(self._name("net", day, certificate_id))
+        answers = pipe.execute()
+        found = []
+        for i, day in enumerate(days):
+            n, networks = answers[2 * i], answers[2 * i + 1]
+            if n:
+                found.append(Daily(day, int(n), int(networks)))
+        return found
+
+    def scanned(self, session: Session, since: date, until: date) -> list[int]:
+        names = [
+            self._name("seen", since + timedelta(days=i)) for i in range((until - since).days + 1)
+        ]
+        return sorted(int(member) for member in self.client.sunion(names))
+
+
+# 4. The counter of one worker.
+
+
+class Tally:
+    """Scans counted in this worker's memory, flushed to `store` in batches.
+
+    `record` is what a scan costs; it answers True once per flush period, when the
+    caller should run `flush` (after the scan's answer is sent). Thread-safe, for the
+    development server and threaded workers; a sync worker never contends.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        flush_seconds: float,
+        today: Callable[[], date],
+        clock: Callable[[], float] = time.monotonic,
+        enabled: bool = True,
+    ):
+        self.store = store
+        self.enabled = enabled
+        self.today = today
+        self._flush_seconds = flush_seconds
+        self._clock = clock
+        self._due = clock() + flush_seconds
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._scans: dict[Key, int] = {}
+        self._networks: dict[Key, set[bytes]] = {}
+        # Networks seen before this worker knew the day's key: prefixes, in memory only.
+        self._unkeyed: dict[Key, set[bytes]] = {}
+        self._keys: dict[date, bytes] = {}
+
+    def record(self, certificate_id: int, address: str | None) -> bool:
+        """Count one scan of the certificate from `address`; True when a flush is due."""
+        if not self.enabled:
+            return False
+        day = self.today()
+        counted = (certificate_id, day)
+        network = network_of(address)
+        with self._lock:
+            self._scans[counted] = self._scans.get(counted, 0) + 1
+            if network is not None:
+                key = self._keys.get(day)
+                if key is not None:
+                    self._networks.setdefault(counted, set()).add(keyed(key, network))
+                else:
+                    self._unkeyed.setdefault(counted, set()).add(network)
+            now = self._clock()
+            if now < self._due:
+                return False
+            self._due = now + self._flush_seconds
+            return True
+
+    @property
+    def pending(self) -> int:
+        """Scans counted and not yet flushed."""
+        with self._lock:
+            return sum(self._scans.values())
+
+    def flush(self) -> bool:
+        """Write what was counted; on failure keep it for the next flush. Never raises.
+        True when everything counted before the call is written."""
+        if not self._flushing.acquire(blocking=False):
+            return False  # another thread is flushing
+        try:
+            with self._lock:
+                scans, self._scans = self._scans, {}
+                networks, self._networks = self._networks, {}
+                unkeyed, self._unkeyed = self._unkeyed, {}
+            if not scans and not networks and not unkeyed:
+                return True
+            try:
+                self._hash_unkeyed(unkeyed, networks)
+                unkeyed = {}
+                self.store.add(scans, networks)
+            except IntegrityError as exc:
+                # A certificate id that is no certificate: no flush could ever write this
+                # batch, so it is dropped rather than retried for ever.
+                log.error("scan counts dropped, %d scans: %s", sum(scans.values()), exc.orig)
+                return False
+            except Exception as exc:  # noqa: BLE001 - any failure keeps the counts
+                self._keep(scans, networks, unkeyed)
+                log.warning(
+                    "scan counts kept for the next flush (%d scans): %s",
+                    sum(scans.values()),
+                    _reason(exc),
+                )
+                return False
+            return True
+        finally:
+            self._flushing.release()
+
+    def _hash_unkeyed(self, unkeyed: dict[Key, set[bytes]], networks: dict[Key, set[bytes]]):
+        """Hash the prefixes counted before the day's key was known (fetching today's
+        and tomorrow's keys, and forgetting older ones, as a side effect)."""
+        today = self.today()
+        wanted = [today, today + timedelta(days=1)]
+        if any(day not in self._keys for day in wanted) or unkeyed:
+            wanted += [day for _, day in unkeyed if day not in wanted]
+            keys = self.store.keys(wanted, today=today)
+            with self._lock:
+                self._keys = {day: key for day, key in keys.items() if day >= today}
+        else:
+            keys = self._keys
+        for counted, prefixes in unkeyed.items():
+            # A day whose key is gone: a throwaway key, so they count as new networks.
+            key = keys.get(counted[1]) or secrets.token_bytes(32)
+            networks.setdefault(counted, set()).update(keyed(key, p) for p in prefixes)
+
+    def _keep(self, scans, networks, unkeyed) -> None:
+        with self._lock:
+            for counted, n in scans.items():
+                self._scans[counted] = self._scans.get(counted, 0) + n
+            for target, source in ((self._networks, networks), (self._unkeyed, unkeyed)):
+                for counted, found in source.items():
+                    target.setdefault(counted, set()).update(found)
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, without the statement or its parameters (the network hashes)."""
+    if isinstance(exc, DBAPIError):
+        return f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}"
+    if isinstance(exc, SQLAlchemyError):
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
+# 5. The caution.
+
+
+@dataclass(frozen=True)
+class Limits:
+    """More networks than these in WINDOW_DAYS days make a caution."""
+
+    sold: int = 5
+    unsold: int = 20
+
+    def of(self, sold: bool) -> int:
+        return self.sold if sold else self.unsold
+
+
+def began(days: Iterable[Daily], limit: int, today: date) -> date | None:
+    """The day the caution began, or None when it does not hold today.
+
+    It holds on a day when the networks of the WINDOW_DAYS days ending then exceed
+    `limit`; it began on the first day of the run of such days that reaches today,
+    looked for as far back as the days given (2 × WINDOW_DAYS - 1 suffice for a week).
+    """
+    networks = {d.day: d.networks for d in days}
+
+    def holds(end: date) -> bool:
+        return sum(networks.get(end - timedelta(days=i), 0) for i in range(WINDOW_DAYS)) > limit
+
+    if not holds(today):
+        return None
+    since = today
+    oldest = today - timedelta(days=WINDOW_DAYS - 1)
+    while since > oldest and holds(since - timedelta(days=1)):
+        since -= timedelta(days=1)
+    return since
+
+
+def lookback(today: date) -> date:
+    """The first day `began` needs to say since when, within a week."""
+    return today - timedelta(days=2 * WINDOW_DAYS - 2)
+
+
+def caution(
+    bind: Any,
+    certificate_id: int,
+    sold: bool,
+    *,
+    today: date,
+    store: Store | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen, shared on purpose
+) -> date | None:
+    """The date the certificate's copy caution began, or None: one indexed read (or one
+    Redis pipeline). `bind` is an Engine, a Session or a `db.Reader`."""
+    read = store.daily if store is not None else _daily
+    days = read(bind, certificate_id, lookback(today), today)
+    return began(days, limits.of(sold), today)
+
+
+# 6. The inspectors' queue.
+
+
+@dataclass(frozen=True)
+class Flagged:
+    certificate: Certificate
+    sold: bool
+    since: date
+    #: The window's days, oldest first, each with its counts (zero when none).
+    days: list[Daily]
+
+    @property
+    def networks(self) -> int:
+        return sum(d.networks for d in self.days)
+
+    @property
+    def scans(self) -> int:
+        return sum(d.scans for d in self.days)
+
+
+def flagged(
+    session: Session,
+    store: Store,
+    *,
+    today: date,
+    limits: Limits = Limits(),  # noqa: B008 - frozen, shared on purpose
+    limit: int = 200,
+) -> list[Flagged]:
+    """Certificates whose caution holds today, the most networks first, each with its
+    daily counts of the window."""
+    found: list[Flagged] = []
+    for certificate_id in store.scanned(session, today - timedelta(days=WINDOW_DAYS - 1), today):
+        days = store.daily(session, certificate_id, lookback(today), today)
+        certificate = session.get(Certificate, certificate_id)
+        if certificate is None:
+            continue
+        sold = _sold(session, certificate.piece_id)
+        since = began(days, limits.of(sold), today)
+        if since is None:
+            continue
+        by_day = {d.day: d for d in days}
+        window = [today - timedelta(days=i) for i in range(WINDOW_DAYS - 1, -1, -1)]
+        found.append(
+            Flagged(
+                certificate,
+                sold,
+                since,
+                [by_day.get(day, Daily(day, 0, 0)) for day in window],
+            )
+        )
+    found.sort(key=lambda f: (-f.networks, f.since, f.certificate.id))
+    return found[:limit]
+
+
+def _sold(session: Session, piece_id: int) -> bool:
+    standing = select(Sale.id).where(Sale.piece_id == piece_id, Sale.cancelled_at.is_(None))
+    return session.scalar(standing.limit(1)) is not None
