@@ -9,6 +9,9 @@ Parts, in this order (`--only` picks some; `--only log` = append,proofs):
   access log), loads `/api/v1/verify/<code>` and `/v/<code>` with random existing codes,
   then a bare Flask app under the same settings, each with wrk, and prints requests/s, p50
   and p99 latency, errors, and the ratios to bare Flask against the targets.
+  The verify API is loaded twice, on two servers of copies of one database: as
+  deployed, and with scan counting off (REGISTRY_SCAN_COUNTING=false); the difference of
+  their server CPU per request is what counting costs a scan (target: at most 50 µs).
 - export: on the same server, streams the audit's CSV export of about 100,000 events and
   of the whole log, and reports the serving worker's peak memory growth (`export`).
 - append: certificates issued per second in-process, with and without a checkpoint per
@@ -69,6 +72,8 @@ ALIASES = {"log": ("append", "proofs"), "all": PARTS}
 VERIFY_RATIO_TARGET = 0.6
 PAGE_RATIO_TARGET = 0.5
 P99_TARGET_MS = 50.0
+#: Server CPU that counting scans (registry/scans.py) may add to a verification.
+COUNTING_TARGET_US = 50.0
 
 
 @dataclass(frozen=True)
@@ -78,16 +83,27 @@ class Endpoint:
     #: wrk path: a prefix to which a random code is appended, or a fixed path.
     path: str
     with_codes: bool
+    #: REGISTRY_* settings of its server, beside the benchmark's own.
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 VERIFY = Endpoint("verify", "wsgi:app", "/api/v1/verify/", True)
+# The same, served by a registry that counts no scans: what counting costs, in one run.
+UNCOUNTED = Endpoint(
+    "verify-uncounted",
+    "wsgi:app",
+    "/api/v1/verify/",
+    True,
+    (("REGISTRY_SCAN_COUNTING", "false"),),
+)
 PAGE = Endpoint("page", "wsgi:app", "/v/", True)
 BARE = Endpoint("bare", "benchmarks.bare:app", "/", False)
 # Not in the default run: the signed certificate, for comparison and development.
 CERTIFICATE = Endpoint("certificate", "wsgi:app", "/api/v1/certificates/", True)
-ENDPOINTS = {e.name: e for e in (VERIFY, PAGE, BARE, CERTIFICATE)}
+ENDPOINTS = {e.name: e for e in (VERIFY, UNCOUNTED, PAGE, BARE, CERTIFICATE)}
 LABELS = {
     "verify": "/api/v1/verify/<code>",
+    "verify-uncounted": "/api/v1/verify/<code> uncounted",
     "page": "/v/<code>",
     "bare": "bare Flask {status: ok}",
     "certificate": "/api/v1/certificates/<code>",
@@ -138,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument(
         "--endpoints",
-        default="bare,verify,page",
+        default="bare,verify,verify-uncounted,page",
         help=f"comma-separated, run in this order; of: {', '.join(ENDPOINTS)}",
     )
     parser.add_argument(
@@ -307,20 +323,26 @@ def _serve_and_measure(
     """wrk on each endpoint, then the CSV export, each app served on its own."""
     results: list[Result] = []
     exports: list[dict] = []
-    apps = list(dict.fromkeys(ENDPOINTS[name].app for name in names))
-    if "export" in parts and "wsgi:app" not in apps:
-        apps.append("wsgi:app")
+    # One server per app and settings, each on a fresh copy of the database.
+    servers = list(dict.fromkeys((ENDPOINTS[name].app, ENDPOINTS[name].settings) for name in names))
+    if "export" in parts and ("wsgi:app", ()) not in servers:
+        servers.append(("wsgi:app", ()))
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as scratch:
         work = Path(scratch)
-        for app in apps:
-            group = [ENDPOINTS[name] for name in names if ENDPOINTS[name].app == app]
-            env = _registry_env(work, data) if app == "wsgi:app" else _bare_env()
-            log = work / f"{app}.log"
+        for n, (app, settings) in enumerate(servers):
+            group = [
+                ENDPOINTS[name]
+                for name in names
+                if (ENDPOINTS[name].app, ENDPOINTS[name].settings) == (app, settings)
+            ]
+            env = _registry_env(work / str(n), data) if app == "wsgi:app" else _bare_env()
+            env.update(settings)
+            log = work / f"{app}-{n}.log"
             with _server(app, env, workers=workers, log=log) as (port, pid):
                 for endpoint in group:
                     print(f"  {LABELS[endpoint.name]} …", flush=True)
                     results.append(_measure(endpoint, port, pid, log, data, args))
-                if app == "wsgi:app" and "export" in parts:
+                if (app, settings) == ("wsgi:app", ()) and "export" in parts:
                     exports = export.measure(port, _process_tree(pid)[1:], data.inspector_token)
                     if any(r["status"] != 200 for r in exports):
                         print(textwrap.indent(_log_tail(log), "    | "))
@@ -332,6 +354,7 @@ def _registry_env(work: Path, data: dataset.Dataset) -> dict[str, str]:
     # A private copy of the database and keys: the cache stays as built. Without a last
     # signed checkpoint (the signer's, beside the keys) that another copy's log may have
     # left: the copy's log would not extend it, and no checkpoint would be signed.
+    work.mkdir(parents=True, exist_ok=True)
     database = work / "registry.sqlite3"
     shutil.copyfile(data.database, database)
     shutil.copytree(
@@ -604,6 +627,7 @@ def _report(results: list[Result]) -> dict:
         verdict["targets"][f"{name} p99 < {P99_TARGET_MS:g} ms"] = ok
         shown = "  n/a" if r.missing else f"{r.p99_ms:5.1f}"
         print(f"p99 {name:14} {shown}   target < {P99_TARGET_MS:.0f} ms    {_mark(ok)}")
+    _counting(by_name, verdict)
 
     failed = [r for r in results if r.errors]
     if failed:
@@ -623,6 +647,31 @@ def _report(results: list[Result]) -> dict:
             "the machine was not quiet, so these numbers are low"
         )
     return verdict
+
+
+def _counting(by_name: dict[str, Result], verdict: dict) -> None:
+    """What counting scans costs a verification: server CPU per request, and p99, with
+    counting and without, measured in the same run."""
+    counted, uncounted = by_name.get("verify"), by_name.get("verify-uncounted")
+    if counted is None or uncounted is None:
+        return
+    if counted.missing or uncounted.missing:
+        print("counting          n/a   (a verify run was not measured)")
+        verdict["targets"][f"counting <= {COUNTING_TARGET_US:g} µs/scan"] = False
+        return
+    cost_us = 1000 * (counted.cpu_ms_per_request - uncounted.cpu_ms_per_request)
+    ok = cost_us <= COUNTING_TARGET_US
+    verdict["counting"] = {
+        "server_cpu_us_per_scan": round(cost_us, 1),
+        "p99_ms_counted": counted.p99_ms,
+        "p99_ms_uncounted": uncounted.p99_ms,
+    }
+    verdict["targets"][f"counting <= {COUNTING_TARGET_US:g} µs/scan"] = ok
+    print(
+        f"counting {cost_us:+8.1f} µs server CPU per scan   target <= {COUNTING_TARGET_US:.0f} µs"
+        f"   {_mark(ok)}   (p99 {counted.p99_ms:.1f} ms counted, "
+        f"{uncounted.p99_ms:.1f} ms uncounted)"
+    )
 
 
 def _mark(ok: bool) -> str:
