@@ -57,6 +57,31 @@ def test_init_demo_and_a_token_that_the_server_accepts(registry, server):
     assert regions == {"RU-KYA", "RU-KK", "RU-TY"}
 
 
+def test_the_demo_shows_every_verdict_after_a_sale(registry, server):
+    """`make run`'s demo prints a sold, an owned and a stolen piece (with its superseded
+    code) and one with a copy caution; each scans as it says."""
+    registry("init")
+    demo = registry("demo").output
+    shown = dict(
+        (what.strip(), url.rsplit("/", 1)[1])
+        for what, url in (
+            line.rsplit(" ", 1)
+            for line in demo.split("after the sale:")[1].split("accounts:")[0].strip().splitlines()
+        )
+    )
+    verdict = {what: server.get(f"/api/v1/verify/{code}").json for what, code in shown.items()}
+    assert verdict["sold"]["sale"]["shop"]["name"]["en"] == "Yenisey Jewellery Centre"
+    assert verdict["sold"]["ownership"]["registered"] is False
+    assert verdict["sold and owned"]["ownership"]["registered"] is True
+    stolen = [a["kind"] for a in verdict["reported stolen by its owner"]["alerts"]]
+    assert stolen == ["reported_stolen"]
+    older = verdict["(its superseded certificate)"]
+    assert older["status"] == "superseded"
+    assert [a["kind"] for a in older["alerts"]] == ["reported_stolen"]
+    copied = [a["kind"] for a in verdict["sold, with a copy caution"]["alerts"]]
+    assert copied == ["possible_copy"]
+
+
 def test_accounts_and_makers_from_the_shell(registry):
     registry("init")
     slug = registry(

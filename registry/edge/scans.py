@@ -8,6 +8,7 @@ still holds when it exits in order (gunicorn's SIGTERM, SIGQUIT, max_requests).
 """
 
 import atexit
+import dataclasses
 import logging
 import time
 import weakref
@@ -15,10 +16,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flask import Flask, Response, after_this_request, current_app, has_request_context
+from flask import (
+    Flask,
+    Response,
+    after_this_request,
+    current_app,
+    has_request_context,
+    request,
+)
 from sqlalchemy.orm import Session
 
-from registry import scans
+from registry import scans, verification
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,12 @@ class _State:
     #: scans by at most two periods.
     cache_seconds: float
     cache: dict[tuple[int, bool], tuple[float, date, date | None]] = field(default_factory=dict)
+    #: A flush is waiting for an answer to be closed.
+    owed: bool = False
+
+    def flush(self) -> bool:
+        self.owed = False
+        return self.tally.flush()
 
 
 def init_app(app: Flask) -> None:
@@ -82,16 +96,19 @@ def state() -> _State:
 def record(certificate_id: int, address: str | None) -> None:
     """Count one public scan of the certificate from `address` (request.remote_addr):
     in memory, a few µs; the flush, when due, runs after the answer is sent."""
-    tally = state().tally
-    if not tally.record(certificate_id, address):
+    current = state()
+    if not current.tally.record(certificate_id, address):
         return
-    if not has_request_context():
-        tally.flush()
+    if not has_request_context() or current.owed:
+        # Outside a request; or the last answer that owed a flush was never closed (a
+        # server, or a test client, that does not close responses): now, then.
+        current.flush()
         return
+    current.owed = True
 
     @after_this_request
     def _flush_after_sending(response: Response) -> Response:
-        response.call_on_close(tally.flush)
+        response.call_on_close(current.flush)
         return response
 
 
@@ -128,7 +145,7 @@ def flagged(session: Session) -> list[scans.Flagged]:
 
 def flush() -> bool:
     """Write this worker's counts now (tests, commands)."""
-    return state().tally.flush()
+    return state().flush()
 
 
 @atexit.register
@@ -136,3 +153,13 @@ def _flush_at_exit() -> None:
     for tally in list(_TALLIES):
         if tally.pending:
             tally.flush()
+
+
+def counted(verdict: verification.Verdict, engine: Any) -> verification.Verdict:
+    """A public scan's verdict, counted (registry/scans.py), with its copy caution: what
+    both verify views answer. An invalid certificate is counted, never cautioned."""
+    record(verdict.certificate.id, request.remote_addr)
+    if not verdict.trusted:
+        return verdict
+    since = caution(engine, verdict.certificate.id, verdict.certificate.sold_at is not None)
+    return dataclasses.replace(verdict, copy_since=since) if since else verdict

@@ -9,7 +9,16 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import get_locale, gettext
 
 from registry import codes, numbers, photos, verification, words
-from registry.edge import database, http_cache, i18n, limits, log_signer, problems, signing
+from registry.edge import (
+    database,
+    http_cache,
+    i18n,
+    limits,
+    log_signer,
+    problems,
+    scans,
+    signing,
+)
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.web import owner
 from schemas.standards import AlertKind, RevocationReason
@@ -24,9 +33,10 @@ _REFUSALS = ((MistypedCode, "mistyped", 400), (MalformedCode, "malformed", 400))
 @limits.public
 def page(code: str):
     """The verdict first, then what the certificate says, in the visitor's language."""
+    engine = database.engine()
     try:
         verdict = verification.verify(
-            database.engine(),
+            engine,
             signing.keyring(),
             code,
             seals=signing.seals(),
@@ -38,6 +48,7 @@ def page(code: str):
     except (MistypedCode, MalformedCode) as exc:
         kind, status = next((k, s) for cls, k, s in _REFUSALS if isinstance(exc, cls))
         return _refused(kind, status, code)
+    verdict = scans.counted(verdict, engine)
     if not verdict.signature.valid:
         # Nothing the row says can be trusted, not even that it is well formed.
         fault = verdict.signature.fault or "signature"
