@@ -412,3 +412,38 @@ def test_counting_can_be_turned_off(database_url, tmp_path, client, world, sessi
     finally:
         app.extensions["registry.engine"].dispose()
     session.execute(delete(ScanDay))
+
+
+def test_a_scan_through_a_proxy_is_counted_by_its_client_and_written_after_its_answer(
+    database_url, tmp_path, client, world, session
+):
+    """The wiring the verify views use: `record` with request.remote_addr (after one
+    proxy hop) in a request; the flush found due runs once the answer is sent."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "KEYS_DIR": str(tmp_path / "keys"),
+            "PROXY_HOPS": 1,
+            "SCAN_FLUSH_SECONDS": 0,
+        }
+    )
+    one, _ = _certificate(client, world, session)
+
+    def scan():
+        from flask import request
+
+        edge_scans.record(one, request.remote_addr)
+        return {"counted": edge_scans.state().tally.pending}
+
+    app.add_url_rule("/test-scan", view_func=scan)
+    try:
+        scanner = app.test_client()
+        for address in ("100.70.1.1", "100.70.1.2", "100.71.1.1"):
+            # Buffered: the response is closed, as a WSGI server closes it once sent.
+            answer = scanner.get("/test-scan", headers={"X-Forwarded-For": address}, buffered=True)
+            assert answer.json == {"counted": 1}  # still in memory while answering
+        assert edge_scans_today(app) in {day for _, day in _days(session)}
+        assert list(_days(session).values()) == [(3, 2)]
+    finally:
+        app.extensions["registry.engine"].dispose()
