@@ -358,7 +358,7 @@ def test_a_stolen_piece_is_reported_stolen(client, world):
             as_text=True
         )
     )
-    assert "Заявлено о краже или утрате" in text
+    assert "Заявлено о краже" in text
     assert "Не покупайте это изделие" in text
 
 
