@@ -34,6 +34,7 @@ def verify(code):
         code,
         seals=signing.seals(),
         signed=log_signer.signed_size(),
+        scans_since=scans.window_start(),
     )
     verdict = scans.counted(verdict, engine)
     response = Response(_body(verdict), mimetype="application/json")

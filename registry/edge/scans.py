@@ -13,7 +13,7 @@ import logging
 import time
 import weakref
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import (
@@ -155,11 +155,27 @@ def _flush_at_exit() -> None:
             tally.flush()
 
 
+def window_start() -> date:
+    """The first day of the caution's window, for the scan's own read of the networks
+    counted in the database (verification.verify's `scans_since`); never, for counting
+    off or counts in Redis."""
+    current = state()
+    if not current.tally.enabled or not isinstance(current.store, scans.DatabaseStore):
+        return date.max
+    return current.tally.today() - timedelta(days=scans.WINDOW_DAYS - 1)
+
+
 def counted(verdict: verification.Verdict, engine: Any) -> verification.Verdict:
     """A public scan's verdict, counted (registry/scans.py), with its copy caution: what
     both verify views answer. An invalid certificate is counted, never cautioned."""
     record(verdict.certificate.id, request.remote_addr)
     if not verdict.trusted:
         return verdict
-    since = caution(engine, verdict.certificate.id, verdict.certificate.sold_at is not None)
+    sold = verdict.certificate.sold_at is not None
+    current = state()
+    if isinstance(
+        current.store, scans.DatabaseStore
+    ) and verdict.certificate.recent_networks <= current.limits.of(sold):
+        return verdict  # the scan's own read says no caution: no read of the days
+    since = caution(engine, verdict.certificate.id, sold)
     return dataclasses.replace(verdict, copy_since=since) if since else verdict

@@ -41,6 +41,7 @@ def page(code: str):
             code,
             seals=signing.seals(),
             signed=log_signer.signed_size(),
+            scans_since=scans.window_start(),
             proof=False,
         )
     except NotFound:
