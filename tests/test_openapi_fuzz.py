@@ -89,12 +89,13 @@ SETTINGS = {
         hypothesis.HealthCheck.data_too_large,
     ],
 }
-ROLES = ("maker", "inspector", "admin")
+ROLES = ("maker", "inspector", "admin", "shop")
 _EMAILS = {
     "maker": "maker@test.example",
     "other_maker": "other@test.example",
     "inspector": "inspector@test.example",
     "admin": "admin@test.example",
+    "shop": "shop@test.example",
 }
 
 _WORKDIR = Path(tempfile.mkdtemp(prefix="registry-fuzz-"))
@@ -281,7 +282,12 @@ class Tokens:
 
     def __init__(self, backend: Backend, world: factories.World):
         self._app = backend.app
-        self._secrets = {"maker": world.maker, "inspector": world.inspector, "admin": world.admin}
+        self._secrets = {
+            "maker": world.maker,
+            "inspector": world.inspector,
+            "admin": world.admin,
+            "shop": world.shop,
+        }
 
     def header(self, role: str) -> dict[str, str]:
         with self._app.app_context():

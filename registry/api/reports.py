@@ -52,6 +52,7 @@ _REPORT_BODY = {
 @limits.public
 @bp.doc(requestBody=_REPORT_BODY)
 @bp.response(202, ReportReceived)
+@bp.alt_response(400, response="BAD_REQUEST")
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
