@@ -262,9 +262,9 @@ def _snapshot_sqlite(engine: Engine, destination: Path, published: list[Publishe
         raise Unavailable(f"the database {source_path} could not be copied: {exc}") from exc
     finally:
         source.close()
-    _sync_file(partial)
+    _sync(partial)
     os.replace(partial, target)
-    _sync_directory(destination)
+    _sync(destination)
     size, newest, nodes = _read_sqlite(target)
     try:
         root = _root(size, nodes)
@@ -324,9 +324,9 @@ def _snapshot_postgres(engine: Engine, destination: Path, published: list[Publis
             forks = _forks(
                 published, size, root, _Nodes(lambda wanted: _stored(connection, wanted))
             )
-    _sync_file(partial)
+    _sync(partial)
     os.replace(partial, target)
-    _sync_directory(destination)
+    _sync(destination)
     return POSTGRES_FILE, size, root, newest.note if newest else None, forks
 
 
@@ -479,7 +479,7 @@ def restore(
         if memory.exists():
             done.set_aside = memory.with_name(f"{memory.name}.replaced-{_stamp()}")
             os.replace(memory, done.set_aside)
-            _sync_directory(memory.parent)
+            _sync(memory.parent)
         if checkpoint is not None:
             keys.write_atomically(memory, checkpoint.text.encode("utf-8"))
     elif checkpoint is not None and _remembered_size(memory, known) < checkpoint.size:
@@ -674,7 +674,7 @@ def _restore_sqlite(snapshot: Path, target: Path) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    _sync_directory(target.parent)
+    _sync(target.parent)
 
 
 def _dump_nodes(dump: Path) -> _Nodes:
@@ -787,15 +787,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sync_directory(path: Path) -> None:
+def _sync(path: Path) -> None:
+    """A file's bytes, or a directory's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

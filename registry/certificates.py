@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 import keys
@@ -117,22 +117,30 @@ def after_sale(session: Session, piece_id: int) -> proofs.AfterSale:
     owner = session.scalar(
         select(Ownership).where(Ownership.piece_id == piece_id, Ownership.ended_at.is_(None))
     )
-    stolen = session.scalar(
-        select(func.count())
-        .select_from(Certificate)
-        .where(
-            Certificate.piece_id == piece_id,
-            Certificate.status == CertificateStatus.REVOKED,
-            Certificate.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN,
-        )
-    )
+    stolen = session.scalar(select(revoked_as_stolen(literal(piece_id))))
     return proofs.AfterSale(
         sold_at=sale.sold_at if sale else None,
         sold_by=seller(sale.shop_id, sale.maker_id) if sale else None,
         owned_since=owner.since if owner else None,
         owner_report=owner.report if owner else None,
         reported_at=owner.reported_at if owner else None,
-        revoked_as_stolen=bool(stolen),
+        revoked_as_stolen=stolen is not None,
+    )
+
+
+def revoked_as_stolen(piece_id: Any) -> Any:
+    """When a certificate of the piece `piece_id` names (a value, or a column of an outer
+    statement) was revoked as lost or stolen; NULL if none was. A scalar subquery: the
+    seal and the scan's one read both take it from here."""
+    stolen = aliased(Certificate)
+    return (
+        select(func.max(stolen.revoked_at))
+        .where(
+            stolen.piece_id == piece_id,
+            stolen.status == CertificateStatus.REVOKED,
+            stolen.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN,
+        )
+        .scalar_subquery()
     )
 
 
@@ -180,17 +188,7 @@ def seal_unsealed(session: Session | Connection, seals: proofs.Proofs | None = N
         .order_by(Certificate.id)
         .limit(_SEAL_BATCH)
     )
-    stolen = aliased(Certificate)
-    query = query.add_columns(
-        select(func.count(stolen.id))
-        .where(
-            stolen.piece_id == Certificate.piece_id,
-            stolen.status == CertificateStatus.REVOKED,
-            stolen.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN,
-        )
-        .scalar_subquery()
-        .label("revoked_as_stolen")
-    )
+    query = query.add_columns(revoked_as_stolen(Certificate.piece_id).label("revoked_as_stolen_at"))
     sealed = 0
     while rows := session.execute(query).all():
         values = [
@@ -202,7 +200,9 @@ def seal_unsealed(session: Session | Connection, seals: proofs.Proofs | None = N
                         superseded_by=row.superseded_by,
                         last_index=row.last_index,
                         # Stored before sales existed: a theft by revocation is all there is.
-                        after_sale=proofs.AfterSale(revoked_as_stolen=bool(row.revoked_as_stolen)),
+                        after_sale=proofs.AfterSale(
+                            revoked_as_stolen=row.revoked_as_stolen_at is not None
+                        ),
                     )
                 ),
             }

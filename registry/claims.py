@@ -15,6 +15,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -94,21 +95,26 @@ def digest(secret: str) -> str:
 def issue(session: Session, piece: Piece, sale: Sale, origin: ClaimOrigin) -> Issued:
     """Make a claim code for `piece`, withdrawing any unused one of it; the caller logs
     the event (with ledger.commitment of the code) and commits."""
-    now = utcnow()
-    for unused in session.scalars(
-        select(OwnershipClaim).where(
-            OwnershipClaim.piece_id == piece.id,
-            OwnershipClaim.used_at.is_(None),
-            OwnershipClaim.withdrawn_at.is_(None),
-        )
-    ):
-        unused.withdrawn_at = now
+    withdraw_unused(session, piece.id, utcnow())
     code = new_code()
     claim = OwnershipClaim(
         piece_id=piece.id, sale_id=sale.id, code_hash=digest(code), origin=str(origin)
     )
     session.add(claim)
     return Issued(claim=claim, code=code)
+
+
+def withdraw_unused(session: Session, piece_id: int, now: datetime) -> None:
+    """Withdraw every claim code of the piece not used yet: a newer code replaces it, or
+    the sale it was printed for was cancelled."""
+    for unused in session.scalars(
+        select(OwnershipClaim).where(
+            OwnershipClaim.piece_id == piece_id,
+            OwnershipClaim.used_at.is_(None),
+            OwnershipClaim.withdrawn_at.is_(None),
+        )
+    ):
+        unused.withdrawn_at = now
 
 
 def new_owner_key() -> str:

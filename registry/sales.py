@@ -28,7 +28,6 @@ from registry.models import (
     Certificate,
     Maker,
     Ownership,
-    OwnershipClaim,
     Piece,
     Sale,
     Shop,
@@ -154,14 +153,7 @@ def cancel(
             "Ask the brand office."
         )
     sale.cancelled_at = now
-    for unused in session.scalars(
-        select(OwnershipClaim).where(
-            OwnershipClaim.piece_id == piece.id,
-            OwnershipClaim.used_at.is_(None),
-            OwnershipClaim.withdrawn_at.is_(None),
-        )
-    ):
-        unused.withdrawn_at = now
+    claims.withdraw_unused(session, piece.id, now)
     owner = session.scalar(
         select(Ownership).where(Ownership.piece_id == piece.id, Ownership.ended_at.is_(None))
     )

@@ -53,7 +53,6 @@ _NEVER_ISSUED = "0" * codes.DATA_LENGTH + "U"
 _successor = aliased(Certificate)
 _issued = aliased(Event)
 _about = aliased(Event)
-_sibling = aliased(Certificate)
 _seller = aliased(Maker)
 # The newest checkpoint, read in the same statement: the proof is given against it.
 _newest = checkpoints.newest_query().subquery("newest")
@@ -94,14 +93,7 @@ _RECORD = db.Prepared(
         Ownership.since.label("owned_since"),
         Ownership.report.label("owner_report"),
         Ownership.reported_at,
-        select(func.max(_sibling.revoked_at))
-        .where(
-            _sibling.piece_id == Certificate.piece_id,
-            _sibling.status == CertificateStatus.REVOKED,
-            _sibling.revocation_reason == RevocationReason.PIECE_LOST_OR_STOLEN,
-        )
-        .scalar_subquery()
-        .label("revoked_as_stolen_at"),
+        certificates.revoked_as_stolen(Certificate.piece_id).label("revoked_as_stolen_at"),
         # The networks it was scanned from in the copy caution's window (registry/scans.py),
         # read here rather than on a round trip of its own: most scans need no more.
         select(func.coalesce(func.sum(ScanDay.networks), 0))

@@ -6,7 +6,7 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from registry import verification
-from registry.edge import database, http_cache, limits, log_signer, scans, signing
+from registry.edge import http_cache, limits, scans
 from registry.log.public import b64
 from schemas.common import timestamp
 from schemas.verification import VerdictOut
@@ -27,16 +27,7 @@ def verify(code):
     Codes are read leniently (case, dashes, O for 0). A mistyped code (its check
     character does not match) is a 400, a code never issued a 404.
     """
-    engine = database.engine()
-    verdict = verification.verify(
-        engine,
-        signing.keyring(),
-        code,
-        seals=signing.seals(),
-        signed=log_signer.signed_size(),
-        scans_since=scans.window_start(),
-    )
-    verdict = scans.counted(verdict, engine)
+    verdict = scans.scanned(code)
     response = Response(_body(verdict), mimetype="application/json")
     return http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
 

@@ -27,6 +27,7 @@ from flask import (
 from sqlalchemy.orm import Session
 
 from registry import scans, verification
+from registry.edge import database, log_signer, signing
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +166,20 @@ def window_start() -> date:
     return current.tally.today() - timedelta(days=scans.WINDOW_DAYS - 1)
 
 
-def counted(verdict: verification.Verdict, engine: Any) -> verification.Verdict:
-    """A public scan's verdict, counted (registry/scans.py), with its copy caution: what
-    both verify views answer. An invalid certificate is counted, never cautioned."""
+def scanned(code: str, *, proof: bool = True) -> verification.Verdict:
+    """A public scan's verdict (verification.verify, with this app's keys, seals and
+    signer), counted (registry/scans.py), with its copy caution: what both verify views
+    answer. An invalid certificate is counted, never cautioned. Raises as verify does."""
+    engine = database.engine()
+    verdict = verification.verify(
+        engine,
+        signing.keyring(),
+        code,
+        seals=signing.seals(),
+        signed=log_signer.signed_size(),
+        scans_since=window_start(),
+        proof=proof,
+    )
     record(verdict.certificate.id, request.remote_addr)
     if not verdict.trusted:
         return verdict
