@@ -8,6 +8,7 @@ gunicorn's defaults (among them a 30 s worker timeout). Load it with
 command line or by GUNICORN_CMD_ARGS.
 """
 
+import gc
 import os
 
 from registry import front
@@ -44,3 +45,13 @@ def post_fork(server, worker) -> None:
     failed = front.die_with_parent()
     if failed is not None:
         server.log.warning("worker %s will not end with its master: %s", worker.pid, failed)
+
+
+def post_worker_init(worker) -> None:
+    """In each worker, once the app is loaded: move every object made so far (the app,
+    its modules, SQLAlchemy's metadata and compiled statements, some 170,000 objects) out
+    of the garbage collector's reach. They live as long as the worker, yet every full
+    collection walked them all: about 0.1 s, set off by whatever a request allocated
+    that survived it (a scan's count held until its flush), and paid by the request
+    that happened to be running."""
+    gc.freeze()

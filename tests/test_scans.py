@@ -126,6 +126,24 @@ def test_an_unsold_code_is_cautioned_beyond_twenty_networks_and_since_the_day_it
     assert scans.caution(engine, one, True, today=last) == DAY
 
 
+def test_a_busy_worker_flushes_small_batches_before_its_period_is_over(app, certified, session):
+    """A flush of a busy worker's whole period held it for tens of ms, and the scans queued
+    behind it waited: the flush is due once FLUSH_PAIRS certificate-days are counted."""
+    (one, _), _ = certified
+    today = Today()
+    worker = _tally(app, today)  # a period of an hour
+    asked = []
+    for i in range(scans.FLUSH_PAIRS + 5):
+        today.day = DAY + timedelta(days=i)  # a certificate-day each
+        asked.append(worker.record(one, "10.1.2.3"))
+    # Asked once, at the FLUSH_PAIRS-th, and not again while that flush has not run.
+    assert [i for i, due in enumerate(asked) if due] == [scans.FLUSH_PAIRS - 1]
+    assert worker.flush()
+    assert len(_days(session)) == scans.FLUSH_PAIRS + 5
+    assert set(_days(session).values()) == {(1, 1)}
+    assert not worker.record(one, "10.1.2.3")  # an hour's period and one pair: not due
+
+
 def test_ipv6_addresses_count_by_their_48_and_ipv4_mapped_by_their_24(app, certified, session):
     same = scans.network_of("2001:db8:1234:5678::1")
     assert same == scans.network_of("2001:db8:1234:ffff:1:2:3:4")
