@@ -25,17 +25,22 @@ Parts, in this order (`--only` picks some; `--only log` = append,proofs):
   the scans' p50/p99/max during it (target: p99 under 200 ms) and each sign-in's status
   and latency (target: all succeed); bounded to a few minutes (`importbench`).
 
-The servers run one at a time on a free port of 127.0.0.1, each on its own copy of the
-cached database, so a run never changes the cache and no two runs share a file. Every
+The servers run at once, each on a free port of 127.0.0.1 and its own copy of the cached
+database, so a run never changes the cache and no two runs share a file. The endpoints
+take turns (`--rounds`, 4): each is measured in slices, one after another's, so that the
+machine's drifting load falls on all of them alike; an endpoint's figures are its slices'
+sums, and the median of their percentiles. Every
 figure goes to benchmarks/.data/results.json.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,7 +48,8 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,6 +68,8 @@ RESULTS = dataset.DATA / "results.json"
 # thousands of samples per endpoint, and three endpoints fit in about 1.5 minutes.
 THREADS = 1
 CONNECTIONS = 16
+#: Turns the endpoints take: each endpoint's --duration is measured in this many slices.
+ROUNDS = 4
 WARMUP_S = 3
 DURATION_S = 20
 
@@ -130,6 +138,8 @@ class Result:
     #: CPU seconds per second used by everything else on the machine during the run.
     other_cores: float = 0.0
     missing: str | None = None
+    #: The measured runs (slices) the figures come from.
+    slices: int = 0
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -152,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=WARMUP_S, help="seconds, not counted")
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
     parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help="turns the endpoints take, each a slice of --duration (1 with --profile)",
+    )
     parser.add_argument(
         "--endpoints",
         default="bare,verify,verify-uncounted,page",
@@ -230,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         part_started = time.monotonic()
         if "http" in parts:
             print(
-                f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration}s after "
-                f"{args.warmup} s of warm-up, per endpoint; "
+                f"load: wrk -t{args.threads} -c{args.connections}, {args.duration} s per "
+                f"endpoint in {1 if args.profile else args.rounds} turns, after "
+                f"{args.warmup} s of warm-up; "
                 f"gunicorn -c python:registry.gunicorn_conf, {workers} sync workers; "
                 f"load average before: {os.getloadavg()[0]:.2f}"
                 + ("; PROFILED with py-spy (a little slower)" if args.profile else "")
@@ -327,26 +344,44 @@ def _serve_and_measure(
     servers = list(dict.fromkeys((ENDPOINTS[name].app, ENDPOINTS[name].settings) for name in names))
     if "export" in parts and ("wsgi:app", ()) not in servers:
         servers.append(("wsgi:app", ()))
-    with tempfile.TemporaryDirectory(prefix="registry-bench-") as scratch:
+    endpoints = [ENDPOINTS[name] for name in names]
+    rounds = 1 if args.profile else max(1, args.rounds)
+    with tempfile.TemporaryDirectory(prefix="registry-bench-") as scratch, ExitStack() as stack:
         work = Path(scratch)
+        served: dict[tuple[str, tuple], tuple[int, int, Path]] = {}
         for n, (app, settings) in enumerate(servers):
-            group = [
-                ENDPOINTS[name]
-                for name in names
-                if (ENDPOINTS[name].app, ENDPOINTS[name].settings) == (app, settings)
-            ]
             env = _registry_env(work / str(n), data) if app == "wsgi:app" else _bare_env()
             env.update(settings)
             log = work / f"{app}-{n}.log"
-            with _server(app, env, workers=workers, log=log) as (port, pid):
-                for endpoint in group:
-                    print(f"  {LABELS[endpoint.name]} …", flush=True)
-                    results.append(_measure(endpoint, port, pid, log, data, args))
-                if (app, settings) == ("wsgi:app", ()) and "export" in parts:
-                    exports = export.measure(port, _process_tree(pid)[1:], data.inspector_token)
-                    if any(r["status"] != 200 for r in exports):
-                        print(textwrap.indent(_log_tail(log), "    | "))
-        results.sort(key=lambda r: names.index(r.endpoint))
+            port, pid = stack.enter_context(_server(app, env, workers=workers, log=log))
+            served[(app, settings)] = (port, pid, log)
+        # Every server is up at once and the endpoints take turns, `rounds` slices each:
+        # the machine is shared, and its load drifts over a run by more than what is
+        # compared (counting's 50 µs of a 1 ms scan); in turns, each endpoint meets the
+        # same drift.
+        prepared = {}
+        for endpoint in endpoints:
+            port, _, log = served[(endpoint.app, endpoint.settings)]
+            print(f"  {LABELS[endpoint.name]} …", flush=True)
+            prepared[endpoint.name] = _prepare(endpoint, port, log, data, args)
+        slices: dict[str, list[Result]] = {endpoint.name: [] for endpoint in endpoints}
+        for turn in range(rounds):
+            # Each round starts one endpoint later, so that none always follows another.
+            order = endpoints[turn % len(endpoints) :] + endpoints[: turn % len(endpoints)]
+            for endpoint in order:
+                if prepared[endpoint.name].missing:
+                    continue
+                port, pid, _ = served[(endpoint.app, endpoint.settings)]
+                seconds = max(1, round(args.duration / rounds))
+                slices[endpoint.name].append(_slice(endpoint, port, pid, data, args, seconds))
+        for endpoint in endpoints:
+            results.append(_merged(prepared[endpoint.name], slices[endpoint.name]))
+        if "export" in parts:
+            port, pid, log = served[("wsgi:app", ())]
+            exports = export.measure(port, _process_tree(pid)[1:], data.inspector_token)
+            if any(r["status"] != 200 for r in exports):
+                print(textwrap.indent(_log_tail(log), "    | "))
+    results.sort(key=lambda r: names.index(r.endpoint))
     return results, exports
 
 
@@ -437,17 +472,12 @@ def _status(url: str) -> int | None:
         return None
 
 
-def _measure(
-    endpoint: Endpoint,
-    port: int,
-    pid: int,
-    log: Path,
-    data: dataset.Dataset,
-    args: argparse.Namespace,
+def _prepare(
+    endpoint: Endpoint, port: int, log: Path, data: dataset.Dataset, args: argparse.Namespace
 ) -> Result:
+    """The endpoint's result before its slices: whether it answers, and its warm-up."""
     result = Result(endpoint.name, LABELS[endpoint.name])
     base = f"http://127.0.0.1:{port}"
-    codes_file = str(data.codes_file) if endpoint.with_codes else ""
     if endpoint.with_codes:
         sample = data.codes_file.read_text().split("\n", 1)[0]
         status = _status(base + endpoint.path + sample)
@@ -456,18 +486,37 @@ def _measure(
             print(f"    !! {endpoint.path}{sample} {result.missing}: not measured")
             print(textwrap.indent(_log_tail(log), "    | "))
             return result
-    wrk = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "-s", str(LUA), "--latency"]
-    script_args = ["--", endpoint.path, codes_file]
-    url = base + ("/" if endpoint.with_codes else endpoint.path)
-    warmup = _wrk([*wrk, f"-d{args.warmup}s", url, *script_args])
+    warmup = _wrk([*_wrk_command(args), f"-d{args.warmup}s", *_target(endpoint, port, data)])
     result.warmup_errors = warmup["non2xx"] + _socket_errors(warmup)
+    return result
 
+
+def _wrk_command(args: argparse.Namespace) -> list[str]:
+    return ["wrk", f"-t{args.threads}", f"-c{args.connections}", "-s", str(LUA), "--latency"]
+
+
+def _target(endpoint: Endpoint, port: int, data: dataset.Dataset) -> list[str]:
+    """wrk's URL and the script's arguments."""
+    url = f"http://127.0.0.1:{port}" + ("/" if endpoint.with_codes else endpoint.path)
+    return [url, "--", endpoint.path, str(data.codes_file) if endpoint.with_codes else ""]
+
+
+def _slice(
+    endpoint: Endpoint,
+    port: int,
+    pid: int,
+    data: dataset.Dataset,
+    args: argparse.Namespace,
+    duration: int,
+) -> Result:
+    """One measured run of wrk, with the CPU its server, wrk and the machine used."""
+    result = Result(endpoint.name, LABELS[endpoint.name])
     server = _process_tree(pid)
     spies = _start_profiles(endpoint, server[1:], args) if args.profile else []
     cpu_before = _cpu_seconds(server)
     busy_before = _machine_busy_seconds()
     children_before = _children_cpu_seconds()
-    measured = _wrk([*wrk, f"-d{args.duration}s", url, *script_args])
+    measured = _wrk([*_wrk_command(args), f"-d{duration}s", *_target(endpoint, port, data)])
     seconds = measured["duration_us"] / 1e6
     server_cpu = _cpu_seconds(server) - cpu_before
     wrk_cpu = _children_cpu_seconds() - children_before
@@ -488,6 +537,40 @@ def _measure(
     result.wrk_cores = round(wrk_cpu / seconds, 2)
     result.other_cores = round(max(0.0, busy - server_cpu - wrk_cpu) / seconds, 2)
     return result
+
+
+def _merged(prepared: Result, slices: list[Result]) -> Result:
+    """An endpoint's slices as one result: requests, CPU and errors summed, rates over
+    the slices' whole time, each latency percentile the median of the slices' (wrk
+    gives percentiles, not the latencies), and the largest maximum."""
+    if not slices:
+        return prepared
+    seconds = [r.requests / r.requests_per_s for r in slices if r.requests_per_s]
+    total = sum(seconds) or 1.0
+    statuses: dict[str, int] = {}
+    for r in slices:
+        for status, n in r.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+
+    def per_second(value: Callable[[Result], float]) -> float:
+        return round(sum(value(r) * s for r, s in zip(slices, seconds, strict=False)) / total, 2)
+
+    return dataclasses.replace(
+        prepared,
+        requests=sum(r.requests for r in slices),
+        requests_per_s=round(sum(r.requests for r in slices) / total, 1),
+        p50_ms=statistics.median(r.p50_ms for r in slices),
+        p90_ms=statistics.median(r.p90_ms for r in slices),
+        p99_ms=statistics.median(r.p99_ms for r in slices),
+        max_ms=max(r.max_ms for r in slices),
+        non2xx=sum(r.non2xx for r in slices),
+        statuses=statuses,
+        socket_errors=sum(r.socket_errors for r in slices),
+        server_cores=per_second(lambda r: r.server_cores),
+        wrk_cores=per_second(lambda r: r.wrk_cores),
+        other_cores=per_second(lambda r: r.other_cores),
+        slices=len(slices),
+    )
 
 
 def _start_profiles(

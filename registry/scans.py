@@ -14,21 +14,21 @@ logged: a hash under a forgotten key tells nothing, and a network seen on two da
 two unrelated hashes.
 
 No write per scan. On SQLite a write per scan would take the write lock per scan; so each
-worker counts in memory (`Tally`): scans per (certificate, day), and the set of network
-hashes per (certificate, day). A scan costs a dictionary update and one HMAC (a few µs).
-A flush is due every REGISTRY_SCAN_FLUSH_SECONDS (default 5), or sooner once FLUSH_PAIRS
-(128) certificates are counted, so that a busy worker flushes small batches often rather
-than a large one that would hold it for tens of ms. A scan finds the flush due, and the
-edge runs it once that scan's answer is sent (the response's close), never before: one
-transaction that inserts the day's network hashes into `ScanNetwork` (duplicates ignored;
-the rows inserted come back, so each network is counted once across workers) and adds
-the scans and the new networks to `ScanDay`. Its commit does not wait for the disk (counts
-are not records). No thread: a sync worker serves one request at a time, and a thread of
-its own would contend for the GIL with the scans it serves (the 5 ms switch interval
-`registry.edge.limits` measured) and need care at fork and exit; the time after a
-response is free anyway. Where Redis is configured (RATELIMIT_STORAGE_URI redis://…), the
-flush is one pipeline of INCRBY and PFADD (a HyperLogLog per certificate and day, which
-keeps no hash either) with expiry, and the database is not written at all.
+worker counts in memory (`Tally`): scans per (certificate, day), and the network hashes
+per (certificate, day), as flat tuples (no container per certificate for the garbage
+collector to walk). A scan costs a dictionary update and one HMAC (a few µs). A flush is
+due every REGISTRY_SCAN_FLUSH_SECONDS (default 5), or sooner once FLUSH_PAIRS certificates
+are counted. A scan finds it due, and the worker's flushing thread runs it
+(registry/edge/scans.py), so no buyer waits: one transaction that inserts the day's
+network hashes into `ScanNetwork` (duplicates ignored, so distinct across workers) and
+adds the scans and the new networks to `ScanDay`. On SQLite the write lock makes it
+exact: the hashes are inserted, then each certificate's networks counted again, in
+statements of up to 2,000 rows that SQLite runs without the GIL. On PostgreSQL, where
+flushes run at once, the insert returns the rows it wrote and only those are added. Its
+commit does not wait for the disk (counts are not records). Where Redis is configured
+(RATELIMIT_STORAGE_URI redis://…), the flush is one pipeline of INCRBY and PFADD (a
+HyperLogLog per certificate and day, which keeps no hash either) with expiry, and the
+database is not written at all.
 
 Failure modes, none of which fails or slows a scan:
 - The database is busy (SQLite's write lock held by an import) or unreachable, or Redis
@@ -86,11 +86,10 @@ WINDOW_DAYS = 7
 HASH_BYTES = 16
 #: How long a flush waits for a lock before keeping its counts for the next one.
 FLUSH_WAIT_S = 0.1
-#: Certificates (per day) counted that make a flush due before its period is over. A
-#: flush costs about 0.5 ms and 10-20 µs per certificate on SQLite: at 128 the fixed part
-#: is a few µs a scan, and a flush holds its worker about 2-3 ms, too short to show in a
-#: scan's p99; a flush of 5 s of a busy worker's scans held it 50-100 ms.
-FLUSH_PAIRS = 128
+#: Certificates (per day) counted that make a flush due before its period is over: a
+#: bound on a worker's memory, and on what one flush writes (about 0.1 s of SQLite's work
+#: on this many, without the GIL, in the flushing thread).
+FLUSH_PAIRS = 10_000
 
 Key = tuple[int, date]
 
@@ -247,6 +246,10 @@ class DatabaseStore:
         return first is not None and first < today
 
     def add(self, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                self._transaction(connection, lambda c: _add_on_sqlite(c, scans, networks))
+            return
         # Sorted, so that two workers flushing at once lock rows in one order (PostgreSQL
         # would otherwise find a deadlock).
         hashes = [
@@ -297,6 +300,61 @@ class DatabaseStore:
             .order_by(ScanDay.certificate_id)
         )
         return list(found)
+
+
+#: Rows per statement of a flush on SQLite (3 parameters each, SQLite allows 32,766).
+SQLITE_ROWS = 2000
+
+
+def _add_on_sqlite(connection, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+    """A flush on SQLite: a few statements of many rows each, in the transaction that
+    holds the write lock, so that no other flush writes between the insert of the hashes
+    and the count of them.
+
+    Written as plain SQL of many rows per statement rather than one statement run per
+    row: SQLite then does a whole chunk's work in one step, which runs without the GIL,
+    so the flushing thread leaves the worker's scans alone (a statement run per row, or
+    RETURNING a row per new hash, takes the GIL back for every row, and waits for it up
+    to the 5 ms switch interval each time); and no ORM processes each row's parameters
+    (8 µs a row for two statements, in Python)."""
+    day_of = {day: day.isoformat() for _, day in scans.keys() | networks.keys()}
+    hashes = [(c, day_of[d], h.hex()) for (c, d), found in sorted(networks.items()) for h in found]
+    counted = [(c, day_of[d], n) for (c, d), n in sorted(scans.items())]
+    recount = [(c, day_of[d]) for c, d in sorted(networks)]
+    for chunk in _chunks(hashes):
+        connection.exec_driver_sql(_many(_INSERT_HASHES, "(?,?,?)", chunk), _flat(chunk))
+    for chunk in _chunks(counted):
+        connection.exec_driver_sql(_many(_ADD_SCANS, "(?,?,?,0)", chunk), _flat(chunk))
+    for chunk in _chunks(recount):
+        connection.exec_driver_sql(_many(_RECOUNT, "(?,?)", chunk), _flat(chunk))
+
+
+# Plain SQL with a {rows} slot for the chunk's placeholders; the values are bound.
+_INSERT_HASHES = (
+    "INSERT INTO scan_network (certificate_id, day, network) VALUES {rows} ON CONFLICT DO NOTHING"
+)
+_ADD_SCANS = (
+    "INSERT INTO scan_day (certificate_id, day, scans, networks) VALUES {rows}"
+    " ON CONFLICT (certificate_id, day) DO UPDATE SET scans = scans + excluded.scans"
+)
+_RECOUNT = (
+    "UPDATE scan_day SET networks = (SELECT count(*) FROM scan_network AS n"
+    " WHERE n.certificate_id = scan_day.certificate_id AND n.day = scan_day.day)"
+    " WHERE (certificate_id, day) IN (VALUES {rows})"
+)
+
+
+def _many(statement: str, placeholders: str, chunk: list) -> str:
+    return statement.format(rows=",".join([placeholders] * len(chunk)))
+
+
+def _flat(chunk: list[tuple]) -> tuple:
+    return tuple(value for row in chunk for value in row)
+
+
+def _chunks(rows: list) -> Iterable[list]:
+    for start in range(0, len(rows), SQLITE_ROWS):
+        yield rows[start : start + SQLITE_ROWS]
 
 
 # The caution's read: one range of the primary key (certificate_id, day).
@@ -416,10 +474,15 @@ class Tally:
         self._asked = False
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
+        # Held as flat tuples in one dict and two sets, which the garbage collector
+        # stops tracking: a set per certificate kept thousands of containers alive until
+        # the flush, and every full collection walked them (some 30 µs a scan).
         self._scans: dict[Key, int] = {}
-        self._networks: dict[Key, set[bytes]] = {}
-        # Networks seen before this worker knew the day's key: prefixes, in memory only.
-        self._unkeyed: dict[Key, set[bytes]] = {}
+        #: (certificate id, day, the network's keyed hash)
+        self._networks: set[tuple[int, date, bytes]] = set()
+        #: (certificate id, day, the network itself), seen before this worker knew the
+        #: day's key: in memory only.
+        self._unkeyed: set[tuple[int, date, bytes]] = set()
         self._keys: dict[date, bytes] = {}
 
     def record(self, certificate_id: int, address: str | None) -> bool:
@@ -434,9 +497,9 @@ class Tally:
             if network is not None:
                 key = self._keys.get(day)
                 if key is not None:
-                    self._networks.setdefault(counted, set()).add(keyed(key, network))
+                    self._networks.add((certificate_id, day, keyed(key, network)))
                 else:
-                    self._unkeyed.setdefault(counted, set()).add(network)
+                    self._unkeyed.add((certificate_id, day, network))
             now = self._clock()
             if now < self._due and (self._asked or len(self._scans) < FLUSH_PAIRS):
                 return False
@@ -450,22 +513,26 @@ class Tally:
         with self._lock:
             return sum(self._scans.values())
 
-    def flush(self) -> bool:
+    def flush(self, wait: float = 0) -> bool:
         """Write what was counted; on failure keep it for the next flush. Never raises.
-        True when everything counted before the call is written."""
-        if not self._flushing.acquire(blocking=False):
+        True when everything counted before the call is written. Waits up to `wait`
+        seconds for a flush under way in another thread, else leaves it at that."""
+        if not self._flushing.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
             return False  # another thread is flushing
         try:
             with self._lock:
                 self._asked = False
                 scans, self._scans = self._scans, {}
-                networks, self._networks = self._networks, {}
-                unkeyed, self._unkeyed = self._unkeyed, {}
-            if not scans and not networks and not unkeyed:
+                hashed, self._networks = self._networks, set()
+                unkeyed, self._unkeyed = self._unkeyed, set()
+            if not scans and not hashed and not unkeyed:
                 return True
+            networks: dict[Key, set[bytes]] = {}
+            for certificate_id, day, found in hashed:
+                networks.setdefault((certificate_id, day), set()).add(found)
             try:
                 self._hash_unkeyed(unkeyed, networks)
-                unkeyed = {}
+                unkeyed = set()
                 self.store.add(scans, networks)
             except IntegrityError as exc:
                 # A certificate id that is no certificate: no flush could ever write this
@@ -473,7 +540,7 @@ class Tally:
                 log.error("scan counts dropped, %d scans: %s", sum(scans.values()), exc.orig)
                 return False
             except Exception as exc:  # noqa: BLE001 - any failure keeps the counts
-                self._keep(scans, networks, unkeyed)
+                self._keep(scans, hashed, unkeyed)
                 log.warning(
                     "scan counts kept for the next flush (%d scans): %s",
                     sum(scans.values()),
@@ -484,30 +551,32 @@ class Tally:
         finally:
             self._flushing.release()
 
-    def _hash_unkeyed(self, unkeyed: dict[Key, set[bytes]], networks: dict[Key, set[bytes]]):
+    def _hash_unkeyed(
+        self, unkeyed: set[tuple[int, date, bytes]], networks: dict[Key, set[bytes]]
+    ) -> None:
         """Hash the prefixes counted before the day's key was known (fetching today's
         and tomorrow's keys, and forgetting older ones, as a side effect)."""
         today = self.today()
         wanted = [today, today + timedelta(days=1)]
         if any(day not in self._keys for day in wanted) or unkeyed:
-            wanted += [day for _, day in unkeyed if day not in wanted]
+            wanted += sorted({day for _, day, _ in unkeyed} - set(wanted))
             keys = self.store.keys(wanted, today=today)
             with self._lock:
                 self._keys = {day: key for day, key in keys.items() if day >= today}
         else:
             keys = self._keys
-        for counted, prefixes in unkeyed.items():
-            # A day whose key is gone: a throwaway key, so they count as new networks.
-            key = keys.get(counted[1]) or secrets.token_bytes(32)
-            networks.setdefault(counted, set()).update(keyed(key, p) for p in prefixes)
+        # A day whose key is gone: a throwaway key, so they count as new networks.
+        throwaway: dict[date, bytes] = {}
+        for certificate_id, day, prefix in unkeyed:
+            key = keys.get(day) or throwaway.setdefault(day, secrets.token_bytes(32))
+            networks.setdefault((certificate_id, day), set()).add(keyed(key, prefix))
 
-    def _keep(self, scans, networks, unkeyed) -> None:
+    def _keep(self, scans, hashed, unkeyed) -> None:
         with self._lock:
             for counted, n in scans.items():
                 self._scans[counted] = self._scans.get(counted, 0) + n
-            for target, source in ((self._networks, networks), (self._unkeyed, unkeyed)):
-                for counted, found in source.items():
-                    target.setdefault(counted, set()).update(found)
+            self._networks |= hashed
+            self._unkeyed |= unkeyed
 
 
 def _reason(exc: Exception) -> str:
