@@ -513,6 +513,11 @@ class Tally:
         with self._lock:
             return sum(self._scans.values())
 
+    @property
+    def flushing(self) -> bool:
+        """A flush is under way (in another thread, or this one)."""
+        return self._flushing.locked()
+
     def flush(self, wait: float = 0) -> bool:
         """Write what was counted; on failure keep it for the next flush. Never raises.
         True when everything counted before the call is written. Waits up to `wait`

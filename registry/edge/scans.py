@@ -179,7 +179,8 @@ def flush() -> bool:
 @atexit.register
 def _flush_at_exit() -> None:
     for tally in list(_TALLIES):
-        tally.flush(wait=_EXIT_WAIT_S)
+        if tally.pending or tally.flushing:
+            tally.flush(wait=_EXIT_WAIT_S)
 
 
 def window_start() -> date:
