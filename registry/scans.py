@@ -92,6 +92,9 @@ FLUSH_WAIT_S = 0.1
 FLUSH_PAIRS = 10_000
 
 Key = tuple[int, date]
+#: A network seen scanning a certificate on a day: (certificate id, day, the network's
+#: keyed hash), or before the day's key is known, the network itself.
+Seen = tuple[int, date, bytes]
 
 
 # 1. The network of an address, and its keyed hash.
@@ -159,7 +162,7 @@ class Store(Protocol):
         """The keys of `days` (today's and tomorrow's are made when missing; a past
         day's is never made again); keys of days before `today` are deleted."""
 
-    def add(self, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+    def add(self, scans: dict[Key, int], networks: set[Seen]) -> None:
         """Add a batch of counts; raises on failure, having written nothing."""
 
     def daily(self, bind: Any, certificate_id: int, since: date, until: date) -> list[Daily]:
@@ -245,7 +248,7 @@ class DatabaseStore:
         first = self._transaction(connection, oldest, writes=False)
         return first is not None and first < today
 
-    def add(self, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+    def add(self, scans: dict[Key, int], networks: set[Seen]) -> None:
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as connection:
                 self._transaction(connection, lambda c: _add_on_sqlite(c, scans, networks))
@@ -253,9 +256,7 @@ class DatabaseStore:
         # Sorted, so that two workers flushing at once lock rows in one order (PostgreSQL
         # would otherwise find a deadlock).
         hashes = [
-            {"certificate_id": c, "day": d, "network": h.hex()}
-            for (c, d), found in sorted(networks.items())
-            for h in sorted(found)
+            {"certificate_id": c, "day": d, "network": h.hex()} for c, d, h in sorted(networks)
         ]
         statement = self._insert(ScanDay)
         upsert = statement.on_conflict_do_update(
@@ -306,7 +307,7 @@ class DatabaseStore:
 SQLITE_ROWS = 2000
 
 
-def _add_on_sqlite(connection, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+def _add_on_sqlite(connection, scans: dict[Key, int], networks: set[Seen]) -> None:
     """A flush on SQLite: a few statements of many rows each, in the transaction that
     holds the write lock, so that no other flush writes between the insert of the hashes
     and the count of them.
@@ -317,10 +318,10 @@ def _add_on_sqlite(connection, scans: dict[Key, int], networks: dict[Key, set[by
     RETURNING a row per new hash, takes the GIL back for every row, and waits for it up
     to the 5 ms switch interval each time); and no ORM processes each row's parameters
     (8 µs a row for two statements, in Python)."""
-    day_of = {day: day.isoformat() for _, day in scans.keys() | networks.keys()}
-    hashes = [(c, day_of[d], h.hex()) for (c, d), found in sorted(networks.items()) for h in found]
+    day_of = {day: day.isoformat() for day in {d for _, d in scans} | {d for _, d, _ in networks}}
+    hashes = [(c, day_of[d], h.hex()) for c, d, h in networks]
     counted = [(c, day_of[d], n) for (c, d), n in sorted(scans.items())]
-    recount = [(c, day_of[d]) for c, d in sorted(networks)]
+    recount = sorted({(c, day_of[d]) for c, d, _ in networks})
     for chunk in _chunks(hashes):
         connection.exec_driver_sql(_many(_INSERT_HASHES, "(?,?,?)", chunk), _flat(chunk))
     for chunk in _chunks(counted):
@@ -408,7 +409,10 @@ class RedisStore:
         answers = pipe.execute()[-len(wanted) :] if wanted else []
         return {day: bytes(key) for day, key in zip(wanted, answers, strict=True) if key}
 
-    def add(self, scans: dict[Key, int], networks: dict[Key, set[bytes]]) -> None:
+    def add(self, scans: dict[Key, int], networks: set[Seen]) -> None:
+        grouped: dict[Key, list[bytes]] = {}
+        for certificate_id, day, found in networks:
+            grouped.setdefault((certificate_id, day), []).append(found)
         pipe = self.client.pipeline(transaction=True)
         for (certificate_id, day), n in scans.items():
             expires = int(self._days.end_of(day)) + self.KEEP_DAYS * 86400
@@ -416,10 +420,10 @@ class RedisStore:
             pipe.expireat(self._name("n", day, certificate_id), expires)
             pipe.sadd(self._name("seen", day), certificate_id)
             pipe.expireat(self._name("seen", day), expires)
-        for (certificate_id, day), found in networks.items():
-            if found:
+        for (certificate_id, day), hashes in grouped.items():
+            if hashes:
                 expires = int(self._days.end_of(day)) + self.KEEP_DAYS * 86400
-                pipe.pfadd(self._name("net", day, certificate_id), *found)
+                pipe.pfadd(self._name("net", day, certificate_id), *hashes)
                 pipe.expireat(self._name("net", day, certificate_id), expires)
         pipe.execute()
 
@@ -479,10 +483,10 @@ class Tally:
         # the flush, and every full collection walked them (some 30 µs a scan).
         self._scans: dict[Key, int] = {}
         #: (certificate id, day, the network's keyed hash)
-        self._networks: set[tuple[int, date, bytes]] = set()
+        self._networks: set[Seen] = set()
         #: (certificate id, day, the network itself), seen before this worker knew the
         #: day's key: in memory only.
-        self._unkeyed: set[tuple[int, date, bytes]] = set()
+        self._unkeyed: set[Seen] = set()
         self._keys: dict[date, bytes] = {}
 
     def record(self, certificate_id: int, address: str | None) -> bool:
@@ -532,11 +536,11 @@ class Tally:
                 unkeyed, self._unkeyed = self._unkeyed, set()
             if not scans and not hashed and not unkeyed:
                 return True
-            networks: dict[Key, set[bytes]] = {}
-            for certificate_id, day, found in hashed:
-                networks.setdefault((certificate_id, day), set()).add(found)
+            networks = hashed
             try:
-                self._hash_unkeyed(unkeyed, networks)
+                late = self._hash_unkeyed(unkeyed)
+                if late:
+                    networks = hashed | late
                 unkeyed = set()
                 self.store.add(scans, networks)
             except IntegrityError as exc:
@@ -545,7 +549,7 @@ class Tally:
                 log.error("scan counts dropped, %d scans: %s", sum(scans.values()), exc.orig)
                 return False
             except Exception as exc:  # noqa: BLE001 - any failure keeps the counts
-                self._keep(scans, hashed, unkeyed)
+                self._keep(scans, networks, unkeyed)
                 log.warning(
                     "scan counts kept for the next flush (%d scans): %s",
                     sum(scans.values()),
@@ -556,10 +560,8 @@ class Tally:
         finally:
             self._flushing.release()
 
-    def _hash_unkeyed(
-        self, unkeyed: set[tuple[int, date, bytes]], networks: dict[Key, set[bytes]]
-    ) -> None:
-        """Hash the prefixes counted before the day's key was known (fetching today's
+    def _hash_unkeyed(self, unkeyed: set[Seen]) -> set[Seen]:
+        """The prefixes counted before the day's key was known, hashed (fetching today's
         and tomorrow's keys, and forgetting older ones, as a side effect)."""
         today = self.today()
         wanted = [today, today + timedelta(days=1)]
@@ -572,9 +574,11 @@ class Tally:
             keys = self._keys
         # A day whose key is gone: a throwaway key, so they count as new networks.
         throwaway: dict[date, bytes] = {}
+        hashed = set()
         for certificate_id, day, prefix in unkeyed:
             key = keys.get(day) or throwaway.setdefault(day, secrets.token_bytes(32))
-            networks.setdefault((certificate_id, day), set()).add(keyed(key, prefix))
+            hashed.add((certificate_id, day, keyed(key, prefix)))
+        return hashed
 
     def _keep(self, scans, hashed, unkeyed) -> None:
         with self._lock:
