@@ -138,8 +138,9 @@ class Result:
     #: CPU seconds per second used by everything else on the machine during the run.
     other_cores: float = 0.0
     missing: str | None = None
-    #: The measured runs (slices) the figures come from.
+    #: The measured runs (slices) the figures come from, and their time in all.
     slices: int = 0
+    seconds: float = 0.0
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -525,7 +526,8 @@ def _slice(
         _finish_profiles(endpoint, spies, requests=measured["requests"])
 
     result.requests = measured["requests"]
-    result.requests_per_s = round(measured["requests"] / seconds, 1)
+    result.seconds = seconds
+    result.requests_per_s = measured["requests"] / seconds
     result.p50_ms = measured["p50_us"] / 1000
     result.p90_ms = measured["p90_us"] / 1000
     result.p99_ms = measured["p99_us"] / 1000
@@ -533,27 +535,26 @@ def _slice(
     result.non2xx = measured["non2xx"]
     result.statuses = measured["statuses"]
     result.socket_errors = _socket_errors(measured)
-    result.server_cores = round(server_cpu / seconds, 2)
-    result.wrk_cores = round(wrk_cpu / seconds, 2)
-    result.other_cores = round(max(0.0, busy - server_cpu - wrk_cpu) / seconds, 2)
+    result.server_cores = server_cpu / seconds
+    result.wrk_cores = wrk_cpu / seconds
+    result.other_cores = max(0.0, busy - server_cpu - wrk_cpu) / seconds
     return result
 
 
 def _merged(prepared: Result, slices: list[Result]) -> Result:
     """An endpoint's slices as one result: requests, CPU and errors summed, rates over
-    the slices' whole time, each latency percentile the median of the slices' (wrk
-    gives percentiles, not the latencies), and the largest maximum."""
+    the slices' whole time (rounded only here), each latency percentile the median of
+    the slices' (wrk gives percentiles, not the latencies), and the largest maximum."""
     if not slices:
         return prepared
-    seconds = [r.requests / r.requests_per_s for r in slices if r.requests_per_s]
-    total = sum(seconds) or 1.0
+    total = sum(r.seconds for r in slices) or 1.0
     statuses: dict[str, int] = {}
     for r in slices:
         for status, n in r.statuses.items():
             statuses[status] = statuses.get(status, 0) + n
 
     def per_second(value: Callable[[Result], float]) -> float:
-        return round(sum(value(r) * s for r, s in zip(slices, seconds, strict=False)) / total, 2)
+        return round(sum(value(r) * r.seconds for r in slices) / total, 2)
 
     return dataclasses.replace(
         prepared,
@@ -570,6 +571,7 @@ def _merged(prepared: Result, slices: list[Result]) -> Result:
         wrk_cores=per_second(lambda r: r.wrk_cores),
         other_cores=per_second(lambda r: r.other_cores),
         slices=len(slices),
+        seconds=round(total, 3),
     )
 
 

@@ -281,8 +281,13 @@ class DatabaseStore:
                 for row in connection.execute(new_hashes, hashes):
                     new[(row.certificate_id, row.day)] += 1
             counted = [
-                {"certificate_id": c, "day": d, "scans": scans.get((c, d), 0), "networks": n}
-                for (c, d), n in ((pair, new[pair]) for pair in sorted(scans.keys() | new.keys()))
+                {
+                    "certificate_id": c,
+                    "day": d,
+                    "scans": scans.get((c, d), 0),
+                    "networks": new[(c, d)],
+                }
+                for c, d in sorted(scans.keys() | new.keys())
             ]
             if counted:
                 connection.execute(upsert, counted)
