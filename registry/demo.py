@@ -24,9 +24,9 @@ from registry import (
     photos,
     pieces,
     sales,
+    scans,
     shops,
 )
-from registry.models import ScanDay
 from schemas.assays import AssayIn
 from schemas.makers import MakerIn
 from schemas.pieces import PieceIn
@@ -284,15 +284,14 @@ def _after_the_sale(
     # Scanned from more networks in a few days than a sold piece would be.
     today = datetime.now(ZoneInfo(zone)).date()
     certificate = copied.current_certificate
-    for days_ago, scans_made, networks in ((2, 9, 3), (1, 7, 2), (0, 5, 2)):
-        session.add(
-            ScanDay(
-                certificate_id=certificate.id,
-                day=today - timedelta(days=days_ago),
-                scans=scans_made,
-                networks=networks,
-            )
-        )
+    scans.add_days(
+        session,
+        certificate.id,
+        (
+            scans.Daily(today - timedelta(days=days_ago), scans_made, networks)
+            for days_ago, scans_made, networks in ((2, 9, 3), (1, 7, 2), (0, 5, 2))
+        ),
+    )
     shown.append(("sold, with a copy caution", copied.current_certificate_code))
     return account, shown
 

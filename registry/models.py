@@ -621,6 +621,17 @@ class ScanNetwork(Base):
     network: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+class ScanWatch(Base):
+    """A certificate whose networks in the caution's window (ending `last_day`) exceeded
+    the lowest caution limit when a flush counted them: a scan reads its caution only
+    for these (registry/scans.py), so that no other scan reads the counts."""
+
+    __tablename__ = "scan_watch"
+
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), primary_key=True)
+    last_day: Mapped[date] = mapped_column(Date, index=True)
+
+
 class ScanKey(Base):
     """The key of one day's network hashes, shared by every worker; deleted after it."""
 

@@ -16,7 +16,8 @@ two unrelated hashes.
 No write per scan. On SQLite a write per scan would take the write lock per scan; so each
 worker counts in memory (`Tally`): scans per (certificate, day), and the network hashes
 per (certificate, day), as flat tuples (no container per certificate for the garbage
-collector to walk). A scan costs a dictionary update and one HMAC (a few µs). A flush is
+collector to walk). A scan costs a dictionary update, and one HMAC for an address the
+worker has not hashed today (it remembers the last HASHED_MAX, in memory). A flush is
 due every REGISTRY_SCAN_FLUSH_SECONDS (default 5), or sooner once FLUSH_PAIRS certificates
 are counted. A scan finds it due, and the worker's flushing thread runs it
 (registry/edge/scans.py), so no buyer waits: one transaction that inserts the day's
@@ -29,6 +30,13 @@ commit does not wait for the disk (counts are not records). Where Redis is confi
 (RATELIMIT_STORAGE_URI redis://…), the flush is one pipeline of INCRBY and PFADD (a
 HyperLogLog per certificate and day, which keeps no hash either) with expiry, and the
 database is not written at all.
+
+No read per scan. A scan reads its certificate's counts only when the certificate is
+watched: seen from more networks in a window than the lowest caution limit, which each
+flush finds for the certificates it counted networks for (ScanWatch; the reasoning is in
+DatabaseStore.watched). Each worker reads the watched certificates after each of its
+flushes, so a caution reaches every worker within a flush period. Counts in Redis have
+no such list: each scan reads its certificate's (one pipeline).
 
 Failure modes, none of which fails or slows a scan:
 - The database is busy (SQLite's write lock held by an import) or unreachable, or Redis
@@ -59,6 +67,7 @@ several days, and only ever makes the caution earlier; the thresholds allow for 
 import hashlib
 import hmac
 import ipaddress
+import itertools
 import logging
 import secrets
 import threading
@@ -76,7 +85,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from registry import db
-from registry.models import Certificate, Sale, ScanDay, ScanKey, ScanNetwork
+from registry.models import Certificate, Sale, ScanDay, ScanKey, ScanNetwork, ScanWatch
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +99,9 @@ FLUSH_WAIT_S = 0.1
 #: bound on a worker's memory, and on what one flush writes (about 0.1 s of SQLite's work
 #: on this many, without the GIL, in the flushing thread).
 FLUSH_PAIRS = 10_000
+#: Addresses whose keyed hash a worker remembers for the day at most (then forgotten at
+#: once): about 1 MB.
+HASHED_MAX = 4096
 
 Key = tuple[int, date]
 #: A network seen scanning a certificate on a day: (certificate id, day, the network's
@@ -171,12 +183,19 @@ class Store(Protocol):
     def scanned(self, session: Session, since: date, until: date) -> list[int]:
         """The certificates scanned on any day from `since` to `until`."""
 
+    def watched(self, today: date) -> frozenset[int] | None:
+        """The certificates whose caution a scan must read (a superset of those it holds
+        for today), or None when a scan must read every certificate's."""
+
 
 class DatabaseStore:
-    """Counts in ScanDay and ScanNetwork; the day's key in ScanKey."""
+    """Counts in ScanDay and ScanNetwork; the day's key in ScanKey; in ScanWatch, the
+    certificates seen from more than `watch_above` networks in a window (the lowest
+    caution limit), which alone a scan reads the counts of."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, watch_above: int = 0):
         self.engine = engine
+        self.watch_above = watch_above
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def _transaction(self, connection, body: Callable[[Any], Any], *, writes: bool = True) -> Any:
@@ -232,6 +251,11 @@ class DatabaseStore:
                 connection.execute(
                     delete(ScanNetwork).where(ScanNetwork.day < today - timedelta(days=1))
                 )
+                connection.execute(
+                    delete(ScanWatch).where(
+                        ScanWatch.last_day < today - timedelta(days=WINDOW_DAYS)
+                    )
+                )
                 if makeable:
                     connection.execute(
                         self._insert(ScanKey).on_conflict_do_nothing(),
@@ -251,7 +275,9 @@ class DatabaseStore:
     def add(self, scans: dict[Key, int], networks: set[Seen]) -> None:
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as connection:
-                self._transaction(connection, lambda c: _add_on_sqlite(c, scans, networks))
+                self._transaction(
+                    connection, lambda c: _add_on_sqlite(c, scans, networks, self.watch_above)
+                )
             return
         # Sorted, so that two workers flushing at once lock rows in one order (PostgreSQL
         # would otherwise find a deadlock).
@@ -291,9 +317,52 @@ class DatabaseStore:
             ]
             if counted:
                 connection.execute(upsert, counted)
+            watch = sorted({c for c, _ in new})
+            if watch:
+                connection.execute(self._watch(watch, min(d for _, d in new)))
 
         with self.engine.connect() as connection:
             self._transaction(connection, write)
+
+    def _watch(self, certificate_ids: list[int], first_day: date) -> Any:
+        """Watch the certificates given whose networks from a window before `first_day`
+        on exceed `watch_above` (see `watched`)."""
+        found = (
+            select(ScanDay.certificate_id, func.max(ScanDay.day))
+            .where(
+                ScanDay.certificate_id.in_(certificate_ids),
+                ScanDay.day >= first_day - timedelta(days=WINDOW_DAYS - 1),
+            )
+            .group_by(ScanDay.certificate_id)
+            .having(func.sum(ScanDay.networks) > self.watch_above)
+        )
+        statement = self._insert(ScanWatch).from_select(["certificate_id", "last_day"], found)
+        return statement.on_conflict_do_update(
+            index_elements=[ScanWatch.certificate_id],
+            set_={"last_day": func.greatest(ScanWatch.last_day, statement.excluded.last_day)},
+        )
+
+    def watched(self, today: date) -> frozenset[int]:
+        """Why this is a superset of the certificates cautioned today: networks are
+        only ever added by a flush, and after adding them each flush watches the
+        certificates it counted networks for whose networks since a window before the
+        batch's first day exceed the lowest limit, as its last day of counts. A caution
+        on day T needs more than that many networks on days T-6..T; the last flush
+        that added any of them counted them all, and watched the certificate with a
+        last day of at least T-6. Only when a caution limit is lowered below
+        `watch_above` may a certificate cautioned by the new limit go unread until it is
+        counted again. On PostgreSQL two flushes at once may each miss the other's
+        networks: the certificate is watched at its next flush."""
+        since = today - timedelta(days=WINDOW_DAYS - 1)
+        with self.engine.connect() as connection:
+            rows = self._transaction(
+                connection,
+                lambda c: c.execute(
+                    select(ScanWatch.certificate_id).where(ScanWatch.last_day >= since)
+                ).all(),
+                writes=False,
+            )
+        return frozenset(row[0] for row in rows)
 
     def daily(self, bind: Any, certificate_id: int, since: date, until: date) -> list[Daily]:
         return _daily(bind, certificate_id, since, until)
@@ -308,45 +377,74 @@ class DatabaseStore:
         return list(found)
 
 
-#: Rows per statement of a flush on SQLite (3 parameters each, SQLite allows 32,766).
-SQLITE_ROWS = 2000
+#: Rows per statement of a flush on SQLite (3 parameters each; SQLite allows 32,766). Few
+#: enough that building one chunk's parameters holds the GIL for well under a millisecond.
+SQLITE_ROWS = 500
 
 
-def _add_on_sqlite(connection, scans: dict[Key, int], networks: set[Seen]) -> None:
-    """A flush on SQLite: a few statements of many rows each, in the transaction that
-    holds the write lock, so that no other flush writes between the insert of the hashes
-    and the count of them.
+class _Iso(dict):
+    """A day's ISO text, as SQLite stores it, made once per day seen in a flush."""
 
-    Written as plain SQL of many rows per statement rather than one statement run per
-    row: SQLite then does a whole chunk's work in one step, which runs without the GIL,
-    so the flushing thread leaves the worker's scans alone (a statement run per row, or
-    RETURNING a row per new hash, takes the GIL back for every row, and waits for it up
-    to the 5 ms switch interval each time); and no ORM processes each row's parameters
-    (8 µs a row for two statements, in Python)."""
-    day_of = {day: day.isoformat() for day in {d for _, d in scans} | {d for _, d, _ in networks}}
-    hashes = [(c, day_of[d], h.hex()) for c, d, h in networks]
-    counted = [(c, day_of[d], n) for (c, d), n in sorted(scans.items())]
-    recount = sorted({(c, day_of[d]) for c, d, _ in networks})
-    for chunk in _chunks(hashes):
-        connection.exec_driver_sql(_many(_INSERT_HASHES, "(?,?,?)", chunk), _flat(chunk))
-    for chunk in _chunks(counted):
-        connection.exec_driver_sql(_many(_ADD_SCANS, "(?,?,?,0)", chunk), _flat(chunk))
-    for chunk in _chunks(recount):
-        connection.exec_driver_sql(_many(_RECOUNT, "(?,?)", chunk), _flat(chunk))
+    def __missing__(self, day: date) -> str:
+        text = self[day] = day.isoformat()
+        return text
+
+
+def _add_on_sqlite(
+    connection, scans: dict[Key, int], networks: set[Seen], watch_above: int
+) -> None:
+    """A flush on SQLite: statements of many rows each, in the transaction that holds
+    the write lock, so that no other flush writes between the insert of the hashes and
+    the count of them.
+
+    Written for the worker's answers, which run beside it and need the GIL. Plain SQL of
+    many rows per statement, not a statement run per row: SQLite does a chunk's work in
+    one step, without the GIL (a statement per row, or RETURNING a row per new hash,
+    takes the GIL back for every row, and waits for it up to the 5 ms switch interval
+    each time), and no ORM processes each row's parameters (8 µs a row, in Python). And
+    the Python work goes chunk by chunk, between those steps, with no pass over the whole
+    batch (building or sorting a flush's 5,000 rows at once held the GIL for several ms,
+    and the answers waiting for it made the p99 of a counting worker 15 ms worse).
+
+    Every (certificate, day) with networks has scans too (Tally.record counts both)."""
+    iso = _Iso()
+    for chunk in _chunks(list(networks)):
+        rows = [(c, iso[d], h.hex()) for c, d, h in chunk]
+        connection.exec_driver_sql(_many(_INSERT_HASHES, "(?,?,?)", rows), _flat(rows))
+    watched: list[list[tuple[int]]] = []
+    for chunk in _chunks(list(scans.items())):
+        rows = [(c, iso[d], n) for (c, d), n in chunk]
+        connection.exec_driver_sql(_many(_COUNT, "(?,?,?)", rows), _flat(rows))
+        watched.append([(c,) for (c, _), _ in chunk])
+    if not networks:
+        return
+    # Certificates whose networks may have grown (a certificate's two days may be in two
+    # chunks: all are counted first).
+    since = (min(iso) - timedelta(days=WINDOW_DAYS - 1)).isoformat()
+    for ids in watched:
+        connection.exec_driver_sql(_many(_WATCH, "(?)", ids), (*_flat(ids), since, watch_above))
 
 
 # Plain SQL with a {rows} slot for the chunk's placeholders; the values are bound.
 _INSERT_HASHES = (
     "INSERT INTO scan_network (certificate_id, day, network) VALUES {rows} ON CONFLICT DO NOTHING"
 )
-_ADD_SCANS = (
-    "INSERT INTO scan_day (certificate_id, day, scans, networks) VALUES {rows}"
-    " ON CONFLICT (certificate_id, day) DO UPDATE SET scans = scans + excluded.scans"
+# Adds the scans, and counts the networks again: exact, under the write lock.
+_COUNT = (
+    "INSERT INTO scan_day (certificate_id, day, scans, networks)"
+    " SELECT v.column1, v.column2, v.column3, (SELECT count(*) FROM scan_network AS n"
+    " WHERE n.certificate_id = v.column1 AND n.day = v.column2)"
+    " FROM (VALUES {rows}) AS v WHERE true"
+    " ON CONFLICT (certificate_id, day) DO UPDATE"
+    " SET scans = scans + excluded.scans, networks = excluded.networks"
 )
-_RECOUNT = (
-    "UPDATE scan_day SET networks = (SELECT count(*) FROM scan_network AS n"
-    " WHERE n.certificate_id = scan_day.certificate_id AND n.day = scan_day.day)"
-    " WHERE (certificate_id, day) IN (VALUES {rows})"
+# DatabaseStore._watch, for SQLite (whose max() of two is PostgreSQL's greatest()).
+_WATCH = (
+    "INSERT INTO scan_watch (certificate_id, last_day)"
+    " SELECT certificate_id, max(day) FROM scan_day"
+    " WHERE certificate_id IN (VALUES {rows}) AND day >= ?"
+    " GROUP BY certificate_id HAVING sum(networks) > ?"
+    " ON CONFLICT (certificate_id) DO UPDATE SET last_day = max(last_day, excluded.last_day)"
 )
 
 
@@ -355,7 +453,7 @@ def _many(statement: str, placeholders: str, chunk: list) -> str:
 
 
 def _flat(chunk: list[tuple]) -> tuple:
-    return tuple(value for row in chunk for value in row)
+    return tuple(itertools.chain.from_iterable(chunk))
 
 
 def _chunks(rows: list) -> Iterable[list]:
@@ -446,11 +544,33 @@ class RedisStore:
                 found.append(Daily(day, int(n), int(networks)))
         return found
 
+    def watched(self, today: date) -> None:
+        """None: a scan reads its counts from Redis (one pipeline), whatever it is."""
+        return None
+
     def scanned(self, session: Session, since: date, until: date) -> list[int]:
         names = [
             self._name("seen", since + timedelta(days=i)) for i in range((until - since).days + 1)
         ]
         return sorted(int(member) for member in self.client.sunion(names))
+
+
+def add_days(session: Session, certificate_id: int, days: Iterable[Daily]) -> None:
+    """Counts of earlier days, as flushes would have left them (the demo's copied code):
+    the days' rows, and the certificate watched if any network was counted."""
+    days = list(days)
+    for daily in days:
+        session.add(
+            ScanDay(
+                certificate_id=certificate_id,
+                day=daily.day,
+                scans=daily.scans,
+                networks=daily.networks,
+            )
+        )
+    seen = [daily.day for daily in days if daily.networks]
+    if seen:
+        session.merge(ScanWatch(certificate_id=certificate_id, last_day=max(seen)))
 
 
 # 4. The counter of one worker.
@@ -493,6 +613,15 @@ class Tally:
         #: day's key: in memory only.
         self._unkeyed: set[Seen] = set()
         self._keys: dict[date, bytes] = {}
+        # Today's keyed hash of each address seen lately (memory only, like the
+        # addresses themselves): a buyer's second scan, a shop's network or a carrier's
+        # shared one costs a lookup instead of a parse and an HMAC.
+        self._hashed: dict[str, bytes] = {}
+        self._hashed_day = date.min
+        #: The certificates whose caution a scan reads (Store.watched), as of the last
+        #: flush; None until first read, or when the store has no such list.
+        self.watched: frozenset[int] | None = None
+        self._watched_read = False
 
     def record(self, certificate_id: int, address: str | None) -> bool:
         """Count one scan of the certificate from `address`; True when a flush is due."""
@@ -500,13 +629,20 @@ class Tally:
             return False
         day = self.today()
         counted = (certificate_id, day)
-        network = network_of(address)
         with self._lock:
             self._scans[counted] = self._scans.get(counted, 0) + 1
-            if network is not None:
+            if day != self._hashed_day or len(self._hashed) >= HASHED_MAX:
+                self._hashed = {}
+                self._hashed_day = day
+            found = self._hashed.get(address) if address else None
+            if found is not None:
+                self._networks.add((certificate_id, day, found))
+            elif address and (network := network_of(address)) is not None:
                 key = self._keys.get(day)
                 if key is not None:
-                    self._networks.add((certificate_id, day, keyed(key, network)))
+                    found = keyed(key, network)
+                    self._hashed[address] = found
+                    self._networks.add((certificate_id, day, found))
                 else:
                     self._unkeyed.add((certificate_id, day, network))
             now = self._clock()
@@ -540,6 +676,7 @@ class Tally:
                 hashed, self._networks = self._networks, set()
                 unkeyed, self._unkeyed = self._unkeyed, set()
             if not scans and not hashed and not unkeyed:
+                self._watch()
                 return True
             networks = hashed
             try:
@@ -561,9 +698,26 @@ class Tally:
                     _reason(exc),
                 )
                 return False
+            self._watch()
             return True
         finally:
             self._flushing.release()
+
+    def watching(self) -> frozenset[int] | None:
+        """The certificates whose caution a scan reads (see `watched`); the first call
+        reads them, later ones answer what the last flush read."""
+        if not self._watched_read:
+            self._watch()
+        return self.watched
+
+    def _watch(self) -> None:
+        """Read the store's watched certificates again. On failure it keeps what it had
+        or, with nothing, leaves `watched` None, so that scans read every caution."""
+        try:
+            self.watched = self.store.watched(self.today())
+            self._watched_read = True
+        except Exception as exc:  # noqa: BLE001 - a scan then reads its counts itself
+            log.warning("the watched certificates were not read: %s", _reason(exc))
 
     def _hash_unkeyed(self, unkeyed: set[Seen]) -> set[Seen]:
         """The prefixes counted before the day's key was known, hashed (fetching today's

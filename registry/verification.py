@@ -25,7 +25,7 @@ import keys
 from registry import certificates, codes, db
 from registry.errors import NotFound, Unavailable
 from registry.log import checkpoints, ledger, merkle, proofs, public, tree
-from registry.models import Certificate, Event, Maker, Ownership, Sale, ScanDay, Shop
+from registry.models import Certificate, Event, Maker, Ownership, Sale, Shop
 from schemas.common import timestamp
 from schemas.standards import (
     AlertKind,
@@ -94,12 +94,6 @@ _RECORD = db.Prepared(
         Ownership.report.label("owner_report"),
         Ownership.reported_at,
         certificates.revoked_as_stolen(Certificate.piece_id).label("revoked_as_stolen_at"),
-        # The networks it was scanned from in the copy caution's window (registry/scans.py),
-        # read here rather than on a round trip of its own: most scans need no more.
-        select(func.coalesce(func.sum(ScanDay.networks), 0))
-        .where(ScanDay.certificate_id == Certificate.id, ScanDay.day >= bindparam("scans_since"))
-        .scalar_subquery()
-        .label("recent_networks"),
     )
     .outerjoin(_successor, _successor.supersedes_id == Certificate.id)
     .outerjoin(
@@ -164,8 +158,6 @@ class Record:
     #: When a certificate of the piece (this one, or the current one) was revoked as
     #: lost or stolen.
     revoked_as_stolen_at: datetime | None
-    #: Networks counted in the database since the `scans_since` asked for.
-    recent_networks: int
 
     @property
     def printed_code(self) -> str:
@@ -272,7 +264,6 @@ def verify(
     seals: proofs.Proofs,
     signed: int = 0,
     proof: bool = True,
-    scans_since: date = date.max,
 ) -> Verdict:
     """The verdict on a code as a person typed or scanned it, read through `bind` (the
     engine will do: this reads once, outside any transaction, and writes nothing).
@@ -291,9 +282,7 @@ def verify(
     """
     parsed = codes.parse(text)
     with db.Reader(bind) as reader:  # one pooled connection for every read below
-        row = _RECORD.one_or_none(
-            reader, code=parsed.code or _NEVER_ISSUED, scans_since=scans_since
-        )
+        row = _RECORD.one_or_none(reader, code=parsed.code or _NEVER_ISSUED)
         codes.readable(parsed)
         if row is None:
             raise NotFound("No certificate with this code was ever issued by the registry.")

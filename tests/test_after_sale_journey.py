@@ -26,9 +26,10 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from registry import accounts, codes, sales
+from registry import accounts, codes, sales, scans
 from registry.edge import database
-from registry.models import Certificate, ScanDay, Shop
+from registry.edge import scans as edge_scans
+from registry.models import Certificate, Shop
 from tests import factories, live
 from tests.factories import bearer
 
@@ -170,16 +171,16 @@ def sold_and_copied(site: dict) -> str:
         sales.record(session, code, accounts.by_email(session, SHOP))
         certificate = session.query(Certificate).filter_by(code=code).one()
         today = datetime.now(ZoneInfo(app.config["DISPLAY_TIMEZONE"])).date()
-        for days_ago, scans_made, networks in ((3, 9, 3), (2, 7, 2), (1, 5, 2)):
-            session.add(
-                ScanDay(
-                    certificate_id=certificate.id,
-                    day=today - timedelta(days=days_ago),
-                    scans=scans_made,
-                    networks=networks,
-                )
-            )
+        scans.add_days(
+            session,
+            certificate.id,
+            (
+                scans.Daily(today - timedelta(days=days_ago), scans_made, networks)
+                for days_ago, scans_made, networks in ((3, 9, 3), (2, 7, 2), (1, 5, 2))
+            ),
+        )
         session.commit()
+        edge_scans.flush()  # the served worker reads what is watched, as at its next flush
     return code
 
 

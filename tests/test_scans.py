@@ -15,9 +15,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import create_engine, delete, make_url, select, text
 
-from registry import create_app, scans
+from registry import create_app, db, migrate, scans
 from registry.edge import database
 from registry.edge import scans as edge_scans
 from registry.models import Certificate, ScanDay, ScanKey, ScanNetwork
@@ -126,6 +127,99 @@ def test_an_unsold_code_is_cautioned_beyond_twenty_networks_and_since_the_day_it
     assert scans.caution(engine, one, False, today=DAY + timedelta(days=7)) is None
     # Sold, it began the day the networks passed 5 (the first).
     assert scans.caution(engine, one, True, today=last) == DAY
+
+
+def test_only_certificates_seen_from_more_networks_than_the_lowest_limit_are_read_by_scans(
+    app, certified
+):
+    """A scan reads no counts unless its certificate is watched: seen from more networks
+    in a window than the lowest caution limit, as the last flush of any worker found."""
+    (one, _), (two, _) = certified
+    today = Today()
+    store = scans.DatabaseStore(app.extensions["registry.engine"], watch_above=5)
+    worker = scans.Tally(store, flush_seconds=3600, today=today)
+    other = scans.Tally(
+        scans.DatabaseStore(app.extensions["registry.engine"], watch_above=5),
+        flush_seconds=3600,
+        today=today,
+    )
+    assert worker.watching() == other.watching() == frozenset()
+    for i in range(5):
+        worker.record(one, f"100.70.{i}.1")
+        worker.record(two, f"100.71.{i}.1")
+    assert worker.flush()
+    assert worker.watched == frozenset()  # five is no more than five
+    # Days later, a sixth network: six in the window from the first day on.
+    today.day = DAY + timedelta(days=3)
+    worker.record(one, "100.70.9.1")
+    assert worker.flush()
+    assert worker.watched == {one}
+    # Another worker learns it from its own next flush, even with nothing to write.
+    assert other.watched == frozenset()
+    assert other.flush()
+    assert other.watched == {one}
+    # Watched while a caution could hold: through the sixth day after the last counted.
+    today.day = DAY + timedelta(days=9)
+    assert other.flush() and other.watched == {one}
+    engine = app.extensions["registry.engine"]
+    assert scans.caution(engine, one, True, today=today.day) is None  # the exact read
+    today.day = DAY + timedelta(days=10)
+    assert other.flush() and other.watched == frozenset()
+
+
+def test_a_scan_of_an_unwatched_certificate_reads_no_counts(app, client, certified, monkeypatch):
+    """What the watch spares every scan: no read of the counts, unless watched."""
+    (one, quiet), (two, copied) = certified
+    read: list[int] = []
+    daily = scans._daily
+
+    def spied(bind, certificate_id, since, until):
+        read.append(certificate_id)
+        return daily(bind, certificate_id, since, until)
+
+    monkeypatch.setattr(scans, "_daily", spied)
+    with app.app_context():
+        for i in range(12):
+            edge_scans.record(two, TWELVE[i])
+        assert edge_scans.flush()
+    assert client.get(f"/api/v1/verify/{quiet}").status_code == 200
+    assert read == []
+    verdict = client.get(f"/api/v1/verify/{copied}").json
+    assert read == [two]
+    # Unsold, twelve networks are no caution (more than 20 are): read, and none.
+    assert "possible_copy" not in [alert["kind"] for alert in verdict["alerts"]]
+
+
+def test_an_upgrade_watches_the_certificates_counted_before_it(
+    app, certified, database_url, session
+):
+    """Counts written before the watch existed: the migration watches every certificate
+    with a network in the last week, so their scans read them as before."""
+    (one, _), (two, _) = certified
+    session.close()  # PostgreSQL's DROP TABLE waits for every open transaction's locks
+    engine = db.make_engine(database_url)
+    config = migrate.alembic_config(database_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+    recent = date.today() - timedelta(days=2)
+    with engine.begin() as connection:
+        for certificate_id, day, networks in (
+            (one, recent, 3),
+            (two, recent - timedelta(days=30), 9),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO scan_day (certificate_id, day, scans, networks)"
+                    " VALUES (:c, :d, :n, :n)"
+                ),
+                {"c": certificate_id, "d": day, "n": networks},
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT certificate_id, last_day FROM scan_watch")).all()
+    engine.dispose()
+    assert [(row[0], date.fromisoformat(str(row[1]))) for row in rows] == [(one, recent)]
 
 
 def test_a_busy_worker_flushes_small_batches_before_its_period_is_over(app, certified, session):

@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
@@ -95,18 +95,18 @@ def init_app(app: Flask) -> None:
     config = app.config
     days = scans.Days(config["DISPLAY_TIMEZONE"])
     flush_seconds = float(config["SCAN_FLUSH_SECONDS"])
-    store = _store(app, days)
-    tally = scans.Tally(
-        store, flush_seconds=flush_seconds, today=days, enabled=bool(config["SCAN_COUNTING"])
-    )
     limits = scans.Limits(
         sold=int(config["COPY_NETWORKS_SOLD"]), unsold=int(config["COPY_NETWORKS_UNSOLD"])
+    )
+    store = _store(app, days, watch_above=min(limits.sold, limits.unsold))
+    tally = scans.Tally(
+        store, flush_seconds=flush_seconds, today=days, enabled=bool(config["SCAN_COUNTING"])
     )
     app.extensions["registry.scans"] = _State(tally, store, limits, cache_seconds=flush_seconds)
     _TALLIES.add(tally)
 
 
-def _store(app: Flask, days: scans.Days) -> scans.Store:
+def _store(app: Flask, days: scans.Days, watch_above: int) -> scans.Store:
     """Redis where the rate limits already share one (RATELIMIT_STORAGE_URI), else the
     database."""
     uri = app.config["RATELIMIT_STORAGE_URI"]
@@ -121,7 +121,7 @@ def _store(app: Flask, days: scans.Days) -> scans.Store:
         return scans.RedisStore(client, prefix=app.config["RATELIMIT_KEY_PREFIX"], days=days)
     if uri.startswith("redis"):
         log.warning("scans are counted in the database: %s is not a plain Redis URL", uri)
-    return scans.DatabaseStore(app.extensions["registry.engine"])
+    return scans.DatabaseStore(app.extensions["registry.engine"], watch_above=watch_above)
 
 
 def state() -> _State:
@@ -183,16 +183,6 @@ def _flush_at_exit() -> None:
             tally.flush(wait=_EXIT_WAIT_S)
 
 
-def window_start() -> date:
-    """The first day of the caution's window, for the scan's own read of the networks
-    counted in the database (verification.verify's `scans_since`); never, for counting
-    off or counts in Redis."""
-    current = state()
-    if not current.tally.enabled or not isinstance(current.store, scans.DatabaseStore):
-        return date.max
-    return current.tally.today() - timedelta(days=scans.WINDOW_DAYS - 1)
-
-
 def scanned(code: str, *, proof: bool = True) -> verification.Verdict:
     """A public scan's verdict (verification.verify, with this app's keys, seals and
     signer), counted (registry/scans.py), with its copy caution: what both verify views
@@ -204,17 +194,14 @@ def scanned(code: str, *, proof: bool = True) -> verification.Verdict:
         code,
         seals=signing.seals(),
         signed=log_signer.signed_size(),
-        scans_since=window_start(),
         proof=proof,
     )
     record(verdict.certificate.id, request.remote_addr)
     if not verdict.trusted:
         return verdict
+    watched = state().tally.watching()
+    if watched is not None and verdict.certificate.id not in watched:
+        return verdict  # seen from too few networks for any caution: nothing to read
     sold = verdict.certificate.sold_at is not None
-    current = state()
-    if isinstance(
-        current.store, scans.DatabaseStore
-    ) and verdict.certificate.recent_networks <= current.limits.of(sold):
-        return verdict  # the scan's own read says no caution: no read of the days
     since = caution(engine, verdict.certificate.id, sold)
     return dataclasses.replace(verdict, copy_since=since) if since else verdict
