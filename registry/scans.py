@@ -635,7 +635,6 @@ class Tally:
                 self._hashed = {}
                 self._hashed_day = day
             found = self._hashed.get(address) if address else None
-            keyless = False
             if found is not None:
                 self._networks.add((certificate_id, day, found))
             elif address and (network := network_of(address)) is not None:
@@ -645,14 +644,9 @@ class Tally:
                     self._hashed[address] = found
                     self._networks.add((certificate_id, day, found))
                 else:
-                    # A fresh worker: a flush fetches the day's key at once, rather than
-                    # each scan until the period is over parsing its address again.
                     self._unkeyed.add((certificate_id, day, network))
-                    keyless = True
             now = self._clock()
-            if now < self._due and (
-                self._asked or (len(self._scans) < FLUSH_PAIRS and not keyless)
-            ):
+            if now < self._due and (self._asked or len(self._scans) < FLUSH_PAIRS):
                 return False
             self._due = now + self._flush_seconds
             self._asked = True
