@@ -199,7 +199,10 @@ def scanned(code: str, *, proof: bool = True) -> verification.Verdict:
     record(verdict.certificate.id, request.remote_addr)
     if not verdict.trusted:
         return verdict
-    watched = state().tally.watching()
+    tally = state().tally
+    if not tally.enabled:
+        return verdict
+    watched = tally.watching()
     if watched is not None and verdict.certificate.id not in watched:
         return verdict  # seen from too few networks for any caution: nothing to read
     sold = verdict.certificate.sold_at is not None
