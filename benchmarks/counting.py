@@ -12,16 +12,14 @@ Two gunicorn servers of the very same app, measured over HTTP in turns, differed
 100 µs of CPU per request on this machine; this method's control differs by under 1.
 """
 
-import os
 import random
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import dataset, logbench
+from benchmarks import dataset
 
 #: Pairs of requests (one counted, one not) measured after the warm-up.
 PAIRS = 6000
@@ -42,37 +40,6 @@ class Cost:
     @property
     def total_us(self) -> float:
         return self.request_us + self.flush_us
-
-
-def _copy(data: dataset.Dataset, directory: Path) -> dict[str, str]:
-    directory.mkdir(parents=True)
-    shutil.copyfile(data.database, directory / "registry.sqlite3")
-    shutil.copytree(
-        data.keys_dir,
-        directory / "keys",
-        ignore=shutil.ignore_patterns(logbench.SIGNED_STATE, f".{logbench.SIGNED_STATE}.*"),
-    )
-    return {
-        "REGISTRY_DATABASE_URL": f"sqlite:///{directory / 'registry.sqlite3'}",
-        "REGISTRY_KEYS_DIR": str(directory / "keys"),
-        "REGISTRY_PUBLIC_BASE_URL": data.public_base_url,
-        "REGISTRY_PUBLIC_RATE_LIMIT": "1000000000 per minute",
-        "REGISTRY_LOG_LEVEL": "WARNING",
-    }
-
-
-def _app(settings: dict[str, str]) -> Any:
-    from registry import create_app
-
-    saved = dict(os.environ)
-    try:
-        for name in [name for name in os.environ if name.startswith("REGISTRY_")]:
-            del os.environ[name]
-        os.environ.update(settings)
-        return create_app()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _call(app: Any, code: str) -> float:
@@ -145,9 +112,10 @@ def measure(data: dataset.Dataset, *, pairs: int = PAIRS) -> tuple[Cost, Cost]:
     codes = data.codes_file.read_text().split()
     with tempfile.TemporaryDirectory(prefix="registry-counting-") as scratch:
         work = Path(scratch)
-        counted = _app(_copy(data, work / "counted"))
-        uncounted = _app(_copy(data, work / "uncounted") | {"REGISTRY_SCAN_COUNTING": "false"})
-        control = _app(_copy(data, work / "control") | {"REGISTRY_SCAN_COUNTING": "false"})
+        off = {"REGISTRY_SCAN_COUNTING": "false"}
+        counted = dataset.app_with(dataset.private_copy(data, work / "counted"))
+        uncounted = dataset.app_with(dataset.private_copy(data, work / "uncounted") | off)
+        control = dataset.app_with(dataset.private_copy(data, work / "control") | off)
         gc.freeze()  # as gunicorn's workers do (registry.gunicorn_conf)
         try:
             cost = _measure(counted, uncounted, codes, pairs, seed=1)

@@ -115,6 +115,48 @@ class Dataset:
     public_base_url: str
 
 
+def private_copy(data: Dataset, work: Path) -> dict[str, str]:
+    """A copy of the database and keys in `work`, for one server or app alone (the cache
+    stays as built), and the REGISTRY_* settings that serve it. Without the signer's last
+    signed checkpoint (beside the keys) that another copy's log may have left: the copy's
+    log would not extend it, and no checkpoint would be signed."""
+    from benchmarks.logbench import SIGNED_STATE
+
+    work.mkdir(parents=True, exist_ok=True)
+    database = work / "registry.sqlite3"
+    shutil.copyfile(data.database, database)
+    shutil.copytree(
+        data.keys_dir,
+        work / "keys",
+        ignore=shutil.ignore_patterns(SIGNED_STATE, f".{SIGNED_STATE}.*"),
+    )
+    return {
+        "REGISTRY_DATABASE_URL": f"sqlite:///{database}",
+        "REGISTRY_KEYS_DIR": str(work / "keys"),
+        # The checkpoint's origin was resolved from this when the database was built.
+        "REGISTRY_PUBLIC_BASE_URL": data.public_base_url,
+        # The limiter runs, as in production, but never trips.
+        "REGISTRY_PUBLIC_RATE_LIMIT": "1000000000 per minute",
+        "REGISTRY_LOG_LEVEL": "WARNING",
+    }
+
+
+def app_with(settings: dict[str, str]) -> Any:
+    """The registry built from `settings` (REGISTRY_* variables) instead of this
+    process's own, which are put back after."""
+    from registry import create_app
+
+    saved = dict(os.environ)
+    try:
+        for name in [name for name in os.environ if name.startswith("REGISTRY_")]:
+            del os.environ[name]
+        os.environ.update(settings)
+        return create_app()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def ensure(*, pieces: int = PIECES, rebuild: bool = False) -> Dataset:
     """The cached database for the current schema, built first when there is none."""
     key = f"{head_revision()}-s{SCHEMA_VERSION}-b{BUILDER_VERSION}-{pieces}"

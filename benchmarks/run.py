@@ -102,16 +102,14 @@ class Endpoint:
 UNCOUNTED_PREFIX = "/uncounted"
 # The registry as deployed, served beside one that counts no scans (benchmarks.paired):
 # what counting costs, in one run, in the same workers.
-VERIFY = Endpoint("verify", "benchmarks.paired:app", "/api/v1/verify/", True)
-UNCOUNTED = Endpoint(
-    "verify-uncounted", "benchmarks.paired:app", f"{UNCOUNTED_PREFIX}/api/v1/verify/", True
-)
+PAIRED = "benchmarks.paired:app"
+VERIFY = Endpoint("verify", PAIRED, "/api/v1/verify/", True)
+UNCOUNTED = Endpoint("verify-uncounted", PAIRED, f"{UNCOUNTED_PREFIX}/api/v1/verify/", True)
 PAGE = Endpoint("page", "wsgi:app", "/v/", True)
 BARE = Endpoint("bare", "benchmarks.bare:app", "/", False)
 # Not in the default run: the signed certificate, for comparison and development.
 CERTIFICATE = Endpoint("certificate", "wsgi:app", "/api/v1/certificates/", True)
 ENDPOINTS = {e.name: e for e in (VERIFY, UNCOUNTED, PAGE, BARE, CERTIFICATE)}
-PAIRED = "benchmarks.paired:app"
 REGISTRY_APPS = ("wsgi:app", PAIRED)
 LABELS = {
     "verify": "/api/v1/verify/<code>",
@@ -405,28 +403,8 @@ def _serve_and_measure(
 
 
 def _registry_env(work: Path, data: dataset.Dataset) -> dict[str, str]:
-    # A private copy of the database and keys: the cache stays as built. Without a last
-    # signed checkpoint (the signer's, beside the keys) that another copy's log may have
-    # left: the copy's log would not extend it, and no checkpoint would be signed.
-    work.mkdir(parents=True, exist_ok=True)
-    database = work / "registry.sqlite3"
-    shutil.copyfile(data.database, database)
-    shutil.copytree(
-        data.keys_dir,
-        work / "keys",
-        ignore=shutil.ignore_patterns(logbench.SIGNED_STATE, f".{logbench.SIGNED_STATE}.*"),
-    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    env.update(
-        REGISTRY_DATABASE_URL=f"sqlite:///{database}",
-        REGISTRY_KEYS_DIR=str(work / "keys"),
-        # The checkpoint's origin was resolved from this when the database was built.
-        REGISTRY_PUBLIC_BASE_URL=data.public_base_url,
-        # The limiter runs, as in production, but never trips.
-        REGISTRY_PUBLIC_RATE_LIMIT="1000000000 per minute",
-        REGISTRY_LOG_LEVEL="WARNING",
-    )
-    return env
+    return env | dataset.private_copy(data, work)
 
 
 def _bare_env() -> dict[str, str]:

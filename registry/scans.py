@@ -24,7 +24,7 @@ are counted. A scan finds it due, and the worker's flushing thread runs it
 network hashes into `ScanNetwork` (duplicates ignored, so distinct across workers) and
 adds the scans and the new networks to `ScanDay`. On SQLite the write lock makes it
 exact: the hashes are inserted, then each certificate's networks counted again, in
-statements of up to 2,000 rows that SQLite runs without the GIL. On PostgreSQL, where
+statements of up to SQLITE_ROWS rows that SQLite runs without the GIL. On PostgreSQL, where
 flushes run at once, the insert returns the rows it wrote and only those are added. Its
 commit does not wait for the disk (counts are not records). Where Redis is configured
 (RATELIMIT_STORAGE_URI redis://…), the flush is one pipeline of INCRBY and PFADD (a
