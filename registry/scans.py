@@ -67,19 +67,20 @@ several days, and only ever makes the caution earlier; the thresholds allow for 
 import hashlib
 import hmac
 import ipaddress
-import itertools
+import json
 import logging
+import os
 import secrets
+import sqlite3
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, delete, func, select
+from sqlalchemy import Engine, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -169,12 +170,29 @@ class Daily:
     networks: int
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Counts handed over for a flush to write, and the store's form of them."""
+
+    scans: dict[Key, int]
+    networks: set[Seen]
+    #: Store.prepare's answer, or None.
+    ready: Any = None
+    #: Networks seen before the day's key was known (Tally.record): the flush hashes
+    #: them, and the store never sees them.
+    unkeyed: frozenset[Seen] = frozenset()
+
+
 class Store(Protocol):
     def keys(self, days: list[date], *, today: date) -> dict[date, bytes]:
         """The keys of `days` (today's and tomorrow's are made when missing; a past
         day's is never made again); keys of days before `today` are deleted."""
 
-    def add(self, scans: dict[Key, int], networks: set[Seen]) -> None:
+    def prepare(self, scans: dict[Key, int], networks: set[Seen]) -> Any:
+        """The counts as `add` writes them, made in the caller's thread (see
+        Tally.hand_over), or None when `add` makes them itself."""
+
+    def add(self, batch: "Batch") -> None:
         """Add a batch of counts; raises on failure, having written nothing."""
 
     def daily(self, bind: Any, certificate_id: int, since: date, until: date) -> list[Daily]:
@@ -197,6 +215,9 @@ class DatabaseStore:
         self.engine = engine
         self.watch_above = watch_above
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # A file: db.make_engine serves no SQLite database in memory.
+        path = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._flushing = _FlushConnection(path) if path else None
 
     def _transaction(self, connection, body: Callable[[Any], Any], *, writes: bool = True) -> Any:
         """`body(connection)` in one short transaction that waits at most FLUSH_WAIT_S
@@ -272,75 +293,18 @@ class DatabaseStore:
         first = self._transaction(connection, oldest, writes=False)
         return first is not None and first < today
 
-    def add(self, scans: dict[Key, int], networks: set[Seen]) -> None:
-        if self.engine.dialect.name == "sqlite":
+    def prepare(self, scans: dict[Key, int], networks: set[Seen]) -> "_Rows":
+        return _Rows.of(scans, networks)
+
+    def add(self, batch: Batch) -> None:
+        rows = batch.ready or self.prepare(batch.scans, batch.networks)
+        if self._flushing is not None:
+            _write_on_sqlite(self._flushing(), rows, self.watch_above)
+        else:
             with self.engine.connect() as connection:
                 self._transaction(
-                    connection, lambda c: _add_on_sqlite(c, scans, networks, self.watch_above)
+                    connection, lambda c: _write_on_postgresql(c, rows, self.watch_above)
                 )
-            return
-        # Sorted, so that two workers flushing at once lock rows in one order (PostgreSQL
-        # would otherwise find a deadlock).
-        hashes = [
-            {"certificate_id": c, "day": d, "network": h.hex()} for c, d, h in sorted(networks)
-        ]
-        statement = self._insert(ScanDay)
-        upsert = statement.on_conflict_do_update(
-            index_elements=[ScanDay.certificate_id, ScanDay.day],
-            set_={
-                "scans": ScanDay.scans + statement.excluded.scans,
-                "networks": ScanDay.networks + statement.excluded.networks,
-            },
-        )
-        # Only the hashes no worker wrote before come back: each network is counted once,
-        # whoever flushes it first (another worker's insert of the same hash waits for its
-        # commit on PostgreSQL, for the write lock on SQLite).
-        new_hashes = (
-            self._insert(ScanNetwork)
-            .on_conflict_do_nothing()
-            .returning(ScanNetwork.certificate_id, ScanNetwork.day)
-        )
-
-        def write(connection) -> None:
-            new: Counter[Key] = Counter()
-            if hashes:
-                for row in connection.execute(new_hashes, hashes):
-                    new[(row.certificate_id, row.day)] += 1
-            counted = [
-                {
-                    "certificate_id": c,
-                    "day": d,
-                    "scans": scans.get((c, d), 0),
-                    "networks": new[(c, d)],
-                }
-                for c, d in sorted(scans.keys() | new.keys())
-            ]
-            if counted:
-                connection.execute(upsert, counted)
-            watch = sorted({c for c, _ in new})
-            if watch:
-                connection.execute(self._watch(watch, min(d for _, d in new)))
-
-        with self.engine.connect() as connection:
-            self._transaction(connection, write)
-
-    def _watch(self, certificate_ids: list[int], first_day: date) -> Any:
-        """Watch the certificates given whose networks from a window before `first_day`
-        on exceed `watch_above` (see `watched`)."""
-        found = (
-            select(ScanDay.certificate_id, func.max(ScanDay.day))
-            .where(
-                ScanDay.certificate_id.in_(certificate_ids),
-                ScanDay.day >= first_day - timedelta(days=WINDOW_DAYS - 1),
-            )
-            .group_by(ScanDay.certificate_id)
-            .having(func.sum(ScanDay.networks) > self.watch_above)
-        )
-        statement = self._insert(ScanWatch).from_select(["certificate_id", "last_day"], found)
-        return statement.on_conflict_do_update(
-            index_elements=[ScanWatch.certificate_id],
-            set_={"last_day": func.greatest(ScanWatch.last_day, statement.excluded.last_day)},
-        )
 
     def watched(self, today: date) -> frozenset[int]:
         """Why this is a superset of the certificates cautioned today: networks are
@@ -377,88 +341,160 @@ class DatabaseStore:
         return list(found)
 
 
-#: Rows per statement of a flush on SQLite (3 parameters each; SQLite allows 32,766). Few
-#: enough that building one chunk's parameters holds the GIL for well under a millisecond.
-SQLITE_ROWS = 500
+@dataclass(frozen=True)
+class _Rows:
+    """A batch as a flush's statements take it (SQLite's and PostgreSQL's alike): each
+    kind of row as one JSON array, one parameter, which the database reads in one step.
+    Its text stays the same whatever the batch, so the statement is compiled once."""
+
+    #: [[certificate id, day, scans], …]
+    scans: str
+    #: [[certificate id, day, network's hash in hex], …], or None when there are none.
+    hashes: str | None
+    #: The first day of the window that the batch's first day ends (for the watch).
+    since: str
+
+    @classmethod
+    def of(cls, scans: dict[Key, int], networks: set[Seen]) -> "_Rows":
+        iso = _Iso()
+        rows = json.dumps([(c, iso[d], n) for (c, d), n in scans.items()])
+        hashes = json.dumps([(c, iso[d], h.hex()) for c, d, h in networks]) if networks else None
+        first = min(iso) if iso else date.today()
+        return cls(rows, hashes, (first - timedelta(days=WINDOW_DAYS - 1)).isoformat())
 
 
 class _Iso(dict):
-    """A day's ISO text, as SQLite stores it, made once per day seen in a flush."""
+    """A day's ISO text, made once per day seen in a batch."""
 
     def __missing__(self, day: date) -> str:
         text = self[day] = day.isoformat()
         return text
 
 
-def _add_on_sqlite(
-    connection, scans: dict[Key, int], networks: set[Seen], watch_above: int
-) -> None:
-    """A flush on SQLite: statements of many rows each, in the transaction that holds
-    the write lock, so that no other flush writes between the insert of the hashes and
-    the count of them.
+class _FlushConnection:
+    """The SQLite connection a worker's flushes write through: its own, opened once per
+    process (a fork opens its own), and set up once for counts: a busy timeout of
+    FLUSH_WAIT_S, commits that do not wait for the disk (see DatabaseStore._transaction),
+    and no lookup of each count's certificate in `certificate`.
 
-    Written for the worker's answers, which run beside it and need the GIL. Plain SQL of
-    many rows per statement, not a statement run per row: SQLite does a chunk's work in
-    one step, without the GIL (a statement per row, or RETURNING a row per new hash,
-    takes the GIL back for every row, and waits for it up to the 5 ms switch interval
-    each time), and no ORM processes each row's parameters (8 µs a row, in Python). And
-    the Python work goes chunk by chunk, between those steps, with no pass over the whole
-    batch (building or sorting a flush's 5,000 rows at once held the GIL for several ms,
-    and the answers waiting for it made the p99 of a counting worker 15 ms worse).
+    Why its own: every statement the flushing thread runs takes the GIL back when
+    SQLite is done with it, and the answering thread may then have to stop until that
+    lower-priority thread is given a core. A pooled connection costs six more such
+    statements a flush, to set its settings and restore them.
 
-    Every (certificate, day) with networks has scans too (Tally.record counts both)."""
-    iso = _Iso()
-    for chunk in _chunks(list(networks)):
-        rows = [(c, iso[d], h.hex()) for c, d, h in chunk]
-        connection.exec_driver_sql(_many(_INSERT_HASHES, "(?,?,?)", rows), _flat(rows))
-    watched: list[list[tuple[int]]] = []
-    for chunk in _chunks(list(scans.items())):
-        rows = [(c, iso[d], n) for (c, d), n in chunk]
-        connection.exec_driver_sql(_many(_COUNT, "(?,?,?)", rows), _flat(rows))
-        watched.append([(c,) for (c, _), _ in chunk])
-    if not networks:
-        return
-    # Certificates whose networks may have grown (a certificate's two days may be in two
-    # chunks: all are counted first).
-    since = (min(iso) - timedelta(days=WINDOW_DAYS - 1)).isoformat()
-    for ids in watched:
-        connection.exec_driver_sql(_many(_WATCH, "(?)", ids), (*_flat(ids), since, watch_above))
+    Why no lookup: each id comes from a certificate that a verification has just read,
+    and certificates are never deleted. The lookup, a random read into the largest
+    table for every row, was 40% of a flush's work."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def __call__(self) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():
+            connection = sqlite3.connect(
+                self.path, timeout=FLUSH_WAIT_S, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = OFF")
+            self._connection, self._pid = connection, os.getpid()
+        return self._connection
 
 
-# Plain SQL with a {rows} slot for the chunk's placeholders; the values are bound.
-_INSERT_HASHES = (
-    "INSERT INTO scan_network (certificate_id, day, network) VALUES {rows} ON CONFLICT DO NOTHING"
-)
+def _write_on_sqlite(connection: sqlite3.Connection, rows: _Rows, watch_above: int) -> None:
+    """A flush on SQLite: three statements in one transaction, which holds the write
+    lock, so that no other flush writes between the insert of the hashes and the count
+    of them: exact. Every (certificate, day) with networks has scans too (Tally.record
+    counts both)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if rows.hashes is not None:
+            connection.execute(_SQLITE_HASHES, (rows.hashes,))
+        connection.execute(_SQLITE_COUNT, (rows.scans,))
+        if rows.hashes is not None:
+            connection.execute(_SQLITE_WATCH, (rows.hashes, rows.since, watch_above))
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _write_on_postgresql(connection, rows: _Rows, watch_above: int) -> None:
+    """A flush on PostgreSQL, where flushes run at once: the insert of the hashes
+    returns only the rows it wrote, and only those are added, so each network is counted
+    once, whoever flushes it first (another worker's insert of the same hash waits for
+    its commit). Rows go in the order of their keys, so that two flushes lock them in
+    one order (PostgreSQL would otherwise find a deadlock)."""
+    hashes = rows.hashes or "[]"
+    connection.execute(_POSTGRESQL_COUNT, {"hashes": hashes, "scans": rows.scans})
+    if rows.hashes is not None:
+        connection.execute(
+            _POSTGRESQL_WATCH, {"hashes": hashes, "since": rows.since, "above": watch_above}
+        )
+
+
+# The statements of a flush. Each reads its rows from a JSON parameter (_Rows): on
+# SQLite, json_each(?) gives each row as `value`; on PostgreSQL, json_array_elements.
+_SQLITE_HASHES = """
+INSERT INTO scan_network (certificate_id, day, network)
+SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+ON CONFLICT DO NOTHING
+"""
 # Adds the scans, and counts the networks again: exact, under the write lock.
-_COUNT = (
-    "INSERT INTO scan_day (certificate_id, day, scans, networks)"
-    " SELECT v.column1, v.column2, v.column3, (SELECT count(*) FROM scan_network AS n"
-    " WHERE n.certificate_id = v.column1 AND n.day = v.column2)"
-    " FROM (VALUES {rows}) AS v WHERE true"
-    " ON CONFLICT (certificate_id, day) DO UPDATE"
-    " SET scans = scans + excluded.scans, networks = excluded.networks"
+_SQLITE_COUNT = """
+INSERT INTO scan_day (certificate_id, day, scans, networks)
+SELECT c, d, x, (SELECT count(*) FROM scan_network WHERE certificate_id = c AND day = d)
+FROM (SELECT value ->> 0 AS c, value ->> 1 AS d, value ->> 2 AS x FROM json_each(?))
+WHERE true
+ON CONFLICT (certificate_id, day) DO UPDATE
+SET scans = scans + excluded.scans, networks = excluded.networks
+"""
+# Watches the certificates counted whose networks in a window exceed the lowest caution
+# limit (DatabaseStore.watched says why this suffices).
+_SQLITE_WATCH = """
+INSERT INTO scan_watch (certificate_id, last_day)
+SELECT certificate_id, max(day) FROM scan_day
+WHERE certificate_id IN (SELECT value ->> 0 FROM json_each(?)) AND day >= ?
+GROUP BY certificate_id HAVING sum(networks) > ?
+ON CONFLICT (certificate_id) DO UPDATE SET last_day = max(last_day, excluded.last_day)
+"""
+# Only the hashes no flush wrote before come back from the insert, and only those are
+# added to the day's networks.
+_POSTGRESQL_COUNT = text("""
+WITH new AS (
+    INSERT INTO scan_network (certificate_id, day, network)
+    SELECT (h ->> 0)::integer, (h ->> 1)::date, h ->> 2
+    FROM json_array_elements(CAST(:hashes AS json)) AS h
+    ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING
+    RETURNING certificate_id, day
+), added AS (
+    SELECT certificate_id, day, count(*) AS n FROM new GROUP BY certificate_id, day
 )
-# DatabaseStore._watch, for SQLite (whose max() of two is PostgreSQL's greatest()).
-_WATCH = (
-    "INSERT INTO scan_watch (certificate_id, last_day)"
-    " SELECT certificate_id, max(day) FROM scan_day"
-    " WHERE certificate_id IN (VALUES {rows}) AND day >= ?"
-    " GROUP BY certificate_id HAVING sum(networks) > ?"
-    " ON CONFLICT (certificate_id) DO UPDATE SET last_day = max(last_day, excluded.last_day)"
-)
-
-
-def _many(statement: str, placeholders: str, chunk: list) -> str:
-    return statement.format(rows=",".join([placeholders] * len(chunk)))
-
-
-def _flat(chunk: list[tuple]) -> tuple:
-    return tuple(itertools.chain.from_iterable(chunk))
-
-
-def _chunks(rows: list) -> Iterable[list]:
-    for start in range(0, len(rows), SQLITE_ROWS):
-        yield rows[start : start + SQLITE_ROWS]
+INSERT INTO scan_day (certificate_id, day, scans, networks)
+SELECT c, d, x, coalesce(added.n, 0)
+FROM (
+    SELECT (s ->> 0)::integer AS c, (s ->> 1)::date AS d, (s ->> 2)::integer AS x
+    FROM json_array_elements(CAST(:scans AS json)) AS s
+) AS counted
+LEFT JOIN added ON added.certificate_id = c AND added.day = d
+ORDER BY 1, 2
+ON CONFLICT (certificate_id, day) DO UPDATE
+SET scans = scan_day.scans + excluded.scans, networks = scan_day.networks + excluded.networks
+""")
+_POSTGRESQL_WATCH = text("""
+INSERT INTO scan_watch (certificate_id, last_day)
+SELECT certificate_id, max(day) FROM scan_day
+WHERE certificate_id IN (
+    SELECT (h ->> 0)::integer FROM json_array_elements(CAST(:hashes AS json)) AS h
+) AND day >= CAST(:since AS date)
+GROUP BY certificate_id HAVING sum(networks) > :above
+ORDER BY 1
+ON CONFLICT (certificate_id) DO UPDATE
+SET last_day = greatest(scan_watch.last_day, excluded.last_day)
+""")
 
 
 # The caution's read: one range of the primary key (certificate_id, day).
@@ -512,9 +548,14 @@ class RedisStore:
         answers = pipe.execute()[-len(wanted) :] if wanted else []
         return {day: bytes(key) for day, key in zip(wanted, answers, strict=True) if key}
 
-    def add(self, scans: dict[Key, int], networks: set[Seen]) -> None:
+    def prepare(self, scans: dict[Key, int], networks: set[Seen]) -> None:
+        """None: the pipeline is built where it is sent."""
+        return None
+
+    def add(self, batch: Batch) -> None:
+        scans = batch.scans
         grouped: dict[Key, list[bytes]] = {}
-        for certificate_id, day, found in networks:
+        for certificate_id, day, found in batch.networks:
             grouped.setdefault((certificate_id, day), []).append(found)
         pipe = self.client.pipeline(transaction=True)
         for (certificate_id, day), n in scans.items():
@@ -580,8 +621,9 @@ class Tally:
     """Scans counted in this worker's memory, flushed to `store` in batches.
 
     `record` is what a scan costs; it answers True once per flush period, when the
-    caller should run `flush` (after the scan's answer is sent). Thread-safe, for the
-    development server and threaded workers; a sync worker never contends.
+    caller should `hand_over` the counts and have them flushed (registry.edge.scans does
+    in the worker's flushing thread). Thread-safe, for the development server and
+    threaded workers; a sync worker never contends.
     """
 
     def __init__(
@@ -613,6 +655,8 @@ class Tally:
         #: day's key: in memory only.
         self._unkeyed: set[Seen] = set()
         self._keys: dict[date, bytes] = {}
+        #: Batches made by hand_over, for the next flush.
+        self._handed: list[Batch] = []
         # Today's keyed hash of each address seen lately (memory only, like the
         # addresses themselves): a buyer's second scan, a shop's network or a carrier's
         # shared one costs a lookup instead of a parse and an HMAC.
@@ -652,54 +696,71 @@ class Tally:
             self._asked = True
             return True
 
+    def hand_over(self) -> None:
+        """Make what is counted into a batch for the next flush, in the calling thread.
+
+        registry.edge.scans calls this in the answering thread, once a flush period, so
+        that the Python work of a batch (Store.prepare, about 2 µs a certificate) runs at
+        the worker's own priority. The flushing thread, which runs at a lower one, then
+        holds the GIL for next to nothing: on a busy machine a thread of lower priority
+        that holds it stops the answers until it is given a core again (for up to 0.7 s
+        when it made the batch itself, with the cores kept busy)."""
+        with self._lock:
+            scans, self._scans = self._scans, {}
+            networks, self._networks = self._networks, set()
+            unkeyed, self._unkeyed = self._unkeyed, set()
+        if not scans and not networks and not unkeyed:
+            return
+        # Networks hashed late join their batch in the flush, which prepares it then.
+        ready = None if unkeyed else self.store.prepare(scans, networks)
+        batch = Batch(scans, networks, ready, frozenset(unkeyed))
+        with self._lock:
+            self._handed.append(batch)
+
     @property
     def pending(self) -> int:
         """Scans counted and not yet flushed."""
         with self._lock:
-            return sum(self._scans.values())
+            handed = sum(sum(batch.scans.values()) for batch in self._handed)
+            return handed + sum(self._scans.values())
 
     @property
     def flushing(self) -> bool:
         """A flush is under way (in another thread, or this one)."""
         return self._flushing.locked()
 
-    def flush(self, wait: float = 0) -> bool:
-        """Write what was counted; on failure keep it for the next flush. Never raises.
-        True when everything counted before the call is written. Waits up to `wait`
-        seconds for a flush under way in another thread, else leaves it at that."""
+    def flush(self, wait: float = 0, *, handed_only: bool = False) -> bool:
+        """Write the batches handed over and, unless `handed_only`, what is counted
+        since; on failure keep them for the next flush. Never raises. True when all is
+        written. Waits up to `wait` seconds for a flush under way in another thread,
+        else leaves it at that."""
         if not self._flushing.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
             return False  # another thread is flushing
         try:
+            if not handed_only:
+                self.hand_over()
             with self._lock:
                 self._asked = False
-                scans, self._scans = self._scans, {}
-                hashed, self._networks = self._networks, set()
-                unkeyed, self._unkeyed = self._unkeyed, set()
-            if not scans and not hashed and not unkeyed:
-                self._watch()
-                return True
-            networks = hashed
-            try:
-                late = self._hash_unkeyed(unkeyed)
-                if late:
-                    networks = hashed | late
-                unkeyed = set()
-                self.store.add(scans, networks)
-            except IntegrityError as exc:
-                # A certificate id that is no certificate: no flush could ever write this
-                # batch, so it is dropped rather than retried for ever.
-                log.error("scan counts dropped, %d scans: %s", sum(scans.values()), exc.orig)
-                return False
-            except Exception as exc:  # noqa: BLE001 - any failure keeps the counts
-                self._keep(scans, networks, unkeyed)
-                log.warning(
-                    "scan counts kept for the next flush (%d scans): %s",
-                    sum(scans.values()),
-                    _reason(exc),
-                )
-                return False
+                batches, self._handed = self._handed, []
+            written = True
+            for n, batch in enumerate(batches):
+                try:
+                    self.store.add(self._keyed(batch))
+                except IntegrityError as exc:
+                    # A certificate id that is no certificate (PostgreSQL checks them): no
+                    # flush could ever write this batch, so it is dropped, not retried.
+                    scans = sum(batch.scans.values())
+                    log.error("scan counts dropped, %d scans: %s", scans, exc.orig)
+                    written = False
+                except Exception as exc:  # noqa: BLE001 - any failure keeps the counts
+                    self._keep(batches[n:])
+                    scans = sum(sum(kept.scans.values()) for kept in batches[n:])
+                    log.warning(
+                        "scan counts kept for the next flush (%d scans): %s", scans, _reason(exc)
+                    )
+                    return False
             self._watch()
-            return True
+            return written
         finally:
             self._flushing.release()
 
@@ -719,11 +780,20 @@ class Tally:
         except Exception as exc:  # noqa: BLE001 - a scan then reads its counts itself
             log.warning("the watched certificates were not read: %s", _reason(exc))
 
-    def _hash_unkeyed(self, unkeyed: set[Seen]) -> set[Seen]:
+    def _keyed(self, batch: Batch) -> Batch:
+        """The batch with its networks seen before the day's key hashed (fetching
+        today's and tomorrow's keys when this worker has not got them)."""
+        late = self._hash_unkeyed(batch.unkeyed)
+        if not late:
+            return batch
+        return Batch(batch.scans, batch.networks | late)
+
+    def _hash_unkeyed(self, unkeyed: Iterable[Seen]) -> set[Seen]:
         """The prefixes counted before the day's key was known, hashed (fetching today's
         and tomorrow's keys, and forgetting older ones, as a side effect)."""
         today = self.today()
         wanted = [today, today + timedelta(days=1)]
+        unkeyed = set(unkeyed)
         if any(day not in self._keys for day in wanted) or unkeyed:
             wanted += sorted({day for _, day, _ in unkeyed} - set(wanted))
             keys = self.store.keys(wanted, today=today)
@@ -739,12 +809,13 @@ class Tally:
             hashed.add((certificate_id, day, keyed(key, prefix)))
         return hashed
 
-    def _keep(self, scans, hashed, unkeyed) -> None:
+    def _keep(self, batches: list[Batch]) -> None:
         with self._lock:
-            for counted, n in scans.items():
-                self._scans[counted] = self._scans.get(counted, 0) + n
-            self._networks |= hashed
-            self._unkeyed |= unkeyed
+            for batch in batches:
+                for counted, n in batch.scans.items():
+                    self._scans[counted] = self._scans.get(counted, 0) + n
+                self._networks |= batch.networks
+                self._unkeyed |= batch.unkeyed
 
 
 def _reason(exc: Exception) -> str:

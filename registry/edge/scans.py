@@ -93,7 +93,7 @@ def _flushing(state: "weakref.ref[_State]", wanted: threading.Event) -> None:
             return
         if woken:
             wanted.clear()
-            current.tally.flush()
+            current.tally.flush(handed_only=True)
         del current
 
 
@@ -148,10 +148,13 @@ def state() -> _State:
 
 def record(certificate_id: int, address: str | None) -> None:
     """Count one public scan of the certificate from `address` (request.remote_addr):
-    in memory, a few µs; the flush, when due, runs in the worker's flushing thread."""
+    in memory, a few µs. Once a flush period, the counts are made into a batch here (a
+    few ms) and written by the worker's flushing thread."""
     current = state()
     if not current.tally.record(certificate_id, address):
         return
+    # Here, at the worker's own priority, not in the flushing thread (Tally.hand_over).
+    current.tally.hand_over()
     if not has_request_context():
         current.flush()
         return
