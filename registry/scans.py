@@ -19,14 +19,15 @@ per (certificate, day), as flat tuples (no container per certificate for the gar
 collector to walk). A scan costs a dictionary update, and one HMAC for an address the
 worker has not hashed today (it remembers the last HASHED_MAX, in memory). A flush is
 due every REGISTRY_SCAN_FLUSH_SECONDS (default 5), or sooner once FLUSH_PAIRS certificates
-are counted. A scan finds it due, and the worker's flushing thread runs it
-(registry/edge/scans.py), so no buyer waits: one transaction that inserts the day's
-network hashes into `ScanNetwork` (duplicates ignored, so distinct across workers) and
-adds the scans and the new networks to `ScanDay`. On SQLite the write lock makes it
-exact: the hashes are inserted, then each certificate's networks counted again, in
-statements of up to SQLITE_ROWS rows that SQLite runs without the GIL. On PostgreSQL, where
-flushes run at once, the insert returns the rows it wrote and only those are added. Its
-commit does not wait for the disk (counts are not records). Where Redis is configured
+are counted. A scan finds it due and makes the counts into a batch (Tally.hand_over),
+and the worker's flushing thread writes it (registry/edge/scans.py), so no buyer waits
+for the database: one transaction that inserts the day's network hashes into
+`ScanNetwork` (duplicates ignored, so distinct across workers) and adds the scans and the
+new networks to `ScanDay`, in a few statements that each take their rows as one JSON
+text and run without the GIL. On SQLite the write lock makes it exact: the hashes are
+inserted, then each certificate's networks counted again. On PostgreSQL, where flushes
+run at once, the insert returns the rows it wrote and only those are added. Its commit
+does not wait for the disk (counts are not records). Where Redis is configured
 (RATELIMIT_STORAGE_URI redis://…), the flush is one pipeline of INCRBY and PFADD (a
 HyperLogLog per certificate and day, which keeps no hash either) with expiry, and the
 database is not written at all.

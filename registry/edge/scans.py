@@ -2,15 +2,17 @@
 `seen`) for every scan, and `caution` for the verdict. The design and its failure modes
 are in registry/scans.py.
 
-A flush found due by a scan runs in the worker's flushing thread, so no buyer waits for
-it; outside a request it runs at once. Each worker flushes what it still holds when it
-exits in order (gunicorn's SIGTERM, SIGQUIT, max_requests).
+A flush found due by a scan is made into a batch by that scan (a few ms, once a period)
+and written by the worker's flushing thread, so no buyer waits for the database; outside
+a request it is written at once. Each worker flushes what it still holds when it exits in
+order (gunicorn's SIGTERM, SIGQUIT, max_requests).
 
 Why a thread, when a sync worker has the time after each answer: a flush of a busy
 worker's 5 s held that worker for 50-100 ms (and one of 128 certificates cost twice as
 much per certificate), and the scans queued behind it made the p99. In the thread, the
-flush's SQLite statements run without the GIL (registry/scans.py), so the worker goes on
-answering; the thread holds the GIL only to build the statements' parameters.
+flush's statements run without the GIL, so the worker goes on answering. The thread
+runs no Python of the batch's (Tally.hand_over says why): it takes the GIL back only
+when a statement ends, a handful of times a flush.
 """
 
 import atexit
