@@ -10,11 +10,12 @@ Parts, in this order (`--only` picks some; `--only log` = append,proofs):
   then a bare Flask app under the same settings, each with wrk, and prints requests/s, p50
   and p99 latency, errors, and the ratios to bare Flask against the targets.
   The verify API is loaded twice, by the same workers (`paired`): as deployed, and with
-  scan counting off (REGISTRY_SCAN_COUNTING=false), each on its own copy of the database;
-  their p99 says what counting does to latency. What counting costs a scan in CPU
-  (target: at most 50 µs) is measured apart, in one process with the requests
-  alternating (`counting`), since the servers' CPU per request wanders by about ±100 µs
-  from run to run.
+  scan counting off (REGISTRY_SCAN_COUNTING=false), each on its own copy of the database,
+  and a third time with counting off again (`verify-control`): the first two p99s say
+  what counting does to latency, the last two what the turns alone move a p99 by. What
+  counting costs a scan in CPU (target: at most 50 µs) is measured apart, in one process
+  with the requests alternating (`counting`), since the servers' CPU per request wanders
+  by about ±100 µs from run to run.
 - export: on the same server, streams the audit's CSV export of about 100,000 events and
   of the whole log, and reports the serving worker's peak memory growth (`export`).
 - append: certificates issued per second in-process, with and without a checkpoint per
@@ -105,15 +106,20 @@ UNCOUNTED_PREFIX = "/uncounted"
 PAIRED = "benchmarks.paired:app"
 VERIFY = Endpoint("verify", PAIRED, "/api/v1/verify/", True)
 UNCOUNTED = Endpoint("verify-uncounted", PAIRED, f"{UNCOUNTED_PREFIX}/api/v1/verify/", True)
+#: benchmarks.paired's path prefix of a second registry that counts no scans: the same
+#: as the uncounted one, so that the p99s of the two show what the turns alone move.
+CONTROL_PREFIX = "/control"
+CONTROL = Endpoint("verify-control", PAIRED, f"{CONTROL_PREFIX}/api/v1/verify/", True)
 PAGE = Endpoint("page", "wsgi:app", "/v/", True)
 BARE = Endpoint("bare", "benchmarks.bare:app", "/", False)
 # Not in the default run: the signed certificate, for comparison and development.
 CERTIFICATE = Endpoint("certificate", "wsgi:app", "/api/v1/certificates/", True)
-ENDPOINTS = {e.name: e for e in (VERIFY, UNCOUNTED, PAGE, BARE, CERTIFICATE)}
+ENDPOINTS = {e.name: e for e in (VERIFY, UNCOUNTED, CONTROL, PAGE, BARE, CERTIFICATE)}
 REGISTRY_APPS = ("wsgi:app", PAIRED)
 LABELS = {
     "verify": "/api/v1/verify/<code>",
     "verify-uncounted": "/api/v1/verify/<code> uncounted",
+    "verify-control": "/api/v1/verify/<code> control",
     "page": "/v/<code>",
     "bare": "bare Flask {status: ok}",
     "certificate": "/api/v1/certificates/<code>",
@@ -179,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--endpoints",
-        default="bare,verify,verify-uncounted,page",
+        default="bare,verify,verify-uncounted,verify-control,page",
         help=f"comma-separated, run in this order; of: {', '.join(ENDPOINTS)}",
     )
     parser.add_argument(
@@ -368,6 +374,10 @@ def _serve_and_measure(
                 beside = _registry_env(work / f"{n}-uncounted", data)
                 env["BENCH_UNCOUNTED_DATABASE_URL"] = beside["REGISTRY_DATABASE_URL"]
                 env["BENCH_UNCOUNTED_KEYS_DIR"] = beside["REGISTRY_KEYS_DIR"]
+                if "verify-control" in names:
+                    again = _registry_env(work / f"{n}-control", data)
+                    env["BENCH_CONTROL_DATABASE_URL"] = again["REGISTRY_DATABASE_URL"]
+                    env["BENCH_CONTROL_KEYS_DIR"] = again["REGISTRY_KEYS_DIR"]
             env.update(settings)
             log = work / f"{app}-{n}.log"
             port, pid = stack.enter_context(_server(app, env, workers=workers, log=log))
@@ -670,15 +680,15 @@ def _report(
     # Server CPU per request (its workers' CPU time over the requests served) varies less
     # than requests/s when other processes share the machine; "others" says how much did.
     print(
-        f"{'endpoint':30} {'requests/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f"{'endpoint':31} {'requests/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
         f"   {'server CPU ms/req':>17} {'other cores':>11}"
     )
     for r in results:
         if r.missing:
-            print(f"{r.label:30} {'— not measured: ' + r.missing}")
+            print(f"{r.label:31} {'— not measured: ' + r.missing}")
             continue
         print(
-            f"{r.label:30} {r.requests_per_s:10,.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
+            f"{r.label:31} {r.requests_per_s:10,.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
             f"{r.errors:7,}   {r.cpu_ms_per_request:17.2f} {r.other_cores:11.2f}"
         )
     by_name = {r.endpoint: r for r in results}
@@ -762,6 +772,11 @@ def _counting(
         "p99_ms_counted": counted.p99_ms,
         "p99_ms_uncounted": uncounted.p99_ms,
     }
+    again = by_name.get("verify-control")
+    control_p99 = ""
+    if again is not None and not again.missing:
+        verdict["counting"]["p99_ms_uncounted_again"] = again.p99_ms
+        control_p99 = f", {again.p99_ms:.1f} ms control (uncounted too)"
     verdict["targets"][target] = ok
     print(
         f"counting {measured.total_us:+8.1f} µs CPU per scan   target <= "
@@ -771,8 +786,9 @@ def _counting(
         f"{control.total_us:+.1f})"
     )
     print(
-        f"         p99 {counted.p99_ms:.1f} ms counted, {uncounted.p99_ms:.1f} ms uncounted; "
-        f"servers' CPU over HTTP {http_us:+.0f} µs/request (noise there: about ±100)"
+        f"         p99 {counted.p99_ms:.1f} ms counted, {uncounted.p99_ms:.1f} ms uncounted"
+        f"{control_p99}; servers' CPU over HTTP {http_us:+.0f} µs/request (noise there: "
+        "about ±100)"
     )
 
 
