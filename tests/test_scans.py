@@ -240,6 +240,46 @@ def test_a_busy_worker_flushes_small_batches_before_its_period_is_over(app, cert
     assert not worker.record(one, "10.1.2.3")  # an hour's period and one pair: not due
 
 
+def test_the_scan_that_finds_a_flush_due_makes_the_batch_and_the_flushing_thread_only_writes_it(
+    app, certified, session
+):
+    """The flushing thread runs at a lower priority: made there, a batch held the GIL while
+    that thread waited for a core, and the answers waited with it. The scan that finds a
+    flush due makes it; the thread writes what it was given, and what is counted after
+    the hand-over waits for the next period."""
+    (one, _), (two, _) = certified
+    worker = _tally(app, Today())
+    worker.record(one, "100.70.1.1")
+    assert worker.flush()  # the first flush fetches the day's key
+    made_in: list[str] = []
+    written: list[tuple[str, object]] = []
+    prepare, add = worker.store.prepare, worker.store.add
+
+    def prepare_and_say_where(*args):
+        made_in.append(threading.current_thread().name)
+        return prepare(*args)
+
+    def add_and_say_what(batch):
+        written.append((threading.current_thread().name, batch.ready))
+        return add(batch)
+
+    worker.store.prepare = prepare_and_say_where
+    worker.store.add = add_and_say_what
+    worker.record(one, "100.72.1.2")
+    worker.record(two, "100.72.1.2")
+    worker.hand_over()
+    worker.record(two, "100.71.1.1")  # after the hand-over: the next period's
+    flushing = threading.Thread(target=worker.flush, kwargs={"handed_only": True}, name="flush")
+    flushing.start()
+    flushing.join(10)
+    assert made_in == [threading.current_thread().name]
+    assert len(written) == 1 and written[0][0] == "flush" and written[0][1] is not None
+    assert _days(session) == {(one, DAY): (2, 2), (two, DAY): (1, 1)}
+    assert worker.pending == 1
+    assert worker.flush()
+    assert _days(session) == {(one, DAY): (2, 2), (two, DAY): (2, 2)}
+
+
 def test_ipv6_addresses_count_by_their_48_and_ipv4_mapped_by_their_24(app, certified, session):
     same = scans.network_of("2001:db8:1234:5678::1")
     assert same == scans.network_of("2001:db8:1234:ffff:1:2:3:4")
