@@ -730,11 +730,11 @@ class Tally:
         """A flush is under way (in another thread, or this one)."""
         return self._flushing.locked()
 
-    def flush(self, wait: float = 0, *, handed_only: bool = False) -> bool:
+    def flush(self, wait: float = 0, *, handed_only: bool = False, last: bool = False) -> bool:
         """Write the batches handed over and, unless `handed_only`, what is counted
-        since; on failure keep them for the next flush. Never raises. True when all is
-        written. Waits up to `wait` seconds for a flush under way in another thread,
-        else leaves it at that."""
+        since; on failure keep them for the next flush (none when `last`: the process is
+        ending). Never raises. True when all is written. Waits up to `wait` seconds for a
+        flush under way in another thread, else leaves it at that."""
         if not self._flushing.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
             return False  # another thread is flushing
         try:
@@ -756,11 +756,11 @@ class Tally:
                 except Exception as exc:  # noqa: BLE001 - any failure keeps the counts
                     self._keep(batches[n:])
                     scans = sum(sum(kept.scans.values()) for kept in batches[n:])
-                    log.warning(
-                        "scan counts kept for the next flush (%d scans): %s", scans, _reason(exc)
-                    )
+                    fate = "lost at exit" if last else "kept for the next flush"
+                    log.warning("scan counts %s (%d scans): %s", fate, scans, _reason(exc))
                     return False
-            self._watch()
+            if not last:
+                self._watch()
             return written
         finally:
             self._flushing.release()

@@ -312,6 +312,32 @@ def test_a_flush_meeting_a_locked_database_keeps_its_counts(app, certified, sess
     assert _days(session) == {(one, DAY): (5, 4)}
 
 
+def test_a_last_flush_that_fails_says_the_counts_are_lost_and_reads_nothing_more(
+    app, certified, session, database_url, caplog
+):
+    """At exit there is no next flush to keep counts for, nor scans to read a watched
+    list for."""
+    (one, _), _ = certified
+    worker = _tally(app, Today())
+    worker.record(one, "10.9.1.1")
+    assert worker.flush()
+    worker.record(one, "10.9.2.1")
+    read: list[date] = []
+    watched = worker.store.watched
+
+    def watched_and_say(today):
+        read.append(today)
+        return watched(today)
+
+    worker.store.watched = watched_and_say
+    with _locked(database_url), caplog.at_level(logging.WARNING, logger="registry.scans"):
+        assert not worker.flush(last=True)
+    assert "scan counts lost at exit (1 scans)" in caplog.text
+    assert "next flush" not in caplog.text
+    assert read == []
+    assert _days(session) == {(one, DAY): (1, 1)}
+
+
 class _locked:
     """Another connection holding what a flush needs: SQLite's write lock, or the
     scan tables on PostgreSQL."""

@@ -203,7 +203,7 @@ def flush() -> bool:
 def _flush_at_exit() -> None:
     for tally in list(_TALLIES):
         if tally.pending or tally.flushing:
-            tally.flush(wait=_EXIT_WAIT_S)
+            tally.flush(wait=_EXIT_WAIT_S, last=True)
 
 
 def scanned(code: str, *, proof: bool = True) -> verification.Verdict:
