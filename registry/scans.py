@@ -193,7 +193,7 @@ class Store(Protocol):
         """The counts as `add` writes them, made in the caller's thread (see
         Tally.hand_over), or None when `add` makes them itself."""
 
-    def add(self, batch: "Batch") -> None:
+    def add(self, batch: Batch) -> None:
         """Add a batch of counts; raises on failure, having written nothing."""
 
     def daily(self, bind: Any, certificate_id: int, since: date, until: date) -> list[Daily]:

@@ -155,11 +155,11 @@ def record(certificate_id: int, address: str | None) -> None:
     current = state()
     if not current.tally.record(certificate_id, address):
         return
+    if not has_request_context():
+        current.flush()  # makes the batch and writes it, here
+        return
     # Here, at the worker's own priority, not in the flushing thread (Tally.hand_over).
     current.tally.hand_over()
-    if not has_request_context():
-        current.flush()
-        return
     current.wake()
 
 
