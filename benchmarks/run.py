@@ -172,6 +172,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        help="mean milliseconds each connection waits before a request (random, "
+        "exponential): a load below saturation, where the p99 is a service time rather "
+        "than a queue; 0 (the default) sends the next request as soon as one is answered. "
+        "Implies --front",
+    )
+    parser.add_argument(
+        "--front",
+        action="store_true",
+        help="serve each app behind nginx, as `registry serve` does (benchmarks/fronted.py)",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=ROUNDS,
@@ -221,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         help="record the workers with py-spy during each measured run (slows them a little)",
     )
     args = parser.parse_args(argv)
+    args.front = args.front or args.pace > 0
     parts: list[str] = []
     for name in (part.strip() for part in args.only.split(",")):
         for part in ALIASES.get(name, (name,)):
@@ -261,7 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         part_started = time.monotonic()
         if "http" in parts:
             print(
-                f"load: wrk -t{args.threads} -c{args.connections}, {args.duration} s per "
+                f"load: wrk -t{args.threads} -c{args.connections}"
+                + (f", each waiting {args.pace:g} ms on average" if args.pace else "")
+                + ("; behind nginx" if args.front else "")
+                + f", {args.duration} s per "
                 f"endpoint in {1 if args.profile else args.rounds} turns, after "
                 f"{args.warmup} s of warm-up; "
                 f"gunicorn -c python:registry.gunicorn_conf, {workers} sync workers; "
@@ -275,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
             output["settings"] = {
                 "threads": args.threads,
                 "connections": args.connections,
+                "pace_ms": args.pace,
+                "front": args.front,
                 "warmup_s": args.warmup,
                 "duration_s": args.duration,
                 "workers": workers,
@@ -380,7 +400,9 @@ def _serve_and_measure(
                     env["BENCH_CONTROL_KEYS_DIR"] = again["REGISTRY_KEYS_DIR"]
             env.update(settings)
             log = work / f"{app}-{n}.log"
-            port, pid = stack.enter_context(_server(app, env, workers=workers, log=log))
+            port, pid = stack.enter_context(
+                _server(app, env, workers=workers, log=log, front=args.front)
+            )
             served[(app, settings)] = (port, pid, log)
         # Every server is up at once and the endpoints take turns, `rounds` slices each:
         # the machine is shared, and its load drifts over a run by more than what is
@@ -422,13 +444,16 @@ def _bare_env() -> dict[str, str]:
 
 
 @contextmanager
-def _server(app: str, env: dict[str, str], *, workers: int, log: Path):
-    """gunicorn with the shared config on a free port; yields (port, master pid)."""
+def _server(app: str, env: dict[str, str], *, workers: int, log: Path, front: bool = False):
+    """gunicorn with the shared config on a free port, or behind nginx there; yields
+    (port, pid of the process whose tree is the server)."""
     port = _free_port()
     env = {**env, "PORT": str(port), "WORKERS": str(workers)}
     # No --access-logfile: gunicorn then writes no access log, and neither server pays
     # for one. Errors and gunicorn's own messages go to the log file.
     command = [sys.executable, "-m", "gunicorn", "-c", "python:registry.gunicorn_conf", app]
+    if front:
+        command = [sys.executable, "-m", "benchmarks.fronted", app]
     with open(log, "wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
@@ -493,7 +518,7 @@ def _prepare(
             print(f"    !! {endpoint.path}{sample} {result.missing}: not measured")
             print(textwrap.indent(_log_tail(log), "    | "))
             return result
-    warmup = _wrk([*_wrk_command(args), f"-d{args.warmup}s", *_target(endpoint, port, data)])
+    warmup = _wrk([*_wrk_command(args), f"-d{args.warmup}s", *_target(endpoint, port, data, args)])
     result.warmup_errors = warmup["non2xx"] + _socket_errors(warmup)
     return result
 
@@ -502,10 +527,13 @@ def _wrk_command(args: argparse.Namespace) -> list[str]:
     return ["wrk", f"-t{args.threads}", f"-c{args.connections}", "-s", str(LUA), "--latency"]
 
 
-def _target(endpoint: Endpoint, port: int, data: dataset.Dataset) -> list[str]:
+def _target(
+    endpoint: Endpoint, port: int, data: dataset.Dataset, args: argparse.Namespace
+) -> list[str]:
     """wrk's URL and the script's arguments."""
     url = f"http://127.0.0.1:{port}" + ("/" if endpoint.with_codes else endpoint.path)
-    return [url, "--", endpoint.path, str(data.codes_file) if endpoint.with_codes else ""]
+    codes = str(data.codes_file) if endpoint.with_codes else ""
+    return [url, "--", endpoint.path, codes, f"{args.pace:g}"]
 
 
 def _slice(
@@ -523,7 +551,7 @@ def _slice(
     cpu_before = _cpu_seconds(server)
     busy_before = _machine_busy_seconds()
     children_before = _children_cpu_seconds()
-    measured = _wrk([*_wrk_command(args), f"-d{duration}s", *_target(endpoint, port, data)])
+    measured = _wrk([*_wrk_command(args), f"-d{duration}s", *_target(endpoint, port, data, args)])
     seconds = measured["duration_us"] / 1e6
     server_cpu = _cpu_seconds(server) - cpu_before
     wrk_cpu = _children_cpu_seconds() - children_before

@@ -3,6 +3,9 @@
 -- each request asks for the prefix followed by a random code from the file. Without a
 -- file every request asks for the prefix alone. Responses outside 2xx are counted per
 -- status, and done() prints one line "BENCH_JSON {...}" for the runner to read.
+-- A third argument, a number of milliseconds, paces each connection: before each request
+-- it waits a random time with that mean (exponential, so arrivals are as irregular as
+-- buyers'), which holds the load below saturation.
 
 local threads = {}
 local count = 0
@@ -21,6 +24,15 @@ function init(args)
       if line ~= "" then
         codes[#codes + 1] = line
       end
+    end
+  end
+  -- wrk asks whether delay() exists after init, and an unpaced run keeps none, so that
+  -- it sends the next request as soon as an answer arrives.
+  local pace = tonumber(args[3] or "") or 0
+  if pace > 0 then
+    function delay()
+      -- wrk takes whole milliseconds: rounded, the mean stays the one asked for
+      return math.floor(-pace * math.log(1 - math.random()) + 0.5)
     end
   end
   math.randomseed(os.time() * 1000 + id)
