@@ -53,9 +53,9 @@ class _Svg(qrcode.image.svg.SvgPathFillImage):
         return str(units) if text else units
 
 
-def url(base_url: str, certificate: Certificate) -> str:
-    """What a certificate's QR code encodes: its verification page, canonical code."""
-    return f"{base_url}/v/{certificate.code}"
+def url(base_url: str, code: str) -> str:
+    """What a certificate's QR code encodes: its verification page, by its canonical code."""
+    return f"{base_url}/v/{code}"
 
 
 def render(text: str, *, format: Format, scale: int, border: int) -> bytes:
@@ -109,7 +109,7 @@ def image(
     or the database cannot take the write at once, the image made here is served all
     the same. The caller commits.
     """
-    text = url(base_url, certificate)
+    text = url(base_url, certificate.code)
     variant = (
         QrImage.certificate_id == certificate.id,
         QrImage.url == text,

@@ -169,17 +169,18 @@ PROBLEMS = {
 #: Fixed words of the certificate page, translated once per language with every word
 #: above: the page shows them as `L["…"]`, a lookup instead of a gettext call each.
 LABELS = (
-    N_("A newer certificate replaces this one; the details below are the old ones."),
     N_("Assay mark"),
     N_("Brand"),
     N_("Certificate"),
     N_("Check the hallmark on the piece yourself"),
     N_("City"),
     N_("Code"),
-    N_("Compare the piece with the photo and the description above."),
+    N_("Compare the piece with the photo and the description below."),
     N_("Date"),
     N_("Do not buy this piece. If it is offered to you, tell the police or the brand office."),
+    N_("Download the certificate card (PDF)"),
     N_("Fineness"),
+    N_("For specialists"),
     N_("Found"),
     N_("If anything differs, do not buy the piece and tell the brand office."),
     N_("Inspectorate"),
@@ -192,11 +193,20 @@ LABELS = (
     N_("Name"),
     N_("Public log"),
     N_("Recorded on this certificate, which no longer vouches for the piece:"),
+    N_("Recorded on this older certificate:"),
     N_("Reference"),
     N_("Region"),
     N_("State UIN"),
     N_("State assay"),
     N_("Stones"),
+    N_(
+        "The certificate is signed with the registry's key (Ed25519) and recorded in its "
+        "public log; anyone can check both with the public keys alone."
+    ),
+    N_(
+        "The piece has a newer certificate, with corrected details; it is the one that "
+        "counts. This one is kept so that its code still leads there."
+    ),
     N_("The registry's public keys"),
     N_("The signed certificate (JSON)"),
     N_("This certificate no longer vouches for the piece."),

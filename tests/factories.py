@@ -138,12 +138,21 @@ def world(session: Session) -> World:
     return World(admin, maker, other, inspector, one.slug, two.slug, revoked, shop, store.slug)
 
 
-def certify(client, world: World, *, assay: dict | None = None, **piece) -> tuple[int, dict]:
+def certify(
+    client, world: World, *, assay: dict | None = None, photo: bytes | None = None, **piece
+) -> tuple[int, dict]:
     """Register a piece of world.maker's through the API and pass its assay: (id, cert).
 
-    `assay` overrides fields of the attestation."""
+    `assay` overrides fields of the attestation; `photo` (a JPEG) is attached before it."""
     made = client.post("/api/v1/pieces", json=piece_data(**piece), headers=bearer(world.maker))
     assert made.status_code == 201, made.json
+    if photo is not None:
+        attached = client.put(
+            f"/api/v1/pieces/{made.json['id']}/photo",
+            data=photo,
+            headers={**bearer(world.maker), "Content-Type": "image/jpeg"},
+        )
+        assert attached.status_code in (200, 201), attached.json
     attested = client.post(
         f"/api/v1/pieces/{made.json['id']}/assay",
         json=assay_data(metal=made.json["metal"], fineness=made.json["fineness"], **(assay or {})),

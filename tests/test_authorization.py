@@ -355,6 +355,13 @@ ENDPOINTS = [
         200,
         lambda world, make, caller: (f"/v/{make.certificate()}", {}),
     ),
+    Endpoint(
+        "GET",
+        "/v/{code}/card.pdf",
+        None,
+        200,
+        lambda world, make, caller: (f"/v/{make.certificate()}/card.pdf", {}),
+    ),
     # Makers, for their own maker.
     Endpoint(
         "POST",

@@ -11,6 +11,7 @@ The browser sees pages, not backends: this file runs on SQLite only.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -167,10 +168,10 @@ def screenshot(page: Page, name: str) -> None:
 @pytest.mark.parametrize(
     ("case", "verdict", "heading", "says"),
     [
-        ("valid", "valid", "Authentic", "its hallmark was attested"),
+        ("valid", "valid", "Authentic", "confirmed its hallmark"),
         ("revoked", "revoked", "Revoked", "Reason: Fraud"),
         ("stolen", "revoked", "Reported stolen", "Do not buy this piece"),
-        ("superseded", "superseded", "Superseded", "A newer certificate replaces this one"),
+        ("superseded", "superseded", "Superseded", "The piece has a newer certificate"),
     ],
 )
 def test_a_scanned_certificate_shows_its_verdict_and_maker(
@@ -263,3 +264,124 @@ def test_the_language_can_be_chosen_on_the_page(registry, phone):
 
     verdict_shown(page, "valid", "Authentic")
     expect(page.get_by_text(MAKER_EN, exact=True)).to_be_visible()
+
+
+# Issue 14: the page as a buyer reads it on a small phone.
+
+NARROW = {**live.PHONE, "viewport": {"width": 320, "height": 640}}
+
+
+def _public_pages(registry: Registry) -> dict[str, str]:
+    code = registry.valid
+    mistyped = code[:5] + ("X" if code[5] != "X" else "Y") + code[6:]
+    return {
+        "home": "/",
+        "makers": "/makers",
+        "code-form": "/verify",
+        "claim": "/claim",
+        "report": f"/report?code={code}",
+        "sign-in": "/login",
+        **{f"verify-{case}": f"/v/{getattr(registry, case)}" for case in CASES},
+        "verify-unknown": f"/v/{codes.new()}",
+        "verify-mistyped": f"/v/{mistyped}",
+    }
+
+
+CASES = ("valid", "revoked", "stolen", "superseded")
+
+
+@pytest.mark.parametrize("locale", ["ru-RU", "en-US"])
+def test_no_public_page_scrolls_sideways_at_320_px(registry, browser, locale):
+    """320 CSS px is a small phone, and a 640 px window at 200% zoom."""
+    context = browser.new_context(locale=locale, **NARROW)
+    try:
+        page = context.new_page()
+        pages = _public_pages(registry)
+        page.goto(f"{registry.base}/makers")
+        maker = page.locator("main a[href^='/makers/']").first.get_attribute("href")
+        pages["maker"] = maker
+        wide = {}
+        for name, path in pages.items():
+            page.goto(registry.base + path)
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            if overflow > 0:
+                wide[name] = overflow
+            if name.startswith("verify-") or name == "home":
+                screenshot(page, f"narrow-320-{name}-{locale[:2]}")
+        assert wide == {}
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("locale", "heading"), [("ru-RU", "Подлинное изделие"), ("en-US", "Authentic")]
+)
+def test_the_authentic_verdict_reads_in_at_most_three_lines_on_a_phone(
+    registry, phone, locale, heading
+):
+    page = phone(locale)
+    page.goto(f"{registry.base}/v/{registry.valid}")
+    verdict_shown(page, "valid", heading)
+
+    sentence = page.locator("section.verdict p").first
+    lines = sentence.evaluate(
+        "p => Math.round(p.getBoundingClientRect().height"
+        " / parseFloat(getComputedStyle(p).lineHeight))"
+    )
+    assert 1 <= lines <= 3
+
+
+@pytest.mark.parametrize("locale", ["ru-RU", "en-US"])
+def test_the_checks_come_first_and_the_specialist_details_open_without_script(
+    registry, browser, locale
+):
+    context = browser.new_context(locale=locale, java_script_enabled=False, **live.PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{registry.base}/v/{registry.valid}")
+        checks = page.locator("[data-checks]")
+        specialists = page.locator("details[data-specialists]")
+        proof = specialists.locator("a[href^='/api/v1/log/proof/inclusion']")
+        expect(checks).to_be_visible()
+        expect(proof).to_be_hidden()
+        # The checks are on the first two screens: right after the verdict and the photo.
+        assert checks.bounding_box()["y"] < 2 * live.PHONE["viewport"]["height"]
+        assert checks.bounding_box()["y"] < specialists.bounding_box()["y"]
+        screenshot(page, f"verify-valid-order-{locale[:2]}")
+
+        specialists.locator("summary").click()
+
+        expect(proof).to_be_visible()
+        expect(specialists.locator("a[href='/.well-known/jwks.json']")).to_be_visible()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["ru-RU", "en-US"])
+def test_the_verdict_pages_at_desktop_width(registry, browser, locale):
+    """Screenshots for a person to look at: every verdict at 1280 px."""
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        for name, path in _public_pages(registry).items():
+            if not name.startswith("verify-"):
+                continue
+            page.goto(registry.base + path)
+            expect(page.locator("section.verdict h1")).to_be_visible()
+            screenshot(page, f"desktop-{name}-{locale[:2]}")
+    finally:
+        context.close()
+
+
+def test_the_card_downloads_from_the_page(registry, phone):
+    page = phone("en-US")
+    page.goto(f"{registry.base}/v/{registry.valid}")
+
+    with page.expect_download() as download:
+        page.locator("[data-card-pdf]").click()
+
+    saved = download.value
+    assert saved.suggested_filename == f"{codes.printed(registry.valid)}.pdf"
+    assert Path(saved.path()).read_bytes()[:5] == b"%PDF-"

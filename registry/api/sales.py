@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from registry import cards, sales, slips
 from registry.api.common import guarded
-from registry.edge import database
+from registry.edge import database, printing
 from schemas.sales import SaleCancelledOut, SaleOut
 from schemas.standards import Role
 
@@ -27,8 +27,7 @@ def window() -> timedelta:
 def fonts() -> cards.Fonts:
     """The slip's fonts, checked before a sale is recorded: a sale whose slip cannot be
     printed would hand the buyer no claim code."""
-    config = current_app.config
-    found = cards.Fonts(config["CARD_FONT"], config["CARD_FONT_BOLD"])
+    found = printing.fonts()
     found.check()
     return found
 

@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import gettext
 
 from registry import cards, imports, photos, pieces, qr
-from registry.edge import database
+from registry.edge import database, printing
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Account, Piece
 from registry.web import forms, session
@@ -171,18 +171,7 @@ def label(piece_id: int, format: qr.Format):
 def card(piece_id: int):
     """The printable certificate card (A6, Russian and English) for the buyer."""
     certificate = _certificate_of(piece_id)
-    photo_jpeg = None
-    signed_photo = certificate.payload_json["piece"].get("photo")
-    if signed_photo:
-        photo_jpeg = photos.image(database.session(), signed_photo["sha256"]).data
-    data = cards.card(
-        certificate.payload_json,
-        printed_code=certificate.printed_code,
-        url=qr.url(current_app.config["PUBLIC_BASE_URL"], certificate),
-        photo_jpeg=photo_jpeg,
-        fonts=_fonts(),
-        timezone=current_app.config["DISPLAY_TIMEZONE"],
-    )
+    data = printing.card(certificate.payload_json, certificate.code)
     return _download(data, "application/pdf", f"{certificate.printed_code}.pdf")
 
 
@@ -202,13 +191,13 @@ def label_sheet():
         labels.append(
             cards.Label(
                 printed_code=certificate.printed_code,
-                url=qr.url(current_app.config["PUBLIC_BASE_URL"], certificate),
+                url=qr.url(current_app.config["PUBLIC_BASE_URL"], certificate.code),
                 reference=certificate.piece.reference,
                 title=certificate.piece.title,
             )
         )
     try:
-        data = cards.label_sheet(labels, fonts=_fonts())
+        data = cards.label_sheet(labels, fonts=printing.fonts())
     except ValueError as exc:  # an address too long for a tag-sized QR code
         raise InvalidInput(str(exc)) from exc
     return _download(data, "application/pdf", "labels.pdf")
@@ -225,11 +214,6 @@ def _certificate_of(piece_id: int):
             "for certified pieces only."
         )
     return certificate
-
-
-def _fonts() -> cards.Fonts:
-    config = current_app.config
-    return cards.Fonts(regular=config["CARD_FONT"], bold=config["CARD_FONT_BOLD"])
 
 
 def _download(data: bytes, media_type: str, filename: str) -> Response:

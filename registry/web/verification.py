@@ -14,8 +14,11 @@ from registry.edge import (
     http_cache,
     i18n,
     limits,
+    log_signer,
+    printing,
     problems,
     scans,
+    signing,
 )
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.web import owner
@@ -48,6 +51,48 @@ def page(code: str):
         return _refused("invalid", 200, code, problem=words.PROBLEMS["signature"])
     html = render_template("verify/certificate.html", **_certificate_page(verdict, payload))
     return _public(current_app.make_response(html))
+
+
+@bp.get("/v/<code>/card.pdf")
+@limits.public
+def card(code: str):
+    """The certificate card (A6, Russian and English), the one the maker prints, for a
+    buyer to keep. Only of a certificate that vouches for its piece now, and not
+    counted as a scan; for any other the page says why."""
+    try:
+        verdict = verification.verify(
+            database.engine(),
+            signing.keyring(),
+            code,
+            seals=signing.seals(),
+            signed=log_signer.signed_size(),
+            proof=False,
+        )
+    except NotFound:
+        return _refused("unknown", 404, code)
+    except (MistypedCode, MalformedCode) as exc:
+        kind, status = next((k, s) for cls, k, s in _REFUSALS if isinstance(exc, cls))
+        return _refused(kind, status, code)
+    if not _vouches(verdict):
+        return redirect(url_for("verification.page", code=verdict.certificate.code), code=303)
+    payload = verification.payload(verdict)
+    if payload is None:  # signed bytes are the registry's own JSON object; never trust it
+        return _refused("invalid", 200, code, problem=words.PROBLEMS["signature"])
+    record = verdict.certificate
+    response = current_app.make_response(printing.card(payload, record.code))
+    response.mimetype = "application/pdf"
+    filename = f"{codes.printed(record.code)}.pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
+
+
+def _vouches(verdict: verification.Verdict) -> bool:
+    """Whether the certificate stands for its piece now: the card is offered only then."""
+    return (
+        verdict.signature.valid
+        and verdict.status is verification.Status.VALID
+        and not verdict.reported_stolen
+    )
 
 
 @bp.get("/verify")
@@ -138,6 +183,7 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
         "reason": words.REASONS.get(
             certificate.revocation_reason or "", words.REASONS[RevocationReason.OTHER]
         ),
+        "card_pdf": f"/v/{certificate.code}/card.pdf" if _vouches(verdict) else None,
         "current_printed": codes.printed(verdict.current_code) if verdict.current_code else None,
         # Written out: url_for costs more than the rest of a line of the page.
         "photo": {
