@@ -53,6 +53,14 @@ def attest(
             "the assay as failed when it is lower.",
             errors={"fineness": [f"Declared fineness is {piece.fineness}."]},
         )
+    inspectorate = issuer.inspectorate(data.get("inspectorate"))
+    if inspectorate is None:
+        known = "; ".join(f"{i.en} ({i.ru})" for i in issuer.inspectorates)
+        raise InvalidInput(
+            f"{data['inspectorate']!r} is not an inspectorate the registry records; "
+            f"known: {known}.",
+            errors={"inspectorate": [f"Unknown inspectorate; known: {known}."]},
+        )
     assay = AssayRecord(
         piece=piece,
         inspector_id=actor.id,
@@ -60,7 +68,7 @@ def attest(
         metal=data["metal"],
         fineness=data["fineness"],
         assay_mark=data["assay_mark"],
-        inspectorate=data["inspectorate"],
+        inspectorate=inspectorate.en,
         notes=data.get("notes"),
         attested_at=utcnow().replace(microsecond=0),
     )

@@ -13,18 +13,15 @@ correction M), with a quiet zone of 4 modules.
 """
 
 import contextlib
-import functools
 import io
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from babel.support import NullTranslations, Translations
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, WrapMode, XPos, YPos
 from PIL import Image
@@ -51,9 +48,6 @@ _VALUE_PT, _VALUE_LEAD = 7.6, 3.4
 _GUTTER = 1.5
 _PHOTO_W = 34.0
 _CODE_FONT = "Courier"  # a PDF core font: monospaced, so the code's groups line up
-
-#: The message catalogs of the pages (Babel's layout), which the cards read too.
-_CATALOGS = Path(__file__).resolve().parent / "translations"
 
 
 @dataclass(frozen=True)
@@ -278,14 +272,9 @@ def _document(fonts: Fonts, size: tuple[float, float]) -> Iterator[FPDF]:
                 ttfont.close()
 
 
-@functools.cache
-def _russian() -> NullTranslations:
-    return Translations.load(str(_CATALOGS), ["ru"])
-
-
 def _in_both(message: str) -> tuple[str, str]:
     """A message in Russian and in English (its msgid)."""
-    return _russian().gettext(message), message
+    return words.russian().gettext(message), message
 
 
 def _pair(word: str) -> tuple[str, str]:
@@ -303,12 +292,24 @@ def _named(table: dict[str, str], value: str) -> str:
     return " / ".join(_in_both(label)) if label else f"{value} / {value}"
 
 
+def _stone(stone: dict) -> str:
+    """A stone in both languages ("бриллиант / diamond"), or its name as typed."""
+    russian, english = (words.stone_name(stone, t) for t in (words.russian().gettext, str))
+    return english if russian == english else f"{russian} / {english}"
+
+
+def _inspectorate(name: str | dict) -> str | tuple[str, str]:
+    """The inspectorate in both languages (signed so since schema version 3), or the one
+    name an older certificate signed."""
+    return (name["ru"], name["en"]) if isinstance(name, dict) else name
+
+
 def _detail_rows(piece: dict, maker: dict, region: dict, assay: dict, issued: datetime):
     """Rows of (label, value, share of the width, most lines). A (Russian, English) value
     is shown on one line when both fit, else one line each."""
     stones = "; ".join(
         # No-break spaces keep each stone's count and carats on one line.
-        f"{stone['type']}\u00a0×\u00a0{stone['count']},\u00a0"
+        f"{_stone(stone)}\u00a0×\u00a0{stone['count']},\u00a0"
         f"{numbers.number(stone['carat'], 3, keep=0)}\u00a0ct"
         for stone in piece["stones"]
     )
@@ -331,7 +332,7 @@ def _detail_rows(piece: dict, maker: dict, region: dict, assay: dict, issued: da
             (_both("assay_mark"), assay["mark"], 0.41, 2),
             (_both("issued"), issued.date().isoformat(), 0.28, 1),
         ],
-        [(_both("inspectorate"), assay["inspectorate"], 1.0, 2)],
+        [(_both("inspectorate"), _inspectorate(assay["inspectorate"]), 1.0, 4)],
         [
             (_both("reference"), piece["reference"], 0.5 if uin else 1.0, 1),
             *([(_both("uin"), uin, 0.5, 1)] if uin else []),
@@ -346,7 +347,9 @@ def _value_lines(pdf: FPDF, value: str | tuple[str, str], width: float, most: in
     joined = _lines(pdf, "", _VALUE_PT, " / ".join(value), width, 2)
     if len(joined) == 1:
         return joined
-    return [_lines(pdf, "", _VALUE_PT, part, width, 1)[0] for part in value]
+    # Each language on lines of its own, sharing `most` between them.
+    each = max(1, most // 2)
+    return [line for part in value for line in _lines(pdf, "", _VALUE_PT, part, width, each)]
 
 
 def _title_block(

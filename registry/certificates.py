@@ -33,13 +33,54 @@ _SEAL_UPDATE = (
 _PAYLOAD = CertificatePayload()
 
 
+def _folded(name: str) -> str:
+    return " ".join(name.casefold().replace("ё", "е").split())
+
+
+@dataclass(frozen=True)
+class Inspectorate:
+    """An assay inspectorate by its names, as certificates sign it (schema version 3)."""
+
+    ru: str
+    en: str
+
+    def names(self) -> dict[str, str]:
+        return {"ru": self.ru, "en": self.en}
+
+
+#: The regions' own, the default of REGISTRY_INSPECTORATES (registry/config.py).
+EAST_SIBERIAN = Inspectorate(
+    ru="Восточно-Сибирская государственная инспекция пробирного надзора",
+    en="East Siberian State Inspectorate of Assay Supervision",
+)
+
+
 @dataclass(frozen=True)
 class Issuer:
-    """Who signs: the registry's name, public address and brand (from configuration)."""
+    """Who signs: the registry's name, public address and brand, and the inspectorates
+    whose attestations it records (from configuration)."""
 
     name: str
     url: str
     brand: str
+    inspectorates: tuple[Inspectorate, ...] = (EAST_SIBERIAN,)
+
+    def inspectorate(self, typed: str | None) -> Inspectorate | None:
+        """The configured inspectorate a name stands for, in either language and any
+        case; the first when none is given; None for one the registry does not know."""
+        if not typed:
+            return self.inspectorates[0]
+        wanted = _folded(typed)
+        return next(
+            (known for known in self.inspectorates if wanted in map(_folded, (known.ru, known.en))),
+            None,
+        )
+
+    def inspectorate_names(self, stored: str) -> dict[str, str]:
+        """What a certificate signs of an attestation's inspectorate (stored by its English
+        name): both names when configured, else the one name stored, in both places."""
+        known = self.inspectorate(stored)
+        return known.names() if known else {"ru": stored, "en": stored}
 
 
 def issue(
@@ -276,7 +317,14 @@ def payload(
                 "city": piece.maker.city,
             },
             "region": piece.maker.region_out,
-            "assay": assay,
+            "assay": {
+                "result": assay.result,
+                "metal": assay.metal,
+                "fineness": assay.fineness,
+                "assay_mark": assay.assay_mark,
+                "inspectorate": issuer.inspectorate_names(assay.inspectorate),
+                "attested_at": assay.attested_at,
+            },
             "supersedes": codes.printed(supersedes.code) if supersedes else None,
         }
     )

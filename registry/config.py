@@ -21,6 +21,16 @@ class Defaults:
     ISSUER_NAME = "Yenisey Siberia Jewellery Registry"
     #: The brand every certified piece belongs to.
     BRAND = "Yenisey Siberia"
+    #: The assay inspectorates whose attestations the registry records, each as
+    #: {"ru": …, "en": …}: pages and cards name one in the reader's language, and a
+    #: certificate signs both. The first is an attestation's default. As JSON in
+    #: REGISTRY_INSPECTORATES.
+    INSPECTORATES = (
+        {
+            "ru": "Восточно-Сибирская государственная инспекция пробирного надзора",
+            "en": "East Siberian State Inspectorate of Assay Supervision",
+        },
+    )
     #: Largest request body accepted (bulk imports are the largest), in bytes.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     #: Rows accepted in one bulk import.

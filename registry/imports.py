@@ -7,6 +7,7 @@ others. A long import commits chunk by chunk, so that other writers get in betwe
 """
 
 import csv
+import functools
 import io
 import itertools
 import json
@@ -20,11 +21,12 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import pieces
+from registry import pieces, words
 from registry.errors import InvalidInput, RegistryError
 from registry.log import tree
 from registry.models import Account, Maker
 from schemas.pieces import PieceIn
+from schemas.standards import Stone
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +137,43 @@ def _stones(text: str) -> Any:
         fields = [f.strip() for f in part.split(":")]
         if len(fields) != 3:
             return text  # not a list: the schema reports it
-        kind, count, carat = fields
-        stones.append({"type": kind, "count": _integer(count), "carat": _decimal(carat)})
+        typed, count, carat = fields
+        stones.append({**stone_type(typed), "count": _integer(count), "carat": _decimal(carat)})
     return stones
+
+
+#: "other (shungite)", "другое (шунгит)": a stone the vocabulary has no word for.
+_OTHER = re.compile(r"(?:other|другое|другой|другой камень|other stone)\s*\((.+)\)\Z")
+
+
+def stone_type(typed: str) -> dict[str, str]:
+    """A stone's type as a person writes it, in Russian or English ("сапфир",
+    "Sapphire", "lapis lazuli"), as the vocabulary's code; "other (its name)" for any
+    other stone. A word the vocabulary lacks is passed on as it is, for the schema to
+    refuse with the list of types."""
+    word = _folded(typed)
+    named = _OTHER.match(word)
+    if named:
+        return {"type": Stone.OTHER, "name": typed.strip()[typed.index("(") + 1 : -1].strip()}
+    return {"type": _stone_words().get(word, typed)}
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.casefold().replace("ё", "е").replace("_", " ").split())
+
+
+@functools.cache
+def _stone_words() -> dict[str, str]:
+    """Every way the vocabulary writes a stone (code, English, Russian), folded."""
+    russian = words.russian().gettext
+    table: dict[str, str] = {}
+    for stone, label in words.STONES.items():
+        if stone == Stone.OTHER:
+            continue
+        for word in (stone, label, russian(label)):
+            table[_folded(word)] = stone
+    table[_folded("алмаз")] = Stone.DIAMOND  # the rough stone's name, often written
+    return table
 
 
 def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:

@@ -106,8 +106,12 @@ def centigrams(grams: Decimal) -> int:
 
 
 def stone_json(stone: dict[str, Any]) -> dict[str, Any]:
-    """A stone as stored and signed: carats as a JSON number."""
-    return {"type": stone["type"], "count": stone["count"], "carat": float(stone["carat"])}
+    """A stone as stored and signed: its type from the vocabulary, a name only for
+    `other`, carats as a JSON number."""
+    stored = {"type": stone["type"], "count": stone["count"], "carat": float(stone["carat"])}
+    if stone.get("name"):
+        stored["name"] = stone["name"]
+    return stored
 
 
 def get(session: Session, piece_id: int, *, actor: Account, lock: bool = False) -> Piece:

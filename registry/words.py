@@ -7,7 +7,11 @@ renders, with the rest of its messages, and a card looks it up in the same catal
 `N_` only marks a message for extraction (`make translations`).
 """
 
+import functools
 from enum import StrEnum
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
 
 from schemas.standards import (
     AlertKind,
@@ -24,12 +28,42 @@ from schemas.standards import (
     RevocationReason,
     Role,
     ShopKind,
+    Stone,
 )
+
+#: The message catalogs of the pages (Babel's layout), which cards and parsers read too.
+CATALOGS = Path(__file__).resolve().parent / "translations"
 
 
 def N_(message: str) -> str:  # noqa: N802 (the name gettext tools look for)
     return message
 
+
+#: Lower case: a stone is named mid-line ("diamond × 3, 0.15 ct").
+STONES: dict[str, str] = {
+    Stone.DIAMOND: N_("diamond"),
+    Stone.SAPPHIRE: N_("sapphire"),
+    Stone.RUBY: N_("ruby"),
+    Stone.EMERALD: N_("emerald"),
+    Stone.CHRYSOLITE: N_("chrysolite"),
+    Stone.TOPAZ: N_("topaz"),
+    Stone.AMETHYST: N_("amethyst"),
+    Stone.GARNET: N_("garnet"),
+    Stone.CITRINE: N_("citrine"),
+    Stone.AQUAMARINE: N_("aquamarine"),
+    Stone.TOURMALINE: N_("tourmaline"),
+    Stone.ALEXANDRITE: N_("alexandrite"),
+    Stone.OPAL: N_("opal"),
+    Stone.BERYL: N_("beryl"),
+    Stone.PEARL: N_("pearl"),
+    Stone.NEPHRITE: N_("nephrite"),
+    Stone.CHAROITE: N_("charoite"),
+    Stone.LAPIS_LAZULI: N_("lapis lazuli"),
+    Stone.AGALMATOLITE: N_("agalmatolite"),
+    Stone.AMBER: N_("amber"),
+    Stone.CUBIC_ZIRCONIA: N_("cubic zirconia"),
+    Stone.OTHER: N_("other stone"),
+}
 
 KINDS: dict[str, str] = {
     Kind.RING: N_("Ring"),
@@ -137,6 +171,7 @@ REPORT_STATUSES: dict[str, str] = {
 VOCABULARIES: dict[type[StrEnum], dict[str, str]] = {
     AssayResult: ASSAY_RESULTS,
     Kind: KINDS,
+    Stone: STONES,
     Metal: METALS,
     RevocationReason: REASONS,
     PieceStatus: PIECE_STATUSES,
@@ -277,10 +312,27 @@ FORM_MESSAGES = (
 )
 
 
+@functools.cache
+def russian() -> NullTranslations:
+    """The Russian catalog, for what is read or drawn outside a request (cards, imports)."""
+    return Translations.load(str(CATALOGS), ["ru"])
+
+
+def stone_name(stone: dict, translate=lambda message: message) -> str:
+    """A stone's name as a page or card shows it: its label from the vocabulary through
+    `translate`, the name typed for `other`, or the type as signed before the vocabulary
+    (a certificate's words are never rebuilt)."""
+    if stone.get("name"):
+        return str(stone["name"])
+    label = STONES.get(stone["type"])
+    return translate(label) if label else str(stone["type"])
+
+
 def every_word() -> list[str]:
     """Every message the pages look up in `L`."""
     vocabularies = (
         KINDS,
+        STONES,
         METALS,
         REASONS,
         HEADINGS,

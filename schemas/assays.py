@@ -17,7 +17,14 @@ class AssayIn(Schema):
     )
     fineness = fineness_field("Found; legal values depend on the metal")
     assay_mark = identifier(64, metadata={"description": "The state hallmark struck on the piece"})
-    inspectorate = text(200, metadata={"description": "The assay office that tested the piece"})
+    inspectorate = text(
+        200,
+        required=False,
+        metadata={
+            "description": "The assay office that tested the piece, by its Russian or English "
+            "name as configured (REGISTRY_INSPECTORATES); the first configured when left out"
+        },
+    )
     notes = text(2000, required=False, multiline=True)
 
     @validates_schema

@@ -10,7 +10,10 @@ from schemas.pieces import UIN, Stone
 from schemas.standards import CertificateStatus, RevocationReason
 
 #: 2: the piece's photo (its SHA-256) is signed with the rest.
-SCHEMA_VERSION = 2
+#: 3: the inspectorate is named in Russian and English ({"ru", "en"}, was one string);
+#: a stone's type is from the vocabulary (schemas.standards.Stone), with a `name` for
+#: `other` only (was free text).
+SCHEMA_VERSION = 3
 
 
 class Issuer(Schema):
@@ -50,7 +53,7 @@ class PayloadAssay(Schema):
     metal = fields.String(required=True)
     fineness = fields.Integer(required=True)
     mark = fields.String(required=True, attribute="assay_mark")
-    inspectorate = fields.String(required=True)
+    inspectorate = fields.Nested(LocalisedName, required=True)
     attested_at = Timestamp(required=True)
 
 

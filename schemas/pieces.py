@@ -6,12 +6,22 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from schemas.common import MAX_ID, SLUG, Quantity, Timestamp, Untrimmed, identifier, text
 from schemas.standards import FINENESSES, Kind, Metal, PieceStatus, is_legal_fineness
+from schemas.standards import Stone as StoneType
 
 UIN = validate.Regexp(r"^[0-9]{16}\Z", error="The state UIN is exactly 16 digits.")
 
 
 class Stone(Schema):
-    type = text(64, metadata={"description": "e.g. diamond, emerald, chrysolite"})
+    type = text(
+        32,
+        validate=[validate.OneOf(tuple(StoneType))],
+        metadata={"description": "From the vocabulary; `other` with a `name`"},
+    )
+    name = text(
+        64,
+        required=False,
+        metadata={"description": "The stone's name, for `other` only (free text)"},
+    )
     count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10_000))
     carat = Quantity(
         required=True,
@@ -19,6 +29,16 @@ class Stone(Schema):
         maximum=Decimal("10000"),
         metadata={"description": "Total carat weight of these stones"},
     )
+
+    @validates_schema
+    def _named_only_if_other(self, data, **kwargs):
+        """Free text only where the vocabulary has no word: a diamond is always called
+        so, in both languages."""
+        named = bool(data.get("name"))
+        if data.get("type") == StoneType.OTHER and not named:
+            raise ValidationError("Name the stone: its type is other.", "name")
+        if data.get("type") not in (None, StoneType.OTHER) and named:
+            raise ValidationError("A name is given only to a stone of type other.", "name")
 
 
 #: Every fineness legal for some metal: the values the OpenAPI document lists.

@@ -57,6 +57,34 @@ class Kind(enum.StrEnum):
     OTHER = "other"
 
 
+class Stone(enum.StrEnum):
+    """The stones of the regions' jewellery (and the usual imported ones), each named in
+    both languages on every page and card; any other is OTHER with a name as typed."""
+
+    DIAMOND = "diamond"
+    SAPPHIRE = "sapphire"
+    RUBY = "ruby"
+    EMERALD = "emerald"
+    CHRYSOLITE = "chrysolite"
+    TOPAZ = "topaz"
+    AMETHYST = "amethyst"
+    GARNET = "garnet"
+    CITRINE = "citrine"
+    AQUAMARINE = "aquamarine"
+    TOURMALINE = "tourmaline"
+    ALEXANDRITE = "alexandrite"
+    OPAL = "opal"
+    BERYL = "beryl"
+    PEARL = "pearl"
+    NEPHRITE = "nephrite"
+    CHAROITE = "charoite"
+    LAPIS_LAZULI = "lapis_lazuli"
+    AGALMATOLITE = "agalmatolite"
+    AMBER = "amber"
+    CUBIC_ZIRCONIA = "cubic_zirconia"
+    OTHER = "other"
+
+
 class AssayResult(enum.StrEnum):
     PASSED = "passed"
     FAILED = "failed"

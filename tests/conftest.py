@@ -90,7 +90,14 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def settings() -> dict:
+    """Settings of the `app` fixture beyond the usual ones: a test module that needs its
+    own (other inspectorates, say) overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, settings):
     app = create_app(
         {
             "TESTING": True,
@@ -101,6 +108,7 @@ def app(database_url, tmp_path):
             # read the messages as the code writes them (Russian stays the deployed default,
             # tested on its own; tests of Russian pages ask for it).
             "BABEL_DEFAULT_LOCALE": "en",
+            **settings,
         }
     )
     yield app

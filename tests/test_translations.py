@@ -119,7 +119,6 @@ def _pages(app, client, world):
         "title": "YG 7",
         "description": "No. 7",
         "stones": [{"type": "beryl", "count": 1, "carat": 0.5}],
-        "assay": {"inspectorate": "ESIAS-24"},
     }
     inspector = bearer(world.inspector)
     _, valid = certify(client, world, uin="1234567890123456", **neutral)
@@ -234,7 +233,7 @@ def _portal_pages(app, client, world) -> dict[tuple[str | None, str], int]:
         "description": "No. 7",
         "stones": [{"type": "beryl", "count": 1, "carat": 0.5}],
     }
-    assay = {"inspectorate": "ESIAS-24"}
+    assay: dict = {}
     waiting = client.post(
         "/api/v1/pieces", json=piece_data(**neutral), headers=bearer(world.maker)
     ).json["id"]

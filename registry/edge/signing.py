@@ -5,7 +5,7 @@ from flask import Flask, current_app
 
 import keys
 from keys.commitments import CommitmentKey
-from registry.certificates import Issuer
+from registry.certificates import Inspectorate, Issuer
 from registry.log import ledger, proofs
 
 
@@ -27,8 +27,29 @@ def init_app(app: Flask) -> None:
     ledger.keep_private(app.extensions["registry.sessionmaker"], commitment_key)
     app.extensions["registry.proofs"] = proofs.Proofs(commitment_key)
     app.extensions["registry.issuer"] = Issuer(
-        name=app.config["ISSUER_NAME"], url=app.config["PUBLIC_BASE_URL"], brand=app.config["BRAND"]
+        name=app.config["ISSUER_NAME"],
+        url=app.config["PUBLIC_BASE_URL"],
+        brand=app.config["BRAND"],
+        inspectorates=inspectorates(app.config["INSPECTORATES"]),
     )
+
+
+def inspectorates(configured: object) -> tuple[Inspectorate, ...]:
+    """REGISTRY_INSPECTORATES, checked at start: a name missing in either language would
+    put English on Russian pages, or the reverse."""
+    entries = list(configured) if isinstance(configured, list | tuple) else []
+    found = tuple(
+        Inspectorate(ru=entry["ru"].strip(), en=entry["en"].strip())
+        for entry in entries
+        if isinstance(entry, dict)
+        and all(isinstance(entry.get(k), str) and entry[k].strip() for k in ("ru", "en"))
+    )
+    if not found or len(found) != len(entries):
+        raise ValueError(
+            'REGISTRY_INSPECTORATES must be a JSON list of {"ru": name, "en": name}, '
+            "at least one, each name given in both languages"
+        )
+    return found
 
 
 def keyring() -> keys.KeyRing:

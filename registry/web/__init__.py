@@ -11,7 +11,7 @@ from flask_babel import get_locale, get_translations
 from markupsafe import Markup, escape
 
 from registry import numbers, words
-from registry.edge import i18n
+from registry.edge import i18n, signing
 from schemas import standards
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -61,6 +61,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(_zip_words, "zip_words")
     app.add_template_filter(lambda errors: forms.flat(errors).items(), "flat_errors")
     app.add_template_filter(_moment_filter, "moment")
+    app.add_template_filter(_stone_filter, "stone_name")
+    app.add_template_filter(_in_locale, "in_locale")
     session.init_app(app)
     for blueprint in (verification, public, account, maker, inspector, admin, owner, reports, shop):
         app.register_blueprint(blueprint.bp)
@@ -83,6 +85,23 @@ def _in_language(code: str) -> str:
 def _zip_words(values, table: dict[str, str], words_: dict) -> list[tuple[str, str]]:
     """(value, its word in the page's language) for a select of a vocabulary."""
     return [(value, words_[table[value]]) for value in values]
+
+
+def _stone_filter(stone: dict) -> str:
+    """A stone named in the page's language (registry.words.stone_name)."""
+    return words.stone_name(stone, get_translations().gettext)
+
+
+def _in_locale(name) -> str:
+    """A name signed in both languages ({"ru", "en"}) in the page's. A name kept in one
+    (an attestation's inspectorate, and certificates before schema version 3) is shown
+    in the page's language where it is a configured inspectorate's, else as it is."""
+    if isinstance(name, str):
+        known = signing.issuer().inspectorate(name) if name else None
+        if known is None:
+            return name
+        name = known.names()
+    return name.get(str(get_locale())) or name.get("en") or ""
 
 
 def _grams(weight) -> str:

@@ -152,6 +152,7 @@ def _piece_page(
         assay_form=assay_form,
         revoke_errors=revoke_errors or {},
         revoke_form=revoke_form or {},
+        inspectorates=signing.issuer().inspectorates,
     )
     failed = assay_errors or revoke_errors
     return html, status if failed else 200
