@@ -86,7 +86,6 @@ def test_attesting_through_the_form_issues_a_certificate(client, inspector):
     piece = register(client, inspector, metal="silver", fineness=925)
     path = f"/inspector/pieces/{piece['id']}"
     form_page = text_of(client.get(path))
-    assert '<option value="925" selected>' in form_page  # the declared fineness
     assert "East Siberian State Inspectorate of Assay Supervision" in form_page
     sent = post_form(
         client,
@@ -102,6 +101,53 @@ def test_attesting_through_the_form_issues_a_certificate(client, inspector):
     verdict = client.get(f"/api/v1/verify/{code}")
     assert verdict.json["status"] == "valid"
     assert verdict.json["certificate"]["assay"]["fineness"] == 925
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_attestation_form_has_the_inspector_choose_what_was_found(client, inspector, language):
+    """Nothing found is filled in: a pass takes a chosen result and a confirmed metal and
+    fineness, the declared ones shown beside the fields, not inside them."""
+    piece = register(client, inspector, metal="silver", fineness=925)
+    path = f"/inspector/pieces/{piece['id']}"
+    html = text_of(client.get(f"{path}?lang={language}"))
+    form = html[html.index('id="assay-heading"') :]
+
+    assert " selected" not in form[: form.index('name="inspectorate"')]
+    for field in ("result", "metal", "fineness"):
+        select = re.search(rf'<select id="f-{field}"[^>]*>\s*<option value="">', form)
+        assert select, field
+    declared = {"en": "Declared: Silver.", "ru": "Заявлено: Серебро."}[language]
+    assert declared in re.search(r'<p class="hint" id="h-metal">([^<]*)</p>', form).group(1)
+    assert "925" in re.search(r'<p class="hint" id="h-fineness">([^<]*)</p>', form).group(1)
+    left_blank = post_form(
+        client,
+        f"{path}/assay",
+        attest_form(result="", metal="", fineness=""),
+        form_page=path,
+    )
+    assert left_blank.status_code == 422
+    assert piece_status(client, inspector, piece["id"]) == "awaiting_assay"
+
+
+@pytest.mark.parametrize(
+    ("language", "waiting", "failed"),
+    [
+        ("en", "the piece is awaiting assay", "the piece failed its assay"),
+        ("ru", "изделие ждёт опробования", "изделие не прошло опробование"),
+    ],
+)
+def test_a_waiting_piece_reads_as_waiting_not_as_failed(
+    client, inspector, language, waiting, failed
+):
+    piece = register(client, inspector)
+    path = f"/inspector/pieces/{piece['id']}"
+    html = text_of(client.get(f"{path}?lang={language}"))
+    assert waiting in html and failed not in html
+
+    sent = post_form(client, f"{path}/assay", attest_form(result="failed"), form_page=path)
+    assert sent.status_code == 303
+    html = text_of(client.get(f"{path}?lang={language}"))
+    assert failed in html and waiting not in html
 
 
 def test_an_illegal_fineness_is_shown_on_the_form_and_issues_nothing(client, inspector):
@@ -145,7 +191,7 @@ def test_a_failed_assay_is_recorded_and_issues_nothing(client, inspector):
     assert sent.status_code == 303
     html = text_of(client.get(path))
     assert "Assay recorded as failed; no certificate is issued." in html
-    assert "No certificate: the piece has not passed an assay." in html
+    assert "No certificate: the piece failed its assay." in html
     assert 'data-action="assay:failed"' in html
     assert "certificate:issued" not in html
     assert piece_status(client, inspector, piece["id"]) == "assay_failed"

@@ -234,6 +234,11 @@ def attest(page: Page, reference: str, *, queue_page: str | None = None) -> str:
     if queue_page:
         page.goto(queue_page)
     page.locator("main tbody tr", has_text=reference).get_by_role("link").first.click()
+    # Nothing found is filled in: the inspector chooses it, the declared beside it.
+    expect(page.locator("#h-metal")).to_contain_text("Silver")
+    page.select_option("#f-result", "passed")
+    page.select_option("#f-metal", "silver")
+    page.select_option("#f-fineness", "925")
     page.fill("#f-assay_mark", "925-ХК-2026")
     page.locator("form:has(#f-assay_mark)").get_by_role("button").click()
     code = page.locator("main .code").first

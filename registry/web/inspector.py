@@ -32,7 +32,7 @@ from schemas.assays import AssayIn
 from schemas.audit import AuditArgs
 from schemas.certificates import RevokeIn
 from schemas.common import MAX_ID
-from schemas.standards import AssayResult, PieceStatus, Role
+from schemas.standards import PieceStatus, Role
 
 bp = session.pages(Blueprint("inspector", __name__, url_prefix="/inspector"))
 # Buyers' reports: the queue, shared with the brand office's portal.
@@ -135,12 +135,9 @@ def _piece_page(
     dbs = database.session()
     found = pieces.get(dbs, piece_id, actor=g.actor)
     if assay_form is None:
-        assay_form = {
-            "result": AssayResult.PASSED,
-            "metal": found.metal,
-            "fineness": found.fineness,
-            "inspectorate": inspection.usual_inspectorate(dbs, g.actor),
-        }
+        # Nothing found is filled in: the inspector chooses the result and confirms the
+        # metal and fineness found, with the declared ones shown beside the fields.
+        assay_form = {"inspectorate": inspection.usual_inspectorate(dbs, g.actor)}
     checkpoint = checkpoints.latest(dbs)
     html = render_template(
         "inspector/piece.html",
