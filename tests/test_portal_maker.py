@@ -267,3 +267,35 @@ def test_an_import_that_fails_midway_keeps_the_lines_stored_before_and_lists_the
     assert page.count("Not stored: the database failed on rows 5-7") == 5
     listed = maker.get("/api/v1/pieces?limit=100", headers=bearer(world.maker)).json["items"]
     assert sorted(piece["reference"] for piece in listed) == ["MID-1", "MID-2", "MID-3"]
+
+
+@pytest.mark.parametrize(
+    ("language", "reason", "menu"),
+    [
+        ("en", "Tick at least one certified piece to print its label.", "My pieces"),
+        ("ru", "Отметьте хотя бы одно изделие с сертификатом", "Мои изделия"),
+    ],
+)
+def test_printing_labels_with_nothing_ticked_says_why_on_the_dashboard(
+    maker, language, reason, menu
+):
+    maker.get(f"/maker/?lang={language}")
+
+    refused = maker.get("/maker/labels.pdf")
+
+    assert refused.status_code == 303
+    assert refused.headers["Location"].endswith("/maker/")
+    page = maker.get(refused.headers["Location"]).get_data(as_text=True)
+    assert 'role="alert" data-refused' in page
+    assert reason in page
+    assert menu in page  # the portal is still around the refusal
+
+
+def test_a_refusal_page_keeps_the_portal_menu(maker):
+    """Not found (another maker's piece, or none): the portal's menu stays the way on."""
+    page = maker.get("/maker/pieces/999999")
+
+    assert page.status_code == 404
+    html = page.get_data(as_text=True)
+    assert 'data-error="not_found"' in html
+    assert 'nav class="portal"' in html and "My pieces" in html

@@ -181,10 +181,17 @@ def label_sheet():
     """A sheet of QR labels for the certified pieces ticked on the dashboard."""
     listed = [_listed(value) for value in request.args.getlist("piece")]
     ids = [piece_id for piece_id in listed if piece_id is not None]
-    if not ids or len(ids) < len(listed):
+    # Refused back on the dashboard, in the maker's language, nothing lost but a tick.
+    if not listed:
+        return _refused_to_dashboard(
+            gettext("Tick at least one certified piece to print its label.")
+        )
+    if len(ids) < len(listed):
         raise InvalidInput("Tick the certified pieces whose labels you want to print.")
     if len(ids) > 500:
-        raise InvalidInput("Print at most 500 labels at a time.")
+        return _refused_to_dashboard(
+            gettext("Print at most 500 labels at a time: tick fewer pieces.")
+        )
     labels = []
     for piece_id in dict.fromkeys(ids):
         certificate = _certificate_of(piece_id)
@@ -201,6 +208,11 @@ def label_sheet():
     except ValueError as exc:  # an address too long for a tag-sized QR code
         raise InvalidInput(str(exc)) from exc
     return _download(data, "application/pdf", "labels.pdf")
+
+
+def _refused_to_dashboard(reason: str) -> Response:
+    flash(reason, "refused")
+    return redirect(url_for("maker.dashboard"), code=303)
 
 
 def _certificate_of(piece_id: int):
