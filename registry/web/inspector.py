@@ -221,6 +221,9 @@ def audit_export():
         return _audit_page(errors=forms.refused(refusal).errors), 400
 
     def body():
+        # A byte-order mark first: Excel, which inspectors open the file in, reads UTF-8
+        # without one as the Windows code page and garbles every Cyrillic name.
+        yield "\ufeff"
         # Runs after the view's context was torn down and pushed again: its own session.
         yield from lines(database.session())
 
