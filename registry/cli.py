@@ -124,7 +124,12 @@ def demo(if_empty: bool) -> None:
 
     session = database.session()
     if if_empty and makers.directory(session):
+        # On every start of `make run`, what there is to open and whom to sign in as.
+        base_url = flask.current_app.config["PUBLIC_BASE_URL"]
+        shown = demo_data.summary(session, base_url)
         click.echo("demo: the registry has data already; left as it is")
+        if shown:
+            click.echo(shown)
         return
     summary = demo_data.load(
         session,

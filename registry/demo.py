@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import keys
@@ -27,12 +28,14 @@ from registry import (
     scans,
     shops,
 )
+from registry.models import Account, Maker, Piece
 from schemas.assays import AssayIn
 from schemas.makers import MakerIn
 from schemas.pieces import PieceIn
 from schemas.shops import ShopIn
 from schemas.standards import (
     AssayResult,
+    CertificateStatus,
     Kind,
     Metal,
     OwnerReport,
@@ -206,20 +209,62 @@ def load(
     for person in people:
         accounts.set_password(session, person, DEMO_PASSWORD, actor=None, must_change=False)
     session.flush()
-    lines = [f"demo: {len(MAKERS)} makers, {len(created)} pieces"]
-    for piece in created:
+    return summary(session, issuer.url) or ""
+
+
+#: The demo's pieces that show what comes after a sale, by (maker, reference), and what
+#: each shows: `_after_the_sale` makes them of the 2nd to 5th pieces registered.
+_AFTER_SALE = (
+    "sold",
+    "sold and owned",
+    "reported stolen by its owner",
+    "sold, with a copy caution",
+)
+
+
+def summary(session: Session, base_url: str) -> str | None:
+    """What the demo holds, to open and to sign in with: every piece with its address,
+    each verdict after a sale, and every account by its e-mail. Read from the database,
+    so that `make run` prints it on every start; None when the demo was never loaded."""
+    office = select(Account.id).where(Account.email == "office@demo.yenisey.example")
+    if session.scalar(office) is None:
+        return None
+    wanted = [(m["slug"], ref) for m in MAKERS for ref, *_ in PIECES[m["slug"]]]
+    found = {
+        (piece.maker.slug, piece.reference): piece
+        for piece in session.scalars(
+            select(Piece).join(Maker).where(Maker.slug.in_([m["slug"] for m in MAKERS]))
+        )
+    }
+    demo_pieces = [found[key] for key in wanted if key in found]
+    lines = [f"demo: {len(MAKERS)} makers, {len(demo_pieces)} pieces"]
+    for piece in demo_pieces:
         line = f"  {piece.maker.slug:14} {piece.reference:7} {piece.status:15}"
         code = piece.current_certificate_code
         if code:
-            line += f" {codes.printed(code)}  {issuer.url}/v/{code}"
+            line += f" {codes.printed(code)}  {base_url}/v/{code}"
         lines.append(line.rstrip())
     lines.append("after the sale:")
-    lines.extend(f"  {what:34} {issuer.url}/v/{code}" for what, code in after_sale)
-    lines.append(
-        "accounts: office@, inspector@, shop@ and <maker>@demo.yenisey.example, password "
-        f"{DEMO_PASSWORD} (sign in at {issuer.url}/login); "
-        "make a token with: registry tokens create --email EMAIL"
-    )
+    for what, piece in zip(_AFTER_SALE, demo_pieces[1:5], strict=False):
+        lines.append(f"  {what:34} {base_url}/v/{piece.current_certificate_code}")
+        if what.startswith("reported stolen"):
+            for older in piece.certificates:
+                if older.status == CertificateStatus.SUPERSEDED:
+                    lines.append(
+                        f"  {'  (its superseded certificate)':34} {base_url}/v/{older.code}"
+                    )
+    lines.append(f"accounts (password {DEMO_PASSWORD}; sign in at {base_url}/login):")
+    people = [
+        ("office@demo.yenisey.example", "the brand office"),
+        ("inspector@demo.yenisey.example", "an assay inspector"),
+        ("shop@demo.yenisey.example", "the Yenisey Jewellery Centre (a shop)"),
+        *(
+            (f"{maker_data['slug']}@demo.yenisey.example", f"a maker: {maker_data['name_en']}")
+            for maker_data in MAKERS
+        ),
+    ]
+    lines.extend(f"  {email:36} {who}" for email, who in people)
+    lines.append("a token for the API: registry tokens create --email EMAIL")
     return "\n".join(lines)
 
 

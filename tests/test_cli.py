@@ -44,7 +44,19 @@ def test_init_demo_and_a_token_that_the_server_accepts(registry, server):
     assert "signing key" in registry("init").output
     demo = registry("demo", "--if-empty").output
     assert "3 makers" in demo
-    assert "demo: the registry has data already" in registry("demo", "--if-empty").output
+    again = registry("demo", "--if-empty").output
+    assert "demo: the registry has data already" in again
+    # `make run` runs this on every start: what to open and whom to sign in as, each time.
+    assert again.split("left as it is\n", 1)[1] == demo
+    for email in (
+        "office@demo.yenisey.example",
+        "inspector@demo.yenisey.example",
+        "shop@demo.yenisey.example",
+        "yenisey-gold@demo.yenisey.example",
+        "sayan-silver@demo.yenisey.example",
+    ):
+        assert f"  {email}" in demo
+    assert "(its superseded certificate)" in demo
 
     token = registry("tokens", "create", "--email", "inspector@demo.yenisey.example").stdout
     assert token.count("\n") == 1 and token.startswith("ysr_")
@@ -66,7 +78,7 @@ def test_the_demo_shows_every_verdict_after_a_sale(registry, server):
         (what.strip(), url.rsplit("/", 1)[1])
         for what, url in (
             line.rsplit(" ", 1)
-            for line in demo.split("after the sale:")[1].split("accounts:")[0].strip().splitlines()
+            for line in demo.split("after the sale:")[1].split("accounts (")[0].strip().splitlines()
         )
     )
     verdict = {what: server.get(f"/api/v1/verify/{code}").json for what, code in shown.items()}

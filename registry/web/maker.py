@@ -210,7 +210,7 @@ def label_sheet():
     return _download(data, "application/pdf", "labels.pdf")
 
 
-def _refused_to_dashboard(reason: str) -> Response:
+def _refused_to_dashboard(reason: str):
     flash(reason, "refused")
     return redirect(url_for("maker.dashboard"), code=303)
 
