@@ -59,26 +59,21 @@ _REQUIRED_COLUMNS = {"reference", "kind", "title", "metal", "fineness", "weight_
 
 
 def rows_from_csv(body: bytes, *, charset: str | None = None) -> Iterator[tuple[int, dict]]:
-    """(line number, row) pairs of a CSV file with a header line.
+    """(line number, row) pairs of a CSV file with a header line, read as Excel saves it.
 
-    UTF-8 (with or without a byte-order mark) unless the request names another charset;
-    `stones` is written `type:count:carat` separated by `;`, e.g. `diamond:3:0.15`.
-    Raises InvalidInput for text that is not in the encoding, a header that lacks
+    The encoding is the one named (a request's charset, the form's choice), else UTF-8
+    when the bytes are UTF-8 (with or without a byte-order mark), else Windows-1251, which
+    Russian Excel writes. The delimiter is the one of `,`, `;` (Russian Excel's) or a tab
+    that the header line uses. Columns may be named in English or Russian ("артикул",
+    "металл", "масса"), kinds, metals and stones too ("кольцо", "золото", "сапфир");
+    `stones` is written `stone:count:carat` separated by `;`, e.g. `diamond:3:0.15`.
+    Raises InvalidInput for text that is not in the encoding named, a header that lacks
     required columns, or a line that the CSV reader cannot parse.
     """
-    encoding = charset or "utf-8"
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
-        encoding = "utf-8-sig"  # spreadsheets write a byte-order mark even when asked for UTF-8
-    try:
-        text = body.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise InvalidInput(
-            f"The file is not valid {encoding.removesuffix('-sig').upper()} text "
-            f"({getattr(exc, 'reason', exc)}). "
-            "Save it as UTF-8, or name its encoding: Content-Type: text/csv; charset=windows-1251.",
-            errors={"file": ["Wrong text encoding."]},
-        ) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    text = _decoded(body, charset)
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(_DELIMITERS, key=header_line.count)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         yield from _csv_records(reader)
     except csv.Error as exc:
@@ -90,8 +85,33 @@ def rows_from_csv(body: bytes, *, charset: str | None = None) -> Iterator[tuple[
         ) from exc
 
 
+#: The delimiters a spreadsheet saves CSV with: `,`, Russian Excel's `;`, and tabs.
+_DELIMITERS = (",", ";", "\t")
+
+
+def _decoded(body: bytes, charset: str | None) -> str:
+    if charset and charset.lower() != "auto":
+        encoding = charset
+        if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+            encoding = "utf-8-sig"  # spreadsheets write a byte-order mark even when asked
+    else:
+        try:
+            return body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            encoding = "windows-1251"  # what Russian Excel saves "CSV" in
+    try:
+        return body.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise InvalidInput(
+            f"The file is not valid {encoding.removesuffix('-sig').upper()} text "
+            f"({getattr(exc, 'reason', exc)}). "
+            "Save it as UTF-8, or name its encoding: Content-Type: text/csv; charset=windows-1251.",
+            errors={"file": ["Wrong text encoding."]},
+        ) from exc
+
+
 def _csv_records(reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    header = [_column(h) for h in (reader.fieldnames or [])]
     missing = _REQUIRED_COLUMNS - set(header)
     if missing:
         raise InvalidInput(
@@ -105,10 +125,41 @@ def _csv_records(reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
         yield reader.line_num, from_text(row)
 
 
+#: Russian names of the columns, as a workshop heads its sheet (folded, see `_folded`).
+_RUSSIAN_COLUMNS = {
+    "артикул": "reference",
+    "вид": "kind",
+    "вид изделия": "kind",
+    "тип": "kind",
+    "тип изделия": "kind",
+    "название": "title",
+    "наименование": "title",
+    "описание": "description",
+    "металл": "metal",
+    "проба": "fineness",
+    "масса": "weight_g",
+    "масса г": "weight_g",
+    "масса в граммах": "weight_g",
+    "вес": "weight_g",
+    "вес г": "weight_g",
+    "вставки": "stones",
+    "камни": "stones",
+    "уин": "uin",
+}
+
+
+def _column(name: str) -> str:
+    folded = _folded(name.replace(",", " ").replace("(", " ").replace(")", " "))
+    return _RUSSIAN_COLUMNS.get(folded, folded.replace(" ", "_"))
+
+
 def from_text(row: dict[str, Any]) -> dict[str, Any]:
     """A piece's fields typed as text (a CSV line, a web form) as PieceIn loads them:
     blank fields left out, the fineness as a number, stones from `type:count:carat;…`."""
     result = {k: v for k, v in row.items() if k in COLUMNS and v not in (None, "")}
+    for column in ("kind", "metal"):
+        if column in result:
+            result[column] = _vocabulary_words(column).get(_folded(result[column]), result[column])
     if "fineness" in result:
         result["fineness"] = _integer(result["fineness"])
     if "weight_g" in result:
@@ -160,6 +211,19 @@ def stone_type(typed: str) -> dict[str, str]:
 
 def _folded(text: str) -> str:
     return " ".join(text.casefold().replace("ё", "е").replace("_", " ").split())
+
+
+@functools.cache
+def _vocabulary_words(column: str) -> dict[str, str]:
+    """Every way a kind or a metal is written (code, English, Russian), folded: one typed
+    "Кольцо" or "золото" is ring or gold."""
+    table = {"kind": words.KINDS, "metal": words.METALS}[column]
+    russian = words.russian().gettext
+    return {
+        _folded(word): value
+        for value, label in table.items()
+        for word in (value, label, russian(label))
+    }
 
 
 @functools.cache

@@ -28,8 +28,10 @@ def register(data):
 
 _IMPORT_BODY = {
     "required": True,
-    "description": "CSV with a header line (UTF-8, or the charset named in Content-Type; "
-    "stones as `type:count:carat;…`), or a JSON array of pieces.",
+    "description": "CSV with a header line, as a spreadsheet saves it: the charset named in "
+    "Content-Type, else UTF-8 if it decodes, else Windows-1251; `,`, `;` or tab as the "
+    "header line uses; columns and kinds, metals and stones in English or Russian; stones "
+    "as `stone:count:carat;…`. Or a JSON array of pieces.",
     "content": {
         "text/csv": {"schema": {"type": "string"}},
         "application/json": {

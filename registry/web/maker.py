@@ -35,7 +35,7 @@ _PAGE = 50
 #: The label PNG's pixels per module: 10 makes a 330 px image for a typical code,
 #: sharp on a 300 dpi tag printer at about 28 mm.
 _LABEL_SCALE = 10
-_CHARSETS = ("utf-8", "windows-1251")
+_CHARSETS = ("auto", "utf-8", "windows-1251")
 #: Where the import page's progress and report go, streamed as the rows are registered.
 _PROGRESS_HERE = "<!-- progress -->"
 _TEMPLATE_ROWS = (
@@ -258,7 +258,7 @@ def run_import():
     line number; the page shows progress as the rows are registered, chunk by chunk,
     each committed. A file over the row limit is refused before any row is looked at."""
     upload = request.files.get("file")
-    charset = request.form.get("charset") or "utf-8"
+    charset = request.form.get("charset") or "auto"
     max_rows = current_app.config["IMPORT_MAX_ROWS"]
     try:
         if charset not in _CHARSETS:
