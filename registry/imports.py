@@ -14,9 +14,11 @@ import json
 import logging
 import re
 import time
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import openpyxl
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -85,6 +87,52 @@ def rows_from_csv(body: bytes, *, charset: str | None = None) -> Iterator[tuple[
         ) from exc
 
 
+#: An Excel workbook's media type, which imports read beside CSV and JSON.
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: What every .xlsx starts with: it is a zip archive.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def is_workbook(body: bytes) -> bool:
+    return body.startswith(_ZIP_MAGIC)
+
+
+def rows_from_xlsx(body: bytes) -> Iterator[tuple[int, dict]]:
+    """(row number, row) pairs of the first sheet of an Excel workbook with a header row,
+    read as a CSV file is (`rows_from_csv`): the same column names and words. Numbers
+    come as Excel keeps them (3.42, not "3,42"). Raises InvalidInput for a file that is
+    not a workbook, or whose header lacks required columns."""
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(body), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InvalidInput(
+            f"The file is not an Excel workbook (.xlsx) that can be read: {exc}.",
+            errors={"file": ["Not a readable .xlsx workbook."]},
+        ) from exc
+    try:
+        sheet = book.worksheets[0]
+        lines = sheet.iter_rows(values_only=True)
+        header = next(lines, ())
+        names = [_column(str(cell)) if cell is not None else "" for cell in header]
+        _require_columns(names)
+        for number, cells in enumerate(lines, start=2):
+            if all(cell is None or str(cell).strip() == "" for cell in cells):
+                continue  # Excel keeps blank formatted rows at the end of a sheet
+            row = {name: _cell_text(cell) for name, cell in zip(names, cells, strict=False) if name}
+            yield number, from_text(row)
+    finally:
+        book.close()
+
+
+def _cell_text(cell: Any) -> str:
+    """A cell as a CSV would hold it: a whole number without ".0", text trimmed."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
+
 #: The delimiters a spreadsheet saves CSV with: `,`, Russian Excel's `;`, and tabs.
 _DELIMITERS = (",", ";", "\t")
 
@@ -112,17 +160,21 @@ def _decoded(body: bytes, charset: str | None) -> str:
 
 def _csv_records(reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
     header = [_column(h) for h in (reader.fieldnames or [])]
-    missing = _REQUIRED_COLUMNS - set(header)
-    if missing:
-        raise InvalidInput(
-            f"The CSV header lacks the columns: {', '.join(sorted(missing))}. "
-            f"Columns: {', '.join(COLUMNS)}.",
-            errors={"file": [f"Missing columns: {', '.join(sorted(missing))}."]},
-        )
+    _require_columns(header)
     reader.fieldnames = header
     for record in reader:
         row = {k: (v.strip() if isinstance(v, str) else v) for k, v in record.items() if k}
         yield reader.line_num, from_text(row)
+
+
+def _require_columns(header: list[str]) -> None:
+    missing = _REQUIRED_COLUMNS - set(header)
+    if missing:
+        raise InvalidInput(
+            f"The header lacks the columns: {', '.join(sorted(missing))}. "
+            f"Columns: {', '.join(COLUMNS)}.",
+            errors={"file": [f"Missing columns: {', '.join(sorted(missing))}."]},
+        )
 
 
 #: Russian names of the columns, as a workshop heads its sheet (folded, see `_folded`).
@@ -276,11 +328,13 @@ def _too_many(max_rows: int) -> InvalidInput:
     )
 
 
-def read_csv(body: bytes, *, charset: str | None, max_rows: int) -> list[tuple[int, dict]]:
-    """Every row of a CSV file, read whole before any is registered, so that a file with
-    no rows or too many is refused at once, before an import has begun to report
-    progress. Raises InvalidInput for these as for `rows_from_csv`."""
-    rows = limited(rows_from_csv(body, charset=charset), max_rows=max_rows)
+def read_file(body: bytes, *, charset: str | None, max_rows: int) -> list[tuple[int, dict]]:
+    """Every row of an uploaded sheet, an Excel workbook or a CSV file (`charset` is the
+    CSV's), read whole before any is registered, so that a file with no rows or too many
+    is refused at once, before an import has begun to report progress. Raises
+    InvalidInput for these as `rows_from_csv` and `rows_from_xlsx` do."""
+    read = rows_from_xlsx(body) if is_workbook(body) else rows_from_csv(body, charset=charset)
+    rows = limited(read, max_rows=max_rows)
     if not rows:
         raise InvalidInput("The file has no rows under its header.", errors={"file": []})
     return rows

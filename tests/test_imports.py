@@ -142,15 +142,15 @@ def test_a_header_without_required_columns_is_refused_naming_them():
     assert refused.value.errors == {"file": ["Missing columns: fineness, metal, weight_g."]}
 
 
-def test_read_csv_refuses_an_empty_file_and_one_over_the_limit():
+def test_read_file_refuses_an_empty_file_and_one_over_the_limit():
     with pytest.raises(InvalidInput) as empty:
-        imports.read_csv(HEADER.encode(), charset="utf-8", max_rows=2)
+        imports.read_file(HEADER.encode(), charset="utf-8", max_rows=2)
     assert empty.value.detail == "The file has no rows under its header."
     three = HEADER + "".join(f"R-{n},ring,Кольцо,gold,585,2.5,,\n" for n in range(3))
     with pytest.raises(InvalidInput) as over:
-        imports.read_csv(three.encode(), charset="utf-8", max_rows=2)
+        imports.read_file(three.encode(), charset="utf-8", max_rows=2)
     assert over.value.detail == "An import takes at most 2 rows; split the file."
-    assert [n for n, _ in imports.read_csv(three.encode(), charset="utf-8", max_rows=3)] == [
+    assert [n for n, _ in imports.read_file(three.encode(), charset="utf-8", max_rows=3)] == [
         2,
         3,
         4,
@@ -216,7 +216,7 @@ def _elsewhere_writes(database_url: str) -> None:
 
 def _csv_rows(references, *, bad=()) -> list:
     lines = [f"{r},ring,Кольцо,gold,{1 if r in bad else 585},2.5,,\n" for r in references]
-    return imports.read_csv((HEADER + "".join(lines)).encode(), charset=None, max_rows=1000)
+    return imports.read_file((HEADER + "".join(lines)).encode(), charset=None, max_rows=1000)
 
 
 def test_run_in_chunks_commits_each_chunk_and_reports_as_it_goes(maker, database_url):

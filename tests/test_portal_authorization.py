@@ -360,6 +360,7 @@ PAGES = [
     ),
     Page("GET", "/maker/import", MAKER, 200, _at("/maker/import")),
     Page("GET", "/maker/import/template.csv", MAKER, 200, _at("/maker/import/template.csv")),
+    Page("GET", "/maker/import/template.xlsx", MAKER, 200, _at("/maker/import/template.xlsx")),
     Page(
         "POST",
         "/maker/import",

@@ -31,9 +31,11 @@ _IMPORT_BODY = {
     "description": "CSV with a header line, as a spreadsheet saves it: the charset named in "
     "Content-Type, else UTF-8 if it decodes, else Windows-1251; `,`, `;` or tab as the "
     "header line uses; columns and kinds, metals and stones in English or Russian; stones "
-    "as `stone:count:carat;…`. Or a JSON array of pieces.",
+    "as `stone:count:carat;…`. Or an Excel workbook (.xlsx) whose first sheet is laid out "
+    "so. Or a JSON array of pieces.",
     "content": {
         "text/csv": {"schema": {"type": "string"}},
+        imports.XLSX: {"schema": {"type": "string", "format": "binary"}},
         "application/json": {
             "schema": {"type": "array", "items": {"$ref": "#/components/schemas/PieceIn"}}
         },
@@ -60,8 +62,12 @@ def bulk_import():
         read = imports.rows_from_csv(body, charset=request.mimetype_params.get("charset"))
     elif request.mimetype == "application/json":
         read = imports.rows_from_json(body)
+    elif request.mimetype == imports.XLSX:
+        read = imports.rows_from_xlsx(body)
     else:
-        raise UnsupportedMediaType("Send the import as text/csv or application/json.")
+        raise UnsupportedMediaType(
+            f"Send the import as text/csv, application/json or {imports.XLSX} (.xlsx)."
+        )
     rows = imports.limited(read, max_rows=max_rows)
     *_, report = imports.run_in_chunks(
         database.session(), g.actor.maker, rows, actor=g.actor, max_rows=max_rows

@@ -4,6 +4,7 @@ import csv
 import io
 import logging
 
+import openpyxl
 from flask import (
     Blueprint,
     Response,
@@ -17,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
+from openpyxl.utils import get_column_letter
 
 from registry import cards, imports, photos, pieces, qr
 from registry.edge import database, printing
@@ -241,6 +243,39 @@ def bulk_import():
     return render_template("maker/import.html", errors={}, columns=imports.COLUMNS)
 
 
+@bp.get("/import/template.xlsx")
+@session.portal(Role.MAKER)
+def import_template_xlsx():
+    """The template as an Excel workbook: Excel opens it as it is, and it is uploaded
+    back as it is saved."""
+    book = openpyxl.Workbook()
+    book.remove(book.worksheets[0])
+    sheet = book.create_sheet("pieces")
+    rows = [list(imports.COLUMNS), *([_template_cell(v) for v in row] for row in _TEMPLATE_ROWS)]
+    for row in rows:
+        sheet.append(row)
+    for number, column in enumerate(zip(*rows, strict=True), start=1):
+        # Wide enough to read the header and the example.
+        width = max(len(str(value)) for value in column)
+        sheet.column_dimensions[get_column_letter(number)].width = min(max(width + 2, 10), 40)
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return _download(out.getvalue(), imports.XLSX, "pieces-template.xlsx")
+
+
+def _template_cell(value: str) -> str | int | float:
+    """Numbers as numbers, so that Excel shows them in the reader's own notation."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 @bp.get("/import/template.csv")
 @session.portal(Role.MAKER)
 def import_template():
@@ -264,8 +299,10 @@ def run_import():
         if charset not in _CHARSETS:
             raise InvalidInput("Unknown encoding.", errors={"charset": ["Unknown encoding."]})
         if not upload or not upload.filename:
-            raise InvalidInput("Choose a CSV file.", errors={"file": ["Choose a CSV file."]})
-        rows = imports.read_csv(upload.read(), charset=charset, max_rows=max_rows)
+            raise InvalidInput(
+                "Choose a CSV or Excel file.", errors={"file": ["Choose a CSV or Excel file."]}
+            )
+        rows = imports.read_file(upload.read(), charset=charset, max_rows=max_rows)
     except InvalidInput as error:
         errors = forms.refused(error).errors
         errors.setdefault("_schema", [error.detail])
