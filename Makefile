@@ -7,7 +7,7 @@ PORT ?= 8000
 WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format bench clean translations chromium fonts nginx
+.PHONY: install run test test-fast lint format bench clean translations chromium fonts nginx axe
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ run: $(STAMP) fonts nginx
 # share the cores well). Then, alone, the served front under slow clients
 # (tests/test_front.py: its latency bound must not depend on the suite's load). Fails if
 # any part fails, or ran no test (exit code 5).
-test: $(STAMP) chromium fonts nginx
+test: $(STAMP) chromium fonts nginx axe
 	@$(BIN)/python -m pytest -q tests/test_openapi_fuzz.py > $(VENV)/fuzz.log 2>&1 & fuzz=$$!; \
 	$(BIN)/python -m pytest -n auto --dist loadfile --ignore tests/test_openapi_fuzz.py \
 		--ignore tests/test_front.py; \
@@ -58,6 +58,14 @@ nginx:
 chromium:
 	command -v chromium >/dev/null || \
 		(apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# axe-core, which tests/test_accessibility.py injects into the pages in Chromium: from
+# the npm registry (Debian has no package of it), pinned, into the virtual environment.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
 
 # Certificate cards and label sheets are set in DejaVu Sans (Latin and Cyrillic), from
 # Debian's fonts-dejavu-core (REGISTRY_CARD_FONT names another TrueType font).

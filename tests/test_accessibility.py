@@ -1,0 +1,158 @@
+"""axe-core on every page type, in Debian's Chromium, at 1280 and 390 px, in Russian and
+in English (issue 14, item 21): the public pages and verdicts, and each role's portal,
+on a live registry holding the demo (every verdict, every role).
+
+axe-core comes from the npm registry (`make axe`), injected into each page after it
+loaded; the context bypasses the pages' CSP for that one script only. Every rule axe
+runs by default counts: WCAG 2.x A and AA, and its best practices.
+"""
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from registry import demo
+from registry.edge import database, signing
+from tests import live
+
+AXE = Path(__file__).resolve().parent.parent / ".venv/axe/node_modules/axe-core/axe.min.js"
+WIDTHS = (1280, 390)
+LOCALES = ("ru", "en")
+ROLES = {
+    "office": "office@demo.yenisey.example",
+    "inspector": "inspector@demo.yenisey.example",
+    "maker": "yenisey-gold@demo.yenisey.example",
+    "shop": "shop@demo.yenisey.example",
+}
+
+
+@pytest.fixture(scope="module")
+def site(sqlite_template, tmp_path_factory) -> Iterator[dict]:
+    with live.served(sqlite_template, tmp_path_factory.mktemp("axe")) as (app, base):
+        with app.app_context():
+            session = database.session()
+            shown = demo.load(session, signing.keyring(), signing.issuer())
+            session.commit()
+        codes = dict(
+            (what.strip(), url.rsplit("/", 1)[1])
+            for what, url in re.findall(r"^  (\S.*?)\s+(http\S+/v/\S+)$", shown, re.M)
+        )
+        yield {"base": base, "demo": shown, "codes": codes}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not AXE.exists():
+        pytest.fail(f"axe-core is not installed: `make axe` puts it at {AXE}")
+    with live.chromium() as browser:
+        yield browser
+
+
+def _violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(node["target"][0] for node in v["nodes"][:3])
+        for v in found
+    ]
+
+
+def _public_paths(site: dict) -> list[str]:
+    lines = re.findall(r"(/v/[0-9A-Z]+)", site["demo"])
+    some = list(dict.fromkeys(lines))
+    return [
+        "/",
+        "/makers",
+        "/makers/yenisey-gold",
+        "/verify",
+        "/verify?code=YS-0000",
+        "/login",
+        "/claim",
+        f"/report?code={some[0][3:]}",
+        *some,
+        "/v/YS00000000000000",
+        "/v/not-a-code",
+    ]
+
+
+def _sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#f-email", email)
+    page.fill("#f-password", demo.DEMO_PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+
+
+def _portal_paths(page: Page, base: str) -> list[str]:
+    """The role's menu, its account pages, and the first record each menu page links to."""
+    menu = page.eval_on_selector_all("nav.portal a", "links => links.map(a => a.pathname)")
+    paths = list(dict.fromkeys([*menu, "/account", "/account/password"]))
+    details = []
+    for path in menu:
+        page.goto(base + path)
+        found = page.eval_on_selector_all(
+            "main a[href*='/pieces/'], main a[href*='/reports/']",
+            "links => links.map(a => a.pathname)",
+        )
+        details.extend(found[:1])
+    return list(dict.fromkeys([*paths, *details]))
+
+
+def _audit(browser: Browser, base: str, paths_of, email: str | None) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for locale in LOCALES:
+        context = browser.new_context(
+            locale=locale, bypass_csp=True, viewport={"width": WIDTHS[0], "height": 900}
+        )
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/?lang={locale}")
+            if email:
+                _sign_in(page, base, email)
+            for path in paths_of(page):
+                for width in WIDTHS:
+                    page.set_viewport_size({"width": width, "height": 900})
+                    page.goto(base + path)
+                    problems = _violations(page)
+                    if problems:
+                        found[f"{locale} {width} {path}"] = problems
+        finally:
+            context.close()
+    return found
+
+
+def test_the_public_pages_pass_axe(site, browser):
+    found = _audit(browser, site["base"], lambda page: _public_paths(site), None)
+    assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_each_portal_passes_axe(site, browser, role):
+    found = _audit(
+        browser, site["base"], lambda page: _portal_paths(page, site["base"]), ROLES[role]
+    )
+    assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"), [("ru", "Перейти к содержанию"), ("en", "Skip to the content")]
+)
+def test_the_first_tab_offers_to_skip_to_the_content(site, browser, locale, words):
+    context = browser.new_context(locale=locale, **live.PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{site['base']}/v/{site['codes']['sold']}")
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => [document.activeElement.className, document.activeElement.textContent]"
+        )
+        assert focused == ["skip", words]
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.id") == "main"
+    finally:
+        context.close()
