@@ -156,3 +156,32 @@ def test_the_first_tab_offers_to_skip_to_the_content(site, browser, locale, word
         assert page.evaluate("() => document.activeElement.id") == "main"
     finally:
         context.close()
+
+
+def test_a_refused_form_focuses_its_summary_which_links_to_each_field(site, browser):
+    context = browser.new_context(locale="en", **live.DESKTOP)
+    try:
+        page = context.new_page()
+        page.goto(f"{site['base']}/?lang=en")
+        _sign_in(page, site["base"], ROLES["maker"])
+        page.goto(f"{site['base']}/maker/pieces/new")
+        page.fill("#f-reference", "A11Y-1")
+        page.select_option("#f-kind", "ring")
+        page.fill("#f-title", "Кольцо")
+        page.select_option("#f-metal", "gold")
+        page.select_option("#f-fineness", "925")  # legal for silver, not for gold
+        page.fill("#f-weight_g", "3")
+        page.locator("main form button[type=submit]").click()
+
+        summary = page.locator("[data-error-summary]")
+        assert page.evaluate("() => document.activeElement.hasAttribute('data-error-summary')")
+        link = summary.locator("a[href='#f-fineness']")
+        assert "not a legal fineness for gold" in link.inner_text()
+        described = page.get_attribute("#f-fineness", "aria-describedby").split()
+        assert "e-fineness" in described
+        assert "not a legal fineness" in page.inner_text("#e-fineness")
+        link.click()
+        assert page.evaluate("() => document.activeElement.id") == "f-fineness"
+        assert page.input_value("#f-reference") == "A11Y-1"  # nothing typed is lost
+    finally:
+        context.close()
