@@ -185,3 +185,39 @@ def test_a_refused_form_focuses_its_summary_which_links_to_each_field(site, brow
         assert page.input_value("#f-reference") == "A11Y-1"  # nothing typed is lost
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_on_a_phone_accounts_are_cards_with_their_actions_in_reach(site, browser, locale):
+    context = browser.new_context(locale=locale, **live.PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{site['base']}/?lang={locale}")
+        _sign_in(page, site["base"], ROLES["office"])
+        page.goto(f"{site['base']}/admin/accounts")
+        page.screenshot(path=live.ARTIFACTS / f"admin-accounts-390-{locale}.png", full_page=True)
+        wrap = page.locator("table.accounts").locator("xpath=..")
+        sideways = wrap.evaluate("el => el.scrollWidth - el.clientWidth")
+        assert sideways <= 0
+        width = live.PHONE["viewport"]["width"]
+        for summary in page.locator("table.accounts summary").all()[:6]:
+            box = summary.bounding_box()
+            assert box and 0 <= box["x"] and box["x"] + box["width"] <= width, box
+    finally:
+        context.close()
+
+
+def test_checkboxes_on_a_phone_are_big_enough_to_tap(site, browser):
+    context = browser.new_context(locale="en", **live.PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{site['base']}/?lang=en")
+        _sign_in(page, site["base"], ROLES["maker"])
+        page.goto(f"{site['base']}/maker/")
+        boxes = page.locator("input[type=checkbox]")
+        assert boxes.count() > 0
+        for box in boxes.all():
+            size = box.bounding_box()
+            assert size["width"] >= 24 and size["height"] >= 24, size
+    finally:
+        context.close()
