@@ -5,6 +5,7 @@ Read-only: nothing here writes, so nothing here appends to the log.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,10 +14,37 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.log import audit, checkpoints, tree
-from registry.models import Account, AssayRecord, Checkpoint, LogVerification
+from registry.models import Account, AssayRecord, Checkpoint, LogVerification, Maker
 
 #: The state assay office of the three regions: what an attestation names by default.
 INSPECTORATE = "East Siberian State Inspectorate of Assay Supervision"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Who and whose in a list of events, for inspectors, who may see every record: an
+    account by the name it goes by (else its e-mail), a maker by its names."""
+
+    people: dict[int, str]
+    makers: dict[str, Maker]
+
+
+def names(session: Session, steps: Iterable["Step"]) -> Names:
+    """The names of the accounts that acted and of the makers named in `steps`."""
+    steps = list(steps)
+    ids = {step.actor_id for step in steps if step.actor_id}
+    slugs = {step.maker for step in steps if step.maker}
+    people = {}
+    if ids:
+        rows = session.execute(
+            select(Account.id, Account.display_name, Account.email).where(Account.id.in_(ids))
+        )
+        people = {account_id: name or email for account_id, name, email in rows}
+    makers = {}
+    if slugs:
+        makers = {m.slug: m for m in session.scalars(select(Maker).where(Maker.slug.in_(slugs)))}
+    return Names(people=people, makers=makers)
+
 
 # A piece's history is read a page of the audit at a time, like any other audit.
 _HISTORY_PAGE = 500

@@ -10,7 +10,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from registry.edge import database
-from registry.models import Checkpoint, LogVerification
+from registry.models import Account, Checkpoint, LogVerification, Maker
 from tests.factories import bearer, certify, piece_data, post_form, sign_in, with_passwords
 
 
@@ -450,3 +450,30 @@ def _token(client, path: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', text_of(client.get(path)))
     assert found, path
     return found.group(1)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_audit_and_the_history_name_people_and_makers(app, client, inspector, language):
+    piece_id, _ = certify(client, inspector)
+    with app.app_context():
+        session = database.session()
+        people = {
+            role: account.display_name or account.email
+            for role, account in (
+                (role, session.scalars(select(Account).where(Account.email == email)).one())
+                for role, email in (
+                    ("inspector", "inspector@test.example"),
+                    ("maker", "maker@test.example"),
+                )
+            )
+        }
+        maker = session.scalars(select(Maker).where(Maker.slug == inspector.maker_slug)).one()
+        maker_name = maker.name_en if language == "en" else maker.name_ru
+    audit = text_of(client.get(f"/inspector/audit?maker={inspector.maker_slug}&lang={language}"))
+    history = text_of(client.get(f"/inspector/pieces/{piece_id}?lang={language}"))
+
+    for page in (audit, history):
+        assert str(escape(people["inspector"])) in page
+        assert str(escape(people["maker"])) in page
+        assert not re.search(r'<span class="small">#\d+</span>', page)
+    assert str(escape(maker_name)) in audit
