@@ -230,6 +230,10 @@ def _photo_form() -> dict:
     return {"photo": (io.BytesIO(jpeg()), "ring.jpg")}
 
 
+def _reissue_form() -> dict:
+    return {"title": "Кольцо II", "note": "Title corrected.", "confirm": "yes"}
+
+
 def _revocation_form() -> dict:
     return {"reason": "data_error", "note": "The weight was misprinted."}
 
@@ -386,6 +390,14 @@ PAGES = [
         INSPECTOR,
         303,
         _on("/inspector/certificates/{code}/revoke", certified=True, form=_revocation_form),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/inspector/certificates/{code}/reissue",
+        INSPECTOR,
+        303,
+        _on("/inspector/certificates/{code}/reissue", certified=True, form=_reissue_form),
         writes=True,
     ),
     # Found by its title; the reference, not in the address, is what others must not see.

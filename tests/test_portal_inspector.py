@@ -9,6 +9,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
+from registry import codes
 from registry.edge import database
 from registry.models import Account, Checkpoint, LogVerification, Maker
 from tests.factories import bearer, certify, piece_data, post_form, sign_in, with_passwords
@@ -477,3 +478,75 @@ def test_the_audit_and_the_history_name_people_and_makers(app, client, inspector
         assert str(escape(people["maker"])) in page
         assert not re.search(r'<span class="small">#\d+</span>', page)
     assert str(escape(maker_name)) in audit
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_correction_is_reviewed_old_beside_new_then_reissued(client, inspector, language):
+    piece_id, certificate = certify(client, inspector)
+    old = certificate["code"]
+    path = f"/inspector/pieces/{piece_id}"
+    page = text_of(client.get(f"{path}?lang={language}"))
+    assert f'action="/inspector/certificates/{old}/reissue"' in page
+    assert {"en": "Now: 3.42 g", "ru": "Сейчас: 3,42 г"}[language] in page
+
+    review = post_form(
+        client,
+        f"/inspector/certificates/{old}/reissue",
+        {"weight_g": "3,5" if language == "ru" else "3.5", "title": "", "note": "Weighed again."},
+        form_page=path,
+    )
+
+    assert review.status_code == 200
+    html = text_of(review)
+    rows = re.findall(
+        r'<tr data-field="([a-z_]+)"><th scope="row">[^<]+</th>'
+        r'<td dir="auto">([^<]*)</td><td dir="auto"><strong>([^<]*)</strong>',
+        html,
+    )
+    grams = {"en": ("3.42 g", "3.50 g"), "ru": ("3,42 г", "3,50 г")}[language]
+    assert rows == [("weight_g", *grams)]  # only what changes, old beside new
+    verdict = client.get(f"/api/v1/verify/{old}").json
+    assert verdict["status"] == "valid"  # nothing issued until confirmed
+
+    confirm = re.search(r'<form method="post" action="([^"]+/reissue)">(.*?)</form>', html, re.S)
+    fields = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', confirm.group(2))
+    )
+    assert fields["confirm"] == "yes"
+    done = client.post(confirm.group(1), data=fields)
+
+    assert done.status_code == 303
+    assert client.get(f"/api/v1/verify/{old}").json["status"] == "superseded"
+    shown = text_of(client.get(path))
+    said = {
+        "en": "Certificate {} is issued; it supersedes",
+        "ru": "Выдан сертификат {}; он заменяет",
+    }
+    new = re.search(said[language].format("(YS-[0-9A-Z-]+)"), shown).group(1)
+    current = client.get(f"/api/v1/verify/{codes.parse(new).code}").json
+    assert current["status"] == "valid"
+    assert current["certificate"]["piece"]["weight_g"] == 3.5
+
+
+def test_a_reissue_that_changes_nothing_or_lacks_its_reason_is_refused_on_the_page(
+    client, inspector
+):
+    piece_id, certificate = certify(client, inspector)
+    old = certificate["code"]
+    path = f"/inspector/pieces/{piece_id}"
+    same = post_form(
+        client,
+        f"/inspector/certificates/{old}/reissue",
+        {"weight_g": "3.42", "note": "Checked."},
+        form_page=path,
+    )
+    no_reason = post_form(
+        client, f"/inspector/certificates/{old}/reissue", {"title": "Кольцо II"}, form_page=path
+    )
+
+    assert same.status_code == 422
+    assert "Type the new value of at least one field." in text_of(same)
+    assert no_reason.status_code == 422
+    assert 'id="e-note"' in text_of(no_reason)
+    assert 'value="Кольцо II"' in text_of(no_reason)  # what was typed is kept
+    assert client.get(f"/api/v1/verify/{old}").json["status"] == "valid"

@@ -17,10 +17,20 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import get_locale, get_translations, gettext
 from werkzeug.datastructures import MultiDict
 
-from registry import assays, certificates, codes, inspection, makers, pieces
+from registry import (
+    assays,
+    certificates,
+    codes,
+    imports,
+    inspection,
+    makers,
+    numbers,
+    pieces,
+    words,
+)
 from registry.edge import database, log_signer, signing
 from registry.edge import scans as scan_counts
 from registry.errors import Conflict, InvalidInput, RegistryError
@@ -30,7 +40,7 @@ from registry.web import forms, session
 from registry.web import reports as report_pages
 from schemas.assays import AssayIn
 from schemas.audit import AuditArgs
-from schemas.certificates import RevokeIn
+from schemas.certificates import ReissueIn, RevokeIn
 from schemas.common import MAX_ID
 from schemas.standards import PieceStatus, Role
 
@@ -122,6 +132,95 @@ def revoke(code: str):
     return redirect(url_for("inspector.piece", piece_id=piece_id), code=303)
 
 
+#: What an inspector may correct by reissuing, in the order the form asks.
+_REISSUE_FIELDS = ("title", "description", "weight_g", "uin", "stones")
+
+
+@bp.post("/certificates/<code>/reissue")
+@session.portal(Role.INSPECTOR)
+def reissue(code: str):
+    """Correct a certified piece: first the changes, old beside new, to confirm; then a
+    new certificate that supersedes this one (certificates.reissue), so that a buyer who
+    scans the old code is led to the new instead of a red dead end."""
+    dbs = database.session()
+    certificate = certificates.find(dbs, code)
+    piece = certificate.piece
+    typed = {name: request.form.get(name, "").strip() for name in (*_REISSUE_FIELDS, "note")}
+    try:
+        with forms.refusals(dbs, *_FORM_REFUSALS):
+            given = {**imports.from_text(typed), "note": typed["note"]}
+            data = forms.load(ReissueIn(), given)
+            changes = _changes(piece, data)
+            if not changes:
+                message = gettext("Type the new value of at least one field.")
+                raise forms.Invalid({"_schema": [message]})
+            if request.form.get("confirm") != "yes":
+                return render_template(
+                    "inspector/reissue.html",
+                    piece=piece,
+                    certificate=certificate,
+                    changes=changes,
+                    typed=typed,
+                )
+            new = certificates.reissue(
+                dbs, signing.keyring(), code, data, issuer=signing.issuer(), actor=g.actor
+            )
+    except forms.Invalid as invalid:
+        return _piece_page(
+            piece.id, reissue_errors=invalid.errors, reissue_form=typed, status=invalid.status
+        )
+    dbs.commit()
+    flash(
+        gettext(
+            "Certificate %(new)s is issued; it supersedes %(old)s.",
+            new=codes.printed(new.code),
+            old=codes.printed(code),
+        )
+    )
+    return redirect(url_for("inspector.piece", piece_id=piece.id), code=303)
+
+
+def _changes(piece: Piece, data: dict) -> list[tuple[str, str, str]]:
+    """(field, now, new) of each field the corrections change, as the page shows them."""
+    shown = {
+        "title": lambda value: value or "",
+        "description": lambda value: value or "—",
+        "weight_g": lambda value: gettext("%(grams)s g", grams=numbers.number(value, 2, _locale())),
+        "uin": lambda value: value or "—",
+        "stones": _stones_shown,
+    }
+    now = {
+        "title": piece.title,
+        "description": piece.description,
+        "weight_g": piece.weight_g,
+        "uin": piece.uin,
+        "stones": piece.stones,
+    }
+    new = {**data}
+    if "stones" in new:
+        new["stones"] = [pieces.stone_json(stone) for stone in new["stones"]]
+    return [
+        (name, shown[name](now[name]), shown[name](new[name]))
+        for name in _REISSUE_FIELDS
+        if name in new and new[name] != now[name]
+    ]
+
+
+def _stones_shown(stones: list[dict] | None) -> str:
+    if not stones:
+        return "—"
+    translate = get_translations().gettext
+    return "; ".join(
+        f"{words.stone_name(stone, translate)} × {stone['count']}, "
+        f"{numbers.number(stone['carat'], 3, _locale(), keep=2)} ct"
+        for stone in stones
+    )
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
 def _piece_page(
     piece_id: int,
     *,
@@ -129,6 +228,8 @@ def _piece_page(
     assay_form=None,
     revoke_errors: dict | None = None,
     revoke_form=None,
+    reissue_errors: dict | None = None,
+    reissue_form=None,
     status: int = 422,
 ):
     """The piece page; with a form's errors, that form as it was sent, and `status`."""
@@ -150,9 +251,11 @@ def _piece_page(
         assay_form=assay_form,
         revoke_errors=revoke_errors or {},
         revoke_form=revoke_form or {},
+        reissue_errors=reissue_errors or {},
+        reissue_form=reissue_form or {},
         inspectorates=signing.issuer().inspectorates,
     )
-    failed = assay_errors or revoke_errors
+    failed = assay_errors or revoke_errors or reissue_errors
     return html, status if failed else 200
 
 
