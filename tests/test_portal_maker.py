@@ -299,3 +299,39 @@ def test_a_refusal_page_keeps_the_portal_menu(maker):
     html = page.get_data(as_text=True)
     assert 'data-error="not_found"' in html
     assert 'nav class="portal"' in html and "My pieces" in html
+
+
+@pytest.mark.parametrize(
+    ("language", "found", "next_step"),
+    [
+        ("en", "Silver 800", "register the piece again"),
+        ("ru", "Серебро 800", "зарегистрируйте изделие заново"),
+    ],
+)
+def test_a_failed_assay_shows_the_maker_what_was_found_and_what_next(
+    maker, world, language, found, next_step
+):
+    made = maker.post(
+        "/api/v1/pieces",
+        json=piece_data(metal="silver", fineness=925, stones=[]),
+        headers=bearer(world.maker),
+    )
+    failed = maker.post(
+        f"/api/v1/pieces/{made.json['id']}/assay",
+        json={
+            "result": "failed",
+            "metal": "silver",
+            "fineness": 800,
+            "assay_mark": "800-KRS",
+            "notes": "Touchstone: 800, not 925.",
+        },
+        headers=bearer(world.inspector),
+    )
+    assert failed.status_code == 201, failed.json
+
+    html = maker.get(f"/maker/pieces/{made.json['id']}?lang={language}").get_data(as_text=True)
+
+    shown = html[html.index("data-failed-assay") :]
+    assert found in shown
+    assert "Touchstone: 800, not 925." in shown
+    assert next_step in shown

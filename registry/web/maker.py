@@ -19,11 +19,12 @@ from flask import (
 )
 from flask_babel import gettext
 from openpyxl.utils import get_column_letter
+from sqlalchemy import select
 
 from registry import cards, imports, photos, pieces, qr
 from registry.edge import database, printing
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.models import Account, Piece
+from registry.models import Account, AssayRecord, Piece
 from registry.web import forms, session
 from schemas.pieces import ANY_LEGAL_FINENESS, PieceIn
 from schemas.qr import MIN_BORDER
@@ -122,7 +123,7 @@ def _registered_message(piece: Piece) -> str:
 def piece(piece_id: int):
     """One of the maker's pieces: its details, status, certificate and downloads."""
     found = pieces.get(database.session(), piece_id, actor=g.actor)
-    return render_template("maker/piece.html", piece=found, errors={})
+    return render_template("maker/piece.html", piece=found, errors={}, **_assay_of(found))
 
 
 @bp.post("/pieces/<id:piece_id>/photo")
@@ -138,10 +139,23 @@ def photo(piece_id: int):
             _attach(piece_id, upload)
     except forms.Invalid as invalid:
         found = pieces.get(database.session(), piece_id, actor=g.actor)
-        page = render_template("maker/piece.html", piece=found, errors=invalid.errors)
+        page = render_template(
+            "maker/piece.html", piece=found, errors=invalid.errors, **_assay_of(found)
+        )
         return page, invalid.status
     database.session().commit()
     return redirect(url_for("maker.piece", piece_id=found.id), code=303)
+
+
+def _assay_of(piece: Piece) -> dict:
+    """The latest assay of a piece that failed it: what the inspector found and noted,
+    for the maker to see what to correct."""
+    if piece.status != PieceStatus.ASSAY_FAILED:
+        return {"failed_assay": None}
+    latest = select(AssayRecord).where(AssayRecord.piece_id == piece.id)
+    return {
+        "failed_assay": database.session().scalar(latest.order_by(AssayRecord.id.desc()).limit(1))
+    }
 
 
 def _attach(piece_id: int, upload) -> None:
