@@ -10,6 +10,7 @@ runs by default counts: WCAG 2.x A and AA, and its best practices.
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,20 @@ def _sign_in(page: Page, base: str, email: str) -> None:
     page.wait_for_load_state()
 
 
+@contextmanager
+def _browsing(browser: Browser, site: dict, role: str | None, locale: str, **options):
+    """A page in a browser of its own, in `locale`, signed in as `role`'s demo account."""
+    context = browser.new_context(locale=locale, **options)
+    try:
+        page = context.new_page()
+        page.goto(f"{site['base']}/?lang={locale}")
+        if role:
+            _sign_in(page, site["base"], ROLES[role])
+        yield page
+    finally:
+        context.close()
+
+
 def _portal_paths(page: Page, base: str) -> list[str]:
     """The role's menu, its account pages, and the first record each menu page links to."""
     menu = page.eval_on_selector_all("nav.portal a", "links => links.map(a => a.pathname)")
@@ -143,9 +158,7 @@ def test_each_portal_passes_axe(site, browser, role):
     ("locale", "words"), [("ru", "Перейти к содержанию"), ("en", "Skip to the content")]
 )
 def test_the_first_tab_offers_to_skip_to_the_content(site, browser, locale, words):
-    context = browser.new_context(locale=locale, **live.PHONE)
-    try:
-        page = context.new_page()
+    with _browsing(browser, site, None, locale, **live.PHONE) as page:
         page.goto(f"{site['base']}/v/{site['codes']['sold']}")
         page.keyboard.press("Tab")
         focused = page.evaluate(
@@ -154,16 +167,10 @@ def test_the_first_tab_offers_to_skip_to_the_content(site, browser, locale, word
         assert focused == ["skip", words]
         page.keyboard.press("Enter")
         assert page.evaluate("() => document.activeElement.id") == "main"
-    finally:
-        context.close()
 
 
 def test_a_refused_form_focuses_its_summary_which_links_to_each_field(site, browser):
-    context = browser.new_context(locale="en", **live.DESKTOP)
-    try:
-        page = context.new_page()
-        page.goto(f"{site['base']}/?lang=en")
-        _sign_in(page, site["base"], ROLES["maker"])
+    with _browsing(browser, site, "maker", "en", **live.DESKTOP) as page:
         page.goto(f"{site['base']}/maker/pieces/new")
         page.fill("#f-reference", "A11Y-1")
         page.select_option("#f-kind", "ring")
@@ -183,17 +190,11 @@ def test_a_refused_form_focuses_its_summary_which_links_to_each_field(site, brow
         link.click()
         assert page.evaluate("() => document.activeElement.id") == "f-fineness"
         assert page.input_value("#f-reference") == "A11Y-1"  # nothing typed is lost
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_on_a_phone_accounts_are_cards_with_their_actions_in_reach(site, browser, locale):
-    context = browser.new_context(locale=locale, **live.PHONE)
-    try:
-        page = context.new_page()
-        page.goto(f"{site['base']}/?lang={locale}")
-        _sign_in(page, site["base"], ROLES["office"])
+    with _browsing(browser, site, "office", locale, **live.PHONE) as page:
         page.goto(f"{site['base']}/admin/accounts")
         page.screenshot(path=live.ARTIFACTS / f"admin-accounts-390-{locale}.png", full_page=True)
         wrap = page.locator("table.accounts").locator("xpath=..")
@@ -203,21 +204,13 @@ def test_on_a_phone_accounts_are_cards_with_their_actions_in_reach(site, browser
         for summary in page.locator("table.accounts summary").all()[:6]:
             box = summary.bounding_box()
             assert box and 0 <= box["x"] and box["x"] + box["width"] <= width, box
-    finally:
-        context.close()
 
 
 def test_checkboxes_on_a_phone_are_big_enough_to_tap(site, browser):
-    context = browser.new_context(locale="en", **live.PHONE)
-    try:
-        page = context.new_page()
-        page.goto(f"{site['base']}/?lang=en")
-        _sign_in(page, site["base"], ROLES["maker"])
+    with _browsing(browser, site, "maker", "en", **live.PHONE) as page:
         page.goto(f"{site['base']}/maker/")
         boxes = page.locator("input[type=checkbox]")
         assert boxes.count() > 0
         for box in boxes.all():
             size = box.bounding_box()
             assert size["width"] >= 24 and size["height"] >= 24, size
-    finally:
-        context.close()
