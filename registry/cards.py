@@ -195,60 +195,163 @@ def _draw_card(
     pdf.line(_MARGIN, details_bottom, width - _MARGIN, details_bottom)
 
 
-# Avery L7651 / J8651: 65 labels of 38.1 x 21.2 mm on A4, 5 across and 13 down.
+@dataclass(frozen=True)
+class Stock:
+    """An A4 sheet of labels: its name, labels across and down, a label's size, where the
+    first label's corner is, and the pitch from one label to the next (mm)."""
+
+    name: str
+    across: int
+    down: int
+    label: tuple[float, float]
+    first: tuple[float, float]
+    pitch: tuple[float, float]
+
+
+#: Common label stocks, by the key a maker chooses: small tags of 65 a sheet, and larger
+#: ones of 21, each in its makers' published layout.
+STOCKS = {
+    "l7651": Stock(
+        "Avery L7651 / J8651 · 65 · 38.1 × 21.2 mm", 5, 13, (38.1, 21.2), (4.7, 10.7), (40.6, 21.2)
+    ),
+    "l7160": Stock(
+        "Avery L7160 / J8160 · 21 · 63.5 × 38.1 mm", 3, 7, (63.5, 38.1), (7.2, 15.15), (66.0, 38.1)
+    ),
+}
+DEFAULT_STOCK = "l7651"
+#: The smallest printed QR symbol (without its quiet zone) that phones read at arm's length.
+QR_MIN_MM = 15.0
 _SHEET = (210.0, 297.0)
-_LABEL = (38.1, 21.2)
-_ACROSS, _DOWN = 5, 13
-_SHEET_LEFT, _SHEET_TOP = 4.7, 10.7
-_PITCH_X, _PITCH_Y = 40.6, 21.2
-_LABEL_QR = 16.0
+#: Room left at a label's edges, and the length of a cut mark (mm).
+_LABEL_INSET = 0.8
+_CUT_MARK = 3.0
+#: Modules of quiet zone kept clear between a label's QR symbol and its text.
+_TEXT_CLEARANCE = 2
 
 
-def label_sheet(labels: list[Label], *, fonts: Fonts) -> bytes:
-    """A4 sheets of tag labels (Avery L7651 layout, 65 a page, as many pages as needed):
-    each the QR code, the printed code under it, the reference and title beside it.
+def label_sheet(
+    labels: list[Label], *, fonts: Fonts, stock: str = DEFAULT_STOCK, brand: str = ""
+) -> bytes:
+    """A4 sheets of tag labels on a common label stock (STOCKS), as many pages as needed:
+    each the brand, the QR code (a symbol of at least QR_MIN_MM, its quiet zone beside),
+    the printed code, the reference and the title; cut marks in the margins along every
+    label's edges, for stock without die-cut labels or paper cut by hand.
 
-    Raises ValueError for no labels, or for an address too long for a tag's QR code
-    (its modules would be smaller than MIN_MODULE_MM); FileNotFoundError when a font
-    file is missing.
+    Raises ValueError for no labels, an unknown stock, or an address too long for a
+    tag's QR code (its modules would be smaller than MIN_MODULE_MM); FileNotFoundError
+    when a font file is missing.
     """
     if not labels:
         raise ValueError("No labels to print: choose at least one certified piece.")
+    sheet = STOCKS.get(stock)
+    if sheet is None:
+        raise ValueError(f"Unknown label stock {stock!r}: one of {', '.join(STOCKS)}.")
     with _document(fonts, _SHEET) as pdf:
         pdf.set_title(f"{_both('labels')} ({len(labels)})")
-        per_page = _ACROSS * _DOWN
+        per_page = sheet.across * sheet.down
         for index, label in enumerate(labels):
             if index % per_page == 0:
                 pdf.add_page()
-            column, row = index % _ACROSS, index % per_page // _ACROSS
-            _label(pdf, label, _SHEET_LEFT + column * _PITCH_X, _SHEET_TOP + row * _PITCH_Y)
+                _cut_marks(pdf, sheet)
+            column, row = index % sheet.across, index % per_page // sheet.across
+            x = sheet.first[0] + column * sheet.pitch[0]
+            y = sheet.first[1] + row * sheet.pitch[1]
+            _label(pdf, label, sheet, x, y, brand)
         return bytes(pdf.output())
 
 
-def _label(pdf: FPDF, label: Label, x: float, y: float) -> None:
-    width, height = _LABEL
+def _cut_marks(pdf: FPDF, sheet: Stock) -> None:
+    """Short hairlines in the page's margins at every label edge, clear of the labels."""
+    width, height = sheet.label
+    left, top = sheet.first
+    right = left + (sheet.across - 1) * sheet.pitch[0] + width
+    bottom = top + (sheet.down - 1) * sheet.pitch[1] + height
+    xs = sorted(
+        {left + c * sheet.pitch[0] + edge for c in range(sheet.across) for edge in (0, width)}
+    )
+    ys = sorted(
+        {top + r * sheet.pitch[1] + edge for r in range(sheet.down) for edge in (0, height)}
+    )
+    pdf.set_draw_color(*_MUTED)
+    pdf.set_line_width(0.1)
+    reach = _CUT_MARK
+    for x in xs:
+        pdf.line(x, max(0.5, top - 1 - reach), x, top - 1)
+        pdf.line(x, bottom + 1, x, min(_SHEET[1] - 0.5, bottom + 1 + reach))
+    for y in ys:
+        pdf.line(max(0.5, left - 1 - reach), y, left - 1, y)
+        pdf.line(right + 1, y, min(_SHEET[0] - 0.5, right + 1 + reach), y)
+
+
+def _label(pdf: FPDF, label: Label, sheet: Stock, x: float, y: float, brand: str) -> None:
+    width, height = sheet.label
     modules = qr.modules(label.url, border=_QUIET_ZONE)
-    module = _LABEL_QR / len(modules)
-    if module < MIN_MODULE_MM:
+    symbol_modules = len(modules) - 2 * _QUIET_ZONE
+    # The largest symbol the label's height allows with its quiet zone, and never less
+    # than QR_MIN_MM.
+    side = min(height - 2 * _LABEL_INSET, width * 0.55)
+    module = side / len(modules)
+    if module * symbol_modules < QR_MIN_MM or module < MIN_MODULE_MM:
         raise ValueError(
-            f"The QR code of {label.url} is too dense for a tag label: its modules would "
-            f"be {module:.2f} mm, and phones need at least {MIN_MODULE_MM} mm."
+            f"The QR code of {label.url} is too dense for a tag label: its symbol would "
+            f"be {module * symbol_modules:.1f} mm ({module:.2f} mm modules); phones need "
+            f"{QR_MIN_MM:g} mm and {MIN_MODULE_MM} mm."
         )
-    _draw_qr(pdf, modules, x + 0.8, y + 0.6, _LABEL_QR)
+    top = y + (height - side) / 2
+    _draw_qr(pdf, modules, x + _LABEL_INSET / 2, top, side)
+    # Beside the QR code, two modules clear of the symbol: on a small tag the text takes
+    # half of the quiet zone (phones read such codes; zxing-cpp reads them in the tests).
+    side_x = x + _LABEL_INSET / 2 + side - module * (_QUIET_ZONE - _TEXT_CLEARANCE)
+    side_w = x + width - _LABEL_INSET - side_x
+    text_top = top + module * (_QUIET_ZONE - 1)
+    text_bottom = top + side - module * (_QUIET_ZONE - 1)
+    big = height > 30
+    pdf.set_text_color(*_GOLD)
+    if brand:
+        text_top = _paragraph(
+            pdf, "B", 6.5 if big else 4.6, brand, side_x, text_top, side_w, 2.8 if big else 2.0, 1
+        )
     pdf.set_text_color(*_INK)
-    size = min(7.0, (width - 2) / _MM_PER_PT / (0.6 * len(label.printed_code)))
-    pdf.set_font(_CODE_FONT, "B", size)
-    pdf.set_xy(x, y + 0.6 + _LABEL_QR + 0.2)
-    pdf.cell(width, height - _LABEL_QR - 1.6, label.printed_code, align="C")
-    # Beside the QR code, clear of its quiet zone.
-    side_x = x + 0.8 + _LABEL_QR + 0.4
-    side_w = x + width - 0.8 - side_x
-    top = y + 0.6 + module * _QUIET_ZONE - 0.4
-    top = _paragraph(pdf, "B", 6.0, label.reference, side_x, top, side_w, 2.5, 2) + 0.4
+    # The code in two halves where the label is narrow: each readable, both the code.
+    code = label.printed_code
+    halves = [code] if big else _halves(code)
+    size = min(9.0 if big else 6.0, min(
+        side_w / _MM_PER_PT / (0.6 * max(len(part) for part in halves)), 9.0
+    ))  # fmt: skip
+    for part in halves:
+        pdf.set_font(_CODE_FONT, "B", size)
+        pdf.set_xy(side_x, text_top)
+        pdf.cell(side_w, size * _MM_PER_PT * 1.15, part)
+        text_top += size * _MM_PER_PT * 1.2
+    text_top += 0.3
+    text_top = _paragraph(
+        pdf,
+        "B",
+        6.0 if big else 5.0,
+        label.reference,
+        side_x,
+        text_top,
+        side_w,
+        2.6 if big else 2.1,
+        1,
+    )
     pdf.set_text_color(*_MUTED)
-    lines = int((y + 0.6 + _LABEL_QR - module * _QUIET_ZONE + 0.4 - top) // 2.1)
+    leading = 2.6 if big else 2.1
+    lines = int((text_bottom - text_top) // leading)
     if lines > 0:
-        _paragraph(pdf, "", 5.0, label.title, side_x, top, side_w, 2.1, lines)
+        _paragraph(
+            pdf, "", 6.0 if big else 5.0, label.title, side_x, text_top, side_w, leading, lines
+        )
+
+
+def _halves(code: str) -> list[str]:
+    """YS-7K2M-9QXD-4TB-8R2 as YS-7K2M-9QXD- and 4TB-8R2: split at the dash nearest the
+    middle, the dash kept on the first line so that no one reads two codes."""
+    dashes = [i for i, ch in enumerate(code) if ch == "-"]
+    if not dashes:
+        return [code]
+    cut = min(dashes, key=lambda i: abs(i - len(code) / 2)) + 1
+    return [code[:cut], code[cut:]]
 
 
 @contextlib.contextmanager

@@ -146,31 +146,64 @@ def _labels(app, count: int) -> list[cards.Label]:
     return labels
 
 
-def test_a_label_sheet_has_a_readable_qr_code_and_the_code_of_every_piece(app, fonts):
-    labels = _labels(app, 70)
-    document = pdfium.PdfDocument(cards.label_sheet(labels, fonts=fonts))
+def _flowing(text: str) -> str:
+    """A page's text with its line breaks closed up: a code split over two lines of a
+    small label (pdfium reads the dash that ends a line as a soft hyphen)."""
+    return text.replace("\ufffe", "-").replace("\u00ad", "-").replace("\r\n", "")
+
+
+@pytest.mark.parametrize(("stock", "per_page"), [("l7651", 65), ("l7160", 21)])
+def test_a_label_sheet_has_a_readable_qr_code_and_the_code_of_every_piece(
+    app, fonts, stock, per_page
+):
+    labels = _labels(app, per_page + 5)
+    sheet = cards.label_sheet(labels, fonts=fonts, stock=stock, brand="Yenisey Siberia")
+    document = pdfium.PdfDocument(sheet)
     assert len(document) == 2
-    for page, on_page in zip(document, (labels[:65], labels[65:]), strict=True):
+    for page, on_page in zip(document, (labels[:per_page], labels[per_page:]), strict=True):
         assert page.get_size() == pytest.approx(A4_POINTS, abs=0.5)
         # About what a phone's camera sees of a tag held close.
         assert sorted(qr.text for qr in _qr_codes(page, scale=3)) == sorted(
             label.url for label in on_page
         )
         text = _text(page)
+        assert text.count("Yenisey Siberia") == len(on_page)  # the brand on every label
         for label in on_page:
-            assert label.printed_code in text
+            assert label.printed_code in _flowing(text)
             assert label.reference in text
 
 
-def test_label_qr_modules_are_large_enough_to_scan_from_a_print(app, fonts):
+@pytest.mark.parametrize("stock", ["l7651", "l7160"])
+def test_label_qr_codes_are_at_least_15_mm_with_modules_large_enough_to_scan(app, fonts, stock):
     labels = _labels(app, 1)
-    page = pdfium.PdfDocument(cards.label_sheet(labels, fonts=fonts))[0]
+    page = pdfium.PdfDocument(cards.label_sheet(labels, fonts=fonts, stock=stock))[0]
     scale = 4
     (qr,) = _qr_codes(page, scale=scale)
     modules = 17 + 4 * int(qr.extra["Version"])
     side_px = qr.position.top_right.x - qr.position.top_left.x
-    module_mm = side_px / scale / 72 * 25.4 / modules
-    assert module_mm >= cards.MIN_MODULE_MM
+    symbol_mm = side_px / scale / 72 * 25.4
+    assert symbol_mm >= cards.QR_MIN_MM - 0.2  # zxing measures between module centres
+    assert symbol_mm / modules >= cards.MIN_MODULE_MM
+
+
+def test_a_label_sheet_has_cut_marks_in_its_margins(app, fonts):
+    page = pdfium.PdfDocument(cards.label_sheet(_labels(app, 1), fonts=fonts))[0]
+    image = page.render(scale=4).to_pil().convert("L")
+    per_mm = 4 * 72 / 25.4
+    sheet = cards.STOCKS["l7651"]
+    # Above the first label's left and right edges, in the top margin, and nowhere else
+    # between them there.
+    y = round((sheet.first[1] - 2.5) * per_mm)
+    for edge in (sheet.first[0], sheet.first[0] + sheet.label[0]):
+        x = round(edge * per_mm)
+        assert min(image.getpixel((x + dx, y)) for dx in (-1, 0, 1)) < 160, edge
+    middle = round((sheet.first[0] + sheet.label[0] / 2) * per_mm)
+    assert image.getpixel((middle, y)) > 240
+
+
+def test_an_unknown_stock_is_refused(app, fonts):
+    with pytest.raises(ValueError, match="Unknown label stock"):
+        cards.label_sheet(_labels(app, 1), fonts=fonts, stock="a4-plain")
 
 
 def test_an_address_too_long_for_a_tag_is_refused(app, fonts):

@@ -4,10 +4,12 @@ and that no maker reaches another's pieces."""
 import io
 import re
 
+import pypdfium2 as pdfium
 import pytest
+from markupsafe import escape
 from PIL import Image
 
-from registry import imports
+from registry import cards, imports
 from registry.edge import database
 from tests.factories import (
     bearer,
@@ -335,3 +337,20 @@ def test_a_failed_assay_shows_the_maker_what_was_found_and_what_next(
     assert found in shown
     assert "Touchstone: 800, not 925." in shown
     assert next_step in shown
+
+
+def test_the_maker_chooses_the_label_stock_and_each_label_carries_the_brand(maker, world):
+    piece_id, certificate = certify(maker, world)
+    dashboard = maker.get("/maker/").get_data(as_text=True)
+    for stock in cards.STOCKS.values():
+        assert str(escape(stock.name)) in dashboard
+
+    sheet = maker.get(f"/maker/labels.pdf?piece={piece_id}&stock=l7160")
+    refused = maker.get(f"/maker/labels.pdf?piece={piece_id}&stock=a4-plain")
+
+    assert sheet.status_code == 200 and sheet.mimetype == "application/pdf"
+    page = pdfium.PdfDocument(sheet.data)[0]
+    text = page.get_textpage().get_text_range()
+    assert "Yenisey Siberia" in text and certificate["printed_code"] in text
+    assert refused.status_code == 303
+    assert "Choose one of the label stocks listed." in maker.get("/maker/").get_data(as_text=True)

@@ -74,6 +74,7 @@ def dashboard():
         status=status,
         q=text,
         counts=counts,
+        label_stocks=cards.STOCKS,
     )
 
 
@@ -219,8 +220,12 @@ def label_sheet():
                 title=certificate.piece.title,
             )
         )
+    stock = request.args.get("stock") or cards.DEFAULT_STOCK
+    if stock not in cards.STOCKS:
+        return _refused_to_dashboard(gettext("Choose one of the label stocks listed."))
+    brand = current_app.config["BRAND"]
     try:
-        data = cards.label_sheet(labels, fonts=printing.fonts())
+        data = cards.label_sheet(labels, fonts=printing.fonts(), stock=stock, brand=brand)
     except ValueError as exc:  # an address too long for a tag-sized QR code
         raise InvalidInput(str(exc)) from exc
     return _download(data, "application/pdf", "labels.pdf")
