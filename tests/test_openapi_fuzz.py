@@ -22,6 +22,7 @@ pieces, tokens) and removes it afterwards.
 
 import atexit
 import contextlib
+import io
 import itertools
 import os
 import re
@@ -31,13 +32,14 @@ import zlib
 from pathlib import Path
 
 import hypothesis
+import openpyxl
 import pytest
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import checks
 from sqlalchemy import create_engine, make_url, text
 
-from registry import accounts, assays, codes, create_app, db, migrate, pieces
+from registry import accounts, assays, codes, create_app, db, imports, migrate, pieces
 from registry.edge import auth, database, signing
 from registry.errors import Unauthorized
 from tests import factories
@@ -148,6 +150,34 @@ if _PG_SERVER is not None:
         )
     )
 app = BACKENDS[0].app  # the routes, and so the document, are the same on every backend
+
+
+def _workbook(*rows: list) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.worksheets[0].append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+# Imports take Excel workbooks too: schemathesis cannot make one from the document, so it
+# gets real ones (good rows, a bad row, a header without the required columns) and bytes
+# that only look like one (a zip's signature, then anything).
+_COLUMNS = ["reference", "kind", "title", "metal", "fineness", "weight_g"]
+schemathesis.openapi.media_type(
+    imports.XLSX,
+    st.one_of(
+        st.sampled_from(
+            [
+                _workbook(_COLUMNS, ["FZ-1", "кольцо", "Кольцо", "золото", 585, 3.42]),
+                _workbook(_COLUMNS, ["FZ-2", "ring", "Ring", "gold", 600, -1]),
+                _workbook(["reference", "title"], ["FZ-3", "Ring"]),
+            ]
+        ),
+        st.binary(max_size=512).map(lambda tail: b"PK\x03\x04" + tail),
+    ),
+)
 
 
 def _load_schema(backend: Backend, *, coverage: bool) -> schemathesis.BaseSchema:
