@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from registry import accounts, assays, codes, create_app, db, imports, migrate, pieces
 from registry.edge import auth, database, signing
+from registry.edge import scans as edge_scans
 from registry.errors import Unauthorized
 from tests import factories
 from tests.conftest import PG_URL
@@ -287,6 +288,10 @@ def _prepare(backend: Backend, request) -> None:
 
 
 def _discard(backend: Backend) -> None:
+    # The scans the fuzzing counted are written before their database goes, not left for
+    # the exit, where they would be reported lost.
+    with backend.app.app_context():
+        edge_scans.flush()
     backend.app.extensions["registry.engine"].dispose()
     if backend.name == "postgresql":
         with _pg_admin() as connection:
