@@ -354,3 +354,12 @@ def test_the_maker_chooses_the_label_stock_and_each_label_carries_the_brand(make
     assert "Yenisey Siberia" in text and certificate["printed_code"] in text
     assert refused.status_code == 303
     assert "Choose one of the label stocks listed." in maker.get("/maker/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("language", "limit"), [("en", "at most 8 MB"), ("ru", "не больше 8 МБ")])
+def test_the_photo_fields_state_the_size_limit(maker, world, language, limit):
+    piece = maker.post("/api/v1/pieces", json=piece_data(), headers=bearer(world.maker)).json
+    for path in ("/maker/pieces/new", f"/maker/pieces/{piece['id']}"):
+        html = maker.get(f"{path}?lang={language}").get_data(as_text=True)
+        hint = re.search(r'<p class="hint" id="h-photo">([^<]*)</p>', html).group(1)
+        assert limit in hint, path
