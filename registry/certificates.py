@@ -4,6 +4,7 @@ The payload is built by the schema, turned into RFC 8785 bytes, and signed by th
 ring; those bytes are stored and served as they are, never rebuilt.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,8 @@ from sqlalchemy import Connection, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 import keys
-from registry import codes, pieces
+from registry import codes, pieces, words
+from registry.config import Defaults
 from registry.errors import Conflict, Forbidden, NotFound, Unavailable
 from registry.log import checkpoints, ledger, proofs
 from registry.models import Account, AssayRecord, Certificate, Event, Ownership, Piece, Sale
@@ -33,10 +35,6 @@ _SEAL_UPDATE = (
 _PAYLOAD = CertificatePayload()
 
 
-def _folded(name: str) -> str:
-    return " ".join(name.casefold().replace("ё", "е").split())
-
-
 @dataclass(frozen=True)
 class Inspectorate:
     """An assay inspectorate by its names, as certificates sign it (schema version 3)."""
@@ -48,11 +46,8 @@ class Inspectorate:
         return {"ru": self.ru, "en": self.en}
 
 
-#: The regions' own, the default of REGISTRY_INSPECTORATES (registry/config.py).
-EAST_SIBERIAN = Inspectorate(
-    ru="Восточно-Сибирская государственная инспекция пробирного надзора",
-    en="East Siberian State Inspectorate of Assay Supervision",
-)
+#: The regions' own: the first of REGISTRY_INSPECTORATES by default (registry/config.py).
+EAST_SIBERIAN = Inspectorate(**Defaults.INSPECTORATES[0])
 
 
 @dataclass(frozen=True)
@@ -70,11 +65,16 @@ class Issuer:
         case; the first when none is given; None for one the registry does not know."""
         if not typed:
             return self.inspectorates[0]
-        wanted = _folded(typed)
-        return next(
-            (known for known in self.inspectorates if wanted in map(_folded, (known.ru, known.en))),
-            None,
-        )
+        return self._by_name.get(words.folded(typed))
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Inspectorate]:
+        # Built once: a page of a certificate that signed one name looks it up per scan.
+        return {
+            words.folded(name): known
+            for known in reversed(self.inspectorates)
+            for name in (known.ru, known.en)
+        }
 
     def inspectorate_names(self, stored: str) -> dict[str, str]:
         """What a certificate signs of an attestation's inspectorate (stored by its English

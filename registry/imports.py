@@ -27,6 +27,7 @@ from registry import pieces, words
 from registry.errors import InvalidInput, RegistryError
 from registry.log import tree
 from registry.models import Account, Maker
+from registry.words import folded
 from schemas.pieces import PieceIn
 from schemas.standards import Stone
 
@@ -177,7 +178,7 @@ def _require_columns(header: list[str]) -> None:
         )
 
 
-#: Russian names of the columns, as a workshop heads its sheet (folded, see `_folded`).
+#: Russian names of the columns, as a workshop heads its sheet (folded, see `words.folded`).
 _RUSSIAN_COLUMNS = {
     "артикул": "reference",
     "вид": "kind",
@@ -201,8 +202,8 @@ _RUSSIAN_COLUMNS = {
 
 
 def _column(name: str) -> str:
-    folded = _folded(name.replace(",", " ").replace("(", " ").replace(")", " "))
-    return _RUSSIAN_COLUMNS.get(folded, folded.replace(" ", "_"))
+    name = folded(name.replace(",", " ").replace("(", " ").replace(")", " "))
+    return _RUSSIAN_COLUMNS.get(name, name.replace(" ", "_"))
 
 
 def from_text(row: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +212,7 @@ def from_text(row: dict[str, Any]) -> dict[str, Any]:
     result = {k: v for k, v in row.items() if k in COLUMNS and v not in (None, "")}
     for column in ("kind", "metal"):
         if column in result:
-            result[column] = _vocabulary_words(column).get(_folded(result[column]), result[column])
+            result[column] = _vocabulary_words(column).get(folded(result[column]), result[column])
     if "fineness" in result:
         result["fineness"] = _integer(result["fineness"])
     if "weight_g" in result:
@@ -254,42 +255,35 @@ def stone_type(typed: str) -> dict[str, str]:
     "Sapphire", "lapis lazuli"), as the vocabulary's code; "other (its name)" for any
     other stone. A word the vocabulary lacks is passed on as it is, for the schema to
     refuse with the list of types."""
-    word = _folded(typed)
+    word = folded(typed)
     named = _OTHER.match(word)
     if named:
         return {"type": Stone.OTHER, "name": typed.strip()[typed.index("(") + 1 : -1].strip()}
-    return {"type": _stone_words().get(word, typed)}
+    return {"type": _vocabulary_words("stones").get(word, typed)}
 
 
-def _folded(text: str) -> str:
-    return " ".join(text.casefold().replace("ё", "е").replace("_", " ").split())
+#: The vocabularies a sheet's words are read in, by column; a stone other than the
+#: vocabulary's is written "other (its name)" (`_OTHER`), never by its label.
+_VOCABULARIES = {
+    "kind": words.KINDS,
+    "metal": words.METALS,
+    "stones": {k: v for k, v in words.STONES.items() if k != Stone.OTHER},
+}
+#: Words people write that are no label of the vocabulary's.
+_SYNONYMS = {"stones": {"алмаз": Stone.DIAMOND}}  # the rough stone's name, often written
 
 
 @functools.cache
 def _vocabulary_words(column: str) -> dict[str, str]:
-    """Every way a kind or a metal is written (code, English, Russian), folded: one typed
-    "Кольцо" or "золото" is ring or gold."""
-    table = {"kind": words.KINDS, "metal": words.METALS}[column]
+    """Every way a kind, a metal or a stone is written (code, English, Russian), folded:
+    one typed "Кольцо", "золото" or "Сапфир" is ring, gold or sapphire."""
     russian = words.russian().gettext
-    return {
-        _folded(word): value
-        for value, label in table.items()
+    table = {
+        folded(word): value
+        for value, label in _VOCABULARIES[column].items()
         for word in (value, label, russian(label))
     }
-
-
-@functools.cache
-def _stone_words() -> dict[str, str]:
-    """Every way the vocabulary writes a stone (code, English, Russian), folded."""
-    russian = words.russian().gettext
-    table: dict[str, str] = {}
-    for stone, label in words.STONES.items():
-        if stone == Stone.OTHER:
-            continue
-        for word in (stone, label, russian(label)):
-            table[_folded(word)] = stone
-    table[_folded("алмаз")] = Stone.DIAMOND  # the rough stone's name, often written
-    return table
+    return table | {folded(word): value for word, value in _SYNONYMS.get(column, {}).items()}
 
 
 def rows_from_json(body: bytes) -> Iterator[tuple[int, dict]]:

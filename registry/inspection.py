@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.certificates import EAST_SIBERIAN
 from registry.log import audit, checkpoints, tree
 from registry.models import Account, AssayRecord, Checkpoint, LogVerification, Maker
 
 #: The state assay office of the three regions: what an attestation names by default.
-INSPECTORATE = "East Siberian State Inspectorate of Assay Supervision"
+INSPECTORATE = EAST_SIBERIAN.en
 
 
 @dataclass(frozen=True)

@@ -318,6 +318,12 @@ def russian() -> NullTranslations:
     return Translations.load(str(CATALOGS), ["ru"])
 
 
+def folded(text: str) -> str:
+    """A name as people may write it, folded for matching: any case, ё as е, "_" as a
+    space, runs of spaces as one ("Лазурит", "lapis_lazuli", "LAPIS  LAZULI")."""
+    return " ".join(text.casefold().replace("ё", "е").replace("_", " ").split())
+
+
 def stone_name(stone: dict, translate=lambda message: message) -> str:
     """A stone's name as a page or card shows it: its label from the vocabulary through
     `translate`, the name typed for `other`, or the type as signed before the vocabulary
