@@ -206,19 +206,26 @@ def _flush_at_exit() -> None:
             tally.flush(wait=_EXIT_WAIT_S, last=True)
 
 
-def scanned(code: str, *, proof: bool = True) -> verification.Verdict:
-    """A public scan's verdict (verification.verify, with this app's keys, seals and
-    signer), counted (registry/scans.py), with its copy caution: what both verify views
-    answer. An invalid certificate is counted, never cautioned. Raises as verify does."""
-    engine = database.engine()
-    verdict = verification.verify(
-        engine,
+def checked(code: str, *, proof: bool = True) -> verification.Verdict:
+    """A certificate's verdict (verification.verify, with this app's keys, seals and
+    signer), not counted: for what a buyer fetches beside a scan, such as the card.
+    Raises as verify does."""
+    return verification.verify(
+        database.engine(),
         signing.keyring(),
         code,
         seals=signing.seals(),
         signed=log_signer.signed_size(),
         proof=proof,
     )
+
+
+def scanned(code: str, *, proof: bool = True) -> verification.Verdict:
+    """A public scan's verdict (`checked`), counted (registry/scans.py), with its copy
+    caution: what both verify views answer. An invalid certificate is counted, never
+    cautioned. Raises as verify does."""
+    verdict = checked(code, proof=proof)
+    engine = database.engine()
     record(verdict.certificate.id, request.remote_addr)
     if not verdict.trusted:
         return verdict

@@ -14,11 +14,9 @@ from registry.edge import (
     http_cache,
     i18n,
     limits,
-    log_signer,
     printing,
     problems,
     scans,
-    signing,
 )
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.web import owner
@@ -27,7 +25,12 @@ from schemas.standards import AlertKind, RevocationReason
 # Its 429 and a database that cannot answer are pages of its own (registry.edge.problems).
 bp = problems.verification_pages(Blueprint("verification", __name__))
 
-_REFUSALS = ((MistypedCode, "mistyped", 400), (MalformedCode, "malformed", 400))
+#: A code the registry cannot look up, as the page that says so: its kind and status.
+_REFUSALS = (
+    (NotFound, "unknown", 404),
+    (MistypedCode, "mistyped", 400),
+    (MalformedCode, "malformed", 400),
+)
 
 
 @bp.get("/v/<code>")
@@ -36,11 +39,8 @@ def page(code: str):
     """The verdict first, then what the certificate says, in the visitor's language."""
     try:
         verdict = scans.scanned(code, proof=False)
-    except NotFound:
-        return _refused("unknown", 404, code)
-    except (MistypedCode, MalformedCode) as exc:
-        kind, status = next((k, s) for cls, k, s in _REFUSALS if isinstance(exc, cls))
-        return _refused(kind, status, code)
+    except (NotFound, MistypedCode, MalformedCode) as exc:
+        return _refused_code(exc, code)
     if not verdict.signature.valid:
         # Nothing the row says can be trusted, not even that it is well formed.
         fault = verdict.signature.fault or "signature"
@@ -60,19 +60,9 @@ def card(code: str):
     buyer to keep. Only of a certificate that vouches for its piece now, and not
     counted as a scan; for any other the page says why."""
     try:
-        verdict = verification.verify(
-            database.engine(),
-            signing.keyring(),
-            code,
-            seals=signing.seals(),
-            signed=log_signer.signed_size(),
-            proof=False,
-        )
-    except NotFound:
-        return _refused("unknown", 404, code)
-    except (MistypedCode, MalformedCode) as exc:
-        kind, status = next((k, s) for cls, k, s in _REFUSALS if isinstance(exc, cls))
-        return _refused(kind, status, code)
+        verdict = scans.checked(code, proof=False)
+    except (NotFound, MistypedCode, MalformedCode) as exc:
+        return _refused_code(exc, code)
     if not _vouches(verdict):
         return redirect(url_for("verification.page", code=verdict.certificate.code), code=303)
     payload = verification.payload(verdict)
@@ -112,6 +102,11 @@ def form():
     )
     html = render_template("verify/form.html", typed=typed[:64], error=error)
     return _public(current_app.make_response((html, 400)))
+
+
+def _refused_code(error: Exception, typed: str):
+    kind, status = next((k, s) for cls, k, s in _REFUSALS if isinstance(error, cls))
+    return _refused(kind, status, typed)
 
 
 def _refused(kind: str, status: int, typed: str, *, problem: str | None = None):
