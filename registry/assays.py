@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import keys
@@ -89,3 +90,9 @@ def attest(
     else:
         piece.status = PieceStatus.ASSAY_FAILED
     return assay
+
+
+def latest(session: Session, piece_id: int) -> AssayRecord | None:
+    """A piece's most recent assay: after a failure, what the inspector found and noted."""
+    query = select(AssayRecord).where(AssayRecord.piece_id == piece_id)
+    return session.scalar(query.order_by(AssayRecord.id.desc()).limit(1))

@@ -550,3 +550,20 @@ def test_a_reissue_that_changes_nothing_or_lacks_its_reason_is_refused_on_the_pa
     assert 'id="e-note"' in text_of(no_reason)
     assert 'value="Кольцо II"' in text_of(no_reason)  # what was typed is kept
     assert client.get(f"/api/v1/verify/{old}").json["status"] == "valid"
+
+
+def test_a_reissue_review_names_stones_in_the_page_s_language(client, inspector):
+    piece_id, certificate = certify(client, inspector)
+    path = f"/inspector/pieces/{piece_id}"
+    client.get(f"{path}?lang=ru")
+    review = post_form(
+        client,
+        f"/inspector/certificates/{certificate['code']}/reissue",
+        {"stones": "сапфир:2:0,4", "note": "Камни перепутаны."},
+        form_page=path,
+    )
+
+    assert review.status_code == 200
+    row = re.search(r'<tr data-field="stones">(.*?)</tr>', text_of(review), re.S).group(1)
+    assert "бриллиант × 3, 0,15 кар." in row and "сапфир × 2, 0,40 кар." in row
+    assert " ct" not in row

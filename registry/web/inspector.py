@@ -210,9 +210,14 @@ def _stones_shown(stones: list[dict] | None) -> str:
     if not stones:
         return "—"
     translate = get_translations().gettext
+    # In the words the piece's page uses ("… кар." in Russian).
     return "; ".join(
-        f"{words.stone_name(stone, translate)} × {stone['count']}, "
-        f"{numbers.number(stone['carat'], 3, _locale(), keep=2)} ct"
+        gettext(
+            "%(type)s × %(count)s, %(carat)s ct",
+            type=words.stone_name(stone, translate),
+            count=stone["count"],
+            carat=numbers.number(stone["carat"], 3, _locale(), keep=2),
+        )
         for stone in stones
     )
 

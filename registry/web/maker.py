@@ -19,12 +19,11 @@ from flask import (
 )
 from flask_babel import gettext
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
 
-from registry import cards, imports, photos, pieces, qr
+from registry import assays, cards, imports, photos, pieces, qr
 from registry.edge import database, printing
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.models import Account, AssayRecord, Piece
+from registry.models import Account, Piece
 from registry.web import forms, session
 from schemas.pieces import ANY_LEGAL_FINENESS, PieceIn
 from schemas.qr import MIN_BORDER
@@ -151,12 +150,8 @@ def photo(piece_id: int):
 def _assay_of(piece: Piece) -> dict:
     """The latest assay of a piece that failed it: what the inspector found and noted,
     for the maker to see what to correct."""
-    if piece.status != PieceStatus.ASSAY_FAILED:
-        return {"failed_assay": None}
-    latest = select(AssayRecord).where(AssayRecord.piece_id == piece.id)
-    return {
-        "failed_assay": database.session().scalar(latest.order_by(AssayRecord.id.desc()).limit(1))
-    }
+    failed = piece.status == PieceStatus.ASSAY_FAILED
+    return {"failed_assay": assays.latest(database.session(), piece.id) if failed else None}
 
 
 def _attach(piece_id: int, upload) -> None:
