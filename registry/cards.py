@@ -274,21 +274,36 @@ def _cut_marks(pdf: FPDF, sheet: Stock) -> None:
     )
     pdf.set_draw_color(*_MUTED)
     pdf.set_line_width(0.1)
-    reach = _CUT_MARK
     for x in xs:
-        pdf.line(x, max(0.5, top - 1 - reach), x, top - 1)
-        pdf.line(x, bottom + 1, x, min(_SHEET[1] - 0.5, bottom + 1 + reach))
+        pdf.line(x, max(0.5, top - 1 - _CUT_MARK), x, top - 1)
+        pdf.line(x, bottom + 1, x, min(_SHEET[1] - 0.5, bottom + 1 + _CUT_MARK))
     for y in ys:
-        pdf.line(max(0.5, left - 1 - reach), y, left - 1, y)
-        pdf.line(right + 1, y, min(_SHEET[0] - 0.5, right + 1 + reach), y)
+        pdf.line(max(0.5, left - 1 - _CUT_MARK), y, left - 1, y)
+        pdf.line(right + 1, y, min(_SHEET[0] - 0.5, right + 1 + _CUT_MARK), y)
+
+
+@dataclass(frozen=True)
+class _LabelType:
+    """A label's type sizes (pt) and line heights (mm): the brand's, the code's largest,
+    and the reference's and title's."""
+
+    brand_pt: float
+    brand_lead: float
+    code_pt: float
+    text_pt: float
+    lead: float
+
+
+_SMALL_TYPE = _LabelType(brand_pt=4.6, brand_lead=2.0, code_pt=6.0, text_pt=5.0, lead=2.1)
+_LARGE_TYPE = _LabelType(brand_pt=6.5, brand_lead=2.8, code_pt=9.0, text_pt=6.0, lead=2.6)
 
 
 def _label(pdf: FPDF, label: Label, sheet: Stock, x: float, y: float, brand: str) -> None:
     width, height = sheet.label
     modules = qr.modules(label.url, border=_QUIET_ZONE)
     symbol_modules = len(modules) - 2 * _QUIET_ZONE
-    # The largest symbol the label's height allows with its quiet zone, and never less
-    # than QR_MIN_MM.
+    # The largest QR code, quiet zone included, that the label's height allows beside
+    # room for the text; refused below QR_MIN_MM of symbol.
     side = min(height - 2 * _LABEL_INSET, width * 0.55)
     module = side / len(modules)
     if module * symbol_modules < QR_MIN_MM or module < MIN_MODULE_MM:
@@ -305,43 +320,30 @@ def _label(pdf: FPDF, label: Label, sheet: Stock, x: float, y: float, brand: str
     side_w = x + width - _LABEL_INSET - side_x
     text_top = top + module * (_QUIET_ZONE - 1)
     text_bottom = top + side - module * (_QUIET_ZONE - 1)
-    big = height > 30
-    pdf.set_text_color(*_GOLD)
+    large = height > 30
+    kind = _LARGE_TYPE if large else _SMALL_TYPE
     if brand:
+        pdf.set_text_color(*_GOLD)
         text_top = _paragraph(
-            pdf, "B", 6.5 if big else 4.6, brand, side_x, text_top, side_w, 2.8 if big else 2.0, 1
+            pdf, "B", kind.brand_pt, brand, side_x, text_top, side_w, kind.brand_lead, 1
         )
     pdf.set_text_color(*_INK)
     # The code in two halves where the label is narrow: each readable, both the code.
-    code = label.printed_code
-    halves = [code] if big else _halves(code)
-    size = min(9.0 if big else 6.0, min(
-        side_w / _MM_PER_PT / (0.6 * max(len(part) for part in halves)), 9.0
-    ))  # fmt: skip
+    halves = [label.printed_code] if large else _halves(label.printed_code)
+    widest = max(len(part) for part in halves)
+    size = min(kind.code_pt, side_w / _MM_PER_PT / (0.6 * widest))
+    pdf.set_font(_CODE_FONT, "B", size)
     for part in halves:
-        pdf.set_font(_CODE_FONT, "B", size)
         pdf.set_xy(side_x, text_top)
         pdf.cell(side_w, size * _MM_PER_PT * 1.15, part)
         text_top += size * _MM_PER_PT * 1.2
-    text_top += 0.3
     text_top = _paragraph(
-        pdf,
-        "B",
-        6.0 if big else 5.0,
-        label.reference,
-        side_x,
-        text_top,
-        side_w,
-        2.6 if big else 2.1,
-        1,
+        pdf, "B", kind.text_pt, label.reference, side_x, text_top + 0.3, side_w, kind.lead, 1
     )
     pdf.set_text_color(*_MUTED)
-    leading = 2.6 if big else 2.1
-    lines = int((text_bottom - text_top) // leading)
+    lines = int((text_bottom - text_top) // kind.lead)
     if lines > 0:
-        _paragraph(
-            pdf, "", 6.0 if big else 5.0, label.title, side_x, text_top, side_w, leading, lines
-        )
+        _paragraph(pdf, "", kind.text_pt, label.title, side_x, text_top, side_w, kind.lead, lines)
 
 
 def _halves(code: str) -> list[str]:
