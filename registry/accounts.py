@@ -124,6 +124,50 @@ def set_password(
     return _revoke_browser_tokens(session, account, actor=actor)
 
 
+def deactivate(session: Session, account: Account, *, actor: Account | None) -> int:
+    """Deactivate `account`: it can no longer sign in or use a token, every portal session
+    of it ends and every token of it is revoked (reactivation revives none of them).
+    Returns how many tokens were revoked. The caller commits.
+
+    Raises Conflict for the actor's own account (the office would lock itself out) or an
+    account already deactivated."""
+    if actor is not None and account.id == actor.id:
+        raise Conflict("You cannot deactivate your own account; another admin can.")
+    if account.deactivated_at is not None:
+        raise Conflict(f"The account {account.email} is already deactivated.")
+    account.deactivated_at = utcnow()
+    ledger.append(
+        session,
+        EventType.ACCOUNT_DEACTIVATED,
+        actor=actor,
+        maker=account.maker,
+        data={"account": ledger.commitment(session, account.email)},
+    )
+    end_sessions(session, account, keep=None)
+    live = session.scalars(
+        select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in live:
+        _revoke(session, token, actor=actor)
+    return len(live)
+
+
+def reactivate(session: Session, account: Account, *, actor: Account | None) -> Account:
+    """Let a deactivated account sign in again, with the password it had; its old sessions
+    and tokens stay ended. Raises Conflict when it is not deactivated. The caller commits."""
+    if account.deactivated_at is None:
+        raise Conflict(f"The account {account.email} is active.")
+    account.deactivated_at = None
+    ledger.append(
+        session,
+        EventType.ACCOUNT_REACTIVATED,
+        actor=actor,
+        maker=account.maker,
+        data={"account": ledger.commitment(session, account.email)},
+    )
+    return account
+
+
 def temporary_password() -> str:
     """A first or reset password for the brand office to hand over (72 random bits)."""
     return "-".join(secrets.token_hex(3) for _ in range(3))
@@ -133,7 +177,8 @@ def sign_in(session: Session, email: str, password: str) -> Account:
     """The account these credentials open. Reads only.
 
     Raises Unauthorized, with the same message whether the e-mail or the password is
-    wrong, and after the same work: an unknown e-mail costs a hash check too.
+    wrong, and after the same work: an unknown e-mail costs a hash check too. Raises
+    Forbidden for the right password of a deactivated account.
     """
     account = session.scalar(select(Account).where(Account.email == email.strip().lower()))
     stored = account.password_hash if account is not None else None
@@ -143,6 +188,9 @@ def sign_in(session: Session, email: str, password: str) -> Account:
         stored = None
     if account is None or stored is None:
         raise Unauthorized("Wrong e-mail address or password.")
+    if account.deactivated_at is not None:
+        # Told only to whoever knows the password: no one else learns of the account.
+        raise Forbidden("This account is deactivated. Ask the brand office.")
     return account
 
 
@@ -214,7 +262,9 @@ def issue_token(
 ) -> tuple[ApiToken, str]:
     """A new token for `account`; returns the row and the secret, shown only this once.
     A token minted in the portal records its `portal_session`: a password change
-    revokes it."""
+    revokes it. Raises Conflict for a deactivated account."""
+    if account.deactivated_at is not None:
+        raise Conflict(f"The account {account.email} is deactivated: reactivate it first.")
     prefix = "ysr_" + "".join(
         secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
         for _ in range(8)
@@ -299,6 +349,9 @@ def authenticate(session: Session, authorization: str | None) -> ApiToken:
         raise InvalidToken("This token is not known to the registry.")
     if token.revoked_at is not None:
         raise InvalidToken("This token was revoked.")
+    if token.account.deactivated_at is not None:
+        # Deactivation revoked the token; this holds even if a row was revived by hand.
+        raise InvalidToken("This token's account is deactivated.")
     return token
 
 
@@ -356,6 +409,8 @@ def open_session(session: Session, secret: str) -> PortalSession | None:
     or when there is no such session. Reads only."""
     row = session.scalar(select(PortalSession).where(PortalSession.secret_hash == _hash(secret)))
     if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+        return None
+    if row.account.deactivated_at is not None:
         return None
     return row
 

@@ -32,7 +32,7 @@ from registry.edge import database, log_signer, signing
 from registry.errors import RegistryError
 from registry.log import adopt, check, checkpoints, public, remote, tree
 from schemas.accounts import PASSWORD_MIN, AccountIn
-from schemas.makers import MakerIn
+from schemas.makers import MakerIn, SuspendIn
 from schemas.standards import Role
 
 
@@ -168,6 +168,29 @@ def makers_list() -> None:
         click.echo(f"{maker.slug}\t{maker.region}\t{maker.mark}\t{maker.name_en}")
 
 
+@makers_group.command("suspend")
+@click.argument("slug")
+@click.option("--reason", required=True, help="Why; kept private (the log holds its commitment)")
+def makers_suspend(slug: str, reason: str) -> None:
+    """Suspend a maker: none of their pieces is registered or sold, and the showcase hides
+    them, until reinstated. Their certificates keep their verdicts."""
+    data = SuspendIn().load({"reason": reason})
+    maker = makers.suspend(
+        database.session(), makers.get(database.session(), slug), data["reason"], actor=None
+    )
+    database.session().commit()
+    click.echo(f"{maker.slug} is suspended", err=True)
+
+
+@makers_group.command("reinstate")
+@click.argument("slug")
+def makers_reinstate(slug: str) -> None:
+    """End a maker's suspension."""
+    maker = makers.reinstate(database.session(), makers.get(database.session(), slug), actor=None)
+    database.session().commit()
+    click.echo(f"{maker.slug} is reinstated", err=True)
+
+
 @main.group(name="accounts")
 def accounts_group() -> None:
     """Accounts of makers, inspectors and the brand office."""
@@ -213,6 +236,28 @@ def accounts_password(email: str, temporary: bool) -> None:
     click.echo(f"password set for {account.email}", err=True)
     if temporary:
         click.echo(password)
+
+
+@accounts_group.command("deactivate")
+@click.option("--email", required=True)
+def accounts_deactivate(email: str) -> None:
+    """Deactivate an account: its sessions end, its tokens are revoked, and it cannot sign
+    in until reactivated."""
+    account = accounts.by_email(database.session(), email)
+    revoked = accounts.deactivate(database.session(), account, actor=None)
+    database.session().commit()
+    click.echo(f"{account.email} is deactivated; {revoked} token(s) revoked", err=True)
+
+
+@accounts_group.command("reactivate")
+@click.option("--email", required=True)
+def accounts_reactivate(email: str) -> None:
+    """Let a deactivated account sign in again with the password it had."""
+    account = accounts.reactivate(
+        database.session(), accounts.by_email(database.session(), email), actor=None
+    )
+    database.session().commit()
+    click.echo(f"{account.email} can sign in again", err=True)
 
 
 @main.group(name="tokens")

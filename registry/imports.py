@@ -23,7 +23,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import pieces, words
+from registry import makers, pieces, words
 from registry.errors import InvalidInput, RegistryError
 from registry.log import tree
 from registry.models import Account, Maker
@@ -427,9 +427,10 @@ def run(
     """Register every valid row, each in its own savepoint; report every row. The log's
     head is locked first, before any piece is inserted (`tree.lock`).
 
-    Raises InvalidInput, storing nothing, when there are more than `max_rows` rows.
-    The caller commits.
+    Raises InvalidInput, storing nothing, when there are more than `max_rows` rows, and
+    Conflict for a suspended maker (`makers.active`). The caller commits.
     """
+    makers.active(maker)
     tree.lock(session)
     report: list[dict[str, Any]] = []
     schema = PieceIn()

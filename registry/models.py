@@ -71,6 +71,14 @@ class Maker(Base):
     city: Mapped[str] = mapped_column(String(100))
     mark: Mapped[str] = mapped_column(String(32), unique=True)
     admitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Public contacts for the showcase, set by the brand office.
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    website: Mapped[str | None] = mapped_column(String(300))
+    # While suspended, no piece of the maker is registered or sold and the showcase hides
+    # them; the certificates already issued keep their verdict.
+    suspended_at: Mapped[datetime | None] = mapped_column()
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
 
     @property
     def name(self) -> dict[str, str]:
@@ -79,6 +87,10 @@ class Maker(Base):
     @property
     def region_out(self) -> dict[str, Any]:
         return {"code": self.region, "name": REGIONS[self.region]}
+
+    @property
+    def contacts(self) -> dict[str, str | None]:
+        return {"phone": self.phone, "email": self.email, "website": self.website}
 
 
 class Account(Base):
@@ -104,6 +116,9 @@ class Account(Base):
     # before anything else.
     password_must_change: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A deactivated account cannot sign in or use a token; its sessions and tokens ended
+    # when it was deactivated.
+    deactivated_at: Mapped[datetime | None] = mapped_column()
 
     maker: Mapped[Maker | None] = relationship(lazy="joined")
     shop: Mapped["Shop | None"] = relationship(lazy="joined")

@@ -7,7 +7,7 @@ from marshmallow import ValidationError
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from registry import codes
+from registry import codes, makers
 from registry.errors import Conflict, NotFound
 from registry.log import ledger, tree
 from registry.models import Account, Certificate, Maker, Piece
@@ -20,9 +20,10 @@ def register(
 ) -> Piece:
     """Register a piece for `maker`; it then waits for assay.
 
-    `data` is a loaded PieceIn. Raises Conflict for a reference the maker already used
-    or a state UIN already registered. The caller commits.
+    `data` is a loaded PieceIn. Raises Conflict for a reference the maker already used,
+    a state UIN already registered, or a suspended maker. The caller commits.
     """
+    makers.active(maker)
     # The log's head first, as every writer takes it: a piece inserted before the head
     # was locked could deadlock with an import holding the head (PostgreSQL).
     tree.lock(session)

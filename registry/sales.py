@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import certificates, claims, codes
+from registry import certificates, claims, codes, makers
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.log import checkpoints, ledger
 from registry.models import (
@@ -93,6 +93,7 @@ def record(session: Session, text: str, actor: Account) -> Recorded:
         raise NotFound(_NO_CERTIFICATE)
     if certificate.status != CertificateStatus.VALID:
         raise Conflict(_not_for_sale(certificate))
+    makers.active(piece.maker)
     if _standing(session, piece.id) is not None:
         raise Conflict("This piece is already sold: a sale of it stands. Cancel that one first.")
     now = checkpoints.now(session).replace(microsecond=0)

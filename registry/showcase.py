@@ -67,7 +67,11 @@ def distrusted(ring: keys.KeyRing) -> list[tuple[str, datetime]]:
 def regions(session: Session) -> list[Region]:
     """The brand's three regions, in the brand's order, with how many makers each has."""
     counted = dict(
-        session.execute(select(Maker.region, func.count(Maker.id)).group_by(Maker.region)).all()
+        session.execute(
+            select(Maker.region, func.count(Maker.id))
+            .where(Maker.suspended_at.is_(None))
+            .group_by(Maker.region)
+        ).all()
     )
     return [Region(code, names, counted.get(code, 0)) for code, names in REGIONS.items()]
 
@@ -75,8 +79,9 @@ def regions(session: Session) -> list[Region]:
 def directory(
     session: Session, *, region: str | None = None, locale: str = "en", distrust: Distrust = ()
 ) -> list[Listed]:
-    """The admitted makers (of one region, if given), by region then by their name in
-    `locale`, each with their number of pieces on show: one query for all of them.
+    """The admitted makers (of one region, if given), but for the suspended ones, by region
+    then by their name in `locale`, each with their number of pieces on show: one query
+    for all of them.
 
     Raises InvalidInput for a region outside the brand.
     """
@@ -96,6 +101,7 @@ def directory(
     query = (
         select(Maker, func.coalesce(on_show.c.pieces, 0))
         .outerjoin(on_show, on_show.c.maker_id == Maker.id)
+        .where(Maker.suspended_at.is_(None))
         .order_by(_region_order(), name, Maker.id)
     )
     if region is not None:

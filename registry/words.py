@@ -112,8 +112,13 @@ ROLES: dict[str, str] = {
 }
 EVENTS: dict[str, str] = {
     EventType.MAKER_ADMITTED: N_("Maker admitted"),
+    EventType.MAKER_UPDATED: N_("Maker's details changed"),
+    EventType.MAKER_SUSPENDED: N_("Maker suspended"),
+    EventType.MAKER_REINSTATED: N_("Maker reinstated"),
     EventType.ACCOUNT_CREATED: N_("Account created"),
     EventType.ACCOUNT_PASSWORD_SET: N_("Password set"),
+    EventType.ACCOUNT_DEACTIVATED: N_("Account deactivated"),
+    EventType.ACCOUNT_REACTIVATED: N_("Account reactivated"),
     EventType.TOKEN_CREATED: N_("API token created"),
     EventType.TOKEN_REVOKED: N_("API token revoked"),
     EventType.PIECE_REGISTERED: N_("Piece registered"),

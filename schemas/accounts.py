@@ -47,6 +47,11 @@ class AccountOut(Schema):
     )
     display_name = fields.String(allow_none=True, required=True)
     created_at = Timestamp(required=True)
+    deactivated_at = Timestamp(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Set while the account is deactivated"},
+    )
 
 
 class AccountList(Schema):

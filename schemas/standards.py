@@ -115,8 +115,13 @@ class EventType(enum.StrEnum):
     """Every kind of event the transparency log records, as `subject:action`."""
 
     MAKER_ADMITTED = "maker:admitted"
+    MAKER_UPDATED = "maker:updated"
+    MAKER_SUSPENDED = "maker:suspended"
+    MAKER_REINSTATED = "maker:reinstated"
     ACCOUNT_CREATED = "account:created"
     ACCOUNT_PASSWORD_SET = "account:password_set"  # noqa: S105 - an event name, not a secret
+    ACCOUNT_DEACTIVATED = "account:deactivated"
+    ACCOUNT_REACTIVATED = "account:reactivated"
     TOKEN_CREATED = "token:created"  # noqa: S105 - an event name, not a secret
     TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
     PIECE_REGISTERED = "piece:registered"

@@ -242,6 +242,28 @@ class Fresh:
             session.commit()
             return token.id
 
+    def stopped_account(self, *, deactivated: bool) -> int:
+        """A new inspector's account for the brand office to stop or restart: deactivated
+        already, or not."""
+        with self.app.app_context():
+            session = database.session()
+            email = f"stop-{next(_counter)}@test.example"
+            account = accounts.create(session, {"email": email, "role": "inspector"}, actor=None)
+            if deactivated:
+                accounts.deactivate(session, account, actor=None)
+            session.commit()
+            return account.id
+
+    def new_maker(self, *, suspended: bool = False) -> str:
+        """A new maker's slug, for the brand office to change, suspend or reinstate."""
+        with self.app.app_context():
+            session = database.session()
+            maker = makers.admit(session, maker_data(), actor=None)
+            if suspended:
+                makers.suspend(session, maker, "checking", actor=None)
+            session.commit()
+            return maker.slug
+
     def session_id(self, caller: str) -> int:
         """A new portal session of `caller`'s account, as if signed in in another browser."""
         with self.app.app_context():

@@ -477,6 +477,61 @@ ENDPOINTS = [
         lambda world, make, caller: ("/api/v1/makers", {"json": maker_data()}),
         writes=True,
     ),
+    Endpoint(
+        "PATCH",
+        "/api/v1/makers/{slug}",
+        ADMIN,
+        200,
+        lambda world, make, caller: (
+            f"/api/v1/makers/{make.new_maker()}",
+            {"json": {"website": "https://workshop.example"}},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/makers/{slug}/suspend",
+        ADMIN,
+        200,
+        lambda world, make, caller: (
+            f"/api/v1/makers/{make.new_maker()}/suspend",
+            {"json": {"reason": "checking"}},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/makers/{slug}/reinstate",
+        ADMIN,
+        200,
+        lambda world, make, caller: (
+            f"/api/v1/makers/{make.new_maker(suspended=True)}/reinstate",
+            {},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/accounts/{account_id}/deactivate",
+        ADMIN,
+        200,
+        lambda world, make, caller: (
+            f"/api/v1/accounts/{make.stopped_account(deactivated=False)}/deactivate",
+            {},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/accounts/{account_id}/reactivate",
+        ADMIN,
+        200,
+        lambda world, make, caller: (
+            f"/api/v1/accounts/{make.stopped_account(deactivated=True)}/reactivate",
+            {},
+        ),
+        writes=True,
+    ),
     Endpoint("GET", "/api/v1/accounts", ADMIN, 200, _at("/api/v1/accounts")),
     Endpoint(
         "POST",

@@ -184,6 +184,11 @@ class Page:
         return self.ok
 
 
+def _maker_call(slug: str, step: str, data: dict) -> Call:
+    """A brand-office form on a maker's page, landing back on it."""
+    return Call(f"/admin/makers/{slug}{step}", data, lands=f"/admin/makers/{slug}")
+
+
 def _at(url: str, **kwargs) -> Request:
     return lambda world, make, caller: Call(url, **kwargs)
 
@@ -536,6 +541,61 @@ PAGES = [
         lambda world, make, caller: Call(
             f"/admin/accounts/{make.account_id()}/tokens", {"name": "workshop"}
         ),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/admin/accounts/{account_id}/deactivate",
+        ADMIN,
+        302,
+        lambda world, make, caller: Call(
+            f"/admin/accounts/{make.stopped_account(deactivated=False)}/deactivate",
+            {},
+            lands="/admin/accounts",
+        ),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/admin/accounts/{account_id}/reactivate",
+        ADMIN,
+        302,
+        lambda world, make, caller: Call(
+            f"/admin/accounts/{make.stopped_account(deactivated=True)}/reactivate",
+            {},
+            lands="/admin/accounts",
+        ),
+        writes=True,
+    ),
+    Page(
+        "GET",
+        "/admin/makers/{slug}",
+        ADMIN,
+        200,
+        lambda world, make, caller: Call(f"/admin/makers/{make.new_maker()}"),
+    ),
+    Page(
+        "POST",
+        "/admin/makers/{slug}",
+        ADMIN,
+        302,
+        lambda world, make, caller: _maker_call(make.new_maker(), "", {"phone": "+7 391 2000000"}),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/admin/makers/{slug}/suspend",
+        ADMIN,
+        302,
+        lambda world, make, caller: _maker_call(make.new_maker(), "/suspend", {"reason": "x"}),
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/admin/makers/{slug}/reinstate",
+        ADMIN,
+        302,
+        lambda world, make, caller: _maker_call(make.new_maker(suspended=True), "/reinstate", {}),
         writes=True,
     ),
     Page("GET", "/admin/ownership/reset", ADMIN, 200, _at("/admin/ownership/reset")),

@@ -54,11 +54,39 @@ def listing():
     return {"items": accounts.listing(database.session())}
 
 
+@bp.post("/accounts/<id:account_id>/deactivate")
+@guarded(bp, Role.ADMIN)
+@bp.response(200, AccountOut)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def deactivate(account_id):
+    """Deactivate an account: its sessions end, its tokens are revoked, and it cannot sign
+    in until reactivated."""
+    account = accounts.get(database.session(), account_id)
+    accounts.deactivate(database.session(), account, actor=g.actor)
+    database.session().commit()
+    return account
+
+
+@bp.post("/accounts/<id:account_id>/reactivate")
+@guarded(bp, Role.ADMIN)
+@bp.response(200, AccountOut)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def reactivate(account_id):
+    """Let a deactivated account sign in again; its old sessions and tokens stay ended."""
+    account = accounts.get(database.session(), account_id)
+    accounts.reactivate(database.session(), account, actor=g.actor)
+    database.session().commit()
+    return account
+
+
 @bp.post("/accounts/<id:account_id>/tokens")
 @guarded(bp, Role.ADMIN)
 @json_body(bp, TokenIn)
 @bp.response(201, NewTokenOut)
 @bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
 def issue_for(data, account_id):
     """Create an API token for an account; the secret is in this response only."""
     return _new_token(accounts.get(database.session(), account_id), data.get("name"))

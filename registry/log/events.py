@@ -19,6 +19,23 @@ def admission(maker: Maker) -> dict[str, Any]:
     return {"name": maker.name, "region": maker.region, "city": maker.city, "mark": maker.mark}
 
 
+def details(maker: Maker) -> dict[str, Any]:
+    """What the log records when the brand office changes a maker's details: the public
+    details the brand office keeps, all of them public."""
+    return {
+        "name": maker.name,
+        "city": maker.city,
+        "contacts": maker.contacts,
+    }
+
+
+def suspension(session: Session, maker: Maker, *, like: object = None) -> dict[str, Any]:
+    """What the log records of a maker's suspension: its reason, by commitment (it may
+    name an investigation)."""
+    reason = maker.suspension_reason or ""
+    return {"reason": ledger.committed_as(session, reason, like)}
+
+
 def shop_admission(shop: Shop) -> dict[str, Any]:
     """What the log records of a shop's admission: all of it is public."""
     return {

@@ -5,7 +5,7 @@ from flask_babel import gettext, ngettext
 
 from registry import accounts
 from registry.edge import database, http_cache
-from registry.errors import InvalidInput, Unauthorized
+from registry.errors import Forbidden, InvalidInput, Unauthorized
 from registry.web import forms, session
 from schemas.accounts import PasswordChangeIn, SignInIn, TokenIn
 
@@ -44,6 +44,9 @@ def login():
             session.sign_in_failed(unit, data["email"])
         message = gettext("Wrong e-mail address or password.")
         return _login_refused(email, target, {"_schema": [message]}, 422)
+    except Forbidden:
+        message = gettext("This account is deactivated. Ask the brand office.")
+        return _login_refused(email, target, {"_schema": [message]}, 403)
     session.begin(account)
     if account.password_must_change:
         return http_cache.private(redirect(url_for("account.password", next=target)))

@@ -1,5 +1,6 @@
-"""The brand office's portal: admitting makers, creating accounts, and handing over
-their first or reset passwords and their API tokens.
+"""The brand office's portal: admitting makers, keeping their details, suspending them,
+creating and deactivating accounts, and handing over their first or reset passwords and
+their API tokens.
 
 A password or token made here is shown on the answering page once and never again: the
 office hands it over, and a password must be changed by its owner at the first sign-in.
@@ -15,7 +16,7 @@ from registry.edge import database
 from registry.web import forms, session
 from registry.web import reports as report_pages
 from schemas.accounts import AccountIn, TokenIn
-from schemas.makers import MakerIn
+from schemas.makers import MakerDetailsIn, MakerIn, SuspendIn
 from schemas.ownership import ResetIn
 from schemas.shops import ShopIn
 from schemas.standards import Role
@@ -47,6 +48,84 @@ def admit():
     name = maker.name_en if _english() else maker.name_ru
     flash(gettext("%(name)s is admitted to the brand.", name=name))
     return redirect(url_for("admin.makers"))
+
+
+@bp.get("/makers/<slug>", endpoint="maker")
+@session.portal(Role.ADMIN)
+def maker_page(slug: str):
+    """One maker: their public details to change, and their suspension."""
+    return _maker_page(makers.get(database.session(), slug))
+
+
+@bp.post("/makers/<slug>")
+@session.portal(Role.ADMIN)
+def change_maker(slug: str):
+    """Change a maker's names, city and showcase contacts; a contact left blank is removed."""
+    dbs = database.session()
+    maker = makers.get(dbs, slug)
+    try:
+        with forms.refusals(dbs):
+            data = forms.load(MakerDetailsIn(), request.form)
+            cleared = {name: None for name in ("phone", "email", "website") if name not in data}
+            changed = makers.update(dbs, maker, {**cleared, **data}, actor=g.actor)
+    except forms.Invalid as invalid:
+        return _maker_page(maker, errors=invalid.errors, status=invalid.status)
+    dbs.commit()
+    if changed:
+        flash(gettext("The details of %(name)s are saved.", name=_name(maker)))
+    else:
+        flash(gettext("Nothing was changed."))
+    return redirect(url_for("admin.maker", slug=maker.slug))
+
+
+@bp.post("/makers/<slug>/suspend")
+@session.portal(Role.ADMIN)
+def suspend_maker(slug: str):
+    """Suspend a maker, with a reason kept private."""
+    dbs = database.session()
+    maker = makers.get(dbs, slug)
+    try:
+        with forms.refusals(dbs):
+            data = forms.load(SuspendIn(), request.form)
+            makers.suspend(dbs, maker, data["reason"], actor=g.actor)
+    except forms.Invalid as invalid:
+        return _maker_page(maker, suspend_errors=invalid.errors, status=invalid.status)
+    dbs.commit()
+    flash(gettext("%(name)s is suspended.", name=_name(maker)))
+    return redirect(url_for("admin.maker", slug=maker.slug))
+
+
+@bp.post("/makers/<slug>/reinstate")
+@session.portal(Role.ADMIN)
+def reinstate_maker(slug: str):
+    """End a maker's suspension."""
+    dbs = database.session()
+    maker = makers.get(dbs, slug)
+    try:
+        with forms.refusals(dbs):
+            makers.reinstate(dbs, maker, actor=g.actor)
+    except forms.Invalid as invalid:
+        return _maker_page(maker, suspend_errors=invalid.errors, status=invalid.status)
+    dbs.commit()
+    flash(gettext("%(name)s is reinstated.", name=_name(maker)))
+    return redirect(url_for("admin.maker", slug=maker.slug))
+
+
+def _maker_page(
+    maker, *, errors: dict | None = None, suspend_errors: dict | None = None, status: int = 200
+):
+    html = render_template(
+        "admin/maker.html",
+        maker=maker,
+        errors=errors or {},
+        suspend_errors=suspend_errors or {},
+        values=request.form if errors else {},
+    )
+    return html, status
+
+
+def _name(maker) -> str:
+    return maker.name_en if _english() else maker.name_ru
 
 
 def _makers_page(*, errors: dict | None = None, status: int = 200):
@@ -136,6 +215,43 @@ def reset_password(account_id: int):
     accounts.set_password(database.session(), account, password, actor=g.actor)
     database.session().commit()
     return _accounts_page(handed=_Handed("reset", account, password))
+
+
+@bp.post("/accounts/<id:account_id>/deactivate")
+@session.portal(Role.ADMIN)
+def deactivate(account_id: int):
+    """Deactivate an account: signed out everywhere, its tokens revoked."""
+    account = accounts.get(database.session(), account_id)
+    refused = _account_step(accounts.deactivate, account)
+    if refused:
+        return refused
+    flash(gettext("%(email)s is deactivated.", email=account.email))
+    return redirect(url_for("admin.accounts"))
+
+
+@bp.post("/accounts/<id:account_id>/reactivate")
+@session.portal(Role.ADMIN)
+def reactivate(account_id: int):
+    """Let a deactivated account sign in again."""
+    account = accounts.get(database.session(), account_id)
+    refused = _account_step(accounts.reactivate, account)
+    if refused:
+        return refused
+    flash(gettext("%(email)s can sign in again.", email=account.email))
+    return redirect(url_for("admin.accounts"))
+
+
+def _account_step(step, account):
+    """Take `step` on the account and commit; the accounts page with the refusal, if any."""
+    dbs = database.session()
+    try:
+        with forms.refusals(dbs):
+            step(dbs, account, actor=g.actor)
+    except forms.Invalid as invalid:
+        message = " ".join(m for texts in invalid.errors.values() for m in texts)
+        return _accounts_page(refusal=message, status=invalid.status)
+    dbs.commit()
+    return None
 
 
 @bp.post("/accounts/<id:account_id>/tokens")

@@ -49,13 +49,13 @@ def directory():
 def maker(slug: str):
     """A maker's showcase: who they are, then their certified pieces, newest first.
 
-    An unknown maker is a 404 page (makers.get raises NotFound).
+    An unknown or suspended maker is a 404 page (makers.get raises NotFound).
     """
     try:
         after = forms.cursor(request.args.get("after"), largest=_LARGEST_AFTER)
     except ValueError:
         raise BadRequest("The page's `after` must be a number from a link of this page.") from None
-    found = makers.get(database.session(), slug)
+    found = makers.get(database.session(), slug, public=True)
     distrust = _distrust()
     items, next_after = showcase.pieces(
         database.session(), found, after=after, limit=showcase.PAGE_SIZE, distrust=distrust

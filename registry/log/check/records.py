@@ -23,6 +23,8 @@ from schemas.standards import CertificateStatus, EventType
 
 #: An assay as its entries name it: by id, or, before they did, ("piece", its piece).
 _AssayKey = Any
+#: A maker's contacts before the brand office set any.
+_NO_CONTACTS = {"contacts": {"phone": None, "email": None, "website": None}}
 #: What an attestation's entry held before the log named the assay (revision 0004).
 _LEGACY_ASSAY = ("metal", "fineness", "assay_mark", "inspectorate")
 
@@ -121,11 +123,29 @@ class _People:
     #: thumbnail's None in an entry written before the log recorded thumbnails.
     photos: dict[object, tuple[int, str | None, str | None]] = field(default_factory=dict)
     passwords: dict[object, tuple[int, str | None]] = field(default_factory=dict)
+    #: A maker's public details as admitted, then as last changed: (index, details).
+    details: dict[object, tuple[int, dict]] = field(default_factory=dict)
+    #: A maker's last suspension or reinstatement: (index, the suspension's entry data,
+    #: or None once reinstated).
+    suspensions: dict[object, tuple[int, dict | None]] = field(default_factory=dict)
+    #: An account's last deactivation or reactivation: (index, deactivated).
+    deactivations: dict[object, tuple[int, bool]] = field(default_factory=dict)
 
     def collect(self, index: int, entry: dict) -> None:
         action, data = entry.get("action"), _data(entry)
+        maker = entry.get("maker")
         if action == EventType.MAKER_ADMITTED:
-            self.makers[entry.get("maker")] = _Logged(index, entry)
+            self.makers[maker] = _Logged(index, entry)
+            self.details[maker] = (index, {**_NO_CONTACTS, **data})
+        elif action == EventType.MAKER_UPDATED and maker in self.details:
+            self.details[maker] = (index, {**self.details[maker][1], **data})
+        elif action == EventType.MAKER_SUSPENDED:
+            self.suspensions[maker] = (index, data)
+        elif action == EventType.MAKER_REINSTATED:
+            self.suspensions[maker] = (index, None)
+        elif action in (EventType.ACCOUNT_DEACTIVATED, EventType.ACCOUNT_REACTIVATED):
+            deactivated = action == EventType.ACCOUNT_DEACTIVATED
+            self.deactivations[data.get("account")] = (index, deactivated)
         elif action == EventType.ACCOUNT_CREATED:
             self.accounts[data.get("account")] = _Logged(index, entry)
         elif action == EventType.ACCOUNT_PASSWORD_SET:
@@ -148,10 +168,11 @@ class _People:
                 report.add(
                     head, check.Kind.UNLOGGED_RECORD, f"maker {maker.slug} was never admitted"
                 )
-            elif _data(logged.entry) != events.admission(maker):
-                report.add(
-                    logged.index, check.Kind.RECORD_DIFFERS, f"maker {maker.slug} was altered"
-                )
+                continue
+            index, details = self.details[maker.slug]
+            if details != {**events.admission(maker), **events.details(maker)}:
+                report.add(index, check.Kind.RECORD_DIFFERS, f"maker {maker.slug} was altered")
+            self._suspension(session, maker, logged.index, report)
         # An entry names an e-mail address by its keyed commitment, or, written before
         # commitments were keyed, by its plain SHA-256: either form vouches for it.
         emails = {}
@@ -164,6 +185,18 @@ class _People:
                     head, check.Kind.UNLOGGED_RECORD, f"account {account.id} was never created"
                 )
                 continue
+            index, deactivated = next(
+                (self.deactivations[f] for f in forms if f in self.deactivations),
+                (logged.index, False),
+            )
+            if deactivated != (account.deactivated_at is not None):
+                state = "lets it in again" if deactivated else "says it is deactivated"
+                report.add(
+                    index,
+                    check.Kind.RECORD_DIFFERS,
+                    f"account {account.id}'s last activation in the log is not its state: "
+                    f"the database {state}",
+                )
             said = (_data(logged.entry).get("role"), logged.entry.get("maker"))
             if said != (account.role, account.maker_slug):
                 report.add(
@@ -200,6 +233,22 @@ class _People:
                     f"token {token.prefix} was revoked; the database lets it in again",
                 )
         self._pieces(session, head, report)
+
+    def _suspension(self, session: Session, maker: Maker, admitted: int, report) -> None:
+        index, said = self.suspensions.get(maker.slug, (admitted, None))
+        if (said is None) != (maker.suspended_at is None):
+            state = "suspended" if maker.suspended_at is not None else "not suspended"
+            report.add(
+                index,
+                check.Kind.RECORD_DIFFERS,
+                f"maker {maker.slug} is {state} in the database, not as the log last said",
+            )
+        elif said is not None and said != events.suspension(
+            session, maker, like=said.get("reason")
+        ):
+            report.add(
+                index, check.Kind.RECORD_DIFFERS, f"maker {maker.slug}'s suspension was altered"
+            )
 
     def _pieces(self, session: Session, head: int, report: check.Report) -> None:
         # Every stored image is hashed: a photo against its name, a thumbnail against the
