@@ -111,7 +111,7 @@ def _portal_paths(page: Page, base: str) -> list[str]:
     for path in menu:
         page.goto(base + path)
         found = page.eval_on_selector_all(
-            "main a[href*='/pieces/'], main a[href*='/reports/']",
+            "main a[href*='/pieces/'], main a[href*='/reports/'], main a[href^='/admin/makers/']",
             "links => links.map(a => a.pathname)",
         )
         details.extend(found[:1])
