@@ -278,44 +278,6 @@ CARD = {
     "labels": N_("Labels"),
 }
 
-#: Messages of the schemas and services that the portals' forms show beside a field: the
-#: fixed ones are translated (forms.flat); those naming a value stay as they are.
-FORM_MESSAGES = (
-    N_("Missing data for required field."),
-    N_("Field may not be null."),
-    N_("Not a valid string."),
-    N_("Not a valid integer."),
-    N_("Not a valid number."),
-    N_("Not a valid email address."),
-    N_("Not a valid datetime."),
-    N_("Unknown field."),
-    N_("Must be greater than 0."),
-    N_("Must be later than since."),
-    N_("Must not contain NUL characters."),
-    N_("Must not contain control characters."),
-    N_("The state UIN is exactly 16 digits."),
-    N_("A maker account needs the maker's slug."),
-    N_("Only maker accounts belong to a maker."),
-    N_("Does not match the new password."),
-    N_("Already registered."),
-    N_("Already taken."),
-    N_("Already used by another of your pieces."),
-    N_("Choose a CSV file."),
-    N_("Choose a photo."),
-    N_("Conflicts with another piece."),
-    N_("No admitted maker has this slug."),
-    N_("Required when name_en has no Latin letters."),
-    N_("Same as the current password."),
-    N_("Taken."),
-    N_("Unknown encoding."),
-    N_("Wrong password."),
-    N_("Wrong text encoding."),
-    N_("A shop account needs the shop's slug."),
-    N_("Only shop accounts belong to a shop."),
-    N_("No admitted shop has this slug."),
-    N_("Required for a maker's own shop, and only for one."),
-)
-
 
 @functools.cache
 def russian() -> NullTranslations:

@@ -5,7 +5,9 @@ Accept-Language decides, and Russian when it names neither.
 """
 
 from flask import Flask, Response, current_app, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale, get_translations
+
+from registry import messages
 
 LANGUAGES = ("ru", "en")
 _COOKIE = "lang"
@@ -51,6 +53,21 @@ def remember(response: Response) -> Response:
     else:
         response.headers["Vary"] = "Accept-Language, Cookie"
     return response
+
+
+def explained(message: str) -> str:
+    """A service's or schema's message (English) in the page's language
+    (registry.messages): as it is where the catalog lacks it."""
+    return messages.translate(message, get_translations())
+
+
+def explained_or_none(message: str | None) -> str | None:
+    """`explained`, or None where the page is not in English and the catalog lacks the
+    message: a page keeps to its own language rather than show English in it."""
+    if not message:
+        return None
+    said = explained(message)
+    return said if said != message or str(get_locale()) == "en" else None
 
 
 def init_app(app: Flask) -> None:

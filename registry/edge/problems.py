@@ -105,7 +105,7 @@ def _registry_error(error: errors.RegistryError) -> Response:
         hidden = error.status == 403
         status = 404 if hidden else error.status
         kind = "not_found" if status == 404 else "refused"
-        detail = None if hidden else error.detail
+        detail = None if hidden else i18n.explained_or_none(error.detail)
         return http_cache.private(_page("portal/error.html", status, kind=kind, detail=detail))
     # RFC 6750 section 3: a refused bearer token is answered with its challenge.
     headers = (
@@ -369,8 +369,8 @@ def _database_refused(error: Exception) -> Response:
     log.log(level, "database refused the request (%s): %s", slug, getattr(error, "orig", error))
     if _in_portal():
         page = {503: "unavailable", 409: "conflict"}.get(kind.status, "refused")
-        # The detail is English; the page shows it to English readers only.
-        detail_shown = detail if kind is errors.Unavailable else None
+        # In the page's language, where the catalog has it.
+        detail_shown = i18n.explained_or_none(detail) if kind is errors.Unavailable else None
         response = _page("portal/error.html", kind.status, kind=page, detail=detail_shown)
         response.headers.update(headers)
         return http_cache.private(response)

@@ -5,10 +5,10 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask_babel import get_locale, gettext
 from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session
 
+from registry.edge import i18n
 from registry.errors import RegistryError
 
 
@@ -56,12 +56,11 @@ def load(schema: Schema, form: Mapping[str, str], *, lists: tuple[str, ...] = ()
 
 def refused(error: RegistryError) -> Invalid:
     """A service's refusal (a taken reference, a wrong password) as the form's errors:
-    beside the fields it names, and its whole explanation above the form where the page
-    is in English, the language services explain in. The page answers 409 for a conflict
-    with what is stored, 422 for anything else the form asked."""
+    beside the fields it names, and its whole explanation above the form, each in the
+    page's language. The page answers 409 for a conflict with what is stored, 422 for
+    anything else the form asked."""
     errors = flat(error.errors) if error.errors else {}
-    if not errors or str(get_locale()) == "en":
-        errors.setdefault("_schema", []).insert(0, error.detail)
+    errors.setdefault("_schema", []).insert(0, i18n.explained(error.detail))
     return Invalid(errors, status=409 if error.status == 409 else 422)
 
 
@@ -79,9 +78,9 @@ def refusals(session: Session, *kinds: type[RegistryError]) -> Iterator[None]:
 
 def flat(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as {field: [message, ...]}, nested fields dotted
-    (stones.0.carat), each message translated where the catalog knows it."""
+    (stones.0.carat), each message in the page's language (edge.i18n.explained)."""
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return {prefix or "_schema": [gettext(m) for m in messages]}
+        return {prefix or "_schema": [i18n.explained(m) for m in messages]}
     result: dict[str, list[str]] = {}
     items = messages.items() if isinstance(messages, dict) else enumerate(messages)
     for key, value in items:
