@@ -394,9 +394,11 @@ def _not_stored(
     report: dict[str, Any], rows: Sequence[tuple[int, Any]], failed: Sequence[tuple[int, Any]]
 ) -> None:
     first, last = failed[0][0], failed[-1][0]
-    where = f"rows {first}-{last}" if first != last else f"row {first}"
     reason = (
-        f"Not stored: the database failed on {where}, so the import stopped there; "
+        f"Not stored: the database failed on rows {first}-{last}, so the import stopped "
+        "there; send this row again."
+        if first != last
+        else f"Not stored: the database failed on row {first}, so the import stopped there; "
         "send this row again."
     )
     for number, row in rows:

@@ -253,6 +253,9 @@ def _resolved(node: ast.AST, strings: dict[str, list[str]]) -> Iterator[str]:
     direct = _template(node)
     if direct is not None:
         yield direct
+    elif isinstance(node, ast.IfExp):
+        yield from _resolved(node.body, strings)
+        yield from _resolved(node.orelse, strings)
     elif isinstance(node, ast.Name):
         yield from strings.get(node.id, ())
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -265,9 +268,8 @@ def _bound_strings(tree: ast.Module) -> dict[str, list[str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
-            template = _template(node.value)
-            if isinstance(target, ast.Name) and template is not None:
-                bound.setdefault(target.id, []).append(template)
+            if isinstance(target, ast.Name):
+                bound.setdefault(target.id, []).extend(_resolved(node.value, {}))
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Return) and inner.value is not None:

@@ -353,11 +353,15 @@ def _stored_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 def _too_many_pixels(limits: Limits, width: int = 0, height: int = 0) -> InvalidInput:
-    size = f" is {width}×{height} pixels;" if width else " has too many pixels;"
+    jpeg, other = f"{limits.max_pixels:,}", f"{limits.max_decoded_pixels:,}"
+    if not width:
+        return _invalid(
+            f"The photo has too many pixels; the registry accepts a JPEG of up to {jpeg} "
+            f"pixels, and a PNG or WebP of up to {other} pixels, which it must decode in full."
+        )
     return _invalid(
-        f"The photo{size} the registry accepts a JPEG of up to {limits.max_pixels:,} "
-        f"pixels, and a PNG or WebP of up to {limits.max_decoded_pixels:,} pixels, which "
-        "it must decode in full."
+        f"The photo is {width}×{height} pixels; the registry accepts a JPEG of up to {jpeg} "
+        f"pixels, and a PNG or WebP of up to {other} pixels, which it must decode in full."
     )
 
 

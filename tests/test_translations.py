@@ -39,9 +39,16 @@ RUSSIAN_PLURALS = (
 def _extracted() -> dict[str, str | tuple[str, ...]]:
     """Every message of the code and the templates, by its (singular) id."""
     found: dict[str, str | tuple[str, ...]] = {}
-    for method, pattern in (("python", "**.py"), ("jinja2", "**/templates/**.html")):
+    # The modules' gettext calls and their errors' messages (registry.messages), as
+    # babel.cfg extracts them.
+    methods = (
+        ("registry", "registry.messages:extract", "**.py"),
+        ("schemas", "registry.messages:extract", "**.py"),
+        ("registry", "jinja2", "**/templates/**.html"),
+    )
+    for directory, method, pattern in methods:
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / "registry",
+            ROOT / directory,
             method_map=[(pattern, method)],
             keywords=KEYWORDS,
         ):
