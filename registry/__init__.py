@@ -31,7 +31,7 @@ def create_app(test_config: dict | None = None) -> "Flask":
 
     from registry import api, edge, web
 
-    edge.init_app(app, inline_css=web.stylesheets())
+    edge.init_app(app, inline_css=web.stylesheets(), inline_js=web.scripts())
     api.init_app(app)
     web.init_app(app)
     return app

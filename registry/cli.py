@@ -604,7 +604,7 @@ def serve(port: int, host: str, workers: int, front: bool) -> None:
         port=port,
         max_body=int(settings["MAX_CONTENT_LENGTH"]),
         state=state,
-        report_max_body=int(settings["REPORT_MAX_BODY"]),
+        upload_max_body=int(settings["UPLOAD_MAX_BODY"]),
     )
     try:
         status = registry_front.serve(front_settings, argv, env=env, nginx=nginx)

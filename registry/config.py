@@ -43,8 +43,10 @@ class Defaults:
     #: Rate limits count clients by the address these give; 0 trusts no header.
     PROXY_HOPS = 0
 
-    #: Largest photo accepted, in bytes (the request body limit above also applies).
-    PHOTO_MAX_BYTES = 8 * 1024 * 1024
+    #: Largest photo accepted, in bytes: what a 48 MP phone camera saves, which is then
+    #: scaled down to PHOTO_MAX_SIDE. A form or request carrying a photo may be as large
+    #: as UPLOAD_MAX_BODY; every other body keeps to MAX_CONTENT_LENGTH.
+    PHOTO_MAX_BYTES = 24 * 1024 * 1024
     #: Largest photo accepted, in pixels, read from its header before anything is decoded:
     #: 8000×6000, what a 48 MP phone camera saves. A guard against decompression bombs too.
     #: A JPEG is decoded at a reduced scale (1/2 to 1/8, to PHOTO_MAX_SIDE), so its cost
@@ -57,6 +59,10 @@ class Defaults:
     #: Longest side of a stored photo, and of its thumbnail, in pixels.
     PHOTO_MAX_SIDE = 2000
     PHOTO_THUMB_SIDE = 640
+    #: Largest body of a request that carries a photo (a maker's piece or photo form, the
+    #: photo API, a buyer's report): above PHOTO_MAX_BYTES, so that a photo too large is
+    #: still read past, and its form shown again with what was typed.
+    UPLOAD_MAX_BODY = 32 * 1024 * 1024
 
     #: Seconds a verdict may be cached by the phone or a CDN: a revocation shows after at
     #: most this long.
@@ -127,10 +133,6 @@ class Defaults:
     #: Buyers' reports (the form at /report and POST /api/v1/reports) per client, on top
     #: of the public allowance: a person reports a few pieces, not a hundred.
     REPORT_RATE_LIMIT = "10 per hour"
-    #: Largest report accepted, in bytes: above MAX_CONTENT_LENGTH, so that a report with
-    #: a photo too large is still read, and the form shown again with what was typed (the
-    #: photo itself is held to PHOTO_MAX_BYTES; nothing beyond that is kept in memory).
-    REPORT_MAX_BODY = 32 * 1024 * 1024
     #: The brand office, as every verdict page gives it (the address in both languages).
     CONTACT_PHONE = "+7 391 200-20-20"
     CONTACT_EMAIL = "office@yenisey-siberia.example"

@@ -30,6 +30,9 @@ CLIENT_TIMEOUT_S = 10
 #: Room above the application's own body limit for multipart framing: a body slightly
 #: over the limit still reaches the application, which answers it in its own words.
 BODY_MARGIN = 64 * 1024
+#: The routes whose requests carry a photo (registry.edge.bodies.uploads): their bodies may
+#: be up to UPLOAD_MAX_BODY.
+UPLOADS = "^(/report|/maker/pieces/new|/maker/pieces/[0-9]+/photo|/api/v1/pieces/[0-9]+/photo)$"
 #: nginx's own refusals, answered before the application sees the request, as problem
 #: JSON (RFC 9457): nginx's code, then the status sent (nginx says 494 for what HTTP
 #: calls 431), its title and detail.
@@ -65,10 +68,11 @@ class Front:
     max_body: int
     #: Private directory: nginx's configuration, temporary files, gunicorn's socket.
     state: Path
-    #: The largest body of a buyer's report form (REPORT_MAX_BODY): the application reads
-    #: it whole so that a photo over its limit gets the form back with what was typed,
-    #: not nginx's bare refusal. Every other route keeps `max_body`.
-    report_max_body: int = 0
+    #: The largest body of a request that carries a photo (UPLOAD_MAX_BODY): a buyer's
+    #: report, a maker's piece or photo form, the photo API. The application reads it
+    #: whole so that a photo over its limit gets the form back with what was typed, not
+    #: nginx's bare refusal. Every other route keeps `max_body`.
+    upload_max_body: int = 0
 
     @property
     def socket(self) -> Path:
@@ -151,8 +155,8 @@ http {{
 {proxy}
         }}
 
-        location = /report {{
-            client_max_body_size {max(front.report_max_body, front.max_body) + BODY_MARGIN};
+        location ~ {UPLOADS} {{
+            client_max_body_size {max(front.upload_max_body, front.max_body) + BODY_MARGIN};
 {proxy}
         }}
 

@@ -385,3 +385,36 @@ def test_the_card_downloads_from_the_page(registry, phone):
     saved = download.value
     assert saved.suggested_filename == f"{codes.printed(registry.valid)}.pdf"
     assert Path(saved.path()).read_bytes()[:5] == b"%PDF-"
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"), [("ru-RU", "больше 24 МБ"), ("en-US", "larger than 24 MB")]
+)
+def test_a_photo_over_the_limit_is_refused_in_the_form_before_it_is_sent(
+    registry, phone, locale, words
+):
+    """The file's size is checked as it is chosen (the page's one script, allowed by its
+    CSP): the form is not sent, and what was typed stays."""
+    page = phone(locale)
+    page.goto(f"{registry.base}/report?code={codes.printed(registry.valid)}")
+    page.fill("#f-where_bought", "Рынок у моста")
+    sent = []
+    page.on("request", lambda request: sent.append(request) if request.method == "POST" else None)
+    limit = 24 * 1024 * 1024
+    page.set_input_files(
+        "#f-photo",
+        files=[
+            {"name": "big.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8" + b"\0" * limit}
+        ],
+    )
+    message = page.eval_on_selector("#f-photo", "input => input.validationMessage")
+    assert words in message
+    page.locator("[data-form=report] button[type=submit]").click()
+    page.wait_for_timeout(300)
+    assert sent == []
+    assert page.input_value("#f-where_bought") == "Рынок у моста"
+    # A photo within the limit clears the refusal.
+    page.set_input_files(
+        "#f-photo", files=[{"name": "small.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8"}]
+    )
+    assert page.eval_on_selector("#f-photo", "input => input.validationMessage") == ""

@@ -366,7 +366,8 @@ def test_a_photo_over_the_byte_limit_is_413(app, client, world, form):
 
 
 def test_a_body_over_the_request_limit_is_413(app, client, world):
-    app.config["MAX_CONTENT_LENGTH"] = 1000
+    # A photo's request may be larger than any other, up to UPLOAD_MAX_BODY.
+    app.config["UPLOAD_MAX_BODY"] = 1000
     piece_id = new_piece(client, world.maker)
 
     response = put_photo(client, world.maker, piece_id, jpeg((400, 300)))

@@ -356,7 +356,9 @@ def test_the_maker_chooses_the_label_stock_and_each_label_carries_the_brand(make
     assert "Choose one of the label stocks listed." in maker.get("/maker/").get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("language", "limit"), [("en", "at most 8 MB"), ("ru", "не больше 8 МБ")])
+@pytest.mark.parametrize(
+    ("language", "limit"), [("en", "at most 24 MB"), ("ru", "не больше 24 МБ")]
+)
 def test_the_photo_fields_state_the_size_limit(maker, world, language, limit):
     piece = maker.post("/api/v1/pieces", json=piece_data(), headers=bearer(world.maker)).json
     for path in ("/maker/pieces/new", f"/maker/pieces/{piece['id']}"):

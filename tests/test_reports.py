@@ -142,11 +142,11 @@ def test_a_form_with_an_error_keeps_what_was_typed(app, client):
     assert _stored(app) == []
 
 
-def test_a_20_mb_photo_is_a_413_with_the_form_kept(app, client):
+def test_a_25_mb_photo_is_a_413_with_the_form_kept(app, client):
     code = codes.new()
-    huge = b"\xff\xd8\xff\xe0" + b"\0" * (20 * 1024 * 1024)
+    huge = b"\xff\xd8\xff\xe0" + b"\0" * (25 * 1024 * 1024)
     data = _form(client, code, photo=FileStorage(io.BytesIO(huge), "huge.jpg"))
-    # Encoded here, in memory: the test client would spool 20 MB to a file it never closes.
+    # Encoded here, in memory: the test client would spool 25 MB to a file it never closes.
     boundary, body = encode_multipart(data)
 
     refused = client.post(
@@ -157,7 +157,7 @@ def test_a_20_mb_photo_is_a_413_with_the_form_kept(app, client):
 
     assert refused.status_code == 413
     text = refused.get_data(as_text=True)
-    assert "The photo is larger than 8 MB" in text
+    assert "The photo is larger than 24 MB" in text
     assert "Choose the photo again" in text
     for kept in ('value="Ivan Sellerov"', 'value="Абакан"', "smudged.", f'value="{code}"'):
         assert kept in text
@@ -166,7 +166,7 @@ def test_a_20_mb_photo_is_a_413_with_the_form_kept(app, client):
 
 
 def test_a_body_beyond_every_limit_is_a_413_page_with_the_code(app, client):
-    app.config["REPORT_MAX_BODY"] = 100_000
+    app.config["UPLOAD_MAX_BODY"] = 100_000
     code = codes.new()
     data = _form(client, code, photo=(io.BytesIO(b"\0" * 200_000), "huge.jpg"))
     refused = client.post(f"/report?code={code}", data=data, content_type="multipart/form-data")

@@ -327,7 +327,7 @@ def _fixed_part(message: str) -> str:
 
 def _visible(html: str) -> str:
     """The page's text as a reader or a screen reader meets it; code and hashes left out."""
-    html = re.sub(r"<(style|svg|code|pre)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r"<(style|script|svg|code|pre)\b.*?</\1>", " ", html, flags=re.S)
     labels = re.findall(r'\s(?:aria-label|alt|title|placeholder|data-label)="([^"]*)"', html)
     text = re.sub(r"<[^>]+>", " ", html) + " " + " ".join(labels)
     text = text.replace("&#39;", "'").replace("&amp;", "&").replace("&quot;", '"')

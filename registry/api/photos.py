@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from registry import accounts, photos
 from registry.api.common import guarded
-from registry.edge import database, http_cache, limits
+from registry.edge import bodies, database, http_cache, limits
 from registry.errors import (
     InvalidInput,
     NotFound,
@@ -79,6 +79,7 @@ _IF_NONE_MATCH = {
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@bodies.uploads
 def attach(piece_id):
     """Set the photo of one of your pieces until it is certified; its SHA-256 is signed."""
     limits = photos.Limits.from_config(current_app.config)

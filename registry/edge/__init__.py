@@ -37,19 +37,19 @@ from registry.edge import (
 )
 
 
-def init_app(app: Flask, *, inline_css: list[str]) -> None:
+def init_app(app: Flask, *, inline_css: list[str], inline_js: list[str]) -> None:
     """Wire the edge into `app`; `inline_css` are the stylesheets the pages inline.
 
     The order matters: the database's before_request must run first (and its teardown
     last), and the log's signer needs the key ring and the sessions.
     """
-    bodies.init_app(app)
     database.init_app(app)
+    bodies.init_app(app)
     auth.init_app(app)
     problems.init_app(app)
     signing.init_app(app)
     log_signer.init_app(app)
     limits.init_app(app)
-    headers.init_app(app, inline_css=inline_css)
+    headers.init_app(app, inline_css=inline_css, inline_js=inline_js)
     i18n.init_app(app)
     scans.init_app(app)

@@ -7,11 +7,16 @@ as if the body had ended. A 9 MB import was so cut at 8 MiB and reported as a su
 Here the stream looks one byte past the limit: a body that goes on is a 413
 (RequestEntityTooLarge, answered in `problems` like any other), whichever reader meets
 it first — `get_data`, the form parser, a file field or `request.stream`.
+
+A request that carries a photo (a view marked `uploads`) may be larger, up to
+UPLOAD_MAX_BODY: a phone's photo is taken as it is and scaled down, and one too large
+for PHOTO_MAX_BYTES is still read past, so that its form comes back with what was typed.
 """
 
+from collections.abc import Callable
 from typing import IO, cast
 
-from flask import Flask, Request
+from flask import Flask, Request, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
@@ -54,6 +59,30 @@ class BoundedRequest(Request):
         return cast(IO[bytes], _AtMost(self.environ["wsgi.input"], limit))
 
 
+_UPLOADS: set[Callable] = set()
+
+
+def uploads(view: Callable) -> Callable:
+    """Mark a view as one that takes a photo: its body may be up to UPLOAD_MAX_BODY."""
+    _UPLOADS.add(view)
+    return view
+
+
+def _takes_photo() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    while view is not None:
+        if view in _UPLOADS:
+            return True
+        view = getattr(view, "__wrapped__", None)
+    return False
+
+
 def init_app(app: Flask) -> None:
-    """Make every request of `app` a `BoundedRequest`."""
+    """Make every request of `app` a `BoundedRequest`, and let a request that carries a
+    photo be as large as UPLOAD_MAX_BODY."""
     app.request_class = BoundedRequest
+
+    @app.before_request
+    def _photo_bodies() -> None:
+        if request.method in ("POST", "PUT") and _takes_photo():
+            request.max_content_length = current_app.config["UPLOAD_MAX_BODY"]

@@ -12,11 +12,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Public JSON that other sites' pages may read (verification apps, other registries).
 _SHARED_PREFIXES = ("/api/v1/verify/", "/api/v1/certificates/", "/.well-known/")
+#: The pages with a photo's file field, whose policy allows the inline script that checks
+#: its size (registry/static/photo_check.js); every other page runs no script at all.
+_SCRIPTED_PREFIXES = ("/maker/", "/report")
 
 
-def style_hash(css: str) -> str:
-    """The CSP source that allows exactly this inline stylesheet."""
-    digest = hashlib.sha256(css.encode("utf-8")).digest()
+def style_hash(text: str) -> str:
+    """The CSP source that allows exactly this inline stylesheet or script."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
 
@@ -28,12 +31,14 @@ class _SecurityHeaders:
     percent of a scan. No view sets any of these headers itself.
     """
 
-    def __init__(self, app, fixed: list[tuple[str, str]]):
+    def __init__(self, app, fixed: list[tuple[str, str]], scripted: list[tuple[str, str]]):
         self._app = app
         self._fixed = fixed
+        self._scripted = scripted
 
     def __call__(self, environ, start_response):
-        extra = list(self._fixed)
+        path = environ.get("PATH_INFO", "")
+        extra = list(self._scripted if path.startswith(_SCRIPTED_PREFIXES) else self._fixed)
         if environ.get("wsgi.url_scheme") == "https":
             extra.append(("Strict-Transport-Security", "max-age=63072000"))
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and environ.get(
@@ -48,18 +53,18 @@ class _SecurityHeaders:
         return self._app(environ, start)
 
 
-def init_app(app: Flask, *, inline_css: list[str]) -> None:
-    policy = "; ".join(
-        [
-            "default-src 'none'",
-            "img-src 'self'",
-            f"style-src {' '.join(style_hash(css) for css in inline_css)}",
-            "form-action 'self'",
-            "base-uri 'none'",
-            "frame-ancestors 'none'",
-            "object-src 'none'",
-        ]
-    )
+def init_app(app: Flask, *, inline_css: list[str], inline_js: list[str]) -> None:
+    directives = [
+        "default-src 'none'",
+        "img-src 'self'",
+        f"style-src {' '.join(style_hash(css) for css in inline_css)}",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+    ]
+    policy = "; ".join(directives)
+    scripts = f"script-src {' '.join(style_hash(js) for js in inline_js)}"
     fixed = [
         ("Content-Security-Policy", policy),
         ("X-Content-Type-Options", "nosniff"),
@@ -70,7 +75,10 @@ def init_app(app: Flask, *, inline_css: list[str]) -> None:
     ]
     # Inside the proxy fix, so that it sees the scheme the client used (for HSTS).
     # Wrapping wsgi_app is Flask's documented middleware hook; mypy sees a method there.
-    app.wsgi_app = _SecurityHeaders(app.wsgi_app, fixed)  # type: ignore[method-assign]
+    scripted = [("Content-Security-Policy", "; ".join([*directives, scripts])), *fixed[1:]]
+    app.wsgi_app = _SecurityHeaders(  # type: ignore[method-assign]
+        app.wsgi_app, fixed, scripted
+    )
     hops = int(app.config["PROXY_HOPS"])
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -19,6 +19,8 @@ SITE_CSS = STATIC / "site.css"
 #: The portals' and showcase's own rules, inlined after site.css on every page but the
 #: verification pages, which stay as small as they can for a phone on a slow connection.
 PORTAL_CSS = STATIC / "portal.css"
+#: The one script, placed by a photo's file field: its size checked before sending.
+PHOTO_CHECK_JS = STATIC / "photo_check.js"
 
 
 def init_app(app: Flask) -> None:
@@ -40,6 +42,8 @@ def init_app(app: Flask) -> None:
     # Our own stylesheets from the package, never user input: safe to place unescaped.
     inline_css = Markup(css)  # noqa: S704
     inline_portal_css = Markup(portal_css)  # noqa: S704
+    (photo_check,) = scripts()
+    inline_photo_check = Markup(photo_check)  # noqa: S704
 
     @app.context_processor
     def _page_globals():
@@ -57,6 +61,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         words=words, standards=standards, in_language=_in_language, grams=_grams
     )
+    # A global, not a context value: the form macros are imported without the context.
+    app.jinja_env.globals["photo_check_js"] = inline_photo_check
     app.add_template_filter(_day_filter, "day")
     app.add_template_filter(_zip_words, "zip_words")
     app.add_template_filter(lambda errors: forms.flat(errors).items(), "flat_errors")
@@ -66,6 +72,12 @@ def init_app(app: Flask) -> None:
     session.init_app(app)
     for blueprint in (verification, public, account, maker, inspector, admin, owner, reports, shop):
         app.register_blueprint(blueprint.bp)
+
+
+def scripts() -> list[str]:
+    """The scripts the pages inline (the CSP allows exactly these, by their hashes): each
+    only helps a form that works without it."""
+    return [PHOTO_CHECK_JS.read_text(encoding="utf-8")]
 
 
 def stylesheets() -> list[str]:

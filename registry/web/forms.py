@@ -57,11 +57,11 @@ def load(schema: Schema, form: Mapping[str, str], *, lists: tuple[str, ...] = ()
 def refused(error: RegistryError) -> Invalid:
     """A service's refusal (a taken reference, a wrong password) as the form's errors:
     beside the fields it names, and its whole explanation above the form, each in the
-    page's language. The page answers 409 for a conflict with what is stored, 422 for
-    anything else the form asked."""
+    page's language. The page answers 409 for a conflict with what is stored, 413 for a
+    file too large, 422 for anything else the form asked."""
     errors = flat(error.errors) if error.errors else {}
     errors.setdefault("_schema", []).insert(0, i18n.explained(error.detail))
-    return Invalid(errors, status=409 if error.status == 409 else 422)
+    return Invalid(errors, status=error.status if error.status in (409, 413) else 422)
 
 
 @contextlib.contextmanager

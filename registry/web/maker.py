@@ -21,7 +21,7 @@ from flask_babel import gettext
 from openpyxl.utils import get_column_letter
 
 from registry import assays, cards, imports, photos, pieces, qr
-from registry.edge import database, printing
+from registry.edge import bodies, database, printing
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Account, Piece
 from registry.web import forms, session
@@ -79,6 +79,7 @@ def dashboard():
 
 @bp.route("/pieces/new", methods=["GET", "POST"])
 @session.portal(Role.MAKER)
+@bodies.uploads
 def register():
     """Register a piece, with its photo, in one step."""
     if request.method == "GET":
@@ -128,6 +129,7 @@ def piece(piece_id: int):
 
 @bp.post("/pieces/<id:piece_id>/photo")
 @session.portal(Role.MAKER)
+@bodies.uploads
 def photo(piece_id: int):
     """Set or replace the photo of a piece not yet certified."""
     upload = request.files.get("photo")

@@ -5,7 +5,7 @@ The form needs no script and carries a CSRF token. Whatever refuses it (an expir
 token, too many reports, a field, a photo too large, even a body beyond the request
 limit that the rest of the site keeps) shows the form again with what was typed: a
 report is often written once, on a phone, in a shop. So the body is read here, up to
-REPORT_MAX_BODY, with the photo held to PHOTO_MAX_BYTES as it arrives (`_Photo`): a 20 MB
+UPLOAD_MAX_BODY, with the photo held to PHOTO_MAX_BYTES as it arrives (`_Photo`): a 20 MB
 photo is refused, its fields kept, and never more than the limit is held in memory.
 """
 
@@ -21,7 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 from werkzeug.formparser import FormDataParser
 
 from registry import photos, reports
-from registry.edge import database, http_cache, limits
+from registry.edge import bodies, database, http_cache, limits
 from registry.errors import InvalidInput, PayloadTooLarge
 from registry.web import forms, session
 from schemas.reports import HandleIn, ReportIn
@@ -45,13 +45,14 @@ def form():
 
 @bp.post("/report")
 @limits.public
+@bodies.uploads
 def submit():
     """Keep the report; answer with its reference, or the form again with what was typed."""
     photo_limits = photos.Limits.from_config(current_app.config)
     try:
         posted = _posted(photo_limits.max_bytes)
     except RequestEntityTooLarge:
-        # Beyond even REPORT_MAX_BODY: nothing of it was read; the code is in the address.
+        # Beyond even UPLOAD_MAX_BODY: nothing of it was read; the code is in the address.
         values = {"code": request.args.get("code", "")[:64]}
         return _form_page(values, _photo_error(_too_large(photo_limits)), 413)
     values = {key: posted.form.get(key, "") for key in FIELDS}
@@ -124,9 +125,9 @@ class _Photo(io.BytesIO):
 
 
 def _posted(photo_max: int) -> _Posted:
-    """The form as sent, read here with REPORT_MAX_BODY as the body's limit. Raises
+    """The form as sent, read here with UPLOAD_MAX_BODY as the body's limit. Raises
     RequestEntityTooLarge only for a body beyond that."""
-    request.max_content_length = current_app.config["REPORT_MAX_BODY"]
+    request.max_content_length = current_app.config["UPLOAD_MAX_BODY"]
     request.max_form_memory_size = _FIELDS_MAX
     sinks: list[_Photo] = []
 

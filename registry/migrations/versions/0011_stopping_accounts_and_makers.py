@@ -35,8 +35,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("maker", schema=None) as batch_op:
+    # ALTER TABLE … DROP COLUMN, never a copy of the table: SQLite would refuse to drop a
+    # table that others refer to while it holds foreign keys.
+    with op.batch_alter_table("maker", schema=None, recreate="never") as batch_op:
         for column in ("suspension_reason", "suspended_at", "website", "email", "phone"):
             batch_op.drop_column(column)
-    with op.batch_alter_table("account", schema=None) as batch_op:
+    with op.batch_alter_table("account", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("deactivated_at")
