@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from registry import makers, pieces, words
 from registry.errors import InvalidInput, RegistryError
 from registry.log import tree
-from registry.models import Account, Maker
+from registry.models import Account, Maker, Piece
 from registry.words import folded
 from schemas.pieces import PieceIn
 from schemas.standards import Stone
@@ -220,6 +220,27 @@ def from_text(row: dict[str, Any]) -> dict[str, Any]:
     if "stones" in result:
         result["stones"] = _stones(result["stones"])
     return result
+
+
+def as_text(piece: Piece) -> dict[str, str]:
+    """A stored piece's fields as a form shows them to be corrected: what `from_text`
+    reads back into the same piece."""
+    stones = "; ".join(
+        f"{'other (' + stone['name'] + ')' if stone.get('name') else stone['type']}"
+        f":{stone['count']}:{stone['carat']}"
+        for stone in piece.stones
+    )
+    return {
+        "reference": piece.reference,
+        "kind": piece.kind,
+        "title": piece.title,
+        "description": piece.description or "",
+        "metal": piece.metal,
+        "fineness": str(piece.fineness),
+        "weight_g": str(piece.weight_g),
+        "uin": piece.uin or "",
+        "stones": stones,
+    }
 
 
 def _integer(text: str) -> int | str:

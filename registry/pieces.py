@@ -8,7 +8,7 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry import codes, makers
-from registry.errors import Conflict, NotFound
+from registry.errors import Conflict, Forbidden, NotFound
 from registry.log import ledger, tree
 from registry.models import Account, Certificate, Maker, Piece
 from schemas import common
@@ -65,8 +65,91 @@ def register(
     return piece
 
 
+#: A piece its maker may still correct or withdraw: not certified, and not withdrawn.
+_UNCERTIFIED = (PieceStatus.AWAITING_ASSAY, PieceStatus.ASSAY_FAILED)
+
+
+def correct(session: Session, piece_id: int, data: dict[str, Any], *, actor: Account) -> Piece:
+    """Correct the declaration of a piece not yet certified: every field of `data` (a
+    loaded PieceIn) replaces the registered one. A piece that failed its assay goes back
+    to wait for one, corrected. The photo stays.
+
+    Raises NotFound for a piece not the actor's maker's; Conflict for a certified, revoked
+    or withdrawn piece (a certificate is corrected by an inspector's reissue), for a
+    reference or state UIN another piece has, and for a suspended maker. The caller
+    commits."""
+    piece = _own(session, piece_id, actor)
+    makers.active(piece.maker)
+    _still_uncertified(piece)
+    reference, uin = data["reference"], data.get("uin")
+    taken = select(Piece.id).where(
+        Piece.maker_id == piece.maker_id, Piece.reference == reference, Piece.id != piece.id
+    )
+    if session.scalar(taken) is not None:
+        raise Conflict(
+            f"You already registered a piece with reference {reference!r}.",
+            errors={"reference": ["Already used by another of your pieces."]},
+        )
+    if uin and session.scalar(select(Piece.id).where(Piece.uin == uin, Piece.id != piece.id)):
+        raise Conflict(
+            f"The state UIN {uin} is already registered to another piece.",
+            errors={"uin": ["Already registered."]},
+        )
+    piece.reference = reference
+    piece.kind = data["kind"]
+    piece.title = data["title"]
+    piece.description = data.get("description")
+    piece.metal = data["metal"]
+    piece.fineness = data["fineness"]
+    piece.weight_cg = centigrams(data["weight_g"])
+    piece.stones = [stone_json(s) for s in data.get("stones", [])]
+    piece.uin = uin
+    piece.status = PieceStatus.AWAITING_ASSAY
+    ledger.append(
+        session,
+        EventType.PIECE_CORRECTED,
+        actor=actor,
+        maker=piece.maker,
+        piece=piece,
+        data=registration(session, piece),
+    )
+    return piece
+
+
+def withdraw(session: Session, piece_id: int, *, actor: Account) -> Piece:
+    """Withdraw a piece not yet certified: it is never assayed, and leaves the inspectors'
+    queue; its registration stays in the log, and so does its reference. Raises NotFound
+    for a piece not the actor's maker's, Conflict for one certified, revoked or already
+    withdrawn. The caller commits."""
+    piece = _own(session, piece_id, actor)
+    _still_uncertified(piece)
+    piece.status = PieceStatus.WITHDRAWN
+    ledger.append(
+        session, EventType.PIECE_WITHDRAWN, actor=actor, maker=piece.maker, piece=piece, data={}
+    )
+    return piece
+
+
+def _own(session: Session, piece_id: int, actor: Account) -> Piece:
+    """The maker's own piece, locked (as an attestation locks it, so the two serialise)."""
+    if actor.role != Role.MAKER:
+        raise Forbidden("Only the maker of a piece corrects or withdraws its declaration.")
+    return get(session, piece_id, actor=actor, lock=True)
+
+
+def _still_uncertified(piece: Piece) -> None:
+    if piece.status == PieceStatus.WITHDRAWN:
+        raise Conflict(f"Piece {piece.id} was withdrawn by its maker: it can no longer change.")
+    if piece.status not in _UNCERTIFIED:
+        raise Conflict(
+            f"Piece {piece.id} is certified: only an inspector's reissue corrects its "
+            "certificate, and only a revocation ends it."
+        )
+
+
 def registration(session: Session, piece: Piece) -> dict:
-    """What the log records of a piece's registration; the state UIN by commitment."""
+    """What the log records of a piece's registration, and of each correction of it; the
+    state UIN by commitment."""
     return {
         "reference": piece.reference,
         "kind": piece.kind,

@@ -94,6 +94,7 @@ PIECE_STATUSES: dict[str, str] = {
     PieceStatus.CERTIFIED: N_("Certified"),
     PieceStatus.ASSAY_FAILED: N_("Assay failed"),
     PieceStatus.REVOKED: N_("Revoked"),
+    PieceStatus.WITHDRAWN: N_("Withdrawn by the maker"),
 }
 CERTIFICATE_STATUSES: dict[str, str] = {
     CertificateStatus.VALID: N_("Valid"),
@@ -122,6 +123,8 @@ EVENTS: dict[str, str] = {
     EventType.TOKEN_CREATED: N_("API token created"),
     EventType.TOKEN_REVOKED: N_("API token revoked"),
     EventType.PIECE_REGISTERED: N_("Piece registered"),
+    EventType.PIECE_CORRECTED: N_("Piece's declaration corrected"),
+    EventType.PIECE_WITHDRAWN: N_("Piece withdrawn by its maker"),
     EventType.PIECE_PHOTO_SET: N_("Photo set"),
     EventType.PIECE_PHOTO_REMOVED: N_("Photo removed"),
     EventType.ASSAY_PASSED: N_("Assay passed"),

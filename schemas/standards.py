@@ -95,6 +95,8 @@ class PieceStatus(enum.StrEnum):
     CERTIFIED = "certified"
     ASSAY_FAILED = "assay_failed"
     REVOKED = "revoked"
+    #: Taken back by its maker before it was certified: never assayed, kept in the log.
+    WITHDRAWN = "withdrawn"
 
 
 class CertificateStatus(enum.StrEnum):
@@ -125,6 +127,8 @@ class EventType(enum.StrEnum):
     TOKEN_CREATED = "token:created"  # noqa: S105 - an event name, not a secret
     TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
     PIECE_REGISTERED = "piece:registered"
+    PIECE_CORRECTED = "piece:corrected"
+    PIECE_WITHDRAWN = "piece:withdrawn"
     PIECE_PHOTO_SET = "piece:photo_set"
     PIECE_PHOTO_REMOVED = "piece:photo_removed"
     ASSAY_PASSED = "assay:passed"

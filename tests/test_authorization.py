@@ -397,6 +397,24 @@ ENDPOINTS = [
         hidden=frozenset({"other-maker"}),
         writes=True,
     ),
+    Endpoint(
+        "PUT",
+        "/api/v1/pieces/{piece_id}",
+        MAKER,
+        200,
+        lambda world, make, caller: (f"/api/v1/pieces/{make.piece()}", {"json": piece_data()}),
+        hidden=frozenset({"other-maker"}),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/pieces/{piece_id}/withdraw",
+        MAKER,
+        200,
+        lambda world, make, caller: (f"/api/v1/pieces/{make.piece()}/withdraw", {}),
+        hidden=frozenset({"other-maker"}),
+        writes=True,
+    ),
     # Makers (their own pieces) and inspectors (every maker's).
     Endpoint("GET", "/api/v1/pieces", MAKER_OR_INSPECTOR, 200, _at("/api/v1/pieces")),
     Endpoint(

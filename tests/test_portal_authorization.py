@@ -207,6 +207,12 @@ def _on(
     return request
 
 
+def _correction_form() -> dict:
+    """A whole declaration, as the correction form sends it."""
+    data = piece_data(stones=[])
+    return {k: str(v) for k, v in data.items() if k != "stones"}
+
+
 def _sign_in_form(world: World, make: Make, caller: str) -> Call:
     # Anyone may sign in: the anonymous caller with the maker's account.
     who = caller if caller in ROLES else "maker"
@@ -340,6 +346,32 @@ PAGES = [
         MAKER,
         303,
         _on("/maker/pieces/{id}/photo", form=_photo_form),
+        hidden=OTHER,
+        writes=True,
+    ),
+    Page(
+        "GET",
+        "/maker/pieces/{piece_id}/edit",
+        MAKER,
+        200,
+        _on("/maker/pieces/{id}/edit"),
+        hidden=OTHER,
+    ),
+    Page(
+        "POST",
+        "/maker/pieces/{piece_id}/edit",
+        MAKER,
+        303,
+        _on("/maker/pieces/{id}/edit", form=_correction_form),
+        hidden=OTHER,
+        writes=True,
+    ),
+    Page(
+        "POST",
+        "/maker/pieces/{piece_id}/withdraw",
+        MAKER,
+        303,
+        _on("/maker/pieces/{id}/withdraw", form=lambda: {"confirm": "yes"}),
         hidden=OTHER,
         writes=True,
     ),

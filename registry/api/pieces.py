@@ -1,4 +1,5 @@
-"""Pieces: registration and bulk import by makers, reading, assay by inspectors."""
+"""Pieces: registration, bulk import, correction and withdrawal by makers, reading, assay
+by inspectors."""
 
 from flask import current_app, g, request
 from flask_smorest import Blueprint
@@ -22,6 +23,32 @@ bp = Blueprint("pieces", __name__, url_prefix="/api/v1", description="Pieces of 
 def register(data):
     """Register one of your pieces; it then waits for assay."""
     piece = pieces.register(database.session(), g.actor.maker, data, actor=g.actor)
+    database.session().commit()
+    return piece
+
+
+@bp.put("/pieces/<id:piece_id>")
+@guarded(bp, Role.MAKER)
+@json_body(bp, PieceIn)
+@bp.response(200, PieceOut)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def correct(data, piece_id):
+    """Correct the declaration of one of your pieces before it is certified: the whole
+    declaration, as registered. A piece that failed its assay waits for one again."""
+    piece = pieces.correct(database.session(), piece_id, data, actor=g.actor)
+    database.session().commit()
+    return piece
+
+
+@bp.post("/pieces/<id:piece_id>/withdraw")
+@guarded(bp, Role.MAKER)
+@bp.response(200, PieceOut)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def withdraw(piece_id):
+    """Withdraw one of your pieces before it is certified: it is never assayed."""
+    piece = pieces.withdraw(database.session(), piece_id, actor=g.actor)
     database.session().commit()
     return piece
 

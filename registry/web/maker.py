@@ -102,13 +102,71 @@ def register():
     return redirect(url_for("maker.piece", piece_id=piece.id), code=303)
 
 
-def _register_page(values: dict, errors: dict) -> str:
+def _register_page(values: dict, errors: dict, *, editing: Piece | None = None) -> str:
     # Every legal fineness in one list: the pairing with the metal is checked on sending,
     # as a page without script cannot narrow one list by the other (the hint lists them).
     options = [(fineness, str(fineness)) for fineness in ANY_LEGAL_FINENESS]
     return render_template(
-        "maker/register.html", values=values, errors=errors, fineness_options=options
+        "maker/register.html",
+        values=values,
+        errors=errors,
+        fineness_options=options,
+        editing=editing,
     )
+
+
+@bp.route("/pieces/<id:piece_id>/edit", methods=["GET", "POST"])
+@session.portal(Role.MAKER)
+def correct(piece_id: int):
+    """Correct a piece's declaration before it is certified: the registration form,
+    filled in with what was registered."""
+    found = pieces.get(database.session(), piece_id, actor=g.actor)
+    if request.method == "GET":
+        return _register_page(imports.as_text(found), {}, editing=found)
+    values = {key: request.form.get(key, "") for key in imports.COLUMNS}
+    try:
+        with forms.refusals(database.session()):
+            data = forms.load(PieceIn(), imports.from_text(values))
+            pieces.correct(database.session(), piece_id, data, actor=g.actor)
+    except forms.Invalid as invalid:
+        found = pieces.get(database.session(), piece_id, actor=g.actor)
+        return _register_page(values, invalid.errors, editing=found), invalid.status
+    database.session().commit()
+    flash(gettext("The declaration is corrected. The piece waits for assay."))
+    return redirect(url_for("maker.piece", piece_id=piece_id), code=303)
+
+
+@bp.post("/pieces/<id:piece_id>/withdraw")
+@session.portal(Role.MAKER)
+def withdraw(piece_id: int):
+    """Withdraw a piece before it is certified, once the maker has confirmed it."""
+    found = pieces.get(database.session(), piece_id, actor=g.actor)
+    if request.form.get("confirm") != "yes":
+        message = gettext("Tick the box to confirm that the piece is withdrawn for good.")
+        page = render_template(
+            "maker/piece.html",
+            piece=found,
+            errors={},
+            withdraw_errors={"confirm": [message]},
+            **_assay_of(found),
+        )
+        return page, 422
+    try:
+        with forms.refusals(database.session()):
+            pieces.withdraw(database.session(), piece_id, actor=g.actor)
+    except forms.Invalid as invalid:
+        found = pieces.get(database.session(), piece_id, actor=g.actor)
+        page = render_template(
+            "maker/piece.html",
+            piece=found,
+            errors={},
+            withdraw_errors=invalid.errors,
+            **_assay_of(found),
+        )
+        return page, invalid.status
+    database.session().commit()
+    flash(gettext("The piece is withdrawn. It stays in your list and in the log."))
+    return redirect(url_for("maker.piece", piece_id=piece_id), code=303)
 
 
 def _choose_photo_again() -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from registry.log import check, events, ledger
 from registry.models import Account, ApiToken, AssayRecord, Certificate, Maker, Photo, Piece
-from schemas.standards import CertificateStatus, EventType
+from schemas.standards import CertificateStatus, EventType, PieceStatus
 
 #: An assay as its entries name it: by id, or, before they did, ("piece", its piece).
 _AssayKey = Any
@@ -128,6 +128,8 @@ class _People:
     #: A maker's last suspension or reinstatement: (index, the suspension's entry data,
     #: or None once reinstated).
     suspensions: dict[object, tuple[int, dict | None]] = field(default_factory=dict)
+    #: Pieces their makers withdrew: the index of the withdrawal.
+    withdrawn: dict[object, int] = field(default_factory=dict)
     #: An account's last deactivation or reactivation: (index, deactivated).
     deactivations: dict[object, tuple[int, bool]] = field(default_factory=dict)
 
@@ -154,8 +156,11 @@ class _People:
             self.tokens[data.get("prefix")] = _Logged(index, entry)
         elif action == EventType.TOKEN_REVOKED and data.get("prefix") in self.tokens:
             self.tokens[data["prefix"]].ended.append((index, entry))
-        elif action == EventType.PIECE_REGISTERED:
+        elif action in (EventType.PIECE_REGISTERED, EventType.PIECE_CORRECTED):
+            # A correction records the whole declaration again: the newest one holds.
             self.pieces[entry.get("piece")] = _Logged(index, entry)
+        elif action == EventType.PIECE_WITHDRAWN:
+            self.withdrawn[entry.get("piece")] = index
         elif action == EventType.PIECE_PHOTO_SET:
             self.photos[entry.get("piece")] = (index, data.get("sha256"), data.get("thumb_sha256"))
         elif action == EventType.PIECE_PHOTO_REMOVED:
@@ -285,9 +290,17 @@ class _People:
                     head, check.Kind.UNLOGGED_RECORD, f"piece {piece.id} was never registered"
                 )
                 continue
+            withdrawn = self.withdrawn.get(piece.id)
+            if (withdrawn is not None) != (piece.status == PieceStatus.WITHDRAWN):
+                report.add(
+                    withdrawn if withdrawn is not None else logged.index,
+                    check.Kind.RECORD_DIFFERS,
+                    f"piece {piece.id}'s status {piece.status} is not what the log says",
+                )
             data = _data(logged.entry)
             # Corrections by reissue may change weight, stones, UIN, title, description;
-            # what a registration fixes for good is checked here.
+            # what a registration (or the maker's correction before assay) fixed is
+            # checked here.
             fixed = {k: data.get(k) for k in ("reference", "kind", "metal", "fineness")}
             if fixed != {k: getattr(piece, k) for k in fixed}:
                 report.add(logged.index, check.Kind.RECORD_DIFFERS, f"piece {piece.id} was altered")
