@@ -306,8 +306,8 @@ def test_a_refusal_page_keeps_the_portal_menu(maker):
 @pytest.mark.parametrize(
     ("language", "found", "next_step"),
     [
-        ("en", "Silver 800", "register the piece again"),
-        ("ru", "Серебро 800", "зарегистрируйте изделие заново"),
+        ("en", "Silver 800", "correct it below"),
+        ("ru", "Серебро 800", "исправьте её ниже"),
     ],
 )
 def test_a_failed_assay_shows_the_maker_what_was_found_and_what_next(
