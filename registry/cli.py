@@ -7,6 +7,7 @@ It works on the same database and keys as the server, configured by the same
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from registry import (
 from registry import front as registry_front
 from registry.edge import database, log_signer, signing
 from registry.errors import RegistryError
-from registry.log import adopt, check, checkpoints, public, remote, tree
+from registry.log import adopt, check, checkpoints, jobs, public, remote, tree
+from registry.models import LogVerification
 from schemas.accounts import PASSWORD_MIN, AccountIn
 from schemas.makers import MakerIn, SuspendIn
 from schemas.standards import Role
@@ -371,26 +373,8 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
         return
     if state or vkeys:
         raise click.UsageError("--state and --key go with --url")
-    db.declare_reading()
-    session = database.session()
-    if session.get_bind().dialect.name == "postgresql":
-        # One snapshot for the whole check: writes made meanwhile are not half seen.
-        session.connection(
-            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        )
-    signer = log_signer.signer()
-    report = check.check(
-        session,
-        signer.ring,
-        origin=signer.origin,
-        every=signer.every,
-        trusted=signer.last_signed(),
-    )
+    report, _ = _verify_here()
     first = report.first
-    # The outcome is kept in a transaction of its own: the check read one snapshot.
-    database.end_session()
-    check.record(database.session(), report)
-    database.session().commit()
     if first is not None:
         for problem in report.problems[:20]:
             click.echo(str(problem), err=True)
@@ -410,6 +394,100 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
             f"recorded thumbnails {'is' if unchecked == 1 else 'are'} not checked: no "
             "entry holds its hash, and a thumbnail cannot be made again from its photo"
         )
+
+
+def _verify_here(
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[check.Report, LogVerification]:
+    """The whole log checked here, in one read-only snapshot, and its outcome kept (for
+    the inspectors' log page) in a transaction of its own."""
+    db.declare_reading()
+    session = database.session()
+    if session.get_bind().dialect.name == "postgresql":
+        # One snapshot for the whole check: writes made meanwhile are not half seen.
+        session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+    signer = log_signer.signer()
+    report = check.check(
+        session,
+        signer.ring,
+        origin=signer.origin,
+        every=signer.every,
+        trusted=signer.last_signed(),
+        progress=progress,
+    )
+    database.end_session()
+    token = db.writing(True)
+    try:
+        outcome = check.record(database.session(), report)
+        database.session().commit()
+    finally:
+        db.done_writing(token)
+    return report, outcome
+
+
+@log_group.command("verify-jobs")
+@click.option("--once", is_flag=True, help="Run the jobs waiting now, then stop.")
+@click.option(
+    "--poll",
+    type=click.FloatRange(0.1, 3600),
+    default=2.0,
+    show_default=True,
+    help="Seconds between looks for a new job.",
+)
+def log_verify_jobs(once: bool, poll: float) -> None:
+    """Run the verifications inspectors ask for in the portal ("Verify now"), one at a
+    time, noting their progress and keeping their outcome. `registry serve` (`make run`)
+    starts this beside the server; elsewhere, run one beside the servers."""
+    while True:
+        ran = _next_verify_job()
+        if ran is None and once:
+            return
+        if ran is None:
+            time.sleep(poll)
+
+
+def _next_verify_job() -> int | None:
+    """Run the oldest job waiting, if any; its id."""
+    token = db.writing(True)
+    try:
+        job = jobs.claim(database.session())
+        database.session().commit()
+    finally:
+        db.done_writing(token)
+        database.end_session()
+    if job is None:
+        return None
+    job_id = job.id
+    notes = flask.current_app.extensions["registry.sessionmaker"]
+
+    def progress(read: int, total: int) -> None:
+        # In a session of its own: the check's reads stay one snapshot.
+        writing = db.writing(True)
+        try:
+            with notes() as noting:
+                jobs.advance(noting, job_id, read, total)
+                noting.commit()
+        finally:
+            db.done_writing(writing)
+
+    outcome: LogVerification | None = None
+    error: str | None = None
+    try:
+        _, outcome = _verify_here(progress)
+    except Exception as exc:  # noqa: BLE001 - any failure is the job's outcome, said
+        database.end_session()
+        error = f"The verification could not run: {exc}"
+    writing = db.writing(True)
+    try:
+        jobs.finish(database.session(), job_id, outcome=outcome, error=error)
+        database.session().commit()
+    finally:
+        db.done_writing(writing)
+        database.end_session()
+    click.echo(f"verification {job_id}: {'done' if outcome else 'failed'}", err=True)
+    return job_id
 
 
 def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:
@@ -569,7 +647,9 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
     "gunicorn alone, for a machine behind a proxy that buffers requests itself.",
 )
 def serve(port: int, host: str, workers: int, front: bool) -> None:
-    """Serve the registry with gunicorn, with the settings of `make run`, behind nginx."""
+    """Serve the registry with gunicorn, with the settings of `make run`, behind nginx,
+    and beside it the verifier of the log (`registry log verify-jobs`). With --no-front,
+    gunicorn alone: run the verifier yourself."""
     env = dict(os.environ)
     if click.get_current_context().meta.get("registry.key_default_set"):
         del env["REGISTRY_GENERATE_KEY_ON_START"]  # the server makes a key on first start
@@ -606,10 +686,18 @@ def serve(port: int, host: str, workers: int, front: bool) -> None:
         state=state,
         upload_max_body=int(settings["UPLOAD_MAX_BODY"]),
     )
+    # The verifications inspectors ask for in the portal run beside the server.
+    verifier = [sys.executable, "-m", "registry.cli", "log", "verify-jobs"]
     try:
-        status = registry_front.serve(front_settings, argv, env=env, nginx=nginx)
+        status = registry_front.serve(
+            front_settings, argv, env=env, nginx=nginx, helpers={"verifier": verifier}
+        )
     except registry_front.FrontError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         registry_front.cleanup(state)
     sys.exit(status)
+
+
+if __name__ == "__main__":  # `python -m registry.cli`, as `registry serve` starts helpers
+    main()

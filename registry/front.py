@@ -209,9 +209,17 @@ def _die_with_parent() -> None:
     die_with_parent()
 
 
-def serve(front: Front, gunicorn_argv: Sequence[str], *, env: dict[str, str], nginx: str) -> int:
-    """Run gunicorn (`gunicorn_argv`, bound to the front's socket) and nginx until a
-    signal or until one of them ends; return the exit status to leave with."""
+def serve(
+    front: Front,
+    gunicorn_argv: Sequence[str],
+    *,
+    env: dict[str, str],
+    nginx: str,
+    helpers: dict[str, Sequence[str]] | None = None,
+) -> int:
+    """Run gunicorn (`gunicorn_argv`, bound to the front's socket), nginx and the
+    `helpers` (name: command line, such as the log's verifier) until a signal or until
+    one of them ends; return the exit status to leave with."""
     front.state.mkdir(parents=True, exist_ok=True)
     config = front.state / "nginx.conf"
     config.write_text(configuration(front), encoding="utf-8")
@@ -233,6 +241,12 @@ def serve(front: Front, gunicorn_argv: Sequence[str], *, env: dict[str, str], ng
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
     )
     children = {"gunicorn": gunicorn, "nginx": nginx_process}
+    for name, argv in (helpers or {}).items():
+        children[name] = subprocess.Popen(  # noqa: S603 - the registry's own command, no shell
+            list(argv),
+            env=env,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
+        )
     stopping = False
 
     def _stop(signum: int, _frame: object) -> None:

@@ -31,6 +31,7 @@ from schemas.standards import (
     AssayResult,
     CertificateStatus,
     ClaimOrigin,
+    JobState,
     Kind,
     OwnerReport,
     PieceStatus,
@@ -439,6 +440,32 @@ class LogVerification(Base):
     @property
     def passed(self) -> bool:
         return self.discrepancies == 0
+
+
+class LogVerificationJob(Base):
+    """A verification of the log an inspector asked for in the portal. It runs outside the
+    request, in `registry log verify-jobs` (which `registry serve` starts beside the
+    server), which notes its progress here and links its outcome."""
+
+    __tablename__ = "log_verification_job"
+    __table_args__ = (CheckConstraint(_one_of("state", JobState), name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED.value, index=True)
+    started_at: Mapped[datetime | None] = mapped_column()
+    #: When the verifier last said it was at work: a running job silent for long is dead.
+    updated_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    #: Entries read so far, of `total` (the log's size when the job started).
+    checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    verification_id: Mapped[int | None] = mapped_column(ForeignKey("log_verification.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    requested_by: Mapped[Account | None] = relationship(lazy="joined")
+    verification: Mapped[LogVerification | None] = relationship(lazy="joined")
 
 
 class PortalSession(Base):

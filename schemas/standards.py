@@ -195,6 +195,16 @@ class ReportStatus(enum.StrEnum):
     HANDLED = "handled"
 
 
+class JobState(enum.StrEnum):
+    """Where a verification of the log asked for in the portal stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    #: Stopped before its outcome: the verifier was stopped, or could not read the log.
+    FAILED = "failed"
+
+
 def is_legal_fineness(metal: str, fineness: int) -> bool:
     """True when `fineness` is a legal standard for `metal`."""
     return fineness in FINENESSES.get(metal, ())

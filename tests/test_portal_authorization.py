@@ -442,6 +442,13 @@ PAGES = [
     Page("GET", "/inspector/audit", INSPECTOR, 200, _at("/inspector/audit")),
     Page("GET", "/inspector/audit/export.csv", INSPECTOR, 200, _at("/inspector/audit/export.csv")),
     Page("GET", "/inspector/log", INSPECTOR, 200, _at("/inspector/log")),
+    Page(
+        "POST",
+        "/inspector/log/verify",
+        INSPECTOR,
+        303,
+        lambda world, make, caller: Call("/inspector/log/verify", {}, lands="/inspector/log"),
+    ),
     Page("GET", "/inspector/copies", INSPECTOR, 200, _at("/inspector/copies")),
     # The shops' portal: their own sales.
     Page("GET", "/shop/", SHOP, 200, _at("/shop/")),

@@ -182,3 +182,30 @@ def test_killing_the_gunicorn_master_alone_frees_the_port_for_a_restart(serve, o
     assert _port_free(port), f"port {port} is still held after gunicorn's master died"
 
     serve(port, *options)  # fails unless it starts and answers
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+    reason="nginx is not installed",
+)
+def test_the_verifier_of_the_log_runs_beside_the_server(serve, tmp_path):
+    """`registry serve` starts `registry log verify-jobs`: a verification asked for (as
+    the inspectors' portal asks) is done without anyone starting anything."""
+    import sqlite3
+
+    serve(factories.free_port())
+    database = sqlite3.connect(tmp_path / "registry.sqlite3")
+    with database:
+        database.execute(
+            "INSERT INTO log_verification_job (requested_at, state, checked)"
+            " VALUES (CURRENT_TIMESTAMP, 'queued', 0)"
+        )
+    deadline = time.monotonic() + 30
+    state = None
+    while time.monotonic() < deadline:
+        (state,) = database.execute("SELECT state FROM log_verification_job").fetchone()
+        if state in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    database.close()
+    assert state == "done"

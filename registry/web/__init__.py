@@ -69,6 +69,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(_moment_filter, "moment")
     app.add_template_filter(_stone_filter, "stone_name")
     app.add_template_filter(_in_locale, "in_locale")
+    # A service's message (English) in the page's language: registry.messages.
+    app.add_template_filter(i18n.explained, "explained")
     session.init_app(app)
     for blueprint in (verification, public, account, maker, inspector, admin, owner, reports, shop):
         app.register_blueprint(blueprint.bp)

@@ -34,7 +34,7 @@ from registry import (
 from registry.edge import database, log_signer, signing
 from registry.edge import scans as scan_counts
 from registry.errors import Conflict, InvalidInput, RegistryError
-from registry.log import audit, checkpoints
+from registry.log import audit, checkpoints, jobs
 from registry.models import Piece
 from registry.web import forms, session
 from registry.web import reports as report_pages
@@ -360,9 +360,25 @@ def _audit_page(*, steps=(), next_after=None, errors=None, shown=False) -> str:
 @bp.get("/log")
 @session.portal(Role.INSPECTOR)
 def log_status():
-    """The log's size, its latest signed checkpoint, and the last full verification."""
+    """The log's size, its latest signed checkpoint, the last full verification, and the
+    one asked for here, with its progress."""
     status = inspection.log_status(database.session(), log_signer.signer())
-    return render_template("inspector/log.html", status=status)
+    job = jobs.latest(database.session())
+    return render_template("inspector/log.html", status=status, job=job)
+
+
+@bp.post("/log/verify")
+@session.portal(Role.INSPECTOR)
+def verify_log():
+    """Ask for a full verification of the log, run outside the request by the verifier
+    (`registry log verify-jobs`); the log page follows its progress."""
+    job = jobs.request(database.session(), g.actor)
+    database.session().commit()
+    if job.requested_by_id == g.actor.id:
+        flash(gettext("The verification is asked for. This page shows how far it has got."))
+    else:
+        flash(gettext("A verification is already under way: this page follows it."))
+    return redirect(url_for("inspector.log_status"), code=303)
 
 
 @bp.get("/copies")

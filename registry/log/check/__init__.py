@@ -15,6 +15,7 @@ dictionaries to match rows.
 """
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -107,11 +108,13 @@ def check(
     origin: str,
     every: int = 1,
     trusted: note.Checkpoint | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Check the log and the records. With `every` == 1 (a checkpoint per write, the
     default), entries that no signed checkpoint covers are a discrepancy too. `trusted`
     is a checkpoint known from outside the database (the signer's last one): the entries
-    must still make its tree, or the log was rewritten, checkpoints and all. Reads only."""
+    must still make its tree, or the log was rewritten, checkpoints and all. `progress`
+    is told the entries read so far and the log's size, batch by batch. Reads only."""
     report = Report()
     head = session.scalar(select(LogHead.size).where(LogHead.id == 1))
     if head is None:
@@ -126,7 +129,11 @@ def check(
         records.collect(row, entry)
         after_sale.collect(row.log_index, entry)
 
-    roots = tree_check.rebuild(session, head, sizes, report, on_entry=collect)
+    def on_batch(read: int) -> None:
+        if progress is not None:
+            progress(read, head)
+
+    roots = tree_check.rebuild(session, head, sizes, report, on_entry=collect, on_batch=on_batch)
     records.compare(session, head)
     after_sale.compare(session, head, report)
     if trusted is not None and roots.get(trusted.size) != trusted.root:

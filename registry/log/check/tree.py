@@ -31,10 +31,12 @@ def rebuild(
     report: check.Report,
     *,
     on_entry: Callable[[SimpleNamespace, dict], None],
+    on_batch: Callable[[int], None] | None = None,
 ) -> dict[int, bytes]:
     """Read every entry in order, rebuild the tree and compare it with the stored nodes;
-    hand each well-formed entry, with its event row, to `on_entry`. Returns the root of
-    each of `sizes` the entries reach."""
+    hand each well-formed entry, with its event row, to `on_entry`, and the number of
+    entries read after each batch to `on_batch`. Returns the root of each of `sizes` the
+    entries reach."""
     builder = merkle.Builder()
     keys_ = proofs.of(session)
     roots = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
@@ -76,6 +78,8 @@ def rebuild(
                     "the entry carries no valid MAC of the registry's at this index: it was "
                     "written outside the registry",
                 )
+        if on_batch is not None:
+            on_batch(builder.size)
     report.entries = builder.size
     if builder.size < head:
         report.add(
