@@ -499,10 +499,12 @@ def _title_block(
 
 
 def _lines(pdf: FPDF, style: str, size: float, text: str, width: float, most: int) -> list[str]:
-    """`text` wrapped to `width`, at most `most` lines, the last cut with an ellipsis."""
+    """`text` wrapped to `width` between words, at most `most` lines, the last cut with an
+    ellipsis. A word wider than a line is hyphenated (`_hyphenated`), never cut silently."""
     pdf.set_font("Card", style, size)
     # Ordinary whitespace only: no-break spaces stay and hold their words together.
     text = _SPACES.sub(" ", str(text)).strip()
+    text = " ".join(_hyphenated(pdf, word, width) for word in text.split(" "))
     # fpdf2 documents the return as "a single value or a tuple, depending on the `output`
     # parameter": LINES alone gives the single value, the wrapped lines.
     lines = cast(
@@ -517,6 +519,35 @@ def _lines(pdf: FPDF, style: str, size: float, text: str, width: float, most: in
     while last and pdf.get_string_width(last + _ELLIPSIS) > width:
         last = last[:-1].rstrip()
     return [*lines[: most - 1], last + _ELLIPSIS]
+
+
+#: A word: letters (perhaps joined by hyphens), with punctuation only around them.
+_WORD = re.compile(r"[^\w\s]*[^\W\d_]+(?:-[^\W\d_]+)*[^\w\s]*")
+#: Letters after which a word may be hyphenated (a syllable ends on a vowel, mostly).
+_VOWELS = frozenset("аеёиоуыэюяaeiouy")
+
+
+def _hyphenated(pdf: FPDF, word: str, width: float) -> str:
+    """`word` as it is when it fits a line; else in pieces that each fit with a hyphen,
+    cut after a vowel where one lies near the end, and at least two letters from either
+    end: "Высокохудожественное" as "Высокохудо- жественное". Only words of letters: an
+    address or a code is left to break where it must."""
+    if not _WORD.fullmatch(word):
+        return word  # an address or a code: a hyphen would change it
+    pieces = []
+    rest = word
+    while pdf.get_string_width(rest) > width and len(rest) > 4:
+        fits = [n for n in range(2, len(rest) - 1) if pdf.get_string_width(rest[:n] + "-") <= width]
+        if not fits:
+            break
+        longest = fits[-1]
+        cut = next(
+            (n for n in range(longest, max(1, longest - 4), -1) if rest[n - 1].lower() in _VOWELS),
+            longest,
+        )
+        pieces.append(rest[:cut] + "-")
+        rest = rest[cut:]
+    return " ".join([*pieces, rest])
 
 
 def _paragraph(

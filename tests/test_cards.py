@@ -225,3 +225,28 @@ def test_a_missing_font_names_the_setting_to_fix(app, client, world, fonts, tmp_
         _card(app, certificate, cards.Fonts(missing, fonts.bold))
     with pytest.raises(FileNotFoundError, match=r"REGISTRY_CARD_FONT_BOLD .*make fonts"):
         cards.label_sheet(_labels(app, 1), fonts=cards.Fonts(fonts.regular, missing))
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Кольцо «Высокохудожественноеювелирноеизделие» с хризолитом",
+        "Brooch Extraordinarilylongworkshopname silver",
+    ],
+)
+def test_a_word_too_long_for_a_label_is_hyphenated_never_cut_silently(fonts, title):
+    """Wrapped text breaks between words; a word wider than the line is hyphenated, and
+    every line but the last of such a word ends with a hyphen."""
+    with cards._document(fonts, (50, 30)) as pdf:
+        pdf.add_page()
+        lines = cards._lines(pdf, "", 8, title, 22.0, 10)
+        widths = [pdf.get_string_width(line) for line in lines]
+    words = title.split()
+    assert " ".join(lines).replace("- ", "").split() == words  # only hyphens added
+    assert all(width <= 22.0 + 0.01 for width in widths)
+    pieces = [token for line in lines for token in line.split()]
+    # Every token is a word of the title, or a piece of a longer one: ending with a hyphen,
+    # or ending the word.
+    for token in pieces:
+        assert token in words or token.endswith("-") or any(w.endswith(token) for w in words)
+    assert any(line.endswith("-") for line in lines)
