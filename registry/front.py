@@ -32,7 +32,10 @@ CLIENT_TIMEOUT_S = 10
 BODY_MARGIN = 64 * 1024
 #: The routes whose requests carry a photo (registry.edge.bodies.uploads): their bodies may
 #: be up to UPLOAD_MAX_BODY.
-UPLOADS = "^(/report|/maker/pieces/new|/maker/pieces/[0-9]+/photo|/api/v1/pieces/[0-9]+/photo)$"
+UPLOADS = (
+    "^(/report|/maker/pieces/new|/maker/pieces/[0-9]+/photo|/maker/import"
+    "|/api/v1/pieces/[0-9]+/photo|/api/v1/pieces/import)$"
+)
 #: nginx's own refusals, answered before the application sees the request, as problem
 #: JSON (RFC 9457): nginx's code, then the status sent (nginx says 494 for what HTTP
 #: calls 431), its title and detail.

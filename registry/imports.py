@@ -23,7 +23,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import makers, pieces, words
+from registry import makers, photos, pieces, words
 from registry.errors import InvalidInput, RegistryError
 from registry.log import tree
 from registry.models import Account, Maker, Piece
@@ -57,6 +57,8 @@ COLUMNS = (
     "stones",
     "uin",
 )
+#: The column that names a row's photo: a file in the .zip uploaded with the sheet.
+PHOTO = "photo"
 _DECIMAL_COMMA = re.compile(r"\d+,\d+\Z")
 _REQUIRED_COLUMNS = {"reference", "kind", "title", "metal", "fineness", "weight_g"}
 
@@ -198,6 +200,9 @@ _RUSSIAN_COLUMNS = {
     "вставки": "stones",
     "камни": "stones",
     "уин": "uin",
+    "фото": PHOTO,
+    "фотография": PHOTO,
+    "файл фото": PHOTO,
 }
 
 
@@ -209,7 +214,7 @@ def _column(name: str) -> str:
 def from_text(row: dict[str, Any]) -> dict[str, Any]:
     """A piece's fields typed as text (a CSV line, a web form) as PieceIn loads them:
     blank fields left out, the fineness as a number, stones from `type:count:carat;…`."""
-    result = {k: v for k, v in row.items() if k in COLUMNS and v not in (None, "")}
+    result = {k: v for k, v in row.items() if k in (*COLUMNS, PHOTO) and v not in (None, "")}
     for column in ("kind", "metal"):
         if column in result:
             result[column] = _vocabulary_words(column).get(folded(result[column]), result[column])
@@ -355,6 +360,52 @@ def read_file(body: bytes, *, charset: str | None, max_rows: int) -> list[tuple[
     return rows
 
 
+class Photos:
+    """The photos of an import: the files of a .zip uploaded with the sheet, each found by
+    its name (any folder, any case), read no larger than the photo limit."""
+
+    def __init__(self, body: bytes, limits: photos.Limits):
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(body))
+        except (zipfile.BadZipFile, ValueError) as exc:
+            raise InvalidInput(
+                "The photos must come as a .zip file.", errors={"photos": ["Not a .zip file."]}
+            ) from exc
+        self.limits = limits
+        self._members = {
+            folded(info.filename.rsplit("/", 1)[-1]): info
+            for info in self._zip.infolist()
+            if not info.is_dir() and not info.filename.startswith("__MACOSX/")
+        }
+
+    def read(self, name: str) -> bytes:
+        """The file named `name`. Raises InvalidInput naming `photo` for one not in the
+        archive or larger than the photo limit (its stated size is not trusted)."""
+        info = self._members.get(folded(name.rsplit("/", 1)[-1]))
+        if info is None:
+            raise InvalidInput(
+                f"The .zip has no file {name}.", errors={PHOTO: [f"No file {name} in the .zip."]}
+            )
+        limit = self.limits.max_bytes
+        too_large = InvalidInput(
+            f"The photo {name} is larger than the {limit} bytes the registry accepts.",
+            errors={PHOTO: [f"Larger than {limit} bytes."]},
+        )
+        if info.file_size > limit:
+            raise too_large
+        try:
+            with self._zip.open(info) as member:
+                data = member.read(limit + 1)
+        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:  # damaged or encrypted
+            raise InvalidInput(
+                f"The file {name} cannot be read from the .zip.",
+                errors={PHOTO: [f"Cannot read {name} from the .zip."]},
+            ) from exc
+        if len(data) > limit:
+            raise too_large
+        return data
+
+
 def run_in_chunks(
     session: Session,
     maker: Maker,
@@ -363,6 +414,7 @@ def run_in_chunks(
     actor: Account | None,
     max_rows: int,
     chunk: int | None = None,
+    pictures: Photos | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Register the rows as `run` does, in transactions of at most `chunk` rows
     (CHUNK_ROWS) that each take about CHUNK_SECONDS, and commit each: yields the report
@@ -389,7 +441,9 @@ def run_in_chunks(
         part = rows[start : start + size]
         began = time.monotonic()
         try:
-            done = run(session, maker, iter(part), actor=actor, max_rows=len(part))
+            done = run(
+                session, maker, iter(part), actor=actor, max_rows=len(part), pictures=pictures
+            )
             session.commit()
         except Exception:
             session.rollback()
@@ -409,6 +463,18 @@ def run_in_chunks(
         size = max(min(most, _CHUNK_MIN_ROWS), min(most, int(per_second * CHUNK_SECONDS)))
     if not rows:
         yield report
+
+
+def _attach(
+    session: Session, piece_id: int, name: str, pictures: Photos | None, actor: Account | None
+) -> None:
+    """The photo a row names, set on its piece: raises RegistryError to refuse the row."""
+    if pictures is None or actor is None:
+        raise InvalidInput(
+            f"The row names the photo {name}: upload the photos as a .zip with the sheet.",
+            errors={PHOTO: ["Upload the photos' .zip with the sheet."]},
+        )
+    photos.attach(session, piece_id, pictures.read(name), actor=actor, limits=pictures.limits)
 
 
 def _not_stored(
@@ -446,9 +512,12 @@ def run(
     *,
     actor: Account | None,
     max_rows: int,
+    pictures: Photos | None = None,
 ) -> dict[str, Any]:
-    """Register every valid row, each in its own savepoint; report every row. The log's
-    head is locked first, before any piece is inserted (`tree.lock`).
+    """Register every valid row, each in its own savepoint; report every row. A row that
+    names a photo (column `photo`) gets that file of `pictures`, in its savepoint: a photo
+    missing or refused refuses its row. The log's head is locked first, before any piece
+    is inserted (`tree.lock`).
 
     Raises InvalidInput, storing nothing, when there are more than `max_rows` rows, and
     Conflict for a suspended maker (`makers.active`). The caller commits.
@@ -462,9 +531,12 @@ def run(
             raise _too_many(max_rows)
         entry = _entry(number, row)
         try:
+            named = row.pop(PHOTO, None) if isinstance(row, dict) else None
             data = schema.load(row)
             with session.begin_nested():
                 piece = pieces.register(session, maker, data, actor=actor)
+                if named:
+                    _attach(session, piece.id, str(named), pictures, actor)
             entry.update(status="created", piece_id=piece.id)
         except ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}

@@ -123,7 +123,7 @@ def test_the_xlsx_template_filled_in_and_saved_by_openpyxl_imports_with_no_error
     book = openpyxl.load_workbook(io.BytesIO(template.data))
     sheet = book.worksheets[0]
     header = [cell.value for cell in sheet[1]]
-    assert header == list(imports.COLUMNS)
+    assert header == [*imports.COLUMNS, imports.PHOTO]
     # A workshop keeps the examples, renames two and adds its own, in Russian.
     sheet["A2"], sheet["A3"] = "X-101", "X-205"
     sheet.append(

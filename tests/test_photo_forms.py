@@ -99,8 +99,8 @@ def test_the_photo_api_takes_a_photo_above_the_body_limit_of_other_requests(app,
     assert put_photo(client, world.maker, piece_id, photo.getvalue()).status_code == 200
     # Every other request keeps to MAX_CONTENT_LENGTH.
     refused = client.post(
-        "/api/v1/pieces/import",
-        json=[piece_data() for _ in range(60)],
+        "/api/v1/pieces",
+        json=piece_data(description="x" * 20_000),
         headers=bearer(world.maker),
     )
     assert refused.status_code == 413

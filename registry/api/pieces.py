@@ -4,10 +4,10 @@ by inspectors."""
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 
-from registry import assays, imports, pieces
+from registry import assays, imports, photos, pieces
 from registry.api.common import guarded, json_body
-from registry.edge import database, signing
-from registry.errors import UnsupportedMediaType
+from registry.edge import bodies, database, signing
+from registry.errors import InvalidInput, UnsupportedMediaType
 from schemas.assays import AssayIn, AssayOut
 from schemas.pieces import ImportReport, PieceIn, PieceList, PieceListArgs, PieceOut
 from schemas.standards import Role
@@ -59,8 +59,20 @@ _IMPORT_BODY = {
     "Content-Type, else UTF-8 if it decodes, else Windows-1251; `,`, `;` or tab as the "
     "header line uses; columns and kinds, metals and stones in English or Russian; stones "
     "as `stone:count:carat;…`. Or an Excel workbook (.xlsx) whose first sheet is laid out "
-    "so. Or a JSON array of pieces.",
+    "so. Or a JSON array of pieces. Or a multipart/form-data form: the sheet as `file`, "
+    "and the photos that its column `photo` names as a .zip in `photos`.",
     "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "photos": {"type": "string", "format": "binary"},
+                    "charset": {"type": "string"},
+                },
+            }
+        },
         "text/csv": {"schema": {"type": "string"}},
         imports.XLSX: {"schema": {"type": "string", "format": "binary"}},
         "application/json": {
@@ -77,14 +89,26 @@ _IMPORT_BODY = {
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@bodies.uploads
 def bulk_import():
     """Register many of your pieces at once; every row is created whole or reported.
 
     A file over the row limit is refused (422) before any row is looked at. The rows are
     stored in chunks, each committed: should the database fail after the first, the
     report says which rows were stored and gives the reason for those that were not."""
-    body = request.get_data(cache=False)
     max_rows = current_app.config["IMPORT_MAX_ROWS"]
+    if request.mimetype == "multipart/form-data":
+        rows, pictures = _import_form(max_rows)
+        *_, report = imports.run_in_chunks(
+            database.session(),
+            g.actor.maker,
+            rows,
+            actor=g.actor,
+            max_rows=max_rows,
+            pictures=pictures,
+        )
+        return report
+    body = request.get_data(cache=False)
     if request.mimetype == "text/csv":
         read = imports.rows_from_csv(body, charset=request.mimetype_params.get("charset"))
     elif request.mimetype == "application/json":
@@ -93,13 +117,31 @@ def bulk_import():
         read = imports.rows_from_xlsx(body)
     else:
         raise UnsupportedMediaType(
-            f"Send the import as text/csv, application/json or {imports.XLSX} (.xlsx)."
+            f"Send the import as text/csv, application/json or {imports.XLSX} (.xlsx), or "
+            "as the fields `file` and `photos` (a .zip) of a multipart/form-data form."
         )
     rows = imports.limited(read, max_rows=max_rows)
     *_, report = imports.run_in_chunks(
         database.session(), g.actor.maker, rows, actor=g.actor, max_rows=max_rows
     )
     return report
+
+
+def _import_form(max_rows: int) -> tuple[list, imports.Photos | None]:
+    """The rows of the form's `file` (a sheet), and the .zip of its `photos`, if sent."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput(
+            "Send the sheet as the file field `file` of the form.",
+            errors={"file": ["Choose a CSV or Excel file."]},
+        )
+    charset = request.form.get("charset") or None
+    rows = imports.read_file(upload.read(), charset=charset, max_rows=max_rows)
+    archive = request.files.get("photos")
+    if archive is None or not archive.filename:
+        return rows, None
+    limits = photos.Limits.from_config(current_app.config)
+    return rows, imports.Photos(archive.read(), limits)
 
 
 @bp.get("/pieces")

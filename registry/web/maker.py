@@ -42,9 +42,11 @@ _CHARSETS = ("auto", "utf-8", "windows-1251")
 _PROGRESS_HERE = "<!-- progress -->"
 _TEMPLATE_ROWS = (
     ("R-101", Kind.RING, "Кольцо «Енисей»", "Gold ring with three diamonds", Metal.GOLD, "585",
-     "3.42", "diamond:3:0.15", ""),
-    ("E-205", Kind.EARRINGS, "Серьги «Саяны»", "", Metal.SILVER, "925", "5.10", "", ""),
+     "3.42", "diamond:3:0.15", "", ""),
+    ("E-205", Kind.EARRINGS, "Серьги «Саяны»", "", Metal.SILVER, "925", "5.10", "", "", ""),
 )  # fmt: skip
+#: The template's columns: a piece's, and the name of its photo in the .zip beside.
+_TEMPLATE_COLUMNS = (*imports.COLUMNS, imports.PHOTO)
 
 
 @bp.get("/")
@@ -314,7 +316,7 @@ def _download(data: bytes, media_type: str, filename: str) -> Response:
 @session.portal(Role.MAKER)
 def bulk_import():
     """How to import: the columns, a template to fill in, the upload form."""
-    return render_template("maker/import.html", errors={}, columns=imports.COLUMNS)
+    return render_template("maker/import.html", errors={}, columns=_TEMPLATE_COLUMNS)
 
 
 @bp.get("/import/template.xlsx")
@@ -325,7 +327,7 @@ def import_template_xlsx():
     book = openpyxl.Workbook()
     book.remove(book.worksheets[0])
     sheet = book.create_sheet("pieces")
-    rows = [list(imports.COLUMNS), *([_template_cell(v) for v in row] for row in _TEMPLATE_ROWS)]
+    rows = [list(_TEMPLATE_COLUMNS), *([_template_cell(v) for v in row] for row in _TEMPLATE_ROWS)]
     for row in rows:
         sheet.append(row)
     for number, column in enumerate(zip(*rows, strict=True), start=1):
@@ -355,13 +357,14 @@ def _template_cell(value: str) -> str | int | float:
 def import_template():
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(imports.COLUMNS)
+    writer.writerow(_TEMPLATE_COLUMNS)
     writer.writerows(_TEMPLATE_ROWS)
     return _download(out.getvalue().encode("utf-8-sig"), "text/csv", "pieces-template.csv")
 
 
 @bp.post("/import")
 @session.portal(Role.MAKER)
+@bodies.uploads
 def run_import():
     """Import a CSV file: every good row is registered, every bad one reported with its
     line number; the page shows progress as the rows are registered, chunk by chunk,
@@ -377,10 +380,16 @@ def run_import():
                 "Choose a CSV or Excel file.", errors={"file": ["Choose a CSV or Excel file."]}
             )
         rows = imports.read_file(upload.read(), charset=charset, max_rows=max_rows)
+        archive = request.files.get("photos")
+        pictures = (
+            imports.Photos(archive.read(), photos.Limits.from_config(current_app.config))
+            if archive and archive.filename
+            else None
+        )
     except InvalidInput as error:
         errors = forms.refused(error).errors
         errors.setdefault("_schema", [error.detail])
-        html = render_template("maker/import.html", errors=errors, columns=imports.COLUMNS)
+        html = render_template("maker/import.html", errors=errors, columns=_TEMPLATE_COLUMNS)
         return html, 422
     actor_id = g.actor.id
     # The page around the progress is rendered now, with the signed-in account's menu.
@@ -400,7 +409,7 @@ def run_import():
             # Each chunk is committed as it is done; a failure after the first is reported
             # row by row, so one that escapes here has stored nothing.
             steps = imports.run_in_chunks(
-                writing, actor.maker, rows, actor=actor, max_rows=max_rows
+                writing, actor.maker, rows, actor=actor, max_rows=max_rows, pictures=pictures
             )
             for report in steps:
                 yield _progress(len(report["rows"]), len(rows))
