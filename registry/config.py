@@ -31,7 +31,8 @@ class Defaults:
             "en": "East Siberian State Inspectorate of Assay Supervision",
         },
     )
-    #: Largest request body accepted (bulk imports are the largest), in bytes.
+    #: Largest request body accepted, in bytes, but by the requests that may carry photos
+    #: (UPLOAD_MAX_BODY: an import, a piece's or a report's photo).
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     #: Rows accepted in one bulk import.
     IMPORT_MAX_ROWS = 10_000
@@ -59,9 +60,10 @@ class Defaults:
     #: Longest side of a stored photo, and of its thumbnail, in pixels.
     PHOTO_MAX_SIDE = 2000
     PHOTO_THUMB_SIDE = 640
-    #: Largest body of a request that carries a photo (a maker's piece or photo form, the
-    #: photo API, a buyer's report): above PHOTO_MAX_BYTES, so that a photo too large is
-    #: still read past, and its form shown again with what was typed.
+    #: Largest body of a request that may carry photos (a maker's piece or photo form, the
+    #: photo API, an import with its .zip, a buyer's report): above PHOTO_MAX_BYTES, so
+    #: that a photo too large is still read past, and its form shown again with what was
+    #: typed.
     UPLOAD_MAX_BODY = 32 * 1024 * 1024
 
     #: Seconds a verdict may be cached by the phone or a CDN: a revocation shows after at

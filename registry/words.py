@@ -19,6 +19,7 @@ from schemas.standards import (
     CertificateStatus,
     ClaimOrigin,
     EventType,
+    JobState,
     Kind,
     Metal,
     OwnerReport,
@@ -176,6 +177,12 @@ REPORT_STATUSES: dict[str, str] = {
 }
 #: The label table of each vocabulary of schemas.standards (tests/test_vocabulary.py
 #: checks that every member has its label).
+JOB_STATES: dict[str, str] = {
+    JobState.QUEUED: N_("Waiting"),
+    JobState.RUNNING: N_("Running"),
+    JobState.DONE: N_("Done"),
+    JobState.FAILED: N_("Did not finish"),
+}
 VOCABULARIES: dict[type[StrEnum], dict[str, str]] = {
     AssayResult: ASSAY_RESULTS,
     Kind: KINDS,
@@ -192,6 +199,7 @@ VOCABULARIES: dict[type[StrEnum], dict[str, str]] = {
     ClaimOrigin: CLAIM_ORIGINS,
     ReportKind: REPORT_KINDS,
     ReportStatus: REPORT_STATUSES,
+    JobState: JOB_STATES,
 }
 HEADINGS = {
     "valid": N_("Authentic"),

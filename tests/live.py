@@ -41,6 +41,33 @@ PHONE = {
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 
+def _static_read_first(app: Flask):
+    """The app, its static files read whole before they are sent. A browser that moves on
+    drops the favicon's connection mid-answer; the development server then fails with the
+    file still open, and its ResourceWarning would fail whichever test runs next."""
+
+    def wsgi(environ, start_response):
+        if not environ.get("PATH_INFO", "").startswith("/static/"):
+            return app(environ, start_response)
+        said: list = []
+
+        def start(status, headers, exc_info=None):
+            said[:] = [status, headers, exc_info]
+            return lambda data: None
+
+        answer = app(environ, start)
+        try:
+            body = b"".join(answer)
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+        start_response(*said)
+        return [body]
+
+    return wsgi
+
+
 @contextlib.contextmanager
 def served(sqlite_template: Path, workdir: Path, **settings) -> Iterator[tuple[Flask, str]]:
     """A fresh registry served on 127.0.0.1, its public address being its own: (app, base)."""
@@ -58,7 +85,9 @@ def served(sqlite_template: Path, workdir: Path, **settings) -> Iterator[tuple[F
             **settings,
         }
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True, fd=listener.fileno())
+    server = make_server(
+        "127.0.0.1", 0, _static_read_first(app), threaded=True, fd=listener.fileno()
+    )
     listener.close()  # the server holds its own copy of the socket
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
