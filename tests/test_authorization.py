@@ -260,6 +260,9 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/shops", None, 200, _at("/api/v1/shops")),
     Endpoint("GET", "/api/v1/log/checkpoint", None, 200, _at("/api/v1/log/checkpoint")),
     Endpoint("GET", "/api/v1/log/entries", None, 200, _at("/api/v1/log/entries")),
+    Endpoint("GET", "/log/checkpoint", None, 200, _at("/log/checkpoint")),
+    Endpoint("GET", "/log/tile/{level}/{rest}", None, 200, _at("/log/tile/0/000.p/1")),
+    Endpoint("GET", "/log/tile/entries/{rest}", None, 200, _at("/log/tile/entries/000.p/1")),
     Endpoint(
         "GET", "/api/v1/log/proof/inclusion", None, 200, _at("/api/v1/log/proof/inclusion?index=0")
     ),

@@ -47,6 +47,7 @@ def init_app(app: Flask) -> Api:
         reports,
         sales,
         shops,
+        tiles,
         verification,
         wellknown,
     )
@@ -81,6 +82,7 @@ def init_app(app: Flask) -> Api:
         ownership,
         reports,
         log,
+        tiles,
         audit,
         wellknown,
     ):

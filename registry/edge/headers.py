@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Public JSON that other sites' pages may read (verification apps, other registries).
-_SHARED_PREFIXES = ("/api/v1/verify/", "/api/v1/certificates/", "/.well-known/")
+_SHARED_PREFIXES = ("/api/v1/verify/", "/api/v1/certificates/", "/.well-known/", "/log/")
 #: The pages with a photo's file field, whose policy allows the inline script that checks
 #: its size (registry/static/photo_check.js); every other page runs no script at all.
 _SCRIPTED_PREFIXES = ("/maker/", "/report")
