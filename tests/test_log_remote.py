@@ -29,13 +29,17 @@ def small_pages(monkeypatch):
 
 @pytest.fixture
 def live(app):
-    """The app served over real HTTP on 127.0.0.1; `live.entries` lists the `start` of
-    every entries page asked for."""
+    """The app served over real HTTP on 127.0.0.1, as a registry that serves no tiles
+    (the audit then reads pages of the entries API; tests/test_tiles.py has it read the
+    tiles); `live.entries` lists the `start` of every entries page asked for."""
     starts: list[int] = []
 
     def counting(environ, start_response):
         if environ["PATH_INFO"] == "/api/v1/log/entries":
             starts.append(int(parse_qs(environ["QUERY_STRING"])["start"][0]))
+        if environ["PATH_INFO"].startswith("/log/"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"no tiles here"]
         return app(environ, start_response)
 
     server = make_server("127.0.0.1", 0, counting, threaded=True)

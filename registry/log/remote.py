@@ -3,7 +3,8 @@
 Nothing the server computes is taken on trust. The checkpoints' signatures are checked
 with the keys of its JWKS (or keys the auditor pins); the consistency proof between an
 earlier checkpoint and the newest is checked with RFC 9162's algorithm; and every entry
-the newest checkpoint covers is read once, a page at a time, its leaf hashed here from
+the newest checkpoint covers is read once, an entry bundle of the log's tiles (or a page
+of the entries API) at a time, its leaf hashed here from
 the bytes served, and the tree recomputed, to end at the signed root.
 
 The tree is recomputed as a compact range: the roots of the perfect subtrees that make
@@ -35,7 +36,7 @@ from typing import Any
 
 import keys
 from keys import base64url, note
-from registry.log import merkle
+from registry.log import merkle, tiles
 from schemas import canonical
 
 _TIMEOUT_S = 20
@@ -44,6 +45,8 @@ _MAX_WAIT_S = 60  # longest Retry-After honoured
 _MAX_RATE_LIMITED = 5  # consecutive 429 answers to one request before giving up
 #: Entries asked for per page: the API serves up to LOG_PAGE_MAX (1000 by default).
 PAGE = 1000
+#: Entries in a full entry bundle of the log's tiles.
+BUNDLE = tiles.WIDTH
 #: Entries between two comparisons with the signed root (their leaves are kept).
 STRETCH = 16 * PAGE
 #: Differing entries located one by one, at most: past it, the audit says there are more.
@@ -332,7 +335,19 @@ def _all_signed(client: _Client, newer: note.Checkpoint, trusted: Trusted) -> No
 
 def _read(client: _Client, start: int, end: int, tree: "_Recompute") -> Iterator[tuple[int, bytes]]:
     """(index, leaf hash) of every entry in [start, end), each given to `tree`; the
-    entries that are missing, repeated or malformed are its problems."""
+    entries that are missing, repeated or malformed are its problems. Read as entry
+    bundles where the registry serves its log as tiles (immutable, so a CDN may answer),
+    else as pages of the entries API."""
+    if client.fetch("/log/checkpoint", "text/plain", missing_ok=True) is not None:
+        yield from _read_bundles(client, start, end, tree)
+    else:
+        yield from _read_pages(client, start, end, tree)
+
+
+def _read_pages(
+    client: _Client, start: int, end: int, tree: "_Recompute"
+) -> Iterator[tuple[int, bytes]]:
+    """As `_read`, from pages of the entries API, whose entries carry their indices."""
     expected = start
     while expected < end:
         limit = min(PAGE, end - expected)
@@ -359,6 +374,49 @@ def _read(client: _Client, start: int, end: int, tree: "_Recompute") -> Iterator
         if not progressed:
             tree.missing(expected, end)
             return
+
+
+def _read_bundles(
+    client: _Client, start: int, end: int, tree: "_Recompute"
+) -> Iterator[tuple[int, bytes]]:
+    """As `_read`, from the C2SP tlog-tiles entry bundles of the tree of `end` entries:
+    full bundles of BUNDLE entries, and the last one partial."""
+    for number in range(start // BUNDLE, -(-end // BUNDLE)):
+        first = number * BUNDLE
+        width = min(BUNDLE, end - first)
+        path = f"/log/tile/entries/{tiles.path(number)}" + (f".p/{width}" if width < BUNDLE else "")
+        try:
+            body = client.fetch(path, "application/octet-stream", missing_ok=True)
+        except AuditFailed:
+            # A bundle the registry cannot make (an entry gone): the entries API names
+            # each entry it serves, so the gap is found there.
+            yield from _read_pages(client, max(start, first), first + width, tree)
+            continue
+        served = _bundle_entries(body) if body is not None else []
+        wanted = range(max(start, first), first + width)
+        for index in wanted:
+            offset = index - first
+            if offset >= len(served):
+                tree.missing(index, first + width)
+                break
+            leaf = merkle.leaf_hash(served[offset])
+            tree.append(index, leaf, served[offset])
+            yield index, leaf
+        if body is not None and len(served) != width:
+            tree.problem(first, f"the bundle {path} holds {len(served)} entries, not {width}")
+
+
+def _bundle_entries(body: bytes) -> list[bytes]:
+    """The entries of a bundle: each after its length, a big-endian uint16; a bundle that
+    ends inside an entry keeps the entries before it."""
+    entries, pos = [], 0
+    while pos + 2 <= len(body):
+        length = int.from_bytes(body[pos : pos + 2], "big")
+        if pos + 2 + length > len(body):
+            break
+        entries.append(body[pos + 2 : pos + 2 + length])
+        pos += 2 + length
+    return entries
 
 
 def _page(client: _Client, path: str) -> list[tuple[Any, bytes]]:
