@@ -145,6 +145,17 @@ http {{
     client_body_buffer_size 1m;
     large_client_header_buffers 4 16k;
 
+    # Pages, JSON and the log's entry bundles compressed for a client that asks: a
+    # verification page is some 7 KB on a phone's slow line. Small answers stay as they
+    # are (compressing them costs more than it saves).
+    gzip on;
+    gzip_comp_level 5;
+    gzip_min_length 1024;
+    gzip_proxied any;
+    gzip_vary on;
+    gzip_types application/json application/problem+json application/octet-stream
+               text/plain text/csv image/svg+xml;
+
     upstream registry {{
         server unix:{front.socket};
         keepalive 16;
