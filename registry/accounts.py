@@ -121,7 +121,7 @@ def set_password(
         },
     )
     end_sessions(session, account, keep=keep_session)
-    return _revoke_browser_tokens(session, account, actor=actor)
+    return _revoke_live_tokens(session, account, actor=actor, minted_in_portal=True)
 
 
 def deactivate(session: Session, account: Account, *, actor: Account | None) -> int:
@@ -136,20 +136,9 @@ def deactivate(session: Session, account: Account, *, actor: Account | None) -> 
     if account.deactivated_at is not None:
         raise Conflict(f"The account {account.email} is already deactivated.")
     account.deactivated_at = utcnow()
-    ledger.append(
-        session,
-        EventType.ACCOUNT_DEACTIVATED,
-        actor=actor,
-        maker=account.maker,
-        data={"account": ledger.commitment(session, account.email)},
-    )
+    _log_activation(session, account, EventType.ACCOUNT_DEACTIVATED, actor)
     end_sessions(session, account, keep=None)
-    live = session.scalars(
-        select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
-    ).all()
-    for token in live:
-        _revoke(session, token, actor=actor)
-    return len(live)
+    return _revoke_live_tokens(session, account, actor=actor, minted_in_portal=False)
 
 
 def reactivate(session: Session, account: Account, *, actor: Account | None) -> Account:
@@ -158,14 +147,15 @@ def reactivate(session: Session, account: Account, *, actor: Account | None) -> 
     if account.deactivated_at is None:
         raise Conflict(f"The account {account.email} is active.")
     account.deactivated_at = None
-    ledger.append(
-        session,
-        EventType.ACCOUNT_REACTIVATED,
-        actor=actor,
-        maker=account.maker,
-        data={"account": ledger.commitment(session, account.email)},
-    )
+    _log_activation(session, account, EventType.ACCOUNT_REACTIVATED, actor)
     return account
+
+
+def _log_activation(
+    session: Session, account: Account, action: EventType, actor: Account | None
+) -> None:
+    data = {"account": ledger.commitment(session, account.email)}
+    ledger.append(session, action, actor=actor, maker=account.maker, data=data)
 
 
 def temporary_password() -> str:
@@ -319,15 +309,15 @@ def _revoke(session: Session, token: ApiToken, *, actor: Account | None) -> None
         )
 
 
-def _revoke_browser_tokens(session: Session, account: Account, *, actor: Account | None) -> int:
-    """Revoke the account's live tokens minted from a portal session; how many."""
-    tokens = session.scalars(
-        select(ApiToken).where(
-            ApiToken.account_id == account.id,
-            ApiToken.session_id.is_not(None),
-            ApiToken.revoked_at.is_(None),
-        )
-    ).all()
+def _revoke_live_tokens(
+    session: Session, account: Account, *, actor: Account | None, minted_in_portal: bool
+) -> int:
+    """Revoke the account's live tokens (only those minted from a portal session where
+    `minted_in_portal`); how many."""
+    query = select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+    if minted_in_portal:
+        query = query.where(ApiToken.session_id.is_not(None))
+    tokens = session.scalars(query).all()
     for token in tokens:
         _revoke(session, token, actor=actor)
     return len(tokens)
