@@ -15,7 +15,7 @@ import logging
 import re
 import time
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import openpyxl
@@ -466,7 +466,7 @@ def run_in_chunks(
 
 
 def _attach(
-    session: Session, piece_id: int, name: str, pictures: Photos | None, actor: Account | None
+    session: Session, piece: Piece, *, name: str, pictures: Photos | None, actor: Account | None
 ) -> None:
     """The photo a row names, set on its piece: raises RegistryError to refuse the row."""
     if pictures is None or actor is None:
@@ -474,7 +474,7 @@ def _attach(
             f"The row names the photo {name}: upload the photos as a .zip with the sheet.",
             errors={PHOTO: ["Upload the photos' .zip with the sheet."]},
         )
-    photos.attach(session, piece_id, pictures.read(name), actor=actor, limits=pictures.limits)
+    photos.attach(session, piece.id, pictures.read(name), actor=actor, limits=pictures.limits)
 
 
 def _not_stored(
@@ -514,10 +514,11 @@ def run(
     max_rows: int,
     pictures: Photos | None = None,
 ) -> dict[str, Any]:
-    """Register every valid row, each in its own savepoint; report every row. A row that
-    names a photo (column `photo`) gets that file of `pictures`, in its savepoint: a photo
-    missing or refused refuses its row. The log's head is locked first, before any piece
-    is inserted (`tree.lock`).
+    """Register every valid row; report every row. Rows are validated one by one, then
+    registered together (pieces.register_many), in the file's order; a row that names a
+    photo (column `photo`) is registered alone, with that file of `pictures`, in its own
+    savepoint: a photo missing or refused refuses its row. The log's head is locked
+    first, before any piece is inserted (`tree.lock`).
 
     Raises InvalidInput, storing nothing, when there are more than `max_rows` rows, and
     Conflict for a suspended maker (`makers.active`). The caller commits.
@@ -525,27 +526,83 @@ def run(
     makers.active(maker)
     tree.lock(session)
     report: list[dict[str, Any]] = []
+    waiting: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (report entry, loaded row)
     schema = PieceIn()
     for number, row in rows:
         if len(report) >= max_rows:
             raise _too_many(max_rows)
         entry = _entry(number, row)
+        report.append(entry)
         try:
             named = row.pop(PHOTO, None) if isinstance(row, dict) else None
             data = schema.load(row)
-            with session.begin_nested():
-                piece = pieces.register(session, maker, data, actor=actor)
-                if named:
-                    _attach(session, piece.id, str(named), pictures, actor)
-            entry.update(status="created", piece_id=piece.id)
         except ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             entry.update(status="rejected", errors=messages)
-        except RegistryError as exc:
-            entry.update(status="rejected", errors=exc.errors or {"_schema": [exc.detail]})
-        except IntegrityError:
-            # A concurrent write took the reference or UIN between the check and the insert.
-            entry.update(status="rejected", errors={"_schema": ["Conflicts with another piece."]})
-        report.append(entry)
+            continue
+        if not named:
+            waiting.append((entry, data))
+            continue
+        _register_together(session, maker, waiting, actor)  # the rows before it first
+        waiting = []
+        _register_alone(
+            session,
+            maker,
+            entry,
+            data,
+            actor,
+            functools.partial(_attach, session, name=str(named), pictures=pictures, actor=actor),
+        )
+    _register_together(session, maker, waiting, actor)
     created = sum(1 for e in report if e["status"] == "created")
     return {"created": created, "rejected": len(report) - created, "rows": report}
+
+
+def _register_together(
+    session: Session,
+    maker: Maker,
+    waiting: list[tuple[dict[str, Any], dict[str, Any]]],
+    actor: Account | None,
+) -> None:
+    """Register the loaded rows together and note each one's outcome in its entry. When a
+    concurrent write took a reference or UIN between the check and the insert, the rows
+    are registered again one by one, so that only the row it took is refused."""
+    if not waiting:
+        return
+    try:
+        with session.begin_nested():
+            results = pieces.register_many(
+                session, maker, [data for _, data in waiting], actor=actor
+            )
+    except IntegrityError:
+        for entry, data in waiting:
+            _register_alone(session, maker, entry, data, actor)
+        return
+    for (entry, _), result in zip(waiting, results, strict=True):
+        if isinstance(result, RegistryError):
+            entry.update(status="rejected", errors=result.errors or {"_schema": [result.detail]})
+        else:
+            entry.update(status="created", piece_id=result)
+
+
+def _register_alone(
+    session: Session,
+    maker: Maker,
+    entry: dict[str, Any],
+    data: dict[str, Any],
+    actor: Account | None,
+    then: Callable[[Piece], None] | None = None,
+) -> None:
+    """Register one loaded row in its own savepoint, with `then` done to its piece there
+    (its photo attached), and note the outcome in its entry."""
+    try:
+        with session.begin_nested():
+            piece = pieces.register(session, maker, data, actor=actor)
+            if then is not None:
+                then(piece)
+        entry.update(status="created", piece_id=piece.id)
+    except RegistryError as exc:
+        entry.update(status="rejected", errors=exc.errors or {"_schema": [exc.detail]})
+    except IntegrityError:
+        # A concurrent write took the reference or UIN between the check and the insert.
+        entry.update(status="rejected", errors={"_schema": ["Conflicts with another piece."]})

@@ -1,16 +1,17 @@
 """Pieces: registration by makers, and who may see which."""
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry import codes, makers
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.log import ledger, tree
-from registry.models import Account, Certificate, Maker, Piece
+from registry.models import Account, Certificate, Maker, Piece, utcnow
 from schemas import common
 from schemas.standards import EventType, PieceStatus, Role
 
@@ -23,46 +24,109 @@ def register(
     `data` is a loaded PieceIn. Raises Conflict for a reference the maker already used,
     a state UIN already registered, or a suspended maker. The caller commits.
     """
+    registered = register_many(session, maker, [data], actor=actor)[0]
+    if isinstance(registered, Conflict):
+        raise registered
+    piece = session.get(Piece, registered)
+    assert piece is not None  # noqa: S101 - stored just now, in this transaction
+    return piece
+
+
+def register_many(
+    session: Session, maker: Maker, rows: Sequence[dict[str, Any]], *, actor: Account | None
+) -> list[int | Conflict]:
+    """Register pieces for `maker` together, as `register` registers one: the references
+    and UINs checked in one read each, the pieces stored by one insert, their entries
+    appended together (ledger.append_many). Each row gets its piece's id, or the Conflict
+    that refuses it alone (a reference or UIN already stored, or used by an earlier row).
+
+    `rows` are loaded PieceIns. Raises Conflict for a suspended maker. The caller commits;
+    a reference or UIN taken by a concurrent write after the check fails the insert
+    (IntegrityError), and the caller's transaction with it.
+    """
     makers.active(maker)
     # The log's head first, as every writer takes it: a piece inserted before the head
     # was locked could deadlock with an import holding the head (PostgreSQL).
     tree.lock(session)
-    reference = data["reference"]
-    taken = select(Piece.id).where(Piece.maker_id == maker.id, Piece.reference == reference)
-    if session.scalar(taken) is not None:
-        raise Conflict(
-            f"You already registered a piece with reference {reference!r}.",
-            errors={"reference": ["Already used by another of your pieces."]},
+    session.flush()
+    references = {data["reference"] for data in rows}
+    uins = {data["uin"] for data in rows if data.get("uin")}
+    taken_references = set(
+        session.scalars(
+            select(Piece.reference).where(
+                Piece.maker_id == maker.id, Piece.reference.in_(references)
+            )
         )
-    uin = data.get("uin")
-    if uin and session.scalar(select(Piece.id).where(Piece.uin == uin)) is not None:
-        raise Conflict(
-            f"The state UIN {uin} is already registered to another piece.",
-            errors={"uin": ["Already registered."]},
-        )
-    piece = Piece(
-        maker=maker,
-        reference=reference,
-        kind=data["kind"],
-        title=data["title"],
-        description=data.get("description"),
-        metal=data["metal"],
-        fineness=data["fineness"],
-        weight_cg=centigrams(data["weight_g"]),
-        stones=[stone_json(s) for s in data.get("stones", [])],
-        uin=uin,
-        registered_by_id=actor.id if actor else None,
     )
-    session.add(piece)
-    ledger.append(
+    taken_uins = (
+        set(session.scalars(select(Piece.uin).where(Piece.uin.in_(uins)))) if uins else set()
+    )
+    outcomes: list[dict[str, Any] | Conflict] = []
+    registered_at = utcnow()
+    for data in rows:
+        reference, uin = data["reference"], data.get("uin")
+        if reference in taken_references:
+            outcomes.append(
+                Conflict(
+                    f"You already registered a piece with reference {reference!r}.",
+                    errors={"reference": ["Already used by another of your pieces."]},
+                )
+            )
+            continue
+        if uin and uin in taken_uins:
+            outcomes.append(
+                Conflict(
+                    f"The state UIN {uin} is already registered to another piece.",
+                    errors={"uin": ["Already registered."]},
+                )
+            )
+            continue
+        taken_references.add(reference)
+        if uin:
+            taken_uins.add(uin)
+        outcomes.append(
+            {
+                "maker_id": maker.id,
+                "reference": reference,
+                "kind": data["kind"],
+                "title": data["title"],
+                "description": data.get("description"),
+                "metal": data["metal"],
+                "fineness": data["fineness"],
+                "weight_cg": centigrams(data["weight_g"]),
+                "stones": [stone_json(s) for s in data.get("stones", [])],
+                "uin": uin,
+                "status": PieceStatus.AWAITING_ASSAY,
+                "registered_at": registered_at,
+                "registered_by_id": actor.id if actor else None,
+                "photo_id": None,
+            }
+        )
+    new = [values for values in outcomes if isinstance(values, dict)]
+    if not new:
+        return [outcome for outcome in outcomes if isinstance(outcome, Conflict)]
+    # A plain executemany: an insert RETURNING the ids goes a row at a time on SQLite.
+    session.execute(insert(Piece), new)
+    stored = select(Piece.reference, Piece.id).where(
+        Piece.maker_id == maker.id, Piece.reference.in_([v["reference"] for v in new])
+    )
+    ids = {reference: piece_id for reference, piece_id in session.execute(stored)}
+    ledger.append_many(
         session,
-        EventType.PIECE_REGISTERED,
+        [
+            ledger.Record(
+                EventType.PIECE_REGISTERED,
+                maker=maker,
+                piece_id=ids[values["reference"]],
+                data=registration(session, values),
+            )
+            for values in new
+        ],
         actor=actor,
-        maker=maker,
-        piece=piece,
-        data=registration(session, piece),
     )
-    return piece
+    return [
+        ids[outcome["reference"]] if isinstance(outcome, dict) else outcome for outcome in outcomes
+    ]
 
 
 #: A piece its maker may still correct or withdraw: not certified, and not withdrawn.
@@ -147,16 +211,19 @@ def _still_uncertified(piece: Piece) -> None:
         )
 
 
-def registration(session: Session, piece: Piece) -> dict:
-    """What the log records of a piece's registration, and of each correction of it; the
-    state UIN by commitment."""
+def registration(session: Session, piece: Piece | dict[str, Any]) -> dict:
+    """What the log records of a piece's registration, and of each correction of it (of
+    a piece, or of the values it is stored with); the state UIN by commitment."""
+    fields = ("reference", "kind", "metal", "fineness", "weight_cg", "uin")
+    values = piece if isinstance(piece, dict) else {f: getattr(piece, f) for f in fields}
+    uin = values["uin"]
     return {
-        "reference": piece.reference,
-        "kind": piece.kind,
-        "metal": piece.metal,
-        "fineness": piece.fineness,
-        "weight_g": float(piece.weight_g),
-        "uin": ledger.commitment(session, piece.uin) if piece.uin else None,
+        "reference": values["reference"],
+        "kind": values["kind"],
+        "metal": values["metal"],
+        "fineness": values["fineness"],
+        "weight_g": float(Decimal(values["weight_cg"]) / 100),
+        "uin": ledger.commitment(session, uin) if uin else None,
     }
 
 

@@ -21,6 +21,8 @@ _BIDI_CONTROLS = dict.fromkeys(
 )
 #: Dashes that read as a hyphen-minus in a reference or a mark (and the soft hyphen, which
 #: reads as nothing or as a hyphen): all of them are the ASCII hyphen in an identifier.
+#: Unicode's control characters (category Cc), all of them.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _HYPHENS = dict.fromkeys(map(ord, "\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 
 
@@ -62,6 +64,13 @@ def clean(
     """
     if "\x00" in value:
         raise ValidationError("Must not contain NUL characters.")
+    if value.isascii():
+        # Most text of an import: nothing to remove or compose, only controls to find
+        # (category Cc is exactly _CONTROLS).
+        value = value.strip() if strip else value
+        if any(c not in allowed_controls for c in _CONTROLS.findall(value)):
+            raise ValidationError("Must not contain control characters.")
+        return value
     if identifier:
         value = "".join(
             " " if unicodedata.category(c) == "Zs" else c
@@ -74,7 +83,7 @@ def clean(
     # otherwise leave the pair uncomposed.
     value = unicodedata.normalize("NFC", value)
     value = value.strip() if strip else value
-    if any(unicodedata.category(c) == "Cc" and c not in allowed_controls for c in value):
+    if any(c not in allowed_controls for c in _CONTROLS.findall(value)):
         raise ValidationError("Must not contain control characters.")
     return value
 

@@ -181,15 +181,15 @@ def fails_at_database_level(monkeypatch, reference: str) -> None:
     """Registering the piece of `reference` fails in the database itself, after the piece
     and its log entry were written: the statement that follows them is refused, as a
     full disk or a lost connection would refuse it."""
-    register = pieces.register
+    register_many = pieces.register_many
 
-    def failing(session, maker, data, *, actor):
-        piece = register(session, maker, data, actor=actor)
-        if data["reference"] == reference:
+    def failing(session, maker, rows, *, actor):
+        registered = register_many(session, maker, rows, actor=actor)
+        if any(data["reference"] == reference for data in rows):
             session.execute(text("SELECT no_such_column FROM log_head"))
-        return piece
+        return registered
 
-    monkeypatch.setattr(pieces, "register", failing)
+    monkeypatch.setattr(pieces, "register_many", failing)
 
 
 def _elsewhere_writes(database_url: str) -> None:
@@ -274,17 +274,17 @@ def test_a_writer_queued_for_sqlites_lock_gets_it_between_two_chunks(
         other.close()
 
     thread = threading.Thread(target=writer)
-    register = pieces.register
+    register_many = pieces.register_many
 
-    def first_row_starts_the_writer(session, maker, data, *, actor):
-        piece = register(session, maker, data, actor=actor)
-        if data["reference"] == "Q-0":
+    def first_chunk_starts_the_writer(session, maker, rows, *, actor):
+        registered = register_many(session, maker, rows, actor=actor)
+        if any(data["reference"] == "Q-0" for data in rows):
             thread.start()
             queued.wait()
             time.sleep(0.3)  # not measured: long enough for the writer to be queued
-        return piece
+        return registered
 
-    monkeypatch.setattr(pieces, "register", first_row_starts_the_writer)
+    monkeypatch.setattr(pieces, "register_many", first_chunk_starts_the_writer)
     before = tree.size(session)
     rows = _csv_rows(["Q-0", "Q-1", "Q-2", "Q-3"])
     *_, report = imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=10, chunk=2)

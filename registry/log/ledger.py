@@ -9,9 +9,12 @@ transaction, at the next index.
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from keys.commitments import CommitmentKey
@@ -116,28 +119,93 @@ def append(
     """
     at = at or checkpoints.now(session)
     session.flush()  # subjects need their ids
-    entry = {
-        "action": str(action),
-        "at": entry_time(at),
-        "actor": {"role": actor.role, "id": actor.id} if actor else {"role": SYSTEM_ROLE},
-        "maker": maker.slug if maker else None,
-        "piece": piece.id if piece else None,
-        "certificate": certificate.code if certificate else None,
-        "data": data or {},
-    }
-    entry_bytes = canonical.dumps(entry)
-    index = tree.append(session, entry_bytes)
-    event = Event(
-        log_index=index,
-        action=str(action),
-        occurred_at=at,
-        actor_id=actor.id if actor else None,
-        actor_role=actor.role if actor else SYSTEM_ROLE,
-        maker_id=maker.id if maker else None,
+    record = Record(
+        action,
+        maker=maker,
         piece_id=piece.id if piece else None,
         certificate_id=certificate.id if certificate else None,
-        entry=entry_bytes,
-        mac=proofs.of(session).entry_mac(index, entry_bytes),
+        certificate_code=certificate.code if certificate else None,
+        data=data,
+        at=at,
     )
+    entry_bytes = _entry(record, actor, at)
+    index = tree.append(session, entry_bytes)
+    event = Event(**_row(session, record, actor, at, index, entry_bytes))
     session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class Record:
+    """One event of those `append_many` appends together."""
+
+    action: EventType
+    maker: Maker | None = None
+    piece_id: int | None = None
+    certificate_id: int | None = None
+    certificate_code: str | None = None
+    data: dict[str, Any] | None = None
+    #: When it happened, if not when the batch is written.
+    at: datetime | None = None
+
+
+def append_many(
+    session: Session,
+    records: Sequence[Record],
+    *,
+    actor: Account | None,
+    at: datetime | None = None,
+) -> list[int]:
+    """Append the events of a batch, in order, as `append` appends one: entries one per
+    event, with their MACs, stored in the caller's transaction by one insert, their leaves
+    added to the tree together (tree.append_many). Their log indices. The records name
+    their subjects by the ids they were stored with."""
+    if not records:
+        return []
+    at = at or checkpoints.now(session)
+    entries = [_entry(record, actor, record.at or at) for record in records]
+    first = tree.append_many(session, entries)
+    session.execute(
+        insert(Event),
+        [
+            _row(session, record, actor, record.at or at, first + offset, entry_bytes)
+            for offset, (record, entry_bytes) in enumerate(zip(records, entries, strict=True))
+        ],
+    )
+    return list(range(first, first + len(records)))
+
+
+def _entry(record: Record, actor: Account | None, at: datetime) -> bytes:
+    return canonical.dumps(
+        {
+            "action": str(record.action),
+            "at": entry_time(at),
+            "actor": {"role": actor.role, "id": actor.id} if actor else {"role": SYSTEM_ROLE},
+            "maker": record.maker.slug if record.maker else None,
+            "piece": record.piece_id,
+            "certificate": record.certificate_code,
+            "data": record.data or {},
+        }
+    )
+
+
+def _row(
+    session: Session,
+    record: Record,
+    actor: Account | None,
+    at: datetime,
+    index: int,
+    entry_bytes: bytes,
+) -> dict[str, Any]:
+    return {
+        "log_index": index,
+        "action": str(record.action),
+        "occurred_at": at,
+        "actor_id": actor.id if actor else None,
+        "actor_role": actor.role if actor else SYSTEM_ROLE,
+        "maker_id": record.maker.id if record.maker else None,
+        "piece_id": record.piece_id,
+        "certificate_id": record.certificate_id,
+        "entry": entry_bytes,
+        "mac": proofs.of(session).entry_mac(index, entry_bytes),
+    }

@@ -9,6 +9,7 @@ all entries; only `registry log verify` does, on purpose.
 """
 
 import weakref
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy import event as sa_event
@@ -59,23 +60,38 @@ def _statement(count: int) -> db.Prepared:
 
 def append(session: Session, entry: bytes) -> int:
     """Add an entry's leaf to the tree in the session's transaction; its log index."""
-    size = session.execute(
-        update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1).returning(LogHead.size)
+    return append_many(session, [entry])
+
+
+def append_many(session: Session, entries: Sequence[bytes]) -> int:
+    """Add the entries' leaves to the tree, in order, in the session's transaction: one
+    update of the head, and the perfect nodes they complete computed together and stored
+    in one insert (a chunk of an import or a batch of attestations). The index of the
+    first; the others follow it."""
+    if not entries:
+        return size(session)
+    count = len(entries)
+    new_size = session.execute(
+        update(LogHead)
+        .where(LogHead.id == 1)
+        .values(size=LogHead.size + count)
+        .returning(LogHead.size)
     ).scalar_one_or_none()
-    if size is None:
+    if new_size is None:
         raise Unavailable(_NO_HEAD)
-    index = size - 1
+    first = new_size - count
     session.info[_APPENDED] = True
     builder = session.info.get(_BUILDER)
-    if builder is None or builder.size != index:
-        builder = resume(session, index)
+    if builder is None or builder.size != first:
+        builder = resume(session, first)
         session.info[_BUILDER] = builder
-    completed = builder.append(merkle.leaf_hash(entry))
-    session.execute(
-        insert(LogNode),
-        [{"level": level, "index": i, "hash": value} for (level, i), value in completed],
-    )
-    return index
+    completed = [
+        {"level": level, "index": i, "hash": value}
+        for entry in entries
+        for (level, i), value in builder.append(merkle.leaf_hash(entry))
+    ]
+    session.execute(insert(LogNode), completed)
+    return first
 
 
 def resume(bind: Session | Connection, size: int) -> merkle.Builder:
