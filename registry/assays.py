@@ -1,15 +1,19 @@
 """Assay attestation: the inspector's statement that issues, or withholds, a certificate."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import keys
-from registry import certificates, pieces
-from registry.errors import Conflict, Forbidden, InvalidInput
-from registry.log import events, ledger
-from registry.models import Account, AssayRecord, utcnow
+from registry import certificates, db, pieces
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, RegistryError
+from registry.log import checkpoints, events, ledger, tree
+from registry.models import Account, AssayRecord, Piece, utcnow
 from schemas.standards import AssayResult, EventType, PieceStatus, Role
 
 # A piece may be (re-)assayed while it has no current certificate.
@@ -33,9 +37,220 @@ def attest(
     confirm the declared metal and at least the declared fineness. The caller commits:
     everything or nothing is stored.
     """
+    _inspector(actor)
+    piece = pieces.get(session, piece_id, actor=actor, lock=True)
+    inspectorate = _checked(piece, data, issuer)
+    assay = AssayRecord(piece=piece, **_record(data, inspectorate, actor, utcnow()))
+    session.add(assay)
+    session.flush()  # the log names the assay by its id
+    passed = data["result"] == AssayResult.PASSED
+    ledger.append(
+        session,
+        EventType.ASSAY_PASSED if passed else EventType.ASSAY_FAILED,
+        actor=actor,
+        maker=piece.maker,
+        piece=piece,
+        data=events.attestation(session, assay),
+        at=assay.attested_at,
+    )
+    if passed:
+        certificates.issue(session, ring, piece, assay, issuer=issuer, actor=actor)
+    else:
+        piece.status = PieceStatus.ASSAY_FAILED
+    return assay
+
+
+@dataclass(frozen=True)
+class Attested:
+    """A piece of a batch as attested: its assay's id, and its certificate's code when
+    it passed."""
+
+    piece_id: int
+    assay_id: int
+    result: str
+    certificate: str | None
+
+
+def attest_many(
+    session: Session,
+    ring: keys.KeyRing,
+    batch: Sequence[tuple[int, dict[str, Any]]],
+    *,
+    issuer: certificates.Issuer,
+    actor: Account,
+) -> list[Attested | RegistryError]:
+    """Attest a batch of pieces, each with what was found in it (a loaded AssayIn), as
+    `attest` attests one, together: the pieces locked and read at once, the assays stored
+    by one insert, the certificates of the passes signed and stored together
+    (certificates.issue_many), every entry appended together, in the batch's order (each
+    piece's attestation, then its certificate). Each piece gets its outcome, or the error
+    that refuses it alone: one unknown, not awaiting assay, named twice, or whose
+    findings do not hold.
+
+    Raises Forbidden unless the actor is an inspector. The caller commits: every piece
+    that was not refused is stored, or none.
+    """
+    _inspector(actor)
+    tree.lock(session)  # the head first, as every writer takes it
+    wanted = [piece_id for piece_id, _ in batch]
+    found = {
+        piece.id: piece
+        for piece in session.scalars(
+            select(Piece).where(Piece.id.in_(wanted)).with_for_update(of=Piece)
+        )
+    }
+    attested_at = utcnow()
+    outcomes: list[tuple[Piece, AssayRecord] | RegistryError] = []
+    seen: set[int] = set()
+    for piece_id, data in batch:
+        piece = found.get(piece_id)
+        try:
+            if piece is None:
+                raise NotFound(f"No piece {piece_id}.")
+            if piece_id in seen:
+                raise Conflict(f"Piece {piece_id} is named twice in the batch; attest it once.")
+            inspectorate = _checked(piece, data, issuer)
+        except RegistryError as exc:
+            outcomes.append(exc)
+            continue
+        seen.add(piece_id)
+        outcomes.append(
+            (
+                piece,
+                AssayRecord(piece_id=piece.id, **_record(data, inspectorate, actor, attested_at)),
+            )
+        )
+    taken = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
+    if not taken:
+        return [outcome for outcome in outcomes if isinstance(outcome, RegistryError)]
+    columns = ("piece_id", *_COLUMNS)
+    session.execute(
+        db.table_insert(AssayRecord),
+        [{c: getattr(assay, c) for c in columns} for _, assay in taken],
+    )
+    newest = (
+        select(AssayRecord.piece_id, func.max(AssayRecord.id))
+        .where(AssayRecord.piece_id.in_([piece.id for piece, _ in taken]))
+        .group_by(AssayRecord.piece_id)
+    )
+    # The pieces are locked: the newest assay of each is the one just stored.
+    assay_ids = {piece_id: assay_id for piece_id, assay_id in session.execute(newest)}
+    for piece, assay in taken:
+        assay.id = assay_ids[piece.id]
+    passes = [(p, a) for p, a in taken if a.result == AssayResult.PASSED]
+    issued_at = checkpoints.now(session).replace(microsecond=0)
+    issued = certificates.issue_many(session, ring, passes, issuer=issuer, issued_at=issued_at)
+    by_assay = {certificate.assay_id: certificate for certificate in issued}
+    records = []
+    for piece, assay in taken:
+        certificate = by_assay.get(assay.id)
+        records.append(
+            ledger.Record(
+                EventType.ASSAY_PASSED if certificate else EventType.ASSAY_FAILED,
+                maker=piece.maker,
+                piece_id=piece.id,
+                data=events.attestation(session, assay),
+                at=assay.attested_at,
+            )
+        )
+        if certificate is None:
+            continue
+        records.append(
+            ledger.Record(
+                EventType.CERTIFICATE_ISSUED,
+                maker=piece.maker,
+                piece_id=piece.id,
+                certificate_id=certificate.id,
+                certificate_code=certificate.code,
+                data=certificates.issuance(certificate),
+                at=issued_at,
+            )
+        )
+    _set_statuses(
+        session,
+        {
+            piece: PieceStatus.CERTIFIED if assay.id in by_assay else PieceStatus.ASSAY_FAILED
+            for piece, assay in taken
+        },
+    )
+    indices = ledger.append_many(session, records, actor=actor)
+    index_of = {
+        record.certificate_id: index for record, index in zip(records, indices, strict=True)
+    }
+    certificates.seal_issued(session, issued, [index_of[c.id] for c in issued])
+    results: list[Attested | RegistryError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, RegistryError):
+            results.append(outcome)
+            continue
+        piece, assay = outcome
+        certificate = by_assay.get(assay.id)
+        results.append(
+            Attested(piece.id, assay.id, assay.result, certificate.code if certificate else None)
+        )
+    return results
+
+
+_STATUS_UPDATE = (
+    update(Piece.__table__)  # type: ignore[arg-type]  # a mapped class's Table
+    .where(Piece.__table__.c.id == bindparam("piece_id"))
+    .values(status=bindparam("new_status"))
+)
+
+
+def _set_statuses(session: Session, statuses: dict[Piece, PieceStatus]) -> None:
+    """Store the pieces' new statuses in one executemany, and set them on the pieces as
+    stored: the session's flush would write them a row at a time."""
+    session.execute(
+        _STATUS_UPDATE,
+        [{"piece_id": piece.id, "new_status": status} for piece, status in statuses.items()],
+    )
+    for piece, status in statuses.items():
+        set_committed_value(piece, "status", status.value)
+
+
+#: What an AssayRecord holds of the findings and of who attested them.
+_COLUMNS = (
+    "inspector_id",
+    "result",
+    "metal",
+    "fineness",
+    "assay_mark",
+    "inspectorate",
+    "notes",
+    "attested_at",
+)
+
+
+def _inspector(actor: Account) -> None:
     if actor.role != Role.INSPECTOR:
         raise Forbidden("Only an assay inspector can attest a piece.")
-    piece = pieces.get(session, piece_id, actor=actor, lock=True)
+
+
+def _record(
+    data: dict[str, Any],
+    inspectorate: certificates.Inspectorate,
+    actor: Account,
+    attested_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "inspector_id": actor.id,
+        "result": data["result"],
+        "metal": data["metal"],
+        "fineness": data["fineness"],
+        "assay_mark": data["assay_mark"],
+        "inspectorate": inspectorate.en,
+        "notes": data.get("notes"),
+        "attested_at": attested_at.replace(microsecond=0),
+    }
+
+
+def _checked(
+    piece: Piece, data: dict[str, Any], issuer: certificates.Issuer
+) -> certificates.Inspectorate:
+    """The inspectorate an attestation names, once what it found of the piece holds:
+    raises Conflict for a piece not awaiting assay, InvalidInput for findings a pass
+    cannot have or an inspectorate the registry does not know."""
     if piece.status not in _ASSAYABLE:
         raise Conflict(
             f"Piece {piece.id} is {piece.status.replace('_', ' ')}; only a piece awaiting "
@@ -62,34 +277,7 @@ def attest(
             f"known: {known}.",
             errors={"inspectorate": [f"Unknown inspectorate; known: {known}."]},
         )
-    assay = AssayRecord(
-        piece=piece,
-        inspector_id=actor.id,
-        result=data["result"],
-        metal=data["metal"],
-        fineness=data["fineness"],
-        assay_mark=data["assay_mark"],
-        inspectorate=inspectorate.en,
-        notes=data.get("notes"),
-        attested_at=utcnow().replace(microsecond=0),
-    )
-    session.add(assay)
-    session.flush()  # the log names the assay by its id
-    passed = data["result"] == AssayResult.PASSED
-    ledger.append(
-        session,
-        EventType.ASSAY_PASSED if passed else EventType.ASSAY_FAILED,
-        actor=actor,
-        maker=piece.maker,
-        piece=piece,
-        data=events.attestation(session, assay),
-        at=assay.attested_at,
-    )
-    if passed:
-        certificates.issue(session, ring, piece, assay, issuer=issuer, actor=actor)
-    else:
-        piece.status = PieceStatus.ASSAY_FAILED
-    return assay
+    return inspectorate
 
 
 def latest(session: Session, piece_id: int) -> AssayRecord | None:

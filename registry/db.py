@@ -9,7 +9,7 @@ Transactions are owned by the caller (a view or a CLI command); services only fl
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, Insert, MetaData, create_engine, event, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -219,3 +219,10 @@ class Reader:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def table_insert(model: type[Base]) -> Insert:
+    """An insert into a model's table, for many rows at once: one executemany. The ORM's
+    bulk insert of the same rows splits them into a statement per run of rows whose None
+    values fall in the same columns (a statement a row, when they alternate)."""
+    return insert(model.__table__)  # type: ignore[arg-type]  # a mapped class's Table

@@ -5,10 +5,10 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import false, func, insert, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from registry import codes, makers
+from registry import codes, db, makers
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.log import ledger, tree
 from registry.models import Account, Certificate, Maker, Piece, utcnow
@@ -106,7 +106,7 @@ def register_many(
     if not new:
         return [outcome for outcome in outcomes if isinstance(outcome, Conflict)]
     # A plain executemany: an insert RETURNING the ids goes a row at a time on SQLite.
-    session.execute(insert(Piece), new)
+    session.execute(db.table_insert(Piece), new)
     stored = select(Piece.reference, Piece.id).where(
         Piece.maker_id == maker.id, Piece.reference.in_([v["reference"] for v in new])
     )

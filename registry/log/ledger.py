@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from keys.commitments import CommitmentKey
+from registry import db
 from registry.log import checkpoints, proofs, tree
 from registry.models import Account, Certificate, Event, Maker, Piece
 from schemas import canonical
@@ -166,7 +166,7 @@ def append_many(
     entries = [_entry(record, actor, record.at or at) for record in records]
     first = tree.append_many(session, entries)
     session.execute(
-        insert(Event),
+        db.table_insert(Event),
         [
             _row(session, record, actor, record.at or at, first + offset, entry_bytes)
             for offset, (record, entry_bytes) in enumerate(zip(records, entries, strict=True))

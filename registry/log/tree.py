@@ -11,7 +11,7 @@ all entries; only `registry log verify` does, on purpose.
 import weakref
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -90,7 +90,7 @@ def append_many(session: Session, entries: Sequence[bytes]) -> int:
         for entry in entries
         for (level, i), value in builder.append(merkle.leaf_hash(entry))
     ]
-    session.execute(insert(LogNode), completed)
+    session.execute(db.table_insert(LogNode), completed)
     return first
 
 
