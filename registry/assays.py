@@ -1,19 +1,22 @@
 """Assay attestation: the inspector's statement that issues, or withholds, a certificate."""
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 import keys
-from registry import certificates, db, pieces
+from registry import certificates, chunks, codes, db, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, RegistryError
 from registry.log import checkpoints, events, ledger, tree
 from registry.models import Account, AssayRecord, Piece, utcnow
+from schemas.assays import AssayBatchItem, AssayIn
 from schemas.standards import AssayResult, EventType, PieceStatus, Role
 
 # A piece may be (re-)assayed while it has no current certificate.
@@ -189,6 +192,108 @@ def attest_many(
             Attested(piece.id, assay.id, assay.result, certificate.code if certificate else None)
         )
     return results
+
+
+def attest_batch(
+    session: Session,
+    ring: keys.KeyRing,
+    items: Sequence[Any],
+    *,
+    defaults: dict[str, Any],
+    issuer: certificates.Issuer,
+    actor: Account,
+    max_pieces: int,
+    chunk: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Attest a batch as an inspector sends it: each item a piece's id with what was
+    found in it, `defaults` filling in what the items leave out (a group tested
+    together). Each item is validated and attested, or refused, on its own
+    (`attest_many`), committed in chunks (registry/chunks.py): yields the report so far
+    after each commit, the last covering every item. Commits, as an import does.
+
+    Raises Forbidden unless the actor is an inspector, and InvalidInput, storing nothing,
+    for more than `max_pieces` items or `defaults` that no attestation could hold. A
+    failure of the database after the first chunk ends the batch: the chunks before it
+    stay stored, and the report says which pieces were not.
+    """
+    _inspector(actor)
+    if len(items) > max_pieces:
+        raise InvalidInput(
+            f"A batch may attest at most {max_pieces} pieces; send the rest in another.",
+            errors={"pieces": [f"At most {max_pieces} pieces."]},
+        )
+    try:
+        AssayIn(partial=True).load(defaults)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "The batch's shared findings do not hold; correct them and send it again.",
+            errors={"defaults": exc.messages},
+        ) from exc
+    schema = AssayBatchItem()
+
+    def write(part: Sequence[tuple[int, Any]]) -> list[dict[str, Any]]:
+        entries, loaded = [], []
+        for number, item in part:
+            entry = _batch_entry(number, item)
+            entries.append(entry)
+            try:
+                if not isinstance(item, dict):
+                    raise ValidationError("Each piece is an object with its piece_id.")
+                data = schema.load({**defaults, **item})
+            except ValidationError as exc:
+                messages = exc.messages
+                entry["errors"] = messages if isinstance(messages, dict) else {"_schema": messages}
+                continue
+            loaded.append((entry, data))
+        outcomes = attest_many(
+            session, ring, [(d["piece_id"], d) for _, d in loaded], issuer=issuer, actor=actor
+        )
+        for (entry, _), outcome in zip(loaded, outcomes, strict=True):
+            if isinstance(outcome, RegistryError):
+                entry["errors"] = outcome.errors or {"_schema": [outcome.detail]}
+            else:
+                entry["status"] = outcome.result
+                entry["certificate"] = (
+                    codes.printed(outcome.certificate) if outcome.certificate else None
+                )
+        return entries
+
+    numbered = list(enumerate(items, start=1))
+    for entries in chunks.committed(
+        session, numbered, write, unstored=_not_stored, most=chunk, what="batch of attestations"
+    ):
+        counts = Counter(entry["status"] for entry in entries)
+        yield {
+            "passed": counts[AssayResult.PASSED],
+            "failed": counts[AssayResult.FAILED],
+            "rejected": counts[_REJECTED],
+            "pieces": entries,
+        }
+
+
+_REJECTED = "rejected"
+
+
+def _batch_entry(number: int, item: Any) -> dict[str, Any]:
+    piece_id = item.get("piece_id") if isinstance(item, dict) else None
+    return {
+        "item": number,
+        "piece_id": piece_id if type(piece_id) is int else None,
+        "status": _REJECTED,
+        "certificate": None,
+        "errors": {},
+    }
+
+
+def _not_stored(rest: Sequence[tuple[int, Any]], failed: Sequence[tuple[int, Any]]) -> list[dict]:
+    first, last = failed[0][0], failed[-1][0]
+    reason = (
+        f"Not stored: the database failed on items {first}-{last}, so the batch stopped "
+        "there; send this piece again."
+    )
+    return [
+        {**_batch_entry(number, item), "errors": {"_schema": [reason]}} for number, item in rest
+    ]
 
 
 _STATUS_UPDATE = (

@@ -36,6 +36,8 @@ class Defaults:
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     #: Rows accepted in one bulk import.
     IMPORT_MAX_ROWS = 10_000
+    #: Pieces one batch of attestations may hold (POST /api/v1/assays/batch).
+    ASSAY_BATCH_MAX_PIECES = 10_000
     #: Generate a signing key on start when the key ring is empty (development).
     GENERATE_KEY_ON_START = True
     #: Logging level of the application's own messages.

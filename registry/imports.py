@@ -13,7 +13,6 @@ import itertools
 import json
 import logging
 import re
-import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -23,7 +22,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import makers, photos, pieces, words
+from registry import chunks, makers, photos, pieces, words
 from registry.errors import InvalidInput, RegistryError
 from registry.log import tree
 from registry.models import Account, Maker, Piece
@@ -32,19 +31,6 @@ from schemas.pieces import PieceIn
 from schemas.standards import Stone
 
 log = logging.getLogger(__name__)
-
-#: Rows registered per transaction at most: the write lock (SQLite) or the log's head
-#: (PostgreSQL) is held for one chunk at a time.
-CHUNK_ROWS = 500
-#: How long a chunk should hold them: the next chunk's size follows the rows per second
-#: of the last, so that a sign-in or a sale waiting for the lock waits about this long
-#: however slow the rows (photos, a loaded machine), never the seconds 500 rows can take.
-CHUNK_SECONDS = 0.2
-_CHUNK_MIN_ROWS = 10
-#: How long an import waits between two chunks on SQLite. A writer queued for the write
-#: lock retries at most every 100 ms (SQLite's busy handler); without the wait the next
-#: chunk would take the lock back first, every time.
-_SQLITE_TURN_S = 0.12
 
 COLUMNS = (
     "reference",
@@ -416,11 +402,10 @@ def run_in_chunks(
     chunk: int | None = None,
     pictures: Photos | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Register the rows as `run` does, in transactions of at most `chunk` rows
-    (CHUNK_ROWS) that each take about CHUNK_SECONDS, and commit each: yields the report
-    so far after each commit, the last one yielded
-    covering every row. Commits, unlike other services: what an import stores is decided
-    chunk by chunk, and its report must say exactly which rows were stored.
+    """Register the rows as `run` does, committed in chunks (registry/chunks.py): yields
+    the report so far after each commit, the last one yielded covering every row.
+    Commits, unlike other services: what an import stores is decided chunk by chunk, and
+    its report must say exactly which rows were stored.
 
     Raises InvalidInput, before any row is validated, when there are more than
     `max_rows`. A failure in the first chunk is raised, nothing stored (the caller rolls
@@ -430,39 +415,17 @@ def run_in_chunks(
     """
     if len(rows) > max_rows:
         raise _too_many(max_rows)
-    most = chunk or CHUNK_ROWS
-    size = min(most, _CHUNK_MIN_ROWS * 5)  # a first guess; each chunk then sets the next
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    report: dict[str, Any] = {"created": 0, "rejected": 0, "rows": []}
-    start = 0
-    while start < len(rows):
-        if start and sqlite:
-            time.sleep(_SQLITE_TURN_S)
-        part = rows[start : start + size]
-        began = time.monotonic()
-        try:
-            done = run(
-                session, maker, iter(part), actor=actor, max_rows=len(part), pictures=pictures
-            )
-            session.commit()
-        except Exception:
-            session.rollback()
-            if not start:
-                raise
-            # Whatever the failure, the chunks before it are stored: the report says so.
-            log.exception("import for maker %s stopped at row %s", maker.slug, part[0][0])
-            _not_stored(report, rows[start:], part)
-            yield report
-            return
-        for key in ("created", "rejected"):
-            report[key] += done[key]
-        report["rows"].extend(done["rows"])
-        yield report
-        start += len(part)
-        per_second = len(part) / max(time.monotonic() - began, 1e-3)
-        size = max(min(most, _CHUNK_MIN_ROWS), min(most, int(per_second * CHUNK_SECONDS)))
-    if not rows:
-        yield report
+
+    def write(part: Sequence[tuple[int, Any]]) -> list[dict[str, Any]]:
+        return run(session, maker, iter(part), actor=actor, max_rows=len(part), pictures=pictures)[
+            "rows"
+        ]
+
+    for entries in chunks.committed(
+        session, rows, write, unstored=_not_stored, most=chunk, what=f"import for {maker.slug}"
+    ):
+        created = sum(1 for entry in entries if entry["status"] == "created")
+        yield {"created": created, "rejected": len(entries) - created, "rows": entries}
 
 
 def _attach(
@@ -478,8 +441,8 @@ def _attach(
 
 
 def _not_stored(
-    report: dict[str, Any], rows: Sequence[tuple[int, Any]], failed: Sequence[tuple[int, Any]]
-) -> None:
+    rows: Sequence[tuple[int, Any]], failed: Sequence[tuple[int, Any]]
+) -> list[dict[str, Any]]:
     first, last = failed[0][0], failed[-1][0]
     reason = (
         f"Not stored: the database failed on rows {first}-{last}, so the import stopped "
@@ -488,11 +451,10 @@ def _not_stored(
         else f"Not stored: the database failed on row {first}, so the import stopped there; "
         "send this row again."
     )
-    for number, row in rows:
-        report["rows"].append(
-            {**_entry(number, row), "status": "rejected", "errors": {"_schema": [reason]}}
-        )
-    report["rejected"] += len(rows)
+    return [
+        {**_entry(number, row), "status": "rejected", "errors": {"_schema": [reason]}}
+        for number, row in rows
+    ]
 
 
 def _entry(number: int, row: Any) -> dict[str, Any]:

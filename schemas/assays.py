@@ -45,3 +45,49 @@ class AssayOut(Schema):
     certificate = fields.Nested(
         CertificateOut, allow_none=True, required=True, metadata={"description": "Issued on pass"}
     )
+
+
+class AssayBatchItem(AssayIn):
+    """One piece of a batch, with what was found in it: the batch's `defaults` fill in
+    what it leaves out."""
+
+    piece_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class AssayBatchIn(Schema):
+    defaults = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={
+            "description": "Findings shared by the pieces of the batch (a group tested "
+            "together): any field of an attestation, which a piece's own values override"
+        },
+    )
+    pieces = fields.List(
+        fields.Dict(keys=fields.String()),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={
+            "description": "The pieces, each `{piece_id, …}` with the findings that differ "
+            "from `defaults`; each is attested, or refused, on its own"
+        },
+    )
+
+
+class AssayBatchPiece(Schema):
+    item = fields.Integer(required=True, metadata={"description": "Place in `pieces`, from 1"})
+    piece_id = fields.Integer(allow_none=True, required=True)
+    status = fields.String(
+        required=True, validate=validate.OneOf(("passed", "failed", "rejected"))
+    )
+    certificate = fields.String(
+        allow_none=True, required=True, metadata={"description": "The code issued on a pass"}
+    )
+    errors = fields.Dict(keys=fields.String(), required=True)
+
+
+class AssayBatchReport(Schema):
+    passed = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    pieces = fields.List(fields.Nested(AssayBatchPiece), required=True)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from registry import accounts, db, imports, makers, pieces
+from registry import accounts, chunks, db, imports, makers, pieces
 from registry.edge import database
 from registry.errors import InvalidInput
 from registry.log import tree
@@ -245,7 +245,7 @@ def test_slow_rows_make_short_chunks(maker, monkeypatch):
         return register(*args, **kwargs)
 
     monkeypatch.setattr(imports, "run", slow)
-    monkeypatch.setattr(imports, "CHUNK_SECONDS", 0.05)
+    monkeypatch.setattr(chunks, "CHUNK_SECONDS", 0.05)
     rows = _csv_rows([f"T-{n}" for n in range(200)])
     sizes, before = [], 0
     for report in imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=200):

@@ -9,7 +9,7 @@ import pytest
 from markupsafe import escape
 from PIL import Image
 
-from registry import cards, imports
+from registry import cards, chunks
 from registry.edge import database
 from tests.factories import (
     bearer,
@@ -260,7 +260,7 @@ def test_a_weight_typed_with_a_decimal_comma_is_taken(maker, world):
 def test_an_import_that_fails_midway_keeps_the_lines_stored_before_and_lists_the_rest(
     maker, world, monkeypatch
 ):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 3)
     fails_at_database_level(monkeypatch, "MID-5")
     rows = [f"MID-{n},ring,Кольцо {n},,silver,925,2.5,," for n in range(1, 9)]
     page = _import(maker, _csv(rows)).get_data(as_text=True)

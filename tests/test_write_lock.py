@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import event, func, select
 
-from registry import cli, imports
+from registry import chunks, cli, imports
 from registry.edge import database
 from registry.log import tree
 from registry.models import Event, Piece
@@ -166,7 +166,7 @@ def test_an_oversized_import_from_the_shell_is_refused_before_any_row_is_validat
 def test_an_import_from_the_shell_keeps_the_chunks_stored_before_a_database_failure(
     app, env, world, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 2)
     fails_at_database_level(monkeypatch, "SH-3")
     path = tmp_path / "pieces.csv"
     path.write_text(_csv(5, "SH"))
@@ -190,7 +190,7 @@ def test_overlapping_imports_on_postgresql_all_finish_with_exact_reports(
 ):
     if database_url.startswith("sqlite"):
         pytest.skip("needs REGISTRY_TEST_DATABASE_URL (PostgreSQL)")
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 20)
     imports_count, shared, own = 5, 30, 30
     references = [f"SH-{n}" for n in range(shared)]
     files = []

@@ -8,7 +8,7 @@ from registry import assays, imports, photos, pieces
 from registry.api.common import guarded, json_body
 from registry.edge import bodies, database, signing
 from registry.errors import InvalidInput, UnsupportedMediaType
-from schemas.assays import AssayIn, AssayOut
+from schemas.assays import AssayBatchIn, AssayBatchReport, AssayIn, AssayOut
 from schemas.pieces import ImportReport, PieceIn, PieceList, PieceListArgs, PieceOut
 from schemas.standards import Role
 
@@ -189,3 +189,27 @@ def attest(data, piece_id):
     )
     database.session().commit()
     return assay
+
+
+@bp.post("/assays/batch")
+@guarded(bp, Role.INSPECTOR)
+@json_body(bp, AssayBatchIn)
+@bp.response(200, AssayBatchReport)
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def attest_batch(data):
+    """Attest many pieces at once (a batch a workshop brought, tested and marked
+    together): each passes, fails or is refused on its own, and the report says which.
+
+    The pieces are stored in chunks, each committed: should the database fail after the
+    first, the report says which pieces were stored and which to send again."""
+    *_, report = assays.attest_batch(
+        database.session(),
+        signing.keyring(),
+        data["pieces"],
+        defaults=data["defaults"],
+        issuer=signing.issuer(),
+        actor=g.actor,
+        max_pieces=current_app.config["ASSAY_BATCH_MAX_PIECES"],
+    )
+    return report
