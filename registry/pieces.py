@@ -295,6 +295,24 @@ def counts(session: Session, maker: Maker) -> dict[str, int]:
     return {status: found.get(status, 0) for status in PieceStatus}
 
 
+def by_ids(session: Session, ids: Sequence[int]) -> dict[int, Piece]:
+    """The pieces of these ids that exist, by id: those of a batch's report."""
+    return {piece.id: piece for piece in session.scalars(select(Piece).where(Piece.id.in_(ids)))}
+
+
+def awaiting_by_maker(session: Session) -> list[tuple[Maker, int]]:
+    """The makers whose pieces await assay, with how many each: the batches an inspector
+    may attest, by the makers' names."""
+    waiting = (
+        select(Piece.maker_id, func.count().label("count"))
+        .where(Piece.status == PieceStatus.AWAITING_ASSAY)
+        .group_by(Piece.maker_id)
+        .subquery()
+    )
+    query = select(Maker, waiting.c.count).join(waiting, waiting.c.maker_id == Maker.id)
+    return [(maker, count) for maker, count in session.execute(query.order_by(Maker.name_en))]
+
+
 def listing(
     session: Session,
     *,

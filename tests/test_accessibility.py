@@ -120,6 +120,17 @@ def _portal_paths(page: Page, base: str) -> list[str]:
             "tr:has(.b-awaiting_assay) a[href*='/pieces/']", "links => links.map(a => a.pathname)"
         )
         details.extend(p for path in waiting[:1] for p in (path, f"{path}/edit"))
+        # The inspector's batches: the makers whose pieces wait, and the first one's form.
+        batches = page.eval_on_selector_all(
+            "main a[href^='/inspector/batch']", "links => links.map(a => a.pathname + a.search)"
+        )
+        for batch in batches[:1]:
+            page.goto(base + batch)
+            first = page.eval_on_selector_all(
+                "main a[href^='/inspector/batch?maker=']",
+                "links => links.map(a => a.pathname + a.search)",
+            )
+            details.extend([batch, *first[:1]])
     return list(dict.fromkeys([*paths, *details]))
 
 

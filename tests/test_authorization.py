@@ -442,6 +442,17 @@ ENDPOINTS = [
     ),
     Endpoint(
         "POST",
+        "/api/v1/assays/batch",
+        INSPECTOR,
+        200,
+        lambda world, make, caller: (
+            "/api/v1/assays/batch",
+            {"json": {"defaults": assay_data(), "pieces": [{"piece_id": make.piece()}]}},
+        ),
+        writes=True,
+    ),
+    Endpoint(
+        "POST",
         "/api/v1/certificates/{code}/revoke",
         INSPECTOR,
         200,

@@ -207,6 +207,20 @@ def _on(
     return request
 
 
+def _batch(*, form: bool = False) -> Request:
+    """The batch page of world.maker's waiting pieces, which lists a new one; or its form
+    sent with that piece ticked."""
+
+    def request(world: World, make: Make, caller: str) -> Call:
+        made = make.piece()
+        if form:
+            data = {"maker": world.maker_slug, "piece": [str(made.id)], **assay_data()}
+            return Call("/inspector/batch", data)
+        return Call(f"/inspector/batch?maker={world.maker_slug}", secret=made.reference)
+
+    return request
+
+
 def _correction_form() -> dict:
     """A whole declaration, as the correction form sends it."""
     data = piece_data(stones=[])
@@ -438,6 +452,8 @@ PAGES = [
         writes=True,
     ),
     # Found by its title; the reference, not in the address, is what others must not see.
+    Page("GET", "/inspector/batch", INSPECTOR, 200, _batch()),
+    Page("POST", "/inspector/batch", INSPECTOR, 200, _batch(form=True), writes=True),
     Page("GET", "/inspector/search", INSPECTOR, 200, _on("/inspector/search?q={title}")),
     Page("GET", "/inspector/audit", INSPECTOR, 200, _at("/inspector/audit")),
     Page("GET", "/inspector/audit/export.csv", INSPECTOR, 200, _at("/inspector/audit/export.csv")),

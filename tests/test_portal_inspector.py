@@ -567,3 +567,69 @@ def test_a_reissue_review_names_stones_in_the_page_s_language(client, inspector)
     row = re.search(r'<tr data-field="stones">(.*?)</tr>', text_of(review), re.S).group(1)
     assert "бриллиант × 3, 0,15 кар." in row and "сапфир × 2, 0,40 кар." in row
     assert " ct" not in row
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_makers_waiting_pieces_are_ticked_and_attested_as_a_batch(client, inspector, language):
+    """From the queue to a maker's batch: the pieces ticked get the findings confirmed
+    once, each passes or is refused on its own, and the report says which."""
+    client.set_cookie("lang", language)
+    gold = [register(client, inspector, reference=f"B-GOLD-{n}") for n in range(3)]
+    silver = register(client, inspector, reference="B-SILVER", metal="silver", fineness=925)
+    untouched = register(client, inspector, reference="B-LATER")
+    register(client, inspector, token=inspector.other_maker, reference="B-OTHER")
+
+    queue = text_of(client.get("/inspector/"))
+    assert 'href="/inspector/batch"' in queue
+    makers = text_of(client.get("/inspector/batch"))
+    assert f'href="/inspector/batch?maker={inspector.maker_slug}"' in makers
+    assert f'href="/inspector/batch?maker={inspector.other_maker_slug}"' in makers
+    path = f"/inspector/batch?maker={inspector.maker_slug}"
+    page = text_of(client.get(path))
+    assert "B-OTHER" not in page  # one maker's pieces only
+    form = page[page.index('name="maker"') :]
+    # Nothing found is filled in, as on a piece's own form.
+    assert " selected" not in form[: form.index('name="inspectorate"')]
+    assert " checked" not in form
+
+    ticked = [p["id"] for p in gold] + [silver["id"]]
+    left_blank = post_form(
+        client,
+        "/inspector/batch",
+        {"maker": inspector.maker_slug, "piece": ticked, **attest_form(result="", metal="")},
+        form_page=path,
+    )
+    assert left_blank.status_code == 422
+    kept = text_of(left_blank)
+    assert all(f'value="{i}" id="p-{i}" checked' in kept for i in ticked)
+    assert piece_status(client, inspector, gold[0]["id"]) == "awaiting_assay"
+    none_ticked = post_form(
+        client, "/inspector/batch", {"maker": inspector.maker_slug, **attest_form()}, form_page=path
+    )
+    assert none_ticked.status_code == 422
+    assert {"en": "Tick the pieces", "ru": "Отметьте изделия"}[language] in text_of(none_ticked)
+
+    done = post_form(
+        client,
+        "/inspector/batch",
+        {"maker": inspector.maker_slug, "piece": ticked, **attest_form()},
+        form_page=path,
+    )
+    assert done.status_code == 200
+    report = text_of(done)
+    summary = {
+        "en": "Passed: 3 · failed: 0 · refused: 1.",
+        "ru": "Прошли: 3 · не прошли: 0 · отклонено: 1.",
+    }
+    assert summary[language] in report
+    refused = re.search(r'data-piece="B-SILVER" data-status="rejected">(.*?)</tr>', report, re.S)
+    declared = {"en": "Declared metal is silver.", "ru": "Заявлен металл: серебро."}
+    assert declared[language] in refused.group(1)
+    for piece in gold:
+        row = re.search(
+            rf'data-piece="{piece["reference"]}" data-status="passed">(.*?)</tr>', report, re.S
+        )
+        code = re.search(r"YS-[0-9A-Z-]+", row.group(1)).group(0)
+        assert client.get(f"/api/v1/verify/{code}").json["status"] == "valid"
+    assert piece_status(client, inspector, silver["id"]) == "awaiting_assay"
+    assert piece_status(client, inspector, untouched["id"]) == "awaiting_assay"

@@ -50,6 +50,8 @@ report_pages.queue_pages(bp, Role.INSPECTOR)
 
 _PAGE = 50
 _SEARCH_MAX = 200
+#: Pieces of a maker a batch page lists to tick, the longest waiting first.
+_BATCH_PAGE = 500
 # What the audit form and its export take from the address: the API's filters.
 _AUDIT_FILTERS = ("maker", "type", "since", "until", "piece", "certificate", "actor", "actor_role")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -109,6 +111,84 @@ def attest(piece_id: int):
     else:
         flash(gettext("Assay recorded as failed; no certificate is issued."))
     return redirect(url_for("inspector.piece", piece_id=piece_id), code=303)
+
+
+@bp.get("/batch")
+@session.portal(Role.INSPECTOR)
+def batch():
+    """A batch of one maker's pieces awaiting assay, ticked and attested together with
+    what was found in them (a group tested and marked together); without a maker, the
+    makers whose pieces wait."""
+    return _batch_page(request.args.get("maker") or None)
+
+
+@bp.post("/batch")
+@session.portal(Role.INSPECTOR)
+def attest_batch():
+    """Attest the ticked pieces with the findings given (assays.attest_batch): each
+    passes, fails or is refused on its own, and the report says which."""
+    maker = request.form.get("maker") or None
+    ticked = request.form.getlist("piece")
+    ids = [
+        int(value) for value in ticked if value.isascii() and value.isdigit() and len(value) < 10
+    ]
+    errors: dict[str, list[str]] = {}
+    try:
+        with forms.refusals(database.session(), *_FORM_REFUSALS):
+            found = forms.load(AssayIn(), _assay_fields())
+    except forms.Invalid as invalid:
+        errors = dict(invalid.errors)
+    if not ids or len(ids) != len(ticked):
+        errors["piece"] = [gettext("Tick the pieces that were tested together.")]
+    if errors:
+        return _batch_page(maker, errors=errors, form=request.form, ticked=set(ids), status=422)
+    *_, report = assays.attest_batch(
+        database.session(),
+        signing.keyring(),
+        [{"piece_id": piece_id} for piece_id in ids],
+        defaults=found,
+        issuer=signing.issuer(),
+        actor=g.actor,
+        max_pieces=current_app.config["ASSAY_BATCH_MAX_PIECES"],
+    )
+    return render_template(
+        "inspector/batch_report.html",
+        report=report,
+        pieces=pieces.by_ids(database.session(), ids),
+        maker=maker,
+    )
+
+
+def _batch_page(
+    maker_slug: str | None,
+    *,
+    errors: dict | None = None,
+    form=None,
+    ticked: set[int] | None = None,
+    status: int = 200,
+):
+    dbs = database.session()
+    if maker_slug is None:
+        return render_template("inspector/batch.html", waiting=pieces.awaiting_by_maker(dbs))
+    maker = makers.get(dbs, maker_slug)
+    items, more = pieces.listing(
+        dbs,
+        actor=g.actor,
+        status=PieceStatus.AWAITING_ASSAY,
+        maker_slug=maker.slug,
+        limit=_BATCH_PAGE,
+    )
+    html = render_template(
+        "inspector/batch.html",
+        maker=maker,
+        items=items,
+        more=more is not None,
+        assay_errors=errors or {},
+        assay_form=form or {"inspectorate": inspection.usual_inspectorate(dbs, g.actor)},
+        ticked=ticked or set(),
+        inspectorates=signing.issuer().inspectorates,
+    )
+    return html, status
 
 
 @bp.post("/certificates/<code>/revoke")
