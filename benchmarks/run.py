@@ -23,6 +23,9 @@ Parts, in this order (`--only` picks some; `--only log` = append,proofs):
   a server answers (`logbench`).
 - proofs: inclusion and consistency proofs in a log of 1,000,000 entries, ours against
   pymerkle's (`logbench`).
+- batch: a 10,000-row import and a 10,000-piece batch attestation, end to end in one
+  process through the HTTP stack, on SQLite and on PostgreSQL, against 2,000 a second
+  each (`batchbench`).
 - import: a fresh registry made and served as `make run` does (`registry serve`: nginx
   before gunicorn); a 10,000-row CSV import by a maker while buyers scan `/v/<code>` and
   a maker signs in to the portal a few times; reports the import's duration and rows/s,
@@ -57,7 +60,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from benchmarks import counting, dataset, export, importbench, logbench, profile
+from benchmarks import batchbench, counting, dataset, export, importbench, logbench, profile
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "wrk.lua"
@@ -78,7 +81,7 @@ WARMUP_S = 3
 DURATION_S = 20
 
 #: The parts of a run, in the order they run (`--only`).
-PARTS = ("http", "export", "append", "proofs", "import")
+PARTS = ("http", "export", "append", "proofs", "batch", "import")
 ALIASES = {"log": ("append", "proofs"), "all": PARTS}
 
 VERIFY_RATIO_TARGET = 0.6
@@ -227,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         help="rows of the bulk import during which scans and sign-ins are timed",
     )
     parser.add_argument(
+        "--batch-rows",
+        type=int,
+        default=batchbench.ROWS,
+        help="rows of the batched import, and pieces of the batch attestation",
+    )
+    parser.add_argument(
         "--rebuild", action="store_true", help="rebuild the cached databases and trees"
     )
     parser.add_argument(
@@ -339,6 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         logbench.report_proofs(proved)
         output["proofs"] = proved
         seconds["proofs"] = round(time.monotonic() - part_started, 1)
+
+    if "batch" in parts:
+        part_started = time.monotonic()
+        print(f"batched writes ({args.batch_rows:,} rows each):", flush=True)
+        batched = batchbench.measure(rows=args.batch_rows)
+        failed |= not batchbench.report(batched)
+        output["batch"] = batched
+        seconds["batch"] = round(time.monotonic() - part_started, 1)
 
     if "import" in parts:
         part_started = time.monotonic()

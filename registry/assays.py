@@ -17,6 +17,7 @@ from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Registr
 from registry.log import checkpoints, events, ledger, tree
 from registry.models import Account, AssayRecord, Piece, utcnow
 from schemas.assays import AssayBatchItem, AssayIn
+from schemas.common import MAX_ID
 from schemas.standards import AssayResult, EventType, PieceStatus, Role
 
 # A piece may be (re-)assayed while it has no current certificate.
@@ -230,6 +231,12 @@ def attest_batch(
             errors={"defaults": exc.messages},
         ) from exc
     schema = AssayBatchItem()
+    try:
+        # Findings complete in themselves: an item that names its piece alone takes them
+        # as they are, without validating them again for every piece.
+        shared: dict[str, Any] | None = AssayIn().load(defaults)
+    except ValidationError:
+        shared = None
 
     def write(part: Sequence[tuple[int, Any]]) -> list[dict[str, Any]]:
         entries, loaded = [], []
@@ -239,7 +246,12 @@ def attest_batch(
             try:
                 if not isinstance(item, dict):
                     raise ValidationError("Each piece is an object with its piece_id.")
-                data = schema.load({**defaults, **item})
+                named = entry["piece_id"]
+                plain = named is not None and 0 < named <= MAX_ID and item.keys() == {"piece_id"}
+                if shared is not None and plain:
+                    data = {**shared, "piece_id": item["piece_id"]}
+                else:
+                    data = schema.load({**defaults, **item})
             except ValidationError as exc:
                 messages = exc.messages
                 entry["errors"] = messages if isinstance(messages, dict) else {"_schema": messages}

@@ -11,23 +11,27 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+
+from registry import db
 
 log = logging.getLogger(__name__)
 
 Row = TypeVar("Row")
 
 #: Rows written per transaction at most.
-CHUNK_ROWS = 500
+CHUNK_ROWS = 2_000
 #: How long a chunk should hold the lock: the next chunk's size follows the rows per
 #: second of the last, so that a sign-in or a sale waiting for the lock waits about this
 #: long however slow the rows (photos, a loaded machine), never the seconds 500 rows can
 #: take.
-CHUNK_SECONDS = 0.2
+CHUNK_SECONDS = 0.4
 _CHUNK_MIN_ROWS = 10
-#: How long a long write waits between two chunks on SQLite. A writer queued for the
-#: write lock retries at most every 100 ms (SQLite's busy handler); without the wait the
-#: next chunk would take the lock back first, every time.
+#: How long a long write waits between two chunks on SQLite when another writer waits
+#: for the write lock (db.writers_waiting). That writer retries at most every 100 ms
+#: (SQLite's busy handler); without the wait the next chunk would take the lock back
+#: first, every time.
 SQLITE_TURN_S = 0.12
 
 
@@ -51,11 +55,11 @@ def committed(
     """
     most = most or CHUNK_ROWS
     size = min(most, _CHUNK_MIN_ROWS * 5)  # a first guess; each chunk then sets the next
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    engine = session.get_bind()
     report: list[dict[str, Any]] = []
     start = 0
     while start < len(rows):
-        if start and sqlite:
+        if start and isinstance(engine, Engine) and db.writers_waiting(engine):
             time.sleep(SQLITE_TURN_S)
         part = rows[start : start + size]
         began = time.monotonic()

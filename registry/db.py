@@ -6,12 +6,16 @@ caller (`writing`), and the session of a request or command is kept at the edge
 Transactions are owned by the caller (a view or a CLI command); services only flush.
 """
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Insert, MetaData, create_engine, event, insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
@@ -85,14 +89,77 @@ def make_engine(url: str) -> Engine:
         # PostgreSQL would not. Python's folds every script.
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
+    queue = _WriterQueue.of(engine)
+
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection):
         # A writer takes the write lock at BEGIN: in WAL mode a deferred transaction
         # that read first and writes later fails at once when another writer got in
         # between, instead of waiting its turn. Reads stay deferred so they never queue.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes.get() else "BEGIN")
+        if not _writes.get():
+            connection.exec_driver_sql("BEGIN")
+        elif queue is None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            queue.begin(connection)
 
     return engine
+
+
+class _WriterQueue:
+    """Who waits for a SQLite database's write lock, told through a file beside it: a
+    writer that finds the lock taken holds a shared lock of the file while it waits, so
+    a long write (registry/chunks.py) pauses between its chunks only when someone waits,
+    rather than after every chunk."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @classmethod
+    def of(cls, engine: Engine) -> "_WriterQueue | None":
+        database = engine.url.database
+        if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+            return None
+        return cls(f"{database}-writers")
+
+    def begin(self, connection) -> None:
+        connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig):
+                raise
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        with self._held(fcntl.LOCK_SH):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def waiting(self) -> bool:
+        """Whether a writer waits for the write lock now."""
+        try:
+            with self._held(fcntl.LOCK_EX | fcntl.LOCK_NB):
+                return False
+        except BlockingIOError:
+            return True
+
+    @contextmanager
+    def _held(self, how: int) -> Iterator[None]:
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, how)
+            yield
+        finally:
+            os.close(descriptor)  # and the lock with it
+
+
+def writers_waiting(engine: Engine) -> bool:
+    """Whether another writer waits for the write lock of this SQLite database (always
+    False for another database, where writers do not queue for one lock)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    queue = _WriterQueue.of(engine)
+    return queue is not None and queue.waiting()
 
 
 def _lower(text):

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate, validates_schema
 
 from schemas.certificates import CertificateOut
-from schemas.common import Timestamp, identifier, text
+from schemas.common import MAX_ID, Timestamp, identifier, text
 from schemas.pieces import fineness_field, legal_fineness
 from schemas.standards import AssayResult, Metal
 
@@ -51,7 +51,9 @@ class AssayBatchItem(AssayIn):
     """One piece of a batch, with what was found in it: the batch's `defaults` fill in
     what it leaves out."""
 
-    piece_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    piece_id = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)
+    )
 
 
 class AssayBatchIn(Schema):
@@ -77,9 +79,7 @@ class AssayBatchIn(Schema):
 class AssayBatchPiece(Schema):
     item = fields.Integer(required=True, metadata={"description": "Place in `pieces`, from 1"})
     piece_id = fields.Integer(allow_none=True, required=True)
-    status = fields.String(
-        required=True, validate=validate.OneOf(("passed", "failed", "rejected"))
-    )
+    status = fields.String(required=True, validate=validate.OneOf(("passed", "failed", "rejected")))
     certificate = fields.String(
         allow_none=True, required=True, metadata={"description": "The code issued on a pass"}
     )

@@ -265,13 +265,13 @@ def test_a_writer_queued_for_sqlites_lock_gets_it_between_two_chunks(
     queued = threading.Event()
 
     def writer():
-        other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=30)
-        other.isolation_level = None
+        # Another of the registry's writers (a worker's sale, a sign-in): it waits,
+        # retrying, while a chunk holds the lock, and says that it waits.
+        engine = db.make_engine(database_url)
         queued.set()
-        other.execute("BEGIN IMMEDIATE")  # waits, retrying, while a chunk holds the lock
-        seen.append(other.execute("SELECT size FROM log_head").fetchone()[0])
-        other.execute("COMMIT")
-        other.close()
+        with engine.begin() as other:
+            seen.append(other.execute(text("SELECT size FROM log_head")).scalar_one())
+        engine.dispose()
 
     thread = threading.Thread(target=writer)
     register_many = pieces.register_many
@@ -367,3 +367,13 @@ def test_limited_reads_rows_only_up_to_one_past_the_limit():
     assert over.value.errors == {"file": ["More than 5 rows."]}
     assert read == [1, 2, 3, 4, 5, 6]
     assert len(imports.limited(iter([(1, {}), (2, {})]), max_rows=2)) == 2
+
+
+def test_an_import_pauses_between_chunks_only_while_another_writer_waits(maker, monkeypatch):
+    session, owner, actor = maker
+    pauses: list[float] = []
+    monkeypatch.setattr(chunks.time, "sleep", pauses.append)
+    rows = _csv_rows([f"P-{n}" for n in range(6)])
+    *_, report = imports.run_in_chunks(session, owner, rows, actor=actor, max_rows=10, chunk=2)
+    assert report["created"] == 6
+    assert pauses == []

@@ -1,0 +1,160 @@
+"""Batched writes (`python -m benchmarks --only batch`): a 10,000-row import and a
+10,000-piece batch attestation, end to end, on SQLite and on PostgreSQL.
+
+Each runs in one process through the application's whole HTTP stack (Flask's test
+client: the request parsed, the token checked, every row validated, signed, logged,
+stored, committed in chunks as the service commits them, and the report answered), on a
+fresh database:
+
+1. a maker's `POST /api/v1/pieces/import` of ROWS rows as CSV (rows/s);
+2. an inspector's `POST /api/v1/assays/batch` of every piece the import registered, with
+   shared findings (certificates/s: each an attestation, a signed certificate and their
+   two log entries).
+
+Against TARGET_PER_S each. The chunks' turns on SQLite (chunks.SQLITE_TURN_S between
+chunks, so that other writers get the lock) are counted in, as a user waits for them.
+"""
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from benchmarks import logbench
+from registry import accounts, create_app, db, makers, migrate
+from registry.edge import database
+from registry.models import Certificate
+from tests.factories import assay_data, bearer, maker_data
+
+ROWS = 10_000
+TARGET_PER_S = 2_000.0
+HEADER = "reference,kind,title,metal,fineness,weight_g,stones,uin\n"
+
+
+def measure(rows: int = ROWS) -> dict[str, Any]:
+    """Both writes on SQLite, then on PostgreSQL when a server answers."""
+    results: dict[str, Any] = {"rows": rows, "target_per_s": TARGET_PER_S}
+    with tempfile.TemporaryDirectory(prefix="registry-bench-batch-") as scratch:
+        work = Path(scratch)
+        path = work / "batch.sqlite3"
+        engine = db.make_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        engine.dispose()
+        print("  on SQLite …", flush=True)
+        results["sqlite"] = _run(f"sqlite:///{path}", work / "keys-sqlite", rows)
+        pg_url = os.environ.get("REGISTRY_BENCH_DATABASE_URL") or logbench.PG_DEFAULT
+        reason = logbench._unreachable(pg_url)
+        if reason:
+            print(f"  on PostgreSQL: SKIPPED ({reason})", flush=True)
+            results["postgresql"] = {"skipped": reason}
+        else:
+            print("  on PostgreSQL …", flush=True)
+            with logbench._scratch_databases(pg_url, 1) as (url,):
+                results["postgresql"] = _run(url, work / "keys-pg", rows)
+    return results
+
+
+def _run(url: str, keys_dir: Path, rows: int) -> dict[str, Any]:
+    keys_dir.mkdir()
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "KEYS_DIR": str(keys_dir),
+            "PUBLIC_BASE_URL": "https://registry.bench",
+            "LOG_LEVEL": "WARNING",
+            "RATELIMIT_ENABLED": False,
+            "IMPORT_MAX_ROWS": rows,
+            "ASSAY_BATCH_MAX_PIECES": rows,
+        }
+    )
+    with app.app_context():
+        session = database.session()
+        maker = makers.admit(session, maker_data(slug="batch-bench"), actor=None)
+        owner = accounts.create(
+            session, {"email": "maker@bench.test", "role": "maker", "maker": maker.slug}, actor=None
+        )
+        inspector = accounts.create(
+            session, {"email": "inspector@bench.test", "role": "inspector"}, actor=None
+        )
+        maker_token = accounts.issue_token(session, owner, name="bench", actor=None)[1]
+        inspector_token = accounts.issue_token(session, inspector, name="bench", actor=None)[1]
+        session.commit()
+    client = app.test_client()
+    sheet = HEADER + "".join(
+        f"BATCH-{n:06d},ring,Кольцо «Енисей»,gold,585,3.42,diamond:3:0.15,\n" for n in range(rows)
+    )
+    started = time.perf_counter()
+    imported = client.post(
+        "/api/v1/pieces/import",
+        data=sheet.encode(),
+        headers={**bearer(maker_token), "Content-Type": "text/csv; charset=utf-8"},
+    )
+    import_s = time.perf_counter() - started
+    report = imported.json
+    ok = imported.status_code == 200 and report["created"] == rows
+    ids = [row["piece_id"] for row in report["rows"]] if ok else []
+    started = time.perf_counter()
+    attested = client.post(
+        "/api/v1/assays/batch",
+        json={"defaults": assay_data(), "pieces": [{"piece_id": i} for i in ids]},
+        headers=bearer(inspector_token),
+    )
+    attest_s = time.perf_counter() - started
+    batch = attested.json
+    with app.app_context():
+        certificates = database.session().scalar(select(func.count()).select_from(Certificate))
+    app.extensions["registry.engine"].dispose()
+    return {
+        "import": {
+            "status": imported.status_code,
+            "created": report.get("created"),
+            "seconds": round(import_s, 2),
+            "rows_per_s": round(rows / import_s, 1),
+        },
+        "attest": {
+            "status": attested.status_code,
+            "passed": batch.get("passed") if isinstance(batch, dict) else None,
+            "certificates": certificates,
+            "seconds": round(attest_s, 2),
+            "certificates_per_s": round(len(ids) / attest_s, 1) if ids else 0.0,
+        },
+    }
+
+
+def report(result: dict[str, Any]) -> bool:
+    """Print the figures against the target; whether every write stored every row."""
+    print()
+    print(
+        f"batched writes, end to end in one process (HTTP stack, {result['rows']:,} rows each, "
+        f"committed in chunks), target ≥ {result['target_per_s']:,.0f}/s:"
+    )
+    whole = True
+    for backend in ("sqlite", "postgresql"):
+        found = result.get(backend)
+        if found is None:
+            continue
+        if "skipped" in found:
+            print(f"  {backend:10} skipped: {found['skipped']}")
+            continue
+        done = found["import"]
+        print(
+            f"  {backend:10} import             {done['rows_per_s']:8,.0f} rows/s "
+            f"({done['created']:,} created in {done['seconds']:.1f} s)  "
+            f"{_mark(done['rows_per_s'], result['target_per_s'])}"
+        )
+        done = found["attest"]
+        print(
+            f"  {backend:10} batch attestation  {done['certificates_per_s']:8,.0f} certificates/s "
+            f"({done['certificates']:,} issued in {done['seconds']:.1f} s)  "
+            f"{_mark(done['certificates_per_s'], result['target_per_s'])}"
+        )
+        whole &= found["import"]["created"] == result["rows"]
+        whole &= found["attest"]["certificates"] == result["rows"]
+    return whole
+
+
+def _mark(value: float, target: float) -> str:
+    return "PASS" if value >= target else "MISS"
