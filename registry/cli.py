@@ -5,7 +5,9 @@ It works on the same database and keys as the server, configured by the same
 """
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,7 +33,7 @@ from registry import (
 from registry import front as registry_front
 from registry.edge import database, log_signer, signing
 from registry.errors import RegistryError
-from registry.log import adopt, check, checkpoints, jobs, public, remote, tree
+from registry.log import adopt, check, checkpoints, jobs, public, remote, signer, tree
 from registry.models import LogVerification
 from schemas.accounts import PASSWORD_MIN, AccountIn
 from schemas.makers import MakerIn, SuspendIn
@@ -513,6 +515,34 @@ def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str,
     )
 
 
+@log_group.command("signer")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.05, 3600),
+    default=None,
+    help="Seconds between two checkpoints at most (default: LOG_CHECKPOINT_INTERVAL).",
+)
+def log_signer_command(interval: float | None) -> None:
+    """Sign the log's checkpoints as it grows: at most one per interval while writes
+    arrive, and one promptly after a write that follows a quiet spell. One signer runs at
+    a time (elected through PostgreSQL, or a lock beside the keys on SQLite); another
+    started waits, ready. `registry serve` (`make run`) starts this beside the server."""
+    app = flask.current_app
+    every = interval if interval is not None else float(app.config["LOG_CHECKPOINT_INTERVAL"])
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    made = app.extensions["registry.sessionmaker"]
+
+    def sessions():
+        db.writing(True)
+        return made()
+
+    signer.run(
+        app.extensions["registry.engine"], sessions, log_signer.signer(), interval=every, stop=stop
+    )
+
+
 @log_group.command("checkpoint")
 @click.option(
     "--every",
@@ -648,8 +678,9 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
 )
 def serve(port: int, host: str, workers: int, front: bool) -> None:
     """Serve the registry with gunicorn, with the settings of `make run`, behind nginx,
-    and beside it the verifier of the log (`registry log verify-jobs`). With --no-front,
-    gunicorn alone: run the verifier yourself."""
+    and beside it the verifier of the log (`registry log verify-jobs`) and the signer of
+    its checkpoints (`registry log signer`). With --no-front, gunicorn alone, each write
+    signing its checkpoint: run the verifier (and a signer) yourself."""
     env = dict(os.environ)
     if click.get_current_context().meta.get("registry.key_default_set"):
         del env["REGISTRY_GENERATE_KEY_ON_START"]  # the server makes a key on first start
@@ -686,11 +717,18 @@ def serve(port: int, host: str, workers: int, front: bool) -> None:
         state=state,
         upload_max_body=int(settings["UPLOAD_MAX_BODY"]),
     )
-    # The verifications inspectors ask for in the portal run beside the server.
+    # The verifications inspectors ask for in the portal run beside the server, and so
+    # does the signer of the log's checkpoints: the workers' writes sign none themselves.
     verifier = [sys.executable, "-m", "registry.cli", "log", "verify-jobs"]
+    checkpoint_signer = [sys.executable, "-m", "registry.cli", "log", "signer"]
+    env.setdefault("REGISTRY_LOG_CHECKPOINT_ENTRIES", "0")
     try:
         status = registry_front.serve(
-            front_settings, argv, env=env, nginx=nginx, helpers={"verifier": verifier}
+            front_settings,
+            argv,
+            env=env,
+            nginx=nginx,
+            helpers={"verifier": verifier, "signer": checkpoint_signer},
         )
     except registry_front.FrontError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -127,6 +127,10 @@ class Defaults:
     #: A write that leaves this many entries or more outside the latest checkpoint makes a
     #: new one in its own transaction (1: every write; 0: only on demand or on a timer).
     LOG_CHECKPOINT_ENTRIES = 1
+    #: The signer (`registry log signer`, started by `registry serve`) signs at most one
+    #: checkpoint per this many seconds while writes arrive; `registry serve` then sets
+    #: LOG_CHECKPOINT_ENTRIES to 0, so that writes sign none themselves.
+    LOG_CHECKPOINT_INTERVAL = 1.0
     #: Where the last checkpoint signed is kept, outside the database, so that a log
     #: rewritten in the database is never signed; default: log-checkpoint.txt in KEYS_DIR.
     LOG_SIGNED_STATE: str | None = None

@@ -209,3 +209,55 @@ def test_the_verifier_of_the_log_runs_beside_the_server(serve, tmp_path):
         time.sleep(0.2)
     database.close()
     assert state == "done"
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+    reason="nginx is not installed",
+)
+def test_the_signer_of_the_logs_checkpoints_runs_beside_the_server(serve, tmp_path):
+    """`registry serve` starts `registry log signer`: a write that signs nothing itself
+    (as the served workers' writes sign nothing) is in a signed checkpoint a moment later."""
+    import sqlite3
+
+    serve(factories.free_port())
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+        "REGISTRY_KEYS_DIR": str(tmp_path / "keys"),
+        "REGISTRY_PUBLIC_BASE_URL": "https://registry.test",
+        "REGISTRY_LOG_CHECKPOINT_ENTRIES": "0",
+    }
+    admitted = subprocess.run(  # noqa: S603 - our own fixed command line
+        [
+            str(REGISTRY),
+            "makers",
+            "admit",
+            "--name-ru",
+            "Мастерская",
+            "--name-en",
+            "Signer Workshop",
+            "--region",
+            "RU-KYA",
+            "--city",
+            "Красноярск",
+            "--mark",
+            "SIG1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert admitted.returncode == 0, admitted.stderr
+    database = sqlite3.connect(tmp_path / "registry.sqlite3")
+    (size,) = database.execute("SELECT size FROM log_head").fetchone()
+    deadline = time.monotonic() + 10
+    signed = 0
+    while time.monotonic() < deadline:
+        (signed,) = database.execute("SELECT max(tree_size) FROM checkpoint").fetchone()
+        if signed == size:
+            break
+        time.sleep(0.05)
+    database.close()
+    assert signed == size
