@@ -12,11 +12,21 @@ fresh database:
    two log entries).
 
 Against TARGET_PER_S each. The chunks' turns on SQLite (chunks.SQLITE_TURN_S between
-chunks, so that other writers get the lock) are counted in, as a user waits for them.
+chunks, when another writer waits for the lock) are counted in, as a user waits for them.
+
+Then the checkpoint latency: a maker registers pieces one after another as fast as the
+app takes them, for LATENCY_S seconds, while the signer (registry/log/signer.py) runs
+beside it at its default interval and the writes sign nothing themselves; for each write,
+the time from its answer to the first signed checkpoint that covers it (read every 10 ms,
+as a monitor would), against LATENCY_TARGET_S.
 """
 
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,11 +36,15 @@ from sqlalchemy import func, select
 from benchmarks import logbench
 from registry import accounts, create_app, db, makers, migrate
 from registry.edge import database
-from registry.models import Certificate
-from tests.factories import assay_data, bearer, maker_data
+from registry.log import tree
+from registry.models import Certificate, Checkpoint
+from tests.factories import assay_data, bearer, maker_data, piece_data
 
 ROWS = 10_000
 TARGET_PER_S = 2_000.0
+LATENCY_S = 10.0
+LATENCY_TARGET_S = 1.5
+REGISTRY = Path(sys.executable).with_name("registry")
 HEADER = "reference,kind,title,metal,fineness,weight_g,stones,uin\n"
 
 
@@ -57,19 +71,22 @@ def measure(rows: int = ROWS) -> dict[str, Any]:
     return results
 
 
-def _run(url: str, keys_dir: Path, rows: int) -> dict[str, Any]:
+def _app(url: str, keys_dir: Path, **settings):
     keys_dir.mkdir()
-    app = create_app(
+    return create_app(
         {
             "DATABASE_URL": url,
             "KEYS_DIR": str(keys_dir),
             "PUBLIC_BASE_URL": "https://registry.bench",
             "LOG_LEVEL": "WARNING",
             "RATELIMIT_ENABLED": False,
-            "IMPORT_MAX_ROWS": rows,
-            "ASSAY_BATCH_MAX_PIECES": rows,
+            **settings,
         }
     )
+
+
+def _accounts(app) -> tuple[str, str]:
+    """A maker's token and an inspector's."""
     with app.app_context():
         session = database.session()
         maker = makers.admit(session, maker_data(slug="batch-bench"), actor=None)
@@ -82,6 +99,12 @@ def _run(url: str, keys_dir: Path, rows: int) -> dict[str, Any]:
         maker_token = accounts.issue_token(session, owner, name="bench", actor=None)[1]
         inspector_token = accounts.issue_token(session, inspector, name="bench", actor=None)[1]
         session.commit()
+    return maker_token, inspector_token
+
+
+def _run(url: str, keys_dir: Path, rows: int) -> dict[str, Any]:
+    app = _app(url, keys_dir, IMPORT_MAX_ROWS=rows, ASSAY_BATCH_MAX_PIECES=rows)
+    maker_token, inspector_token = _accounts(app)
     client = app.test_client()
     sheet = HEADER + "".join(
         f"BATCH-{n:06d},ring,Кольцо «Енисей»,gold,585,3.42,diamond:3:0.15,\n" for n in range(rows)
@@ -122,6 +145,109 @@ def _run(url: str, keys_dir: Path, rows: int) -> dict[str, Any]:
             "certificates_per_s": round(len(ids) / attest_s, 1) if ids else 0.0,
         },
     }
+
+
+def checkpoint_latency(seconds: float = LATENCY_S) -> dict[str, Any]:
+    """Writes one after another in this process while `registry log signer` runs in its
+    own, as `registry serve` runs it, on SQLite."""
+    with tempfile.TemporaryDirectory(prefix="registry-bench-latency-") as scratch:
+        work = Path(scratch)
+        path = work / "latency.sqlite3"
+        engine = db.make_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        engine.dispose()
+        app = _app(f"sqlite:///{path}", work / "keys", LOG_CHECKPOINT_ENTRIES=0)
+        maker_token, _ = _accounts(app)
+        engine = app.extensions["registry.engine"]
+        interval = float(app.config["LOG_CHECKPOINT_INTERVAL"])
+        env = {
+            **os.environ,
+            "REGISTRY_DATABASE_URL": f"sqlite:///{path}",
+            "REGISTRY_KEYS_DIR": str(work / "keys"),
+            "REGISTRY_PUBLIC_BASE_URL": "https://registry.bench",
+            "REGISTRY_LOG_CHECKPOINT_ENTRIES": "0",
+        }
+        with open(work / "signer.log", "wb") as output:
+            signing = subprocess.Popen(  # noqa: S603 - our own fixed command line
+                [REGISTRY, "log", "signer"], env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        # Once it signs (its start, a second or two, is not what is measured).
+        started = time.perf_counter()
+        while _signed_size(engine) < tree.committed_size(engine):
+            if signing.poll() is not None or time.perf_counter() - started > 60:
+                raise RuntimeError(f"registry log signer did not sign: see {work}/signer.log")
+            time.sleep(0.05)
+        waiting: list[tuple[float, int]] = []  # (answered at, log size then)
+        latencies: list[float] = []
+        lock = threading.Lock()
+        done = threading.Event()
+
+        def watch() -> None:
+            while not (done.is_set() and not waiting):
+                signed = _signed_size(engine)
+                now = time.perf_counter()
+                with lock:
+                    while waiting and waiting[0][1] <= signed:
+                        latencies.append(now - waiting.pop(0)[0])
+                if time.perf_counter() > deadline + 10:
+                    break  # what is left was never covered: reported as such
+                time.sleep(0.01)
+
+        client = app.test_client()
+        watcher = threading.Thread(target=watch)
+        deadline = time.perf_counter() + seconds
+        watcher.start()
+        writes = 0
+        try:
+            while time.perf_counter() < deadline:
+                made = client.post("/api/v1/pieces", json=piece_data(), headers=bearer(maker_token))
+                size = tree.committed_size(engine)
+                with lock:
+                    waiting.append((time.perf_counter(), size))
+                writes += made.status_code == 201
+            done.set()
+            watcher.join()
+        finally:
+            signing.terminate()
+            signing.wait(timeout=10)
+        app.extensions["registry.engine"].dispose()
+    ordered = sorted(latencies)
+    return {
+        "seconds": seconds,
+        "interval_s": interval,
+        "writes": writes,
+        "covered": len(ordered),
+        "p50_s": round(statistics.median(ordered), 3) if ordered else None,
+        "p99_s": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 3)
+        if ordered
+        else None,
+        "max_s": round(ordered[-1], 3) if ordered else None,
+        "target_s": LATENCY_TARGET_S,
+    }
+
+
+def _signed_size(engine) -> int:
+    with engine.connect() as connection:
+        size = connection.execute(select(func.max(Checkpoint.tree_size))).scalar()
+        connection.rollback()
+    return size or 0
+
+
+def report_latency(result: dict[str, Any]) -> bool:
+    """Print the checkpoint latency against its target; whether every write was covered."""
+    print()
+    print(
+        f"checkpoint latency: {result['writes']:,} writes one after another for "
+        f"{result['seconds']:.0f} s, the signer beside them every {result['interval_s']:g} s at "
+        "most; from a write's answer to a signed checkpoint covering it:"
+    )
+    p99 = result["p99_s"]
+    print(
+        f"  p50 {result['p50_s']} s, p99 {p99} s, max {result['max_s']} s "
+        f"(target p99 ≤ {result['target_s']} s)  "
+        f"{'PASS' if p99 is not None and p99 <= result['target_s'] else 'MISS'}"
+    )
+    return result["covered"] == result["writes"]
 
 
 def report(result: dict[str, Any]) -> bool:

@@ -25,7 +25,8 @@ Parts, in this order (`--only` picks some; `--only log` = append,proofs):
   pymerkle's (`logbench`).
 - batch: a 10,000-row import and a 10,000-piece batch attestation, end to end in one
   process through the HTTP stack, on SQLite and on PostgreSQL, against 2,000 a second
-  each (`batchbench`).
+  each; and the checkpoint latency, from a write to a signed checkpoint covering it,
+  with the signer beside the writes (`batchbench`).
 - import: a fresh registry made and served as `make run` does (`registry serve`: nginx
   before gunicorn); a 10,000-row CSV import by a maker while buyers scan `/v/<code>` and
   a maker signs in to the portal a few times; reports the import's duration and rows/s,
@@ -355,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         batched = batchbench.measure(rows=args.batch_rows)
         failed |= not batchbench.report(batched)
         output["batch"] = batched
+        latency = batchbench.checkpoint_latency()
+        failed |= not batchbench.report_latency(latency)
+        output["checkpoint_latency"] = latency
         seconds["batch"] = round(time.monotonic() - part_started, 1)
 
     if "import" in parts:

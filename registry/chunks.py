@@ -29,10 +29,9 @@ CHUNK_ROWS = 2_000
 CHUNK_SECONDS = 0.4
 _CHUNK_MIN_ROWS = 10
 #: How long a long write waits between two chunks on SQLite when another writer waits
-#: for the write lock (db.writers_waiting). That writer retries at most every 100 ms
-#: (SQLite's busy handler); without the wait the next chunk would take the lock back
-#: first, every time.
-SQLITE_TURN_S = 0.12
+#: for the write lock (db.writers_waiting): that writer looks again every millisecond;
+#: without the wait the next chunk would take the lock back first.
+SQLITE_TURN_S = 0.02
 
 
 def committed(

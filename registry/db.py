@@ -8,6 +8,7 @@ Transactions are owned by the caller (a view or a CLI command); services only fl
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -107,10 +108,17 @@ def make_engine(url: str) -> Engine:
 
 
 class _WriterQueue:
-    """Who waits for a SQLite database's write lock, told through a file beside it: a
-    writer that finds the lock taken holds a shared lock of the file while it waits, so
-    a long write (registry/chunks.py) pauses between its chunks only when someone waits,
-    rather than after every chunk."""
+    """Writers of a SQLite database taking turns at its write lock, told through a file
+    beside it.
+
+    SQLite's own wait for the lock (its busy handler) retries ever more slowly, every
+    100 ms after the first quarter second, so that a writer meeting a steady stream of
+    short writes (a maker's burst, the checkpoint signer meeting the workers) can wait
+    for seconds while the lock is free between them. Here a writer that finds the lock
+    taken holds a shared lock of the file while it waits and looks again every
+    millisecond; a writer that finds someone waiting lets it in first; and a long write
+    (registry/chunks.py) pauses between its chunks only when someone waits.
+    """
 
     def __init__(self, path: str):
         self.path = path
@@ -123,17 +131,32 @@ class _WriterQueue:
         return cls(f"{database}-writers")
 
     def begin(self, connection) -> None:
+        if self.waiting():
+            time.sleep(_LET_IN_S)
         connection.exec_driver_sql("PRAGMA busy_timeout = 0")
         try:
+            if self._began(connection):
+                return
+            deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+            with self._held(fcntl.LOCK_SH):
+                while True:
+                    time.sleep(_LOOK_AGAIN_S)
+                    if self._began(connection):
+                        return
+                    if time.monotonic() > deadline:
+                        connection.exec_driver_sql("BEGIN IMMEDIATE")  # raises: locked
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+
+    @staticmethod
+    def _began(connection) -> bool:
+        try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-            return
         except OperationalError as exc:
             if "locked" not in str(exc.orig):
                 raise
-        finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        with self._held(fcntl.LOCK_SH):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return False
+        return True
 
     def waiting(self) -> bool:
         """Whether a writer waits for the write lock now."""
@@ -151,6 +174,12 @@ class _WriterQueue:
             yield
         finally:
             os.close(descriptor)  # and the lock with it
+
+
+#: How often a writer waiting for SQLite's write lock looks again, and how long one that
+#: finds another waiting lets it in first.
+_LOOK_AGAIN_S = 0.001
+_LET_IN_S = 0.003
 
 
 def writers_waiting(engine: Engine) -> bool:
