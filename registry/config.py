@@ -71,6 +71,9 @@ class Defaults:
     #: Seconds a verdict may be cached by the phone or a CDN: a revocation shows after at
     #: most this long.
     VERDICT_MAX_AGE = 60
+    #: Bytes of rendered scan answers (verify JSON, verification pages) each worker keeps
+    #: ready for scans of an unchanged verdict (registry/edge/answers.py); 0 keeps none.
+    READY_ANSWERS_BYTES = 16 * 1024 * 1024
     #: Public scans counted per certificate and day (scans and distinct networks, never
     #: who scanned: registry/scans.py); false turns counting and the copy caution off.
     SCAN_COUNTING = True

@@ -8,6 +8,7 @@ before the certificate was issued. The signature is confirmed by the seal made a
 Ed25519 and remembered per worker; the key's status is read every time.
 """
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -210,6 +211,14 @@ class Verdict:
     copy_since: date | None = None
 
     @property
+    def fingerprint(self) -> tuple:
+        """Everything the verdict was judged from, and nothing else: equal for two scans
+        exactly when their answers are (registry/edge/answers.py). The row holds the
+        sealed state, the newest checkpoint and the after-sale; the signature's check
+        holds the key's status; the successor and the copy caution are read apart."""
+        return (self.certificate, self.signature, self.current_code, self.copy_since)
+
+    @property
     def trusted(self) -> bool:
         """Whether what the rows say of the piece may be shown: not when the certificate
         is invalid (its state may be a hand-made one)."""
@@ -341,6 +350,23 @@ def _inclusion(
         proof=path,
         checkpoint=certificate.checkpoint_note,
     )
+
+
+def proved(bind: "Engine | Session", verdict: Verdict) -> Verdict:
+    """The verdict with its inclusion's audit path, for a verdict read without it
+    (`verify`'s proof=False) whose answer was not ready."""
+    inclusion = verdict.inclusion
+    if inclusion is None or inclusion.proof is not None:
+        return verdict
+    try:
+        with db.Reader(bind) as reader:
+            path = tree.inclusion_proof_committed(reader, inclusion.index, inclusion.tree_size)
+    except Unavailable as exc:
+        # As in `_inclusion`: the signature stands on its own; the damage is reported by
+        # `registry log verify`.
+        log.error("no inclusion proof for entry %d: %s", inclusion.index, exc.detail)
+        return dataclasses.replace(verdict, inclusion=None)
+    return dataclasses.replace(verdict, inclusion=dataclasses.replace(inclusion, proof=path))
 
 
 def payload(verdict: Verdict) -> dict[str, Any] | None:

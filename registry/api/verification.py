@@ -6,7 +6,7 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from registry import verification
-from registry.edge import http_cache, limits, scans
+from registry.edge import answers, database, http_cache, limits, scans
 from registry.log.public import b64
 from schemas.common import timestamp
 from schemas.verification import VerdictOut
@@ -27,8 +27,12 @@ def verify(code):
     Codes are read leniently (case, dashes, O for 0). A mistyped code (its check
     character does not match) is a 400, a code never issued a 404.
     """
-    verdict = scans.scanned(code)
-    response = Response(_body(verdict), mimetype="application/json")
+    verdict = scans.scanned(code, proof=False)
+    body = answers.ready(
+        ("json", verdict.fingerprint),
+        lambda: _body(verification.proved(database.engine(), verdict)),
+    )
+    response = Response(body, mimetype="application/json")
     return http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
 
 

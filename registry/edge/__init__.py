@@ -19,11 +19,13 @@ what both share, one module per job:
 - `bodies`: the request body limit, held for chunked bodies too (413, never cut short);
 - `scans`: the public scans counted in each worker, flushed after an answer is sent,
   and the copy caution the verdict reads (registry/scans.py).
+- `answers`: the scans' answers kept ready, per worker, while their verdict stands.
 """
 
 from flask import Flask
 
 from registry.edge import (
+    answers,
     auth,
     bodies,
     database,
@@ -53,3 +55,4 @@ def init_app(app: Flask, *, inline_css: list[str], inline_js: list[str]) -> None
     headers.init_app(app, inline_css=inline_css, inline_js=inline_js)
     i18n.init_app(app)
     scans.init_app(app)
+    answers.init_app(app)

@@ -10,6 +10,7 @@ from flask_babel import get_locale, gettext
 
 from registry import codes, numbers, photos, verification, words
 from registry.edge import (
+    answers,
     database,
     http_cache,
     i18n,
@@ -49,7 +50,12 @@ def page(code: str):
     if payload is None:
         # Bytes whose signature verifies are the registry's own JSON object; never trust it.
         return _refused("invalid", 200, code, problem=words.PROBLEMS["signature"])
-    html = render_template("verify/certificate.html", **_certificate_page(verdict, payload))
+    html = answers.ready(
+        ("page", str(get_locale()), request.full_path, verdict.fingerprint),
+        lambda: render_template(
+            "verify/certificate.html", **_certificate_page(verdict, payload)
+        ).encode(),
+    )
     return _public(current_app.make_response(html))
 
 
