@@ -33,8 +33,8 @@ run: $(STAMP) fonts nginx
 # any part fails, or ran no test (exit code 5).
 test: $(STAMP) chromium fonts nginx axe
 	@$(BIN)/python -m pytest -q tests/test_openapi_fuzz.py > $(VENV)/fuzz.log 2>&1 & fuzz=$$!; \
-	$(BIN)/python -m pytest -n auto --dist loadfile --ignore tests/test_openapi_fuzz.py \
-		--ignore tests/test_front.py; \
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=20 \
+		--ignore tests/test_openapi_fuzz.py --ignore tests/test_front.py; \
 	suite=$$?; wait $$fuzz; fuzzed=$$?; \
 	echo "--- API fuzzing (tests/test_openapi_fuzz.py):"; cat $(VENV)/fuzz.log; \
 	echo "--- The front under slow clients (tests/test_front.py):"; \

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -128,9 +128,8 @@ def attest_many(
     if not taken:
         return [outcome for outcome in outcomes if isinstance(outcome, RegistryError)]
     columns = ("piece_id", *_COLUMNS)
-    session.execute(
-        db.table_insert(AssayRecord),
-        [{c: getattr(assay, c) for c in columns} for _, assay in taken],
+    db.insert_rows(
+        session, AssayRecord, [{c: getattr(assay, c) for c in columns} for _, assay in taken]
     )
     newest = (
         select(AssayRecord.piece_id, func.max(AssayRecord.id))
@@ -308,19 +307,11 @@ def _not_stored(rest: Sequence[tuple[int, Any]], failed: Sequence[tuple[int, Any
     ]
 
 
-_STATUS_UPDATE = (
-    update(Piece.__table__)  # type: ignore[arg-type]  # a mapped class's Table
-    .where(Piece.__table__.c.id == bindparam("piece_id"))
-    .values(status=bindparam("new_status"))
-)
-
-
 def _set_statuses(session: Session, statuses: dict[Piece, PieceStatus]) -> None:
-    """Store the pieces' new statuses in one executemany, and set them on the pieces as
-    stored: the session's flush would write them a row at a time."""
-    session.execute(
-        _STATUS_UPDATE,
-        [{"piece_id": piece.id, "new_status": status} for piece, status in statuses.items()],
+    """Store the pieces' new statuses at once (db.set_column), and set them on the pieces
+    as stored: the session's flush would write them a row at a time."""
+    db.set_column(
+        session, Piece, "status", {piece.id: status.value for piece, status in statuses.items()}
     )
     for piece, status in statuses.items():
         set_committed_value(piece, "status", status.value)

@@ -177,8 +177,9 @@ def issue_many(
     if not certificates:
         return []
     columns = ("code", "piece_id", "assay_id", "kid", "payload", "jws", "seal", "issued_at")
-    session.execute(
-        db.table_insert(Certificate),
+    db.insert_rows(
+        session,
+        Certificate,
         [
             {**{c: getattr(cert, c) for c in columns}, "status": cert.status}
             for cert in certificates
@@ -197,12 +198,14 @@ def seal_issued(
     """Seal the states of certificates just issued together (`issue_many`), each after the
     entry of its issue, at `indices`."""
     seals = proofs.of(session)
-    session.execute(
-        _SEAL_UPDATE,
-        [
-            {"row_id": certificate.id, "new_seal": seals.seal(state(certificate, index))}
+    db.set_column(
+        session,
+        Certificate,
+        "state_seal",
+        {
+            certificate.id: seals.seal(state(certificate, index))
             for certificate, index in zip(certificates, indices, strict=True)
-        ],
+        },
     )
 
 

@@ -7,14 +7,29 @@ Transactions are owned by the caller (a view or a CLI command); services only fl
 """
 
 import fcntl
+import functools
+import json
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Insert, MetaData, create_engine, event, insert
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Insert,
+    Integer,
+    MetaData,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    update,
+)
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -315,6 +330,78 @@ class Reader:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows of a model's table in the session's transaction, each row naming
+    the same columns: on PostgreSQL by COPY (one stream for the lot, where an executemany
+    sends a statement a row), elsewhere by one executemany (`table_insert`). Column
+    defaults are not applied: the rows give every value."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        session.execute(table_insert(model), rows)
+        return
+    table = model.__table__
+    names = list(rows[0])
+    processors = [_copied(table.c[name].type, dialect) for name in names]
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        value if process is None or value is None else process(value)
+                        for process, value in zip(
+                            processors, (row[name] for name in names), strict=True
+                        )
+                    ]
+                )
+
+
+def set_column(session: Session, model: type[Base], column: str, values: dict[int, Any]) -> None:
+    """Set one column of many rows, by primary key (`values`: id to value), in the
+    session's transaction: on PostgreSQL by one UPDATE … FROM (VALUES …), where an
+    executemany sends a statement a row; elsewhere by one executemany. The session's
+    objects are not told: the caller sets what it holds of them."""
+    if not values:
+        return
+    table = model.__table__
+    target = table.c[column]
+    if session.connection().dialect.name != "postgresql":
+        statement = (
+            update(table)  # type: ignore[arg-type]  # a mapped class's Table
+            .where(table.c.id == bindparam("row_id"))
+            .values({column: bindparam("new_value")})
+        )
+        session.execute(
+            statement, [{"row_id": key, "new_value": value} for key, value in values.items()]
+        )
+        return
+    # Two arrays, unnested side by side: one short statement, whatever the rows (the
+    # names are our own tables' and columns').
+    quote = session.connection().dialect.identifier_preparer.quote
+    kind = "integer" if isinstance(target.type, Integer) else "text"
+    session.execute(
+        sql_text(
+            f"UPDATE {quote(table.name)} SET {quote(column)} = given.value"  # noqa: S608
+            f" FROM unnest(CAST(:ids AS integer[]), CAST(:values AS {kind}[]))"
+            f" AS given(id, value) WHERE {quote(table.name)}.id = given.id"
+        ),
+        {"ids": list(values), "values": list(values.values())},
+    )
+
+
+def _copied(kind, dialect):
+    """How a value of a column of type `kind` is written into COPY: as the statement
+    would bind it, and JSON as its text (psycopg adapts no dict or list there)."""
+    if isinstance(kind, JSON):
+        return functools.partial(json.dumps, separators=(",", ":"))
+    return kind.bind_processor(dialect)
 
 
 def table_insert(model: type[Base]) -> Insert:

@@ -106,7 +106,7 @@ def register_many(
     if not new:
         return [outcome for outcome in outcomes if isinstance(outcome, Conflict)]
     # A plain executemany: an insert RETURNING the ids goes a row at a time on SQLite.
-    session.execute(db.table_insert(Piece), new)
+    db.insert_rows(session, Piece, new)
     stored = select(Piece.reference, Piece.id).where(
         Piece.maker_id == maker.id, Piece.reference.in_([v["reference"] for v in new])
     )

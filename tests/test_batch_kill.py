@@ -18,7 +18,7 @@ from registry.edge import database
 from registry.models import AssayRecord, Certificate, Event, LogHead, Piece
 from tests.factories import assay_data
 
-ROWS = 10_000
+ROWS = 4_000
 REGISTRY = Path(sys.executable).with_name("registry")
 HEADER = "reference,kind,title,metal,fineness,weight_g,stones,uin\n"
 

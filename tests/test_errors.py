@@ -271,3 +271,23 @@ def test_a_full_sqlite_database_end_to_end_is_a_503_saying_so(app, world, databa
     assert response.status_code == 503, response.get_data(as_text=True)[:500]
     assert response.json["type"] == "/problems/database-full"
     assert "Retry-After" not in response.headers
+
+
+def test_form_fields_without_a_usable_name_are_refused_as_problem_json_not_a_500(client):
+    """Found by the fuzzer: a form whose field names are empty or a line break had its
+    errors reported under None, which JSON cannot name, and the refusal itself failed."""
+    boundary = "db5a9f8e44efba6ee33b8aa058a649dc"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name=""\r\n\r\nnull\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="\n"\r\n\r\nnull\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\ncopied_tag\r\n'
+        f"--{boundary}--\r\n"
+    )
+    answer = client.post(
+        "/api/v1/reports",
+        data=body.encode(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert answer.status_code == 422
+    assert answer.content_type == "application/problem+json"
+    assert "" in answer.json["errors"]

@@ -128,6 +128,7 @@ def _invalid(error: ValidationError) -> Response:
 
 def _invalid_fields(found: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
     """422 naming every field that did not validate, with its messages."""
+    found = _named(found)
     return problem(
         422,
         errors.InvalidInput.title,
@@ -136,6 +137,21 @@ def _invalid_fields(found: dict[str, Any], *, headers: dict[str, str] | None = N
         errors=found,
         headers=headers,
     )
+
+
+def _named(found: dict[Any, Any]) -> dict[str, Any]:
+    """The messages by field name as JSON can name them: a form field sent without a
+    usable name (a name of control characters only) may be reported under None, which
+    a JSON object cannot hold; it is the unnamed field, ""."""
+    named: dict[str, Any] = {}
+    for key, messages in found.items():
+        name = "" if key is None else str(key)
+        held = named.get(name)
+        if isinstance(held, list) and isinstance(messages, list):
+            named[name] = held + [m for m in messages if m not in held]
+        elif held is None:
+            named[name] = messages
+    return named
 
 
 # HTTP errors: werkzeug's, the parser's, the rate limiter's, Flask-WTF's.

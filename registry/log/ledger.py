@@ -165,8 +165,9 @@ def append_many(
     at = at or checkpoints.now(session)
     entries = [_entry(record, actor, record.at or at) for record in records]
     first = tree.append_many(session, entries)
-    session.execute(
-        db.table_insert(Event),
+    db.insert_rows(
+        session,
+        Event,
         [
             _row(session, record, actor, record.at or at, first + offset, entry_bytes)
             for offset, (record, entry_bytes) in enumerate(zip(records, entries, strict=True))

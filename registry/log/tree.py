@@ -90,7 +90,7 @@ def append_many(session: Session, entries: Sequence[bytes]) -> int:
         for entry in entries
         for (level, i), value in builder.append(merkle.leaf_hash(entry))
     ]
-    session.execute(db.table_insert(LogNode), completed)
+    db.insert_rows(session, LogNode, completed)
     return first
 
 
