@@ -179,9 +179,7 @@ def test_only_an_inspector_attests_a_batch(client, world):
         assert answer.status_code == 403, token
 
 
-def test_ten_thousand_pieces_with_fifty_bad_ones_scattered_are_reported_exactly(
-    client, world, app
-):
+def test_ten_thousand_pieces_with_fifty_bad_ones_scattered_are_reported_exactly(client, world, app):
     """The import of 10,000 rows with 50 bad ones, then the batch attestation of what it
     registered with 50 bad items: each report names exactly the bad ones, and the log
     holds exactly one entry per event stored."""
