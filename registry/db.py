@@ -345,19 +345,21 @@ def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]])
         session.execute(table_insert(model), rows)
         return
     table = model.__table__
+    table_name = model.__tablename__
     names = list(rows[0])
     processors = [_copied(table.c[name].type, dialect) for name in names]
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
     raw = connection.connection.driver_connection
+    assert raw is not None  # noqa: S101 - a connection in use has its driver's
     with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {quote(table_name)} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(
                     [
                         value if process is None or value is None else process(value)
                         for process, value in zip(
-                            processors, (row[name] for name in names), strict=True
+                            processors, (row[column] for column in names), strict=True
                         )
                     ]
                 )
@@ -386,11 +388,12 @@ def set_column(session: Session, model: type[Base], column: str, values: dict[in
     # names are our own tables' and columns').
     quote = session.connection().dialect.identifier_preparer.quote
     kind = "integer" if isinstance(target.type, Integer) else "text"
+    name = quote(model.__tablename__)
     session.execute(
         sql_text(
-            f"UPDATE {quote(table.name)} SET {quote(column)} = given.value"  # noqa: S608
+            f"UPDATE {name} SET {quote(column)} = given.value"  # noqa: S608
             f" FROM unnest(CAST(:ids AS integer[]), CAST(:values AS {kind}[]))"
-            f" AS given(id, value) WHERE {quote(table.name)}.id = given.id"
+            f" AS given(id, value) WHERE {name}.id = given.id"
         ),
         {"ids": list(values), "values": list(values.values())},
     )
