@@ -500,6 +500,11 @@ class _Log:
     def add(self, row: Any) -> None:
         (self.events if isinstance(row, Event) else self.others).append(row)
 
+    def connection(self) -> Any:
+        # The nodes an append completes are inserted as on SQLite (db.insert_rows): here,
+        # through `execute`, which keeps none.
+        return SimpleNamespace(dialect=SimpleNamespace(name="sqlite"))
+
     def execute(self, statement: Any, parameters: Any = None) -> Any:
         if isinstance(statement, Update):  # an append takes the head's next size
             self._size += 1
