@@ -86,9 +86,10 @@ DURATION_S = 20
 PARTS = ("http", "export", "append", "proofs", "batch", "import")
 ALIASES = {"log": ("append", "proofs"), "all": PARTS}
 
-VERIFY_RATIO_TARGET = 0.6
-PAGE_RATIO_TARGET = 0.5
-P99_TARGET_MS = 50.0
+#: Issue 15's targets (issue 3 asked for 0.6, 0.5 and 50 ms).
+VERIFY_RATIO_TARGET = 0.7
+PAGE_RATIO_TARGET = 0.6
+P99_TARGET_MS = 25.0
 #: Server CPU that counting scans (registry/scans.py) may add to a verification.
 COUNTING_TARGET_US = 50.0
 

@@ -335,13 +335,14 @@ class Reader:
 def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert many rows of a model's table in the session's transaction, each row naming
     the same columns: on PostgreSQL by COPY (one stream for the lot, where an executemany
-    sends a statement a row), elsewhere by one executemany (`table_insert`). Column
+    sends a statement a row) when there are many, otherwise by one executemany
+    (`table_insert`). Column
     defaults are not applied: the rows give every value."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
-    if dialect.name != "postgresql":
+    if dialect.name != "postgresql" or len(rows) < _COPY_FROM_ROWS:
         session.execute(table_insert(model), rows)
         return
     table = model.__table__
@@ -397,6 +398,11 @@ def set_column(session: Session, model: type[Base], column: str, values: dict[in
         ),
         {"ids": list(values), "values": list(values.values())},
     )
+
+
+#: Fewer rows go by executemany: a COPY costs more round trips than a row or two (a single
+#: write's entry and nodes).
+_COPY_FROM_ROWS = 20
 
 
 def _copied(kind, dialect):
