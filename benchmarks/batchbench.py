@@ -72,7 +72,7 @@ def measure(rows: int = ROWS) -> dict[str, Any]:
 
 
 def _app(url: str, keys_dir: Path, **settings):
-    keys_dir.mkdir()
+    keys_dir.mkdir(exist_ok=True)
     return create_app(
         {
             "DATABASE_URL": url,
