@@ -148,11 +148,13 @@ class _WriterQueue:
     def begin(self, connection) -> None:
         if self.waiting():
             time.sleep(_LET_IN_S)
+        # How long this connection waits: its own setting (a scan flush waits 0.1 s).
+        patience = connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0
         connection.exec_driver_sql("PRAGMA busy_timeout = 0")
         try:
             if self._began(connection):
                 return
-            deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+            deadline = time.monotonic() + patience / 1000
             with self._held(fcntl.LOCK_SH):
                 while True:
                     time.sleep(_LOOK_AGAIN_S)
@@ -161,7 +163,7 @@ class _WriterQueue:
                     if time.monotonic() > deadline:
                         connection.exec_driver_sql("BEGIN IMMEDIATE")  # raises: locked
         finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(patience)}")
 
     @staticmethod
     def _began(connection) -> bool:

@@ -50,10 +50,14 @@ def page(code: str):
     if payload is None:
         # Bytes whose signature verifies are the registry's own JSON object; never trust it.
         return _refused("invalid", 200, code, problem=words.PROBLEMS["signature"])
+    photo = payload.get("piece", {}).get("photo")
+    # A thumbnail changed by hand may be another piece's picture: checked on every scan,
+    # and part of what the page kept ready was rendered from.
+    sound = bool(photo) and photos.thumbnail_sound(database.engine(), photo["sha256"])
     html = answers.ready(
-        ("page", str(get_locale()), request.full_path, verdict.fingerprint),
+        ("page", str(get_locale()), request.full_path, verdict.fingerprint, sound),
         lambda: render_template(
-            "verify/certificate.html", **_certificate_page(verdict, payload)
+            "verify/certificate.html", **_certificate_page(verdict, payload, sound)
         ).encode(),
     )
     return _public(current_app.make_response(html))
@@ -132,7 +136,7 @@ def _public(response):
     return i18n.remember(response)
 
 
-def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
+def _certificate_page(verdict: verification.Verdict, payload: dict, sound: bool) -> dict:
     """What the certificate page shows: the signed statement, and the verdict on it.
 
     Words are given as messages for the template to translate; details come from the
@@ -142,7 +146,7 @@ def _certificate_page(verdict: verification.Verdict, payload: dict) -> dict:
     locale = str(get_locale())
     piece = payload["piece"]
     photo = piece.get("photo")
-    if photo and not photos.thumbnail_sound(database.engine(), photo["sha256"]):
+    if photo and not sound:
         # A thumbnail changed by hand may be another piece's picture: show none. The
         # verdict stands on the signed payload, whose photo hash the link still names.
         photo = None
