@@ -386,22 +386,42 @@ def _scratch_databases(url: str, count: int) -> Iterator[list[str]]:
 def proof_tree(*, rebuild: bool = False) -> tuple[Path, dict[str, Any], bool]:
     """The cached SQLite database whose log has PROOF_TREE_SIZE entries: (path, meta,
     built by this call)."""
+    return _cached_tree(
+        "log",
+        PROOF_TREE_VERSION,
+        PROOF_TREE_SIZE,
+        _build_proof_tree,
+        f"the log of {PROOF_TREE_SIZE:,} entries",
+        rebuild=rebuild,
+    )
+
+
+def _cached_tree(
+    kind: str,
+    version: int,
+    size: int,
+    build: Callable[[Path, int], dict[str, Any]],
+    what: str,
+    *,
+    rebuild: bool,
+) -> tuple[Path, dict[str, Any], bool]:
+    """A database `build` makes once per migration head, version and size, kept in DATA
+    (staged, then renamed, so that an interrupted build is never taken for one):
+    (path, meta, built by this call). Older ones of the same kind are removed."""
     head = "+".join(sorted(_heads()))
-    directory = DATA / f"log-{head}-v{PROOF_TREE_VERSION}-{PROOF_TREE_SIZE}"
-    if rebuild or not (directory / "meta.json").exists():
+    directory = DATA / f"{kind}-{head}-v{version}-{size}"
+    built = rebuild or not (directory / "meta.json").exists()
+    if built:
         DATA.mkdir(exist_ok=True)
-        for stale in DATA.glob("log-*"):
+        for stale in DATA.glob(f"{kind}-*"):
             shutil.rmtree(stale)
-        print(f"  building the log of {PROOF_TREE_SIZE:,} entries …", flush=True)
-        staging = DATA / f"building-log-{os.getpid()}"
+        print(f"  building {what} …", flush=True)
+        staging = DATA / f"building-{kind}-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        meta = _build_proof_tree(staging / "registry.sqlite3", PROOF_TREE_SIZE)
+        meta = build(staging / "registry.sqlite3", size)
         (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         staging.rename(directory)
-        built = True
-    else:
-        built = False
     meta = json.loads((directory / "meta.json").read_text())
     return directory / "registry.sqlite3", meta, built
 
@@ -716,24 +736,14 @@ _SCALE_BATCH = 200_000
 def scale_tree(*, rebuild: bool = False) -> tuple[Path, dict[str, Any], bool]:
     """The cached SQLite database holding every perfect node of a tree of
     SCALE_TREE_SIZE entries, synthetic: (path, meta, built by this call)."""
-    head = "+".join(sorted(_heads()))
-    directory = DATA / f"scale-{head}-v{SCALE_TREE_VERSION}-{SCALE_TREE_SIZE}"
-    if rebuild or not (directory / "meta.json").exists():
-        DATA.mkdir(exist_ok=True)
-        for stale in DATA.glob("scale-*"):
-            shutil.rmtree(stale)
-        print(f"  building a synthetic tree of {SCALE_TREE_SIZE:,} entries …", flush=True)
-        staging = DATA / f"building-scale-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        meta = _build_scale_tree(staging / "registry.sqlite3", SCALE_TREE_SIZE)
-        (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        staging.rename(directory)
-        built = True
-    else:
-        built = False
-    meta = json.loads((directory / "meta.json").read_text())
-    return directory / "registry.sqlite3", meta, built
+    return _cached_tree(
+        "scale",
+        SCALE_TREE_VERSION,
+        SCALE_TREE_SIZE,
+        _build_scale_tree,
+        f"a synthetic tree of {SCALE_TREE_SIZE:,} entries",
+        rebuild=rebuild,
+    )
 
 
 def _build_scale_tree(database: Path, size: int) -> dict[str, Any]:

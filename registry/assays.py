@@ -223,19 +223,19 @@ def attest_batch(
             errors={"pieces": [f"At most {max_pieces} pieces."]},
         )
     try:
-        AssayIn(partial=True).load(defaults)
-    except ValidationError as exc:
-        raise InvalidInput(
-            "The batch's shared findings do not hold; correct them and send it again.",
-            errors={"defaults": exc.messages},
-        ) from exc
-    schema = AssayBatchItem()
-    try:
         # Findings complete in themselves: an item that names its piece alone takes them
         # as they are, without validating them again for every piece.
         shared: dict[str, Any] | None = AssayIn().load(defaults)
     except ValidationError:
         shared = None
+        try:
+            AssayIn(partial=True).load(defaults)  # what is left out, the items give
+        except ValidationError as exc:
+            raise InvalidInput(
+                "The batch's shared findings do not hold; correct them and send it again.",
+                errors={"defaults": exc.messages},
+            ) from exc
+    schema = AssayBatchItem()
 
     def write(part: Sequence[tuple[int, Any]]) -> list[dict[str, Any]]:
         entries, loaded = [], []

@@ -100,24 +100,17 @@ def issue(
     when the clock is behind it (registry.log.checkpoints.now), or nothing can sign.
     """
     now = checkpoints.now(session).replace(microsecond=0)
-    code = _unused_code(session)
+    (code,) = _unused_codes(session, 1)
     payload_bytes = payload(
         piece, assay, code=code, issued_at=now, issuer=issuer, supersedes=supersedes
     )
-    try:
-        signed = ring.sign(payload_bytes)
-        seal = ring.seal(signed.kid, sealed_bytes(signed.jws, payload_bytes))
-    except keys.KeyRingError as exc:
-        raise Unavailable(f"The registry cannot sign right now: {exc}") from exc
-    certificate = Certificate(
+    certificate = _signed(
+        ring,
+        payload_bytes,
         code=code,
+        issued_at=now,
         piece=piece,
         assay=assay,
-        kid=signed.kid,
-        payload=payload_bytes,
-        jws=signed.jws,
-        seal=seal,
-        issued_at=now,
         supersedes=supersedes,
     )
     session.add(certificate)
@@ -156,21 +149,14 @@ def issue_many(
     certificates = []
     for (piece, assay), code in zip(passed, codes_for, strict=True):
         payload_bytes = payload(piece, assay, code=code, issued_at=issued_at, issuer=issuer)
-        try:
-            signed = ring.sign(payload_bytes)
-            seal = ring.seal(signed.kid, sealed_bytes(signed.jws, payload_bytes))
-        except keys.KeyRingError as exc:
-            raise Unavailable(f"The registry cannot sign right now: {exc}") from exc
         certificates.append(
-            Certificate(
+            _signed(
+                ring,
+                payload_bytes,
                 code=code,
+                issued_at=issued_at,
                 piece_id=piece.id,
                 assay_id=assay.id,
-                kid=signed.kid,
-                payload=payload_bytes,
-                jws=signed.jws,
-                seal=seal,
-                issued_at=issued_at,
                 status=CertificateStatus.VALID,
             )
         )
@@ -210,7 +196,7 @@ def seal_issued(
 
 
 def _unused_codes(session: Session, count: int) -> list[str]:
-    # As _unused_code: collisions are all but impossible, and one read finds any.
+    # 65 random bits make a collision all but impossible; one indexed read finds any.
     wanted: set[str] = set()
     while len(wanted) < count:
         fresh = {codes.new() for _ in range(count - len(wanted))} - wanted
@@ -421,12 +407,15 @@ def sealed_bytes(jws: str, payload: bytes) -> bytes:
     return jws.encode("ascii", "replace") + b"\n" + payload
 
 
-def _unused_code(session: Session) -> str:
-    # 65 random bits make a collision all but impossible; checking costs one indexed read.
-    while True:
-        code = codes.new()
-        if session.scalar(select(Certificate.id).where(Certificate.code == code)) is None:
-            return code
+def _signed(ring: keys.KeyRing, payload_bytes: bytes, **row: Any) -> Certificate:
+    """The certificate of `payload_bytes`, signed by the active key and sealed, with the
+    rest of its row (`row`). Raises Unavailable when nothing can sign."""
+    try:
+        signed = ring.sign(payload_bytes)
+        seal = ring.seal(signed.kid, sealed_bytes(signed.jws, payload_bytes))
+    except keys.KeyRingError as exc:
+        raise Unavailable(f"The registry cannot sign right now: {exc}") from exc
+    return Certificate(kid=signed.kid, payload=payload_bytes, jws=signed.jws, seal=seal, **row)
 
 
 def find(session: Session, text: str, *, lock: bool = False) -> Certificate:

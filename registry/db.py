@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
-    Insert,
     Integer,
     MetaData,
     bindparam,
@@ -337,15 +336,16 @@ class Reader:
 def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert many rows of a model's table in the session's transaction, each row naming
     the same columns: on PostgreSQL by COPY (one stream for the lot, where an executemany
-    sends a statement a row) when there are many, otherwise by one executemany
-    (`table_insert`). Column
+    sends a statement a row) when there are many, otherwise by one executemany. Column
     defaults are not applied: the rows give every value."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql" or len(rows) < _COPY_FROM_ROWS:
-        session.execute(table_insert(model), rows)
+        # Into the table, not the model: the ORM's bulk insert splits rows into a
+        # statement per run whose None values fall in the same columns.
+        session.execute(insert(model.__table__), rows)  # type: ignore[arg-type]
         return
     table = model.__table__
     table_name = model.__tablename__
@@ -413,10 +413,3 @@ def _copied(kind, dialect):
     if isinstance(kind, JSON):
         return functools.partial(json.dumps, separators=(",", ":"))
     return kind.bind_processor(dialect)
-
-
-def table_insert(model: type[Base]) -> Insert:
-    """An insert into a model's table, for many rows at once: one executemany. The ORM's
-    bulk insert of the same rows splits them into a statement per run of rows whose None
-    values fall in the same columns (a statement a row, when they alternate)."""
-    return insert(model.__table__)  # type: ignore[arg-type]  # a mapped class's Table
