@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -127,19 +127,14 @@ def attest_many(
     taken = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
     if not taken:
         return [outcome for outcome in outcomes if isinstance(outcome, RegistryError)]
-    columns = ("piece_id", *_COLUMNS)
+    for (_, assay), assay_id in zip(
+        taken, db.new_ids(session, AssayRecord, len(taken)), strict=True
+    ):
+        assay.id = assay_id
+    columns = ("id", "piece_id", *_COLUMNS)
     db.insert_rows(
         session, AssayRecord, [{c: getattr(assay, c) for c in columns} for _, assay in taken]
     )
-    newest = (
-        select(AssayRecord.piece_id, func.max(AssayRecord.id))
-        .where(AssayRecord.piece_id.in_([piece.id for piece, _ in taken]))
-        .group_by(AssayRecord.piece_id)
-    )
-    # The pieces are locked: the newest assay of each is the one just stored.
-    assay_ids = {piece_id: assay_id for piece_id, assay_id in session.execute(newest)}
-    for piece, assay in taken:
-        assay.id = assay_ids[piece.id]
     passes = [(p, a) for p, a in taken if a.result == AssayResult.PASSED]
     issued_at = checkpoints.now(session).replace(microsecond=0)
     issued = certificates.issue_many(session, ring, passes, issuer=issuer, issued_at=issued_at)

@@ -162,7 +162,11 @@ def issue_many(
         )
     if not certificates:
         return []
-    columns = ("code", "piece_id", "assay_id", "kid", "payload", "jws", "seal", "issued_at")
+    for certificate, certificate_id in zip(
+        certificates, db.new_ids(session, Certificate, len(certificates)), strict=True
+    ):
+        certificate.id = certificate_id
+    columns = ("id", "code", "piece_id", "assay_id", "kid", "payload", "jws", "seal", "issued_at")
     db.insert_rows(
         session,
         Certificate,
@@ -171,10 +175,6 @@ def issue_many(
             for cert in certificates
         ],
     )
-    stored = select(Certificate.code, Certificate.id).where(Certificate.code.in_(codes_for))
-    ids = {code: certificate_id for code, certificate_id in session.execute(stored)}
-    for certificate in certificates:
-        certificate.id = ids[certificate.code]
     return certificates
 
 

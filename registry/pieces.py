@@ -105,28 +105,24 @@ def register_many(
     new = [values for values in outcomes if isinstance(values, dict)]
     if not new:
         return [outcome for outcome in outcomes if isinstance(outcome, Conflict)]
-    # A plain executemany: an insert RETURNING the ids goes a row at a time on SQLite.
+    # Ids drawn first: an insert RETURNING them goes a row at a time on SQLite.
+    for values, piece_id in zip(new, db.new_ids(session, Piece, len(new)), strict=True):
+        values["id"] = piece_id
     db.insert_rows(session, Piece, new)
-    stored = select(Piece.reference, Piece.id).where(
-        Piece.maker_id == maker.id, Piece.reference.in_([v["reference"] for v in new])
-    )
-    ids = {reference: piece_id for reference, piece_id in session.execute(stored)}
     ledger.append_many(
         session,
         [
             ledger.Record(
                 EventType.PIECE_REGISTERED,
                 maker=maker,
-                piece_id=ids[values["reference"]],
+                piece_id=values["id"],
                 data=registration(session, values),
             )
             for values in new
         ],
         actor=actor,
     )
-    return [
-        ids[outcome["reference"]] if isinstance(outcome, dict) else outcome for outcome in outcomes
-    ]
+    return [outcome["id"] if isinstance(outcome, dict) else outcome for outcome in outcomes]
 
 
 #: A piece its maker may still correct or withdraw: not certified, and not withdrawn.

@@ -156,7 +156,7 @@ class Signer:
                 .where(Event.log_index >= first, Event.log_index < last)
                 .order_by(Event.log_index)
             ).all()
-            leaves = tree.nodes(session, ((0, index) for index in range(first, last)))
+            leaves = tree.leaves(session, first, last)
             expected = first
             for index, stored, mac in rows:
                 # Bytes, even where a hand-made edit stored the entry as text.

@@ -153,6 +153,27 @@ def lock(session: Session) -> None:
     size(session, lock=True)
 
 
+def leaves(bind: Session | Connection, first: int, last: int) -> dict[merkle.Node, bytes]:
+    """The stored leaves of entries first to last - 1, as `nodes` returns them, read by
+    one range of the key: a list of hundreds of keys was planned as a scan of the whole
+    table on PostgreSQL. Raises Unavailable when one is missing."""
+    rows = bind.execute(
+        select(LogNode.index, LogNode.hash).where(
+            LogNode.level == 0, LogNode.index >= first, LogNode.index < last
+        )
+    )
+    found = {(0, index): value for index, value in rows}
+    if len(found) != max(last - first, 0):
+        missing = next(i for i in range(first, last) if (0, i) not in found)
+        raise _missing((0, missing))
+    return found
+
+
+def _missing(missing: merkle.Node) -> Unavailable:
+    # The tree in the database is damaged: `registry log verify` says where and how.
+    return Unavailable(f"The log's tree is missing node {missing}; run `registry log verify`.")
+
+
 def nodes(bind: Session | Connection, wanted) -> dict[merkle.Node, bytes]:
     """The stored perfect nodes asked for. Raises Unavailable when one is missing: the
     tree in the database is then damaged, which `registry log verify` reports."""
@@ -177,9 +198,7 @@ def nodes(bind: Session | Connection, wanted) -> dict[merkle.Node, bytes]:
         found.update(((level, index), value) for level, index, value in rows)
     missing = [node for node in wanted if node not in found]
     if missing:
-        raise Unavailable(
-            f"The log's tree is missing node {missing[0]}; run `registry log verify`."
-        )
+        raise _missing(missing[0])
     return found
 
 
@@ -225,7 +244,7 @@ def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, b
                 cache[node] = row["hash"]
     if len(found) != len(wanted):
         missing = next(node for node in unread if node not in found)
-        raise Unavailable(f"The log's tree is missing node {missing}; run `registry log verify`.")
+        raise _missing(missing)
     return found
 
 
