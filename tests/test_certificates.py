@@ -13,7 +13,9 @@ from registry import accounts, certificates
 from registry.edge import database, signing
 from registry.errors import Forbidden
 from registry.models import Certificate, Event, Piece
-from tests.factories import assay_data, bearer, piece_data
+from schemas import canonical
+from schemas.certificates import CertificatePayload
+from tests.factories import assay_data, bearer, certify, jpeg, piece_data
 
 
 def _independent_verify(client, token: str) -> bytes:
@@ -285,3 +287,52 @@ def test_an_assay_backing_a_reissue_still_names_the_certificate_it_issued(app, c
         )
         assert [c.code for c in record.assay.certificates] == [old["code"], new["code"]]
         assert record.assay.certificate.code == old["code"]
+
+
+def test_every_signed_payload_is_what_its_schema_documents(client, world, session):
+    """The payload is built as plain JSON values, not dumped through
+    CertificatePayload: what is signed must load through that schema (no field missing,
+    unknown or of the wrong kind) and dump back to the very same bytes, for pieces with
+    and without their optional parts, issued alone, in a batch and as a reissue."""
+    bare = piece_data(stones=[])
+    del bare["description"]
+    made = client.post("/api/v1/pieces", json=bare, headers=bearer(world.maker))
+    plain = client.post(
+        f"/api/v1/pieces/{made.json['id']}/assay", json=assay_data(), headers=bearer(world.inspector)
+    ).json["certificate"]
+    _, full = certify(
+        client,
+        world,
+        photo=jpeg(),
+        uin="1234567890123456",
+        stones=[
+            {"type": "other", "name": "Чароит", "count": 1, "carat": 1.125},
+            {"type": "diamond", "count": 12, "carat": 0.05},
+        ],
+    )
+    reissued = client.post(
+        f"/api/v1/certificates/{plain['code']}/reissue",
+        json={"weight_g": 3.4, "note": "Weighed again"},
+        headers=bearer(world.inspector),
+    )
+    assert reissued.status_code == 201, reissued.json
+    made = client.post(
+        "/api/v1/pieces", json=piece_data(metal="silver", fineness=925), headers=bearer(world.maker)
+    )
+    batch = client.post(
+        "/api/v1/assays/batch",
+        json={
+            "defaults": assay_data(metal="silver", fineness=925),
+            "pieces": [{"piece_id": made.json["id"]}],
+        },
+        headers=bearer(world.inspector),
+    )
+    assert batch.status_code == 200, batch.json
+    stored = session.scalars(select(Certificate.payload)).all()
+    assert len(stored) == 4
+    schema = CertificatePayload()
+    for payload in stored:
+        loaded = schema.load(json.loads(payload))  # raises on any field out of shape
+        assert canonical.dumps(schema.dump(loaded)) == payload
+    assert json.loads(stored[1])["piece"]["photo"]["media_type"] == "image/jpeg"
+    assert json.loads(stored[2])["supersedes"] == plain["printed_code"]
