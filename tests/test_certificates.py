@@ -298,7 +298,9 @@ def test_every_signed_payload_is_what_its_schema_documents(client, world, sessio
     del bare["description"]
     made = client.post("/api/v1/pieces", json=bare, headers=bearer(world.maker))
     plain = client.post(
-        f"/api/v1/pieces/{made.json['id']}/assay", json=assay_data(), headers=bearer(world.inspector)
+        f"/api/v1/pieces/{made.json['id']}/assay",
+        json=assay_data(),
+        headers=bearer(world.inspector),
     ).json["certificate"]
     _, full = certify(
         client,
