@@ -171,11 +171,13 @@ def attest_many(
             for piece, assay in taken
         },
     )
-    indices = ledger.append_many(session, records, actor=actor)
-    index_of = {
-        record.certificate_id: index for record, index in zip(records, indices, strict=True)
-    }
-    certificates.seal_issued(session, issued, [index_of[c.id] for c in issued])
+    # The certificates go in first (their entries name them), sealed after entries that
+    # land where the log's head, locked since the start, says they will.
+    first = tree.size(session)
+    index_of = {record.certificate_id: first + offset for offset, record in enumerate(records)}
+    certificates.store_issued(session, issued, [index_of[c.id] for c in issued])
+    if ledger.append_many(session, records, actor=actor)[:1] != [first]:
+        raise RuntimeError("the log's head moved while it was locked")  # never: it is locked
     results: list[Attested | RegistryError] = []
     for outcome in outcomes:
         if isinstance(outcome, RegistryError):

@@ -32,6 +32,7 @@ _SEAL_UPDATE = (
     .values(state_seal=bindparam("new_seal"))
 )
 
+
 @dataclass(frozen=True)
 class Inspectorate:
     """An assay inspectorate by its names, as certificates sign it (schema version 3)."""
@@ -133,13 +134,12 @@ def issue_many(
     issuer: Issuer,
     issued_at: datetime,
 ) -> list[Certificate]:
-    """Sign and store, together, the certificates of pieces that passed assay (a batch of
-    attestations): as `issue` issues one, with unused codes checked in one read, and the
-    certificates stored by one insert. The caller sets their pieces' status, appends their
-    entries (`issuance`) and then seals their states (`seal_issued`), and commits.
+    """Sign, together, the certificates of pieces that passed assay (a batch of
+    attestations), as `issue` signs one, with unused codes checked in one read. They hold
+    their ids but are neither stored nor in the session: the caller appends their entries
+    (`issuance`) and stores them with their states sealed (`store_issued`), and commits.
 
-    The certificates returned hold their ids but are not in the session. Raises
-    Unavailable when nothing can sign.
+    Raises Unavailable when nothing can sign.
     """
     codes_for = _unused_codes(session, len(passed))
     certificates = []
@@ -156,38 +156,33 @@ def issue_many(
                 status=CertificateStatus.VALID,
             )
         )
-    if not certificates:
-        return []
     for certificate, certificate_id in zip(
         certificates, db.new_ids(session, Certificate, len(certificates)), strict=True
     ):
         certificate.id = certificate_id
+    return certificates
+
+
+def store_issued(
+    session: Session, certificates: Sequence[Certificate], indices: Sequence[int]
+) -> None:
+    """Store certificates signed together (`issue_many`) by one insert, each with its
+    state sealed after the entry of its issue, at `indices`: sealed before the insert, as
+    the rows are written once (an update of a certificate row after its insert rewrote
+    two kilobytes a certificate)."""
+    seals = proofs.of(session)
     columns = ("id", "code", "piece_id", "assay_id", "kid", "payload", "jws", "seal", "issued_at")
     db.insert_rows(
         session,
         Certificate,
         [
-            {**{c: getattr(cert, c) for c in columns}, "status": cert.status}
-            for cert in certificates
-        ],
-    )
-    return certificates
-
-
-def seal_issued(
-    session: Session, certificates: Sequence[Certificate], indices: Sequence[int]
-) -> None:
-    """Seal the states of certificates just issued together (`issue_many`), each after the
-    entry of its issue, at `indices`."""
-    seals = proofs.of(session)
-    db.set_column(
-        session,
-        Certificate,
-        "state_seal",
-        {
-            certificate.id: seals.seal(state(certificate, index))
+            {
+                **{column: getattr(certificate, column) for column in columns},
+                "status": certificate.status,
+                "state_seal": seals.seal(state(certificate, index)),
+            }
             for certificate, index in zip(certificates, indices, strict=True)
-        },
+        ],
     )
 
 

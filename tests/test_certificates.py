@@ -330,7 +330,7 @@ def test_every_signed_payload_is_what_its_schema_documents(client, world, sessio
         headers=bearer(world.inspector),
     )
     assert batch.status_code == 200, batch.json
-    stored = session.scalars(select(Certificate.payload)).all()
+    stored = session.scalars(select(Certificate.payload).order_by(Certificate.id)).all()
     assert len(stored) == 4
     schema = CertificatePayload()
     for payload in stored:
