@@ -354,7 +354,7 @@ def new_ids(session: Session, model: type[Base], count: int) -> list[int]:
             {"name": model.__tablename__, "n": count},
         )
         return list(drawn)
-    largest = session.scalar(select(func.max(table.c.id))) or 0  # type: ignore[attr-defined]
+    largest = session.scalar(select(func.max(table.c.id))) or 0
     return list(range(largest + 1, largest + 1 + count))
 
 
