@@ -174,8 +174,12 @@ def attest_many(
     # The certificates go in first (their entries name them), sealed after entries that
     # land where the log's head, locked since the start, says they will.
     first = tree.size(session)
-    index_of = {record.certificate_id: first + offset for offset, record in enumerate(records)}
-    certificates.store_issued(session, issued, [index_of[c.id] for c in issued])
+    issue_at = {
+        record.certificate_id: first + offset
+        for offset, record in enumerate(records)
+        if record.certificate_id is not None
+    }
+    certificates.store_issued(session, issued, [issue_at[c.id] for c in issued])
     if ledger.append_many(session, records, actor=actor)[:1] != [first]:
         raise RuntimeError("the log's head moved while it was locked")  # never: it is locked
     results: list[Attested | RegistryError] = []
