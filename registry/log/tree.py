@@ -34,8 +34,10 @@ _STATEMENTS: dict[int, db.Prepared] = {}
 # proofs of many entries, so each worker keeps the ones it has read (bounded), per
 # database (an engine), since two databases hold two trees.
 _CACHED_LEVEL = 8
+_CACHED_WIDTH = 1 << _CACHED_LEVEL
 _CACHE_LIMIT = 100_000
-_caches: "weakref.WeakKeyDictionary[Engine, dict[merkle.Node, bytes]]" = weakref.WeakKeyDictionary()
+# Keyed by node, (level, index), and by folded range, (-1, start, end).
+_caches: "weakref.WeakKeyDictionary[Engine, dict[tuple, bytes]]" = weakref.WeakKeyDictionary()
 
 
 def _statement(count: int) -> db.Prepared:
@@ -213,14 +215,25 @@ def committed_size(engine: Engine) -> int:
     return row["size"]
 
 
-def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, bytes]:
-    """Stored perfect nodes, as committed, through prepared reads of up to 64 at a time,
-    outside any transaction: for the public reads (a scan, a proof), which are many."""
-    wanted = set(wanted)
+def _cache(engine: "Engine | db.Reader") -> dict:
     engine_of = engine.engine if isinstance(engine, db.Reader) else engine
     cache = _caches.get(engine_of)
     if cache is None:
         cache = _caches.setdefault(engine_of, {})
+    return cache
+
+
+def _remember(cache: dict, key: tuple, value: bytes) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, bytes]:
+    """Stored perfect nodes, as committed, through prepared reads of up to 64 at a time,
+    outside any transaction: for the public reads (a scan, a proof), which are many."""
+    wanted = set(wanted)
+    cache = _cache(engine)
     found: dict[merkle.Node, bytes] = {}
     unread = []
     for node in wanted:
@@ -239,9 +252,7 @@ def committed_nodes(engine: "Engine | db.Reader", wanted) -> dict[merkle.Node, b
             node = (row["level"], row["index"])
             found[node] = row["hash"]
             if node[0] >= _CACHED_LEVEL:
-                if len(cache) >= _CACHE_LIMIT:
-                    cache.clear()
-                cache[node] = row["hash"]
+                _remember(cache, node, row["hash"])
     if len(found) != len(wanted):
         missing = next(node for node in unread if node not in found)
         raise _missing(missing)
@@ -256,11 +267,39 @@ def inclusion_proof_committed(
     prepared read (for the public verification): appends not yet committed, the
     caller's own included, are not seen.
 
+    The hashes of the path's wide ranges (2**_CACHED_LEVEL entries or more) are kept per
+    worker once folded: what they cover never changes, and the ranges at the tree's
+    right edge, folded from several nodes, are the same for every entry's proof against
+    one checkpoint. So a scan reads only the narrow ranges next to its own entry.
+
     Raises merkle.ProofError unless index < tree_size; the caller checks tree_size
     against the log's size.
     """
     ranges = merkle.inclusion_ranges(index, tree_size)
-    return merkle.assemble(ranges, committed_nodes(engine, merkle.needed(ranges)))
+    cache = _cache(engine)
+    path: list[bytes | None] = []
+    wanted: list[merkle.Node] = []
+    for start, end in ranges:
+        width = end - start
+        if width >= _CACHED_WIDTH:
+            known = cache.get((-1, start, end))
+            if known is not None:
+                path.append(known)
+                continue
+        path.append(None)
+        if width & (width - 1):  # at the right edge: folded from several nodes
+            wanted.extend(merkle.perfect_cover(start, end))
+        else:
+            wanted.append((width.bit_length() - 1, start // width))
+    if wanted:
+        found = committed_nodes(engine, wanted)
+        for k, (start, end) in enumerate(ranges):
+            if path[k] is None:
+                folded = merkle.fold([found[node] for node in merkle.perfect_cover(start, end)])
+                path[k] = folded
+                if end - start >= _CACHED_WIDTH:
+                    _remember(cache, (-1, start, end), folded)
+    return path  # type: ignore[return-value]
 
 
 def root(bind: Session | Connection, tree_size: int) -> bytes:
