@@ -7,7 +7,7 @@ import flask_smorest
 from flask import Flask
 from flask_smorest.utils import prepare_response
 
-from registry.edge import problems
+from registry.edge import direct, problems
 from schemas.problem import ProblemSchema
 
 
@@ -87,4 +87,5 @@ def init_app(app: Flask) -> Api:
         wellknown,
     ):
         api.register_blueprint(module.bp)
+    direct.route(app, "/api/v1/verify/", verification.verify_direct)
     return api

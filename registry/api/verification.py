@@ -6,7 +6,8 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from registry import verification
-from registry.edge import answers, database, http_cache, limits, scans
+from registry.edge import answers, database, direct, http_cache, limits, scans
+from registry.errors import RegistryError
 from registry.log.public import b64
 from schemas.common import timestamp
 from schemas.verification import VerdictOut
@@ -27,13 +28,35 @@ def verify(code):
     Codes are read leniently (case, dashes, O for 0). A mistyped code (its check
     character does not match) is a 400, a code never issued a 404.
     """
-    verdict = scans.scanned(code, proof=False)
-    body = answers.ready(
+    body = _answer(scans.scanned(code, proof=False))
+    response = Response(body, mimetype="application/json")
+    return http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
+
+
+def verify_direct(environ: dict, code: str) -> direct.Answer | None:
+    """`verify` below Flask (registry/edge/direct.py), for every scan it answers with
+    the verdict: a refusal or an error goes on to the view, which raises it again."""
+    if not limits.spend_direct(environ):
+        return None
+    try:
+        verdict = scans.scanned_from(code, environ.get("REMOTE_ADDR"), proof=False)
+    except RegistryError as refusal:
+        scans.hand_on(environ, code, False, refusal)  # the view raises it, as any error
+        return None
+    return http_cache.public_answer(
+        environ,
+        _answer(verdict),
+        "application/json",
+        max_age=current_app.config["VERDICT_MAX_AGE"],
+    )
+
+
+def _answer(verdict: verification.Verdict) -> bytes:
+    """The verdict's JSON, kept ready while the verdict stands (registry/edge/answers.py)."""
+    return answers.ready(
         ("json", verdict.fingerprint),
         lambda: _body(verification.proved(database.engine(), verdict)),
     )
-    response = Response(body, mimetype="application/json")
-    return http_cache.public(response, max_age=current_app.config["VERDICT_MAX_AGE"])
 
 
 def _body(verdict: verification.Verdict) -> bytes:

@@ -19,7 +19,8 @@ what both share, one module per job:
 - `bodies`: the request body limit, held for chunked bodies too (413, never cut short);
 - `scans`: the public scans counted in each worker, flushed after an answer is sent,
   and the copy caution the verdict reads (registry/scans.py).
-- `answers`: the scans' answers kept ready, per worker, while their verdict stands.
+- `answers`: the scans' answers kept ready, per worker, while their verdict stands;
+- `direct`: the scans answered below Flask's request machinery, the rest handed on.
 """
 
 from flask import Flask
@@ -29,6 +30,7 @@ from registry.edge import (
     auth,
     bodies,
     database,
+    direct,
     headers,
     i18n,
     limits,
@@ -52,6 +54,7 @@ def init_app(app: Flask, *, inline_css: list[str], inline_js: list[str]) -> None
     signing.init_app(app)
     log_signer.init_app(app)
     limits.init_app(app)
+    direct.init_app(app)  # inside the headers' and the proxy fix's middleware
     headers.init_app(app, inline_css=inline_css, inline_js=inline_js)
     i18n.init_app(app)
     scans.init_app(app)

@@ -5,6 +5,7 @@ import hashlib
 from typing import Any
 
 from flask import Response, current_app, request
+from werkzeug.http import parse_etags
 
 from registry.edge import i18n
 
@@ -18,24 +19,51 @@ def public(
     Lighter than werkzeug's make_conditional, which also weighs Range and dates: these
     answers are small, whole, and versioned by their ETag alone.
     """
-    control = f"public, max-age={max_age}" + (", immutable" if immutable else "")
-    response.headers["Cache-Control"] = control
+    response.headers["Cache-Control"] = _control(max_age, immutable)
     if not 200 <= response.status_code < 300:
         # Refusals are cached as briefly, but only a success is validated (RFC 9110 §13.1.2).
         return response
     if etag is None:
-        etag = hashlib.sha1(response.get_data(), usedforsecurity=False).hexdigest()
+        etag = _etag(response.get_data())
     response.headers["ETag"] = f'"{etag}"'
-    if (
-        request.method in ("GET", "HEAD")
-        and "HTTP_IF_NONE_MATCH" in request.environ
-        and etag in request.if_none_match
-    ):
+    if request.method in ("GET", "HEAD") and _matches(request.environ, etag):
         response.status_code = 304
         response.set_data(b"")
         response.headers.pop("Content-Type", None)
         response.headers.pop("Content-Length", None)
     return response
+
+
+def public_answer(
+    environ: dict[str, Any], body: bytes, content_type: str, *, max_age: int
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """`public` for a successful GET or HEAD answered below Flask (registry/edge/direct.py):
+    its status line, headers and body, as Flask would send them."""
+    etag = _etag(body)
+    control = ("Cache-Control", _control(max_age, False))
+    if _matches(environ, etag):
+        return "304 NOT MODIFIED", [control, ("ETag", f'"{etag}"')], b""
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        control,
+        ("ETag", f'"{etag}"'),
+    ]
+    return "200 OK", headers, body
+
+
+def _control(max_age: int, immutable: bool) -> str:
+    return f"public, max-age={max_age}" + (", immutable" if immutable else "")
+
+
+def _etag(body: bytes) -> str:
+    return hashlib.sha1(body, usedforsecurity=False).hexdigest()
+
+
+def _matches(environ: dict[str, Any], etag: str) -> bool:
+    """Whether the request's If-None-Match names `etag` (RFC 9110 §13.1.2)."""
+    asked = environ.get("HTTP_IF_NONE_MATCH")
+    return asked is not None and etag in parse_etags(asked)
 
 
 def private(response: Any) -> Response:

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 _MEMORY = "memory://"
 _INLINE_MEMORY = "registry-memory://"
 _SCOPE = "public"
+#: In the environ of a request handed on to Flask by a direct route (registry/edge/direct.py)
+#: after it was counted: True when allowed, else the seconds to wait.
+_COUNTED = "registry.limits.counted"
 _REDIS_TIMEOUT_S = 0.2
 
 
@@ -79,6 +82,21 @@ def spend(setting: str, *, scope: str) -> None:
     if wait is not None:
         g.registry_retry_after = wait
         raise TooManyRequests("This client has sent too many of these; wait and try again.")
+
+
+def spend_direct(environ: dict) -> bool:
+    """Count a request answered below Flask (registry/edge/direct.py) against the
+    client's public allowance, as the views marked `public` are; False once it is spent.
+    Noted in the environ either way, so that Flask, if the request is handed on to it,
+    does not count it again (and answers a refusal with its 429)."""
+    config = current_app.config
+    address = environ.get("REMOTE_ADDR")
+    if not config["RATELIMIT_ENABLED"] or not address:
+        return True
+    counter: Counter = current_app.extensions["registry.limiter"]
+    wait = counter.hit(_allowance(config["PUBLIC_RATE_LIMIT"]), address)
+    environ[_COUNTED] = True if wait is None else wait
+    return wait is None
 
 
 def _is_public(view: Callable | None) -> bool:
@@ -176,6 +194,11 @@ def init_app(app: Flask) -> Counter:
             public_endpoints[endpoint] = is_public
         if not is_public:
             return
+        counted = request.environ.get(_COUNTED)
+        if counted is True:
+            return
+        if counted is not None:
+            _refuse(counted)
         config = current_app.config
         if not config["RATELIMIT_ENABLED"]:
             return
@@ -186,8 +209,7 @@ def init_app(app: Flask) -> Counter:
             return
         wait = counter.hit(_allowance(config["PUBLIC_RATE_LIMIT"]), address)
         if wait is not None:
-            g.registry_retry_after = wait
-            raise TooManyRequests("This client has made too many requests; wait and try again.")
+            _refuse(wait)
 
     @app.after_request
     def _retry_after(response: Response) -> Response:
@@ -197,3 +219,8 @@ def init_app(app: Flask) -> Counter:
         return response
 
     return counter
+
+
+def _refuse(wait: float) -> None:
+    g.registry_retry_after = wait
+    raise TooManyRequests("This client has made too many requests; wait and try again.")

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from registry import scans, verification
 from registry.edge import database, log_signer, signing
+from registry.errors import RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +149,15 @@ def state() -> _State:
     return current_app.extensions["registry.scans"]
 
 
-def record(certificate_id: int, address: str | None) -> None:
+def record(certificate_id: int, address: str | None, *, answering: bool | None = None) -> None:
     """Count one public scan of the certificate from `address` (request.remote_addr):
     in memory, a few µs. Once a flush period, the counts are made into a batch here (a
-    few ms) and written by the worker's flushing thread."""
+    few ms) and written by the worker's flushing thread while `answering` a request (by
+    default, inside a request context); otherwise here."""
     current = state()
     if not current.tally.record(certificate_id, address):
         return
-    if not has_request_context():
+    if not (has_request_context() if answering is None else answering):
         current.flush()  # makes the batch and writes it, here
         return
     # Here, at the worker's own priority, not in the flushing thread (Tally.hand_over).
@@ -220,13 +222,38 @@ def checked(code: str, *, proof: bool = True) -> verification.Verdict:
     )
 
 
+#: In the environ of a request that a direct route (registry/edge/direct.py) handed on to
+#: Flask: the code, whether with the proof, and the verdict read and counted, or the
+#: refusal raised instead.
+_HANDED_ON = "registry.scans.verdict"
+
+
 def scanned(code: str, *, proof: bool = True) -> verification.Verdict:
     """A public scan's verdict (`checked`), counted (registry/scans.py), with its copy
     caution: what both verify views answer. An invalid certificate is counted, never
     cautioned. Raises as verify does."""
+    handed = request.environ.get(_HANDED_ON)
+    if handed is not None and handed[0] == code and (handed[1] or not proof):
+        if isinstance(handed[2], RegistryError):
+            raise handed[2]
+        return handed[2]
+    return scanned_from(code, request.remote_addr, proof=proof)
+
+
+def hand_on(
+    environ: dict, code: str, proof: bool, verdict: verification.Verdict | RegistryError
+) -> None:
+    """Leave what a scan below Flask found, a verdict read and counted or the refusal
+    raised, for the Flask view of the same request: it neither reads nor counts again."""
+    environ[_HANDED_ON] = (code, proof, verdict)
+
+
+def scanned_from(code: str, address: str | None, *, proof: bool = True) -> verification.Verdict:
+    """`scanned`, for a scan from `address` answered with or without a request context
+    (registry/edge/direct.py), inside an application context."""
     verdict = checked(code, proof=proof)
     engine = database.engine()
-    record(verdict.certificate.id, request.remote_addr)
+    record(verdict.certificate.id, address, answering=True)
     if not verdict.trusted:
         return verdict
     tally = state().tally
