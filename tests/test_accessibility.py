@@ -201,7 +201,13 @@ def test_a_refused_form_focuses_its_summary_which_links_to_each_field(site, brow
         page.locator("main form button[type=submit]").click()
 
         summary = page.locator("[data-error-summary]")
-        assert page.evaluate("() => document.activeElement.hasAttribute('data-error-summary')")
+        # The click posts the form: the answer is a new page, whose focus lands once it
+        # has loaded (a busy machine took longer than an immediate look allows).
+        page.wait_for_function(
+            "() => document.activeElement"
+            " && document.activeElement.hasAttribute('data-error-summary')",
+            timeout=10_000,
+        )
         link = summary.locator("a[href='#f-fineness']")
         assert "not a legal fineness for gold" in link.inner_text()
         described = page.get_attribute("#f-fineness", "aria-describedby").split()
