@@ -15,7 +15,7 @@ import keys
 from registry import certificates, chunks, codes, db, pieces
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, RegistryError
 from registry.log import checkpoints, events, ledger, tree
-from registry.models import Account, AssayRecord, Piece, utcnow
+from registry.models import Account, AssayRecord, NewAssay, Piece, utcnow
 from schemas.assays import AssayBatchItem, AssayIn
 from schemas.common import MAX_ID
 from schemas.standards import AssayResult, EventType, PieceStatus, Role
@@ -104,7 +104,7 @@ def attest_many(
         )
     }
     attested_at = utcnow()
-    outcomes: list[tuple[Piece, AssayRecord] | RegistryError] = []
+    outcomes: list[tuple[Piece, NewAssay] | RegistryError] = []
     seen: set[int] = set()
     for piece_id, data in batch:
         piece = found.get(piece_id)
@@ -121,7 +121,7 @@ def attest_many(
         outcomes.append(
             (
                 piece,
-                AssayRecord(piece_id=piece.id, **_record(data, inspectorate, actor, attested_at)),
+                NewAssay(piece_id=piece.id, **_record(data, inspectorate, actor, attested_at)),
             )
         )
     taken = [outcome for outcome in outcomes if isinstance(outcome, tuple)]

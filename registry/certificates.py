@@ -18,7 +18,17 @@ from registry import codes, db, pieces, words
 from registry.config import Defaults
 from registry.errors import Conflict, Forbidden, NotFound, Unavailable
 from registry.log import checkpoints, ledger, proofs
-from registry.models import Account, AssayRecord, Certificate, Event, Ownership, Piece, Sale
+from registry.models import (
+    Account,
+    AssayRecord,
+    Certificate,
+    Event,
+    NewAssay,
+    NewCertificate,
+    Ownership,
+    Piece,
+    Sale,
+)
 from schemas import canonical
 from schemas.certificates import SCHEMA_VERSION
 from schemas.common import timestamp
@@ -129,11 +139,11 @@ def issue(
 def issue_many(
     session: Session,
     ring: keys.KeyRing,
-    passed: Sequence[tuple[Piece, AssayRecord]],
+    passed: Sequence[tuple[Piece, NewAssay]],
     *,
     issuer: Issuer,
     issued_at: datetime,
-) -> list[Certificate]:
+) -> list[NewCertificate]:
     """Sign, together, the certificates of pieces that passed assay (a batch of
     attestations), as `issue` signs one, with unused codes checked in one read. They hold
     their ids but are neither stored nor in the session: the caller appends their entries
@@ -145,15 +155,17 @@ def issue_many(
     certificates = []
     for (piece, assay), code in zip(passed, codes_for, strict=True):
         payload_bytes = payload(piece, assay, code=code, issued_at=issued_at, issuer=issuer)
+        kid, jws, seal = _signature(ring, payload_bytes)
         certificates.append(
-            _signed(
-                ring,
-                payload_bytes,
+            NewCertificate(
                 code=code,
-                issued_at=issued_at,
                 piece_id=piece.id,
                 assay_id=assay.id,
-                status=CertificateStatus.VALID,
+                kid=kid,
+                payload=payload_bytes,
+                jws=jws,
+                seal=seal,
+                issued_at=issued_at,
             )
         )
     for certificate, certificate_id in zip(
@@ -164,7 +176,7 @@ def issue_many(
 
 
 def store_issued(
-    session: Session, certificates: Sequence[Certificate], indices: Sequence[int]
+    session: Session, certificates: Sequence[NewCertificate], indices: Sequence[int]
 ) -> None:
     """Store certificates signed together (`issue_many`) by one insert, each with its
     state sealed after the entry of its issue, at `indices`: sealed before the insert, as
@@ -197,7 +209,7 @@ def _unused_codes(session: Session, count: int) -> list[str]:
 
 
 def state(
-    certificate: Certificate,
+    certificate: Certificate | NewCertificate,
     last_index: int | None,
     after_sale: proofs.AfterSale | None = None,
 ) -> proofs.CertificateState:
@@ -327,22 +339,26 @@ def seal_state(session: Session, certificate: Certificate) -> None:
     )
 
 
-def issuance(certificate: Certificate) -> dict:
+def issuance(certificate: Certificate | NewCertificate) -> dict:
     """What the log records of an issue: enough for `registry log verify` to tell that
     the stored certificate is the one issued (its signed bytes, by hash)."""
+    if isinstance(certificate, NewCertificate):  # issued together, not in the session
+        assay, supersedes = certificate.assay_id, None
+    else:
+        assay = certificate.assay.id
+        supersedes = certificate.supersedes.code if certificate.supersedes else None
     return {
         "kid": certificate.kid,
-        # Of a certificate in the session, or of one issued together, not in it.
-        "assay": certificate.assay.id if certificate.assay is not None else certificate.assay_id,
+        "assay": assay,
         "payload": ledger.digest(certificate.payload),
         "jws": ledger.digest(certificate.jws),
-        "supersedes": certificate.supersedes.code if certificate.supersedes else None,
+        "supersedes": supersedes,
     }
 
 
 def payload(
     piece: Piece,
-    assay: AssayRecord,
+    assay: AssayRecord | NewAssay,
     *,
     code: str,
     issued_at: datetime,
@@ -397,12 +413,19 @@ def sealed_bytes(jws: str, payload: bytes) -> bytes:
 def _signed(ring: keys.KeyRing, payload_bytes: bytes, **row: Any) -> Certificate:
     """The certificate of `payload_bytes`, signed by the active key and sealed, with the
     rest of its row (`row`). Raises Unavailable when nothing can sign."""
+    kid, jws, seal = _signature(ring, payload_bytes)
+    return Certificate(kid=kid, payload=payload_bytes, jws=jws, seal=seal, **row)
+
+
+def _signature(ring: keys.KeyRing, payload_bytes: bytes) -> tuple[str, str, str]:
+    """The active key's kid, its JWS of `payload_bytes`, and the seal of both. Raises
+    Unavailable when nothing can sign."""
     try:
         signed = ring.sign(payload_bytes)
         seal = ring.seal(signed.kid, sealed_bytes(signed.jws, payload_bytes))
     except keys.KeyRingError as exc:
         raise Unavailable(f"The registry cannot sign right now: {exc}") from exc
-    return Certificate(kid=signed.kid, payload=payload_bytes, jws=signed.jws, seal=seal, **row)
+    return signed.kid, signed.jws, seal
 
 
 def find(session: Session, text: str, *, lock: bool = False) -> Certificate:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from registry.log import ledger
-from registry.models import Account, AssayRecord, Maker, Shop
+from registry.models import Account, AssayRecord, Maker, NewAssay, Shop
 
 
 def admission(maker: Maker) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def password_digest(session: Session, account: Account, *, like: object = None) 
 
 
 def attestation(
-    session: Session, assay: AssayRecord, *, like: dict[str, Any] | None = None
+    session: Session, assay: AssayRecord | NewAssay, *, like: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """What the log records of an attestation, passed or failed: every field of the
     record, the inspector's notes by commitment."""
