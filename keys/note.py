@@ -18,7 +18,7 @@ import base64
 import hashlib
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -37,6 +37,96 @@ _SIGNATURE_LINE = re.compile(r"\u2014 (\S+) ([A-Za-z0-9+/=]+)")
 
 class NoteError(KeysError):
     """A checkpoint that cannot be read, or whose signature does not hold."""
+
+
+class SignatureFailed(NoteError):
+    """A note with no signature by a known key, or one by a known key that fails."""
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A parsed vkey (c2sp.org/signed-note): a key's name, signature type and public key."""
+
+    name: str
+    kind: int
+    public: bytes
+
+    @property
+    def key_id(self) -> bytes:
+        return key_id(self.name, self.kind, self.public)
+
+    def __str__(self) -> str:
+        return verifier_key(self.name, self.public, self.kind)
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    """A vkey `name+hexkeyid+base64(type||key)`, checked: an Ed25519 key (type 0x01, a
+    note signer; or 0x04, a cosigner) whose key ID is the one its name and key give.
+    Raises NoteError saying what is wrong."""
+    parts = text.strip().split("+", 2)  # base64 may hold "+", a name or key ID not
+    if len(parts) != 3:
+        raise NoteError("a verifier key is name+keyid+key: three parts joined by '+'")
+    name, hex_id, encoded = parts
+    if not name or any(c.isspace() or not c.isprintable() for c in name):
+        raise NoteError("a verifier key's name is non-empty, without spaces")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+        expected = bytes.fromhex(hex_id)
+    except ValueError:
+        raise NoteError("a verifier key's key ID is hex and its key base64") from None
+    if len(raw) != 33 or raw[0] not in (ED25519, TIMESTAMPED_ED25519):
+        raise NoteError("a verifier key holds an Ed25519 key (type 0x01 or 0x04)")
+    key = VerifierKey(name, raw[0], raw[1:])
+    if key.key_id != expected:
+        raise NoteError(f"the verifier key of {name} has a key ID that its key does not give")
+    return key
+
+
+def cosignature_line(name: str, public: bytes, timestamp: int, signature: bytes) -> str:
+    """A cosignature's note line (c2sp.org/tlog-cosignature, Ed25519): the cosigner's
+    name, then base64(key ID || u64 timestamp || signature)."""
+    prefix = key_id(name, TIMESTAMPED_ED25519, public) + struct.pack(">Q", timestamp)
+    return _line(name, prefix + signature)
+
+
+def cosigned_message(text: str, timestamp: int) -> bytes:
+    """What an Ed25519 cosignature signs of a note whose text (its lines before the blank
+    line, each ending in a newline) is `text`."""
+    return _cosigned(text, timestamp)
+
+
+def cosignatures(note: str, cosigners: Sequence[VerifierKey]) -> dict[str, int]:
+    """The cosigners (name -> timestamp) whose cosignature of the note's text holds;
+    lines of other keys are ignored. Raises NoteError for a malformed note, and
+    SignatureFailed for a line by one of `cosigners` that does not verify."""
+    if "\n\n" not in note or not note.endswith("\n"):
+        raise NoteError("not a signed note: text, a blank line, then signature lines")
+    text, _, lines = note.rpartition("\n\n")
+    text += "\n"
+    known = {(c.name, key_id(c.name, TIMESTAMPED_ED25519, c.public)): c for c in cosigners}
+    found: dict[str, int] = {}
+    for line in lines.split("\n")[:-1]:
+        match = _SIGNATURE_LINE.fullmatch(line)
+        if match is None:
+            raise NoteError("a signature line is malformed")
+        try:
+            signature = base64.b64decode(match.group(2), validate=True)
+        except ValueError:
+            raise NoteError("a signature is not base64") from None
+        cosigner = known.get((match.group(1), signature[:4]))
+        if cosigner is None:
+            continue
+        if len(signature) != 4 + 8 + 64:
+            raise SignatureFailed(f"the cosignature of {cosigner.name} is not 4 + 8 + 64 bytes")
+        (stamp,) = struct.unpack(">Q", signature[4:12])
+        try:
+            Ed25519PublicKey.from_public_bytes(cosigner.public).verify(
+                signature[12:], _cosigned(text, stamp)
+            )
+        except InvalidSignature:
+            raise SignatureFailed(f"the cosignature of {cosigner.name} does not hold") from None
+        found[cosigner.name] = stamp
+    return found
 
 
 @dataclass(frozen=True)
@@ -161,10 +251,10 @@ def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
         try:
             Ed25519PublicKey.from_public_bytes(public).verify(raw, message)
         except InvalidSignature:
-            raise NoteError(f"the signature by key {_kid} does not hold") from None
+            raise SignatureFailed(f"the signature by key {_kid} does not hold") from None
         verified = _kid
         if kind == TIMESTAMPED_ED25519:
             timestamp = stamp
     if not verified:
-        raise NoteError("no signature by a known key")
+        raise SignatureFailed("no signature by a known key")
     return Checkpoint(origin, int(size_text), root, timestamp, note, verified)

@@ -68,6 +68,8 @@ def _describe(detail, errors) -> str:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Yenisey Siberia jewellery registry."""
+    if ctx.invoked_subcommand == "witness":
+        return  # the witness is a program of its own: no registry, no database
     # Commands manage keys explicitly; only `init` and the server create the first one.
     if "REGISTRY_GENERATE_KEY_ON_START" not in os.environ:
         os.environ["REGISTRY_GENERATE_KEY_ON_START"] = "false"
@@ -564,6 +566,68 @@ def log_checkpoint(every: int | None) -> None:
         if every is None:
             return
         time.sleep(every)
+
+
+@main.group(name="witness")
+def witness_group() -> None:
+    """The inspectorate's witness of the log (c2sp.org/tlog-witness), run on its own
+    machine: it needs nothing of the registry but the log's verifier key."""
+
+
+def _witness_passphrase() -> bytes | None:
+    value = os.environ.get("REGISTRY_WITNESS_PASSPHRASE")
+    return value.encode() if value else None
+
+
+@witness_group.command("keygen")
+@click.option("--name", required=True, help="the witness's name, e.g. assay.example.ru/witness")
+@click.option(
+    "--keys",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("witness"),
+    show_default=True,
+    help="the folder of the witness's key and state",
+)
+def witness_keygen(name: str, folder: Path) -> None:
+    """Make the witness's key (never replacing one) and print its vkey, which the registry
+    (REGISTRY_WITNESSES) and auditors (`registry log verify --witness`) are given."""
+    from keys import witness
+
+    key = witness.generate(folder, name, passphrase=_witness_passphrase())
+    click.echo(str(key.vkey))
+
+
+@witness_group.command("serve")
+@click.option("--port", type=click.IntRange(1, 65535), required=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--keys",
+    "folder",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="the folder `registry witness keygen` made: the key, and the state beside it",
+)
+@click.option(
+    "--log",
+    "vkeys",
+    multiple=True,
+    required=True,
+    help="a log's verifier key (name+id+key; the registry serves it beside its checkpoint); "
+    "repeat for more logs, or for a log's older keys",
+)
+def witness_serve(port: int, host: str, folder: Path, vkeys: tuple[str, ...]) -> None:
+    """Serve the witness: POST /add-checkpoint, GET /<origin hash>/checkpoint."""
+    from keys import note, witness
+    from registry.witness import server, state
+
+    try:
+        logs = [note.parse_verifier_key(vkey) for vkey in vkeys]
+    except note.NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--log") from None
+    key = witness.load(folder, passphrase=_witness_passphrase())
+    click.echo(f"witness {key.name} on http://{host}:{port}/ (vkey {key.vkey})", err=True)
+    server.serve(server.Witness(key, logs, state.Store(folder)), host=host, port=port)
 
 
 @main.command(name="backup")

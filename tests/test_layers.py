@@ -188,3 +188,12 @@ def test_the_import_contracts_name_every_module():
     }
     forbidden = listed("importlinter:contract:log", "forbidden_modules")
     assert {m for m in forbidden if m.startswith("registry.")} == top - allowed_to_the_log
+    # The witness may import the log's Merkle proofs, and nothing else of registry/.
+    log_modules = {m for m in _modules(ROOT) if m.startswith("registry.log.")}
+    witness_may = {"registry.witness", "registry.log", "registry.log.merkle"}
+    forbidden = listed("importlinter:contract:witness", "forbidden_modules")
+    registry_forbidden = {m for m in forbidden if m.startswith("registry.")}
+    assert registry_forbidden >= (top | log_modules) - witness_may - {
+        m for m in log_modules if m.startswith("registry.log.check.")
+    }
+    assert not registry_forbidden & witness_may
