@@ -541,7 +541,12 @@ def log_signer_command(interval: float | None) -> None:
         return made()
 
     signer.run(
-        app.extensions["registry.engine"], sessions, log_signer.signer(), interval=every, stop=stop
+        app.extensions["registry.engine"],
+        sessions,
+        log_signer.signer(),
+        interval=every,
+        stop=stop,
+        witnesses=log_signer.witnesses(),
     )
 
 

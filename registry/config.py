@@ -31,6 +31,11 @@ class Defaults:
             "en": "East Siberian State Inspectorate of Assay Supervision",
         },
     )
+    #: The witnesses that cosign the log's checkpoints (registry/log/witnessing.py): a
+    #: JSON list of {"vkey": …, "url": …, "name": … or {"ru": …, "en": …}}. None: none.
+    WITNESSES: list = []
+    #: Cosignatures that make a checkpoint witnessed; by default every witness's.
+    WITNESS_QUORUM: int | None = None
     #: Largest request body accepted, in bytes, but by the requests that may carry photos
     #: (UPLOAD_MAX_BODY: an import, a piece's or a report's photo).
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024

@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -464,6 +465,46 @@ class Checkpoint(Base):
     kid: Mapped[str] = mapped_column(String(64))
     # The signed note, byte for byte as served.
     note: Mapped[str] = mapped_column(Text)
+    # How many of the configured witnesses have cosigned it (registry/log/witnessing.py):
+    # a scan's proof is against the newest checkpoint with a quorum of them.
+    cosignatures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Their note lines, served after the note's own signature lines.
+    cosigned: Mapped[str | None] = mapped_column(Text)
+
+
+class Cosignature(Base):
+    """A witness's cosignature of a checkpoint (C2SP tlog-cosignature), as it answered:
+    its note line, served after the checkpoint's own signatures."""
+
+    __tablename__ = "cosignature"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "witness"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoint.id"), index=True)
+    #: The witness's name, as its vkey and its line give it.
+    witness: Mapped[str] = mapped_column(String(200))
+    #: The time the witness put in it.
+    signed_at: Mapped[datetime]
+    line: Mapped[str] = mapped_column(Text)
+
+
+class WitnessState(Base):
+    """What the registry knows of a configured witness: the newest checkpoint it
+    cosigned, and its last failure (a refusal is an alarm; being unreachable is not)."""
+
+    __tablename__ = "witness_state"
+
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cosigned_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    cosigned_at: Mapped[datetime | None]
+    #: Refusals of a checkpoint signed by the registry's key: each is evidence of a
+    #: forked or rolled back log, never answered by rewriting anything.
+    refusals: Mapped[int] = mapped_column(Integer, default=0)
+    last_refusal: Mapped[str | None] = mapped_column(Text)
+    last_refusal_at: Mapped[datetime | None]
+    #: The last time it could not be reached, and why.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
 
 
 class LogVerification(Base):

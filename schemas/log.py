@@ -65,9 +65,27 @@ class CheckpointOut(Schema):
         required=True,
         metadata={
             "description": "The checkpoint as a C2SP signed note (tlog-checkpoint), with a "
-            "plain Ed25519 signature and a timestamped one (tlog-cosignature)"
+            "plain Ed25519 signature and a timestamped one (tlog-cosignature), then the "
+            "witnesses' cosignatures (tlog-cosignature)"
         },
     )
+    cosignatures = fields.List(
+        fields.Nested(lambda: CosignatureOut()),
+        required=True,
+        metadata={"description": "The witnesses that cosigned it, as their lines in `note` say"},
+    )
+    witnessed = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether witnesses are configured and a quorum of them cosigned "
+            "it; the newest checkpoint is served either way"
+        },
+    )
+
+
+class CosignatureOut(Schema):
+    witness = fields.String(required=True, metadata={"description": "The witness's name"})
+    signed_at = Timestamp(required=True, metadata={"description": "The time it put in it"})
 
 
 class EntryOut(Schema):

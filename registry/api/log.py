@@ -64,7 +64,7 @@ def checkpoint(args):
     """
     found = public.checkpoint(database.session(), at_most=args.get("tree_size"))
     if request.accept_mimetypes.best_match(["application/json", "text/plain"]) == "text/plain":
-        response = Response(found.note, mimetype="text/plain")
+        response = Response(checkpoints.served(found), mimetype="text/plain")
     else:
         document = _CHECKPOINT.dump(_checkpoint(found))
         response = Response(json.dumps(document), mimetype="application/json")
@@ -100,7 +100,12 @@ def _checkpoint(found: Checkpoint) -> dict:
         "timestamp": found.made_at,
         "kid": found.kid,
         "verifier_key": vkey,
-        "note": found.note,
+        "note": checkpoints.served(found),
+        "cosignatures": [
+            {"witness": c.witness, "signed_at": c.signed_at}
+            for c in checkpoints.cosignatures(database.session(), found)
+        ],
+        "witnessed": bool(log_signer.witnesses()) and found.cosignatures >= log_signer.quorum(),
     }
 
 

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from registry.edge import database, http_cache, limits
 from registry.errors import NotFound
-from registry.log import public, tiles
+from registry.log import checkpoints, public, tiles
 
 bp = Blueprint("tiles", __name__, url_prefix="/log", description="The log as tlog-tiles")
 
@@ -25,7 +25,7 @@ _BINARY = {"type": "string", "format": "binary"}
 def checkpoint():
     """The newest signed checkpoint (a C2SP tlog-checkpoint note)."""
     found = public.checkpoint(database.session())
-    response = Response(found.note, content_type="text/plain; charset=utf-8")
+    response = Response(checkpoints.served(found), content_type="text/plain; charset=utf-8")
     return http_cache.public(response, max_age=_LATEST)
 
 

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from keys import note
 from registry import config
-from registry.log import checkpoints
+from registry.log import checkpoints, witnessing
 
 log = logging.getLogger(__name__)
 
 _KEY = "registry.log_signer"
+_WITNESSES = "registry.witnesses"
 
 
 def init_app(app: Flask) -> None:
@@ -52,11 +53,23 @@ def init_app(app: Flask) -> None:
             _warn_ignored(app, asked, wanted, kept, path)
     app.extensions[_KEY] = signer
     checkpoints.watch(app.extensions["registry.sessionmaker"], signer)
+    found = witnessing.configured(app.config["WITNESSES"])
+    app.extensions[_WITNESSES] = (found, witnessing.quorum(app.config["WITNESS_QUORUM"], found))
 
 
 def signer() -> checkpoints.Signer:
     """The current app's signer of checkpoints."""
     return current_app.extensions[_KEY]
+
+
+def witnesses() -> tuple[witnessing.Witness, ...]:
+    """The witnesses configured (REGISTRY_WITNESSES)."""
+    return current_app.extensions[_WITNESSES][0]
+
+
+def quorum() -> int:
+    """Cosignatures that make a checkpoint witnessed (REGISTRY_WITNESS_QUORUM)."""
+    return current_app.extensions[_WITNESSES][1]
 
 
 def signed_size() -> int:

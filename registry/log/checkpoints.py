@@ -31,7 +31,7 @@ import keys
 from keys import note
 from registry.errors import Unavailable
 from registry.log import merkle, proofs, tree
-from registry.models import Checkpoint, Event, utcnow
+from registry.models import Checkpoint, Cosignature, Event, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +330,23 @@ def latest(session: Session, *, at_most: int | None = None) -> Checkpoint | None
     if at_most is not None:
         query = query.where(Checkpoint.tree_size <= at_most)
     return session.scalar(query.limit(1))
+
+
+def served(checkpoint: Checkpoint) -> str:
+    """The checkpoint's note as served: its own signature lines, then the witnesses'
+    cosignatures (registry/log/witnessing.py)."""
+    return checkpoint.note + (checkpoint.cosigned or "")
+
+
+def cosignatures(session: Session, checkpoint: Checkpoint) -> list[Cosignature]:
+    """The witnesses' cosignatures of the checkpoint, by witness."""
+    return list(
+        session.scalars(
+            select(Cosignature)
+            .where(Cosignature.checkpoint_id == checkpoint.id)
+            .order_by(Cosignature.witness)
+        )
+    )
 
 
 def newest_query():

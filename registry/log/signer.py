@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from registry.errors import Unavailable
-from registry.log import checkpoints, tree
+from registry.log import checkpoints, tree, witnessing
 from registry.models import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ class Status:
     signed: int = 0
     refused: int = 0
     last_error: str | None = None
+    #: Refusals by witnesses of checkpoints signed here: alarms (registry/log/witnessing.py).
+    witness_refusals: int = 0
 
 
 def run(
@@ -58,11 +60,14 @@ def run(
     stop: threading.Event,
     status: Status | None = None,
     poll: float = POLL_S,
+    witnesses: tuple[witnessing.Witness, ...] = (),
 ) -> Status:
     """Sign checkpoints of the log at `engine` as it grows, until `stop` is set: elected
     first (`elected`), then at most one per `interval` seconds, each within `poll` of the
     growth it covers once `interval` has passed since the last. `sessions` makes the
-    session a checkpoint is signed and committed in (one `checkpoints.watch` watches)."""
+    session a checkpoint is signed and committed in (one `checkpoints.watch` watches).
+    While elected, each of `witnesses` is asked to cosign the newest checkpoint, in a
+    thread of its own (witnessing.Collector)."""
     status = status or Status()
     while not stop.is_set():
         with elected(engine, signer.state) as won:
@@ -71,12 +76,26 @@ def run(
                 stop.wait(interval)
                 continue
             log.info("signing the log's checkpoints, at most one every %g s", interval)
-            _sign_while_elected(engine, sessions, signer, interval, poll, stop, status)
+            done = threading.Event()
+            collector = witnessing.Collector(
+                sessions, witnesses, stop=done, on_refusal=lambda: _count_refusal(status)
+            ).start()
+            try:
+                _sign_while_elected(
+                    engine, sessions, signer, interval, poll, stop, status, collector.poke
+                )
+            finally:
+                done.set()
+                collector.join(timeout=witnessing.TIMEOUT_S + 1)
     status.elected = False
     return status
 
 
-def _sign_while_elected(engine, sessions, signer, interval, poll, stop, status) -> None:
+def _count_refusal(status: Status) -> None:
+    status.witness_refusals += 1
+
+
+def _sign_while_elected(engine, sessions, signer, interval, poll, stop, status, signed) -> None:
     signed_at = -interval
     while not stop.is_set():
         wait = interval - (time.monotonic() - signed_at)
@@ -90,6 +109,7 @@ def _sign_while_elected(engine, sessions, signer, interval, poll, stop, status) 
                 session.commit()
                 status.signed += 1
                 log.debug("checkpoint of %d entries", made.tree_size)
+                signed()
             except Unavailable as exc:
                 session.rollback()
                 status.refused += 1

@@ -1,0 +1,294 @@
+"""The witnesses' cosignatures (C2SP tlog-witness), collected by the checkpoint signer.
+
+After the signer signs a checkpoint it asks each configured witness (REGISTRY_WITNESSES)
+to cosign it, with the consistency proof from the size that witness last cosigned. Each
+witness has a thread of its own, which always asks about the newest checkpoint (skipping
+any it missed) and retries with backoff: a slow or dead witness never holds up a write,
+a checkpoint or another witness. A cosignature is checked against the witness's vkey
+before it is stored with its checkpoint (`cosigned`, served after the note's own lines)
+and counted (`cosignatures`): a scan's proof is against the newest checkpoint with a
+quorum of them (REGISTRY_WITNESS_QUORUM, by default every witness).
+
+A witness that refuses a checkpoint the registry's key signed (one that does not extend
+what it cosigned before, or a size it never saw) raises an alarm: logged at error, kept
+in `witness_state` for the inspectors' log page, counted in the signer's status. Nothing
+is ever rewritten in answer: a refusal is evidence, most likely of a database restored
+and written to again.
+"""
+
+import base64
+import http.client
+import logging
+import threading
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from keys import note
+from registry.log import tree
+from registry.models import Checkpoint, Cosignature, WitnessState
+
+log = logging.getLogger(__name__)
+
+#: Seconds a witness has to answer.
+TIMEOUT_S = 5.0
+#: The first and the longest wait before asking a witness again after a failure.
+BACKOFF_S = (1.0, 60.0)
+#: Seconds between looks at the newest checkpoint when nothing wakes a witness's thread.
+IDLE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A configured witness: its vkey (its name is the vkey's), where it is asked, and
+    what the pages call it in each language."""
+
+    vkey: note.VerifierKey
+    url: str
+    ru: str
+    en: str
+
+    @property
+    def name(self) -> str:
+        return self.vkey.name
+
+
+def configured(value: object) -> tuple[Witness, ...]:
+    """REGISTRY_WITNESSES: a JSON list of {"vkey", "url", "name"} (the name a string, or
+    {"ru", "en"}; the vkey's name when left out). Raises ValueError saying what is wrong."""
+    if value in (None, "", [], ()):
+        return ()
+    if not isinstance(value, list | tuple):
+        raise ValueError('REGISTRY_WITNESSES is a JSON list of {"vkey": …, "url": …, "name": …}')
+    found = []
+    for number, entry in enumerate(value, 1):
+        where = f"REGISTRY_WITNESSES, witness {number}"
+        if not isinstance(entry, dict):
+            raise ValueError(f'{where}: each is {{"vkey": …, "url": …, "name": …}}')
+        try:
+            vkey = note.parse_verifier_key(str(entry.get("vkey", "")))
+        except note.NoteError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        if vkey.kind != note.TIMESTAMPED_ED25519:
+            raise ValueError(f"{where}: a witness's vkey is an Ed25519 cosigner's (type 0x04)")
+        url = str(entry.get("url", "")).rstrip("/")
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"{where}: its url is an http:// or https:// address")
+        name = entry.get("name") or vkey.name
+        ru, en = (name.get("ru"), name.get("en")) if isinstance(name, dict) else (name, name)
+        if not (isinstance(ru, str) and ru.strip() and isinstance(en, str) and en.strip()):
+            raise ValueError(f'{where}: its name is a text, or {{"ru": …, "en": …}}')
+        found.append(Witness(vkey, url, ru.strip(), en.strip()))
+    if len({w.name for w in found}) != len(found):
+        raise ValueError("REGISTRY_WITNESSES names a witness twice")
+    return tuple(found)
+
+
+def quorum(value: object, witnesses: tuple[Witness, ...]) -> int:
+    """REGISTRY_WITNESS_QUORUM: how many cosignatures make a checkpoint witnessed; by
+    default every configured witness's. Raises ValueError."""
+    if value in (None, ""):
+        return len(witnesses)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= len(witnesses):
+        raise ValueError(
+            f"REGISTRY_WITNESS_QUORUM is a whole number from 0 to {len(witnesses)}, "
+            "the witnesses configured"
+        )
+    return value
+
+
+class Outcome(Enum):
+    COSIGNED = "cosigned"
+    UP_TO_DATE = "up to date"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+
+
+def ask(session: Session, witness: Witness, *, timeout: float = TIMEOUT_S) -> Outcome:
+    """Ask `witness` to cosign the newest checkpoint, store what it answers, commit."""
+    newest = session.scalar(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1))
+    if newest is None:
+        return Outcome.UP_TO_DATE
+    state = session.get(WitnessState, witness.name) or _new_state(session, witness)
+    already = session.scalar(
+        select(Cosignature.id).where(
+            Cosignature.checkpoint_id == newest.id, Cosignature.witness == witness.name
+        )
+    )
+    if already is not None:
+        return Outcome.UP_TO_DATE
+    old = state.cosigned_size
+    for _ in range(2):  # a 409 names the size the witness holds: asked once more from it
+        if old > newest.tree_size:
+            return _refused(
+                session,
+                state,
+                f"the witness has cosigned {old} entries, more than this log's newest "
+                f"checkpoint holds ({newest.tree_size}): the database is older than what "
+                "the witness saw",
+            )
+        proof = tree.consistency_proof(session, old, newest.tree_size) if old else []
+        body = f"old {old}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof)
+        body += "\n" + newest.note
+        try:
+            status, text = _post(f"{witness.url}/add-checkpoint", body.encode(), timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            return _unreachable(session, state, f"{type(exc).__name__}: {exc}")
+        if status == 200:
+            return _cosigned(session, witness, state, newest, text)
+        if status == 409 and text.strip().isdigit() and int(text.strip()) != old:
+            old = int(text.strip())
+            continue
+        if status in (400, 403, 404, 409, 422):
+            return _refused(session, state, f"{status}: {text.strip()[:500]}")
+        return _unreachable(session, state, f"HTTP {status}: {text.strip()[:200]}")
+    return _refused(session, state, "the witness's size moved while it was asked")
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:
+    parts = urllib.parse.urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.netloc, timeout=timeout)
+    try:
+        connection.request(
+            "POST", parts.path or "/", body=body, headers={"Content-Type": "text/plain"}
+        )
+        answer = connection.getresponse()
+        return answer.status, answer.read(64 * 1024).decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def _new_state(session: Session, witness: Witness) -> WitnessState:
+    state = WitnessState(witness=witness.name, cosigned_size=0, refusals=0)
+    session.add(state)
+    return state
+
+
+def _cosigned(
+    session: Session, witness: Witness, state: WitnessState, checkpoint: Checkpoint, text: str
+) -> Outcome:
+    lines = [line + "\n" for line in text.split("\n") if line]
+    try:
+        stamps = note.cosignatures(checkpoint.note + "".join(lines), [witness.vkey])
+    except note.NoteError as exc:
+        return _refused(session, state, f"its answer is not a cosignature that holds: {exc}")
+    if witness.name not in stamps:
+        return _refused(session, state, "its answer holds no cosignature by its key")
+    line = next(
+        line
+        for line in lines
+        if line.split(" ", 2)[1:2] == [witness.name]
+        and note.cosignatures(checkpoint.note + line, [witness.vkey])
+    )
+    session.add(
+        Cosignature(
+            checkpoint_id=checkpoint.id,
+            witness=witness.name,
+            signed_at=datetime.fromtimestamp(stamps[witness.name], UTC),
+            line=line,
+        )
+    )
+    session.execute(
+        update(Checkpoint)
+        .where(Checkpoint.id == checkpoint.id)
+        .values(
+            cosignatures=Checkpoint.cosignatures + 1,
+            cosigned=func.coalesce(Checkpoint.cosigned, "") + line,
+        )
+    )
+    state.cosigned_size = checkpoint.tree_size
+    state.cosigned_at = datetime.fromtimestamp(stamps[witness.name], UTC)
+    session.commit()
+    return Outcome.COSIGNED
+
+
+def _refused(session: Session, state: WitnessState, why: str) -> Outcome:
+    log.error("ALARM: witness %s refused the log's checkpoint: %s", state.witness, why)
+    state.refusals += 1
+    state.last_refusal = why
+    state.last_refusal_at = datetime.now(UTC)
+    session.commit()
+    return Outcome.REFUSED
+
+
+def _unreachable(session: Session, state: WitnessState, why: str) -> Outcome:
+    log.warning("witness %s could not be asked: %s", state.witness, why)
+    state.last_error = why
+    state.last_error_at = datetime.now(UTC)
+    session.commit()
+    return Outcome.UNREACHABLE
+
+
+class Collector:
+    """A thread per witness, asking it about the newest checkpoint whenever `poke`d (the
+    signer pokes after each checkpoint), every IDLE_S otherwise, and after a failure
+    once its backoff has passed."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        witnesses: tuple[Witness, ...],
+        *,
+        stop: threading.Event,
+        on_refusal: Callable[[], None] = lambda: None,
+        timeout: float = TIMEOUT_S,
+    ):
+        self._sessions = sessions
+        self._stop = stop
+        self._on_refusal = on_refusal
+        self._timeout = timeout
+        self._wakes = {w.name: threading.Event() for w in witnesses}
+        self._threads = [
+            threading.Thread(target=self._run, args=(w,), name=f"witness {w.name}", daemon=True)
+            for w in witnesses
+        ]
+
+    def start(self) -> "Collector":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def poke(self) -> None:
+        for wake in self._wakes.values():
+            wake.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.poke()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _run(self, witness: Witness) -> None:
+        wake = self._wakes[witness.name]
+        backoff = 0.0
+        while not self._stop.is_set():
+            if backoff:  # after a failure, checkpoints signed meanwhile do not hurry it
+                if self._stop.wait(backoff):
+                    return
+            else:
+                wake.wait(IDLE_S)
+                if self._stop.is_set():
+                    return
+            wake.clear()
+            session = self._sessions()
+            try:
+                outcome = ask(session, witness, timeout=self._timeout)
+            except Exception:  # a witness's thread outlives anything one request does
+                log.exception("asking witness %s failed", witness.name)
+                session.rollback()
+                outcome = Outcome.UNREACHABLE
+            finally:
+                session.close()
+            if outcome is Outcome.REFUSED:
+                self._on_refusal()
+            if outcome in (Outcome.REFUSED, Outcome.UNREACHABLE):
+                backoff = min(max(backoff * 2, BACKOFF_S[0]), BACKOFF_S[1])
+            else:
+                backoff = 0.0
+                if outcome is Outcome.COSIGNED:
+                    wake.set()  # a checkpoint signed meanwhile is asked about at once
