@@ -5,12 +5,7 @@ nothing of the project's keys; the trees and proofs are this file's own too (RFC
 
 import base64
 import hashlib
-import http.client
-import os
-import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 import keys
 from keys import note
+from tests.witnesses import Served, registry_command
 
 ORIGIN = "registry.test/log"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- RFC 9162 §2.1, as written there --------------------------------------------------
@@ -119,79 +114,6 @@ def _text(checkpoint: str) -> str:
     return checkpoint.rpartition("\n\n")[0] + "\n"
 
 
-# --- the witness, served ----------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _registry(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - the project's own command
-        [sys.executable, "-m", "registry.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-        **kwargs,
-    )
-
-
-class Served:
-    def __init__(self, folder: Path, vkeys: list[str]):
-        self.folder = folder
-        self.vkeys = vkeys
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "Served":
-        command = [sys.executable, "-m", "registry.cli", "witness", "serve"]
-        command += ["--port", str(self.port), "--keys", str(self.folder)]
-        for vkey in self.vkeys:
-            command += ["--log", vkey]
-        self.process = subprocess.Popen(  # noqa: S603 - the project's own command
-            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                self.get("/")
-                return self
-            except OSError:
-                if self.process.poll() is not None:
-                    said = self.process.stderr.read().decode()
-                    self.process.stderr.close()
-                    raise RuntimeError(said) from None
-                time.sleep(0.05)
-        raise RuntimeError("the witness did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-            self.process.stderr.close()
-
-    def _ask(self, method: str, path: str, body: bytes | None = None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request(method, path, body=body)
-            answer = connection.getresponse()
-            return answer.status, answer.getheader("Content-Type"), answer.read().decode()
-        finally:
-            connection.close()
-
-    def post(self, body: bytes) -> tuple[int, str, str]:
-        return self._ask("POST", "/add-checkpoint", body)
-
-    def get(self, path: str) -> tuple[int, str]:
-        status, _, text = self._ask("GET", path)
-        return status, text
-
-
 @pytest.fixture
 def log(tmp_path) -> Log:
     return Log(tmp_path / "log-keys")
@@ -199,7 +121,7 @@ def log(tmp_path) -> Log:
 
 @pytest.fixture
 def witness_vkey(tmp_path) -> str:
-    made = _registry(
+    made = registry_command(
         "witness", "keygen", "--name", "assay.test/witness", "--keys", str(tmp_path / "w")
     )
     assert made.returncode == 0, made.stderr
@@ -372,11 +294,11 @@ def test_what_it_cosigned_outlives_a_restart(tmp_path, witness, log):
 
 
 def test_keygen_never_replaces_a_key_and_serve_says_what_is_wrong(tmp_path, witness_vkey):
-    again = _registry("witness", "keygen", "--name", "other", "--keys", str(tmp_path / "w"))
+    again = registry_command("witness", "keygen", "--name", "other", "--keys", str(tmp_path / "w"))
     assert again.returncode != 0
     assert "already holds a witness key" in again.stderr
     assert (tmp_path / "w" / "witness.vkey").read_text().strip() == witness_vkey
-    bad = _registry(
+    bad = registry_command(
         "witness", "serve", "--port", "1", "--keys", str(tmp_path / "w"), "--log", "nonsense"
     )
     assert bad.returncode == 2

@@ -1,0 +1,188 @@
+"""The registry's side of witnessing (registry/log/witnessing.py): a real witness in its own
+process (`registry witness serve`) asked to cosign the registry's checkpoints; what it
+answers stored, served, and checked by the test's own reading of the spec."""
+
+import shutil
+import time
+
+import pytest
+from sqlalchemy import select
+
+from keys import witness as witness_keys
+from registry.edge import database, log_signer, signing
+from registry.log import checkpoints, witnessing
+from registry.models import Checkpoint, WitnessState
+from tests.factories import certify
+from tests.test_witness import _check_cosignature, _text
+from tests.witnesses import Served, free_port
+
+NAME = "assay.test/witness"
+
+
+@pytest.fixture
+def witness_key(tmp_path):
+    return witness_keys.generate(tmp_path / "witness", NAME)
+
+
+@pytest.fixture
+def witness_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(witness_key, witness_port) -> dict:
+    return {
+        "WITNESSES": [
+            {
+                "vkey": str(witness_key.vkey),
+                "url": f"http://127.0.0.1:{witness_port}",
+                "name": {"ru": "Инспекция", "en": "The Inspectorate"},
+            }
+        ]
+    }
+
+
+@pytest.fixture
+def witness(app, tmp_path, witness_key, witness_port):
+    """The witness, given the registry's log key, on the port the registry was told."""
+    with app.app_context():
+        signer = log_signer.signer()
+        vkey = checkpoints.verifier_key(signer.origin, signing.keyring().ensure_active())
+    served = Served(tmp_path / "witness", [vkey])
+    served.port, served.base = witness_port, f"http://127.0.0.1:{witness_port}"
+    served.start()
+    yield served
+    served.stop()
+
+
+def _ask(app) -> witnessing.Outcome:
+    with app.app_context():
+        return witnessing.ask(database.session(), log_signer.witnesses()[0], timeout=2)
+
+
+def _state(app) -> WitnessState:
+    with app.app_context():
+        session = database.session()
+        return session.get(WitnessState, NAME)
+
+
+def test_a_checkpoint_is_cosigned_and_served_with_its_cosignature(
+    app, client, world, witness, witness_key
+):
+    certify(client, world)
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    assert _ask(app) is witnessing.Outcome.UP_TO_DATE  # nothing new: not asked again
+    served = client.get("/api/v1/log/checkpoint").json
+    assert served["witnessed"] is True
+    assert [c["witness"] for c in served["cosignatures"]] == [NAME]
+    line = served["note"].splitlines()[-1]
+    stamp = _check_cosignature(line, str(witness_key.vkey), _text(served["note"]))
+    assert abs(stamp - time.time()) < 60
+    tiles = client.get("/log/checkpoint").get_data(as_text=True)
+    assert tiles == served["note"]
+    assert (
+        client.get("/api/v1/log/checkpoint", headers={"Accept": "text/plain"}).get_data(
+            as_text=True
+        )
+        == served["note"]
+    )
+
+
+def test_each_new_checkpoint_is_asked_from_the_size_last_cosigned(app, client, world, witness):
+    certify(client, world)
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    first = _state(app).cosigned_size
+    certify(client, world)
+    certify(client, world)
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    state = _state(app)
+    with app.app_context():
+        newest = checkpoints.latest(database.session())
+    assert state.cosigned_size == newest.tree_size > first
+    assert state.refusals == 0
+    status, about = witness.get("/")
+    assert f"cosigned size {newest.tree_size}" in about
+
+
+def test_a_checkpoint_below_quorum_is_served_as_not_witnessed(app, client, world, witness):
+    certify(client, world)
+    served = client.get("/api/v1/log/checkpoint").json
+    assert served["witnessed"] is False and served["cosignatures"] == []
+
+
+def test_a_witness_down_is_noted_and_catches_up_when_it_returns(app, client, world, witness):
+    certify(client, world)
+    witness.stop()
+    assert _ask(app) is witnessing.Outcome.UNREACHABLE
+    state = _state(app)
+    assert state.last_error and state.refusals == 0
+    certify(client, world)
+    witness.start()
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    assert client.get("/api/v1/log/checkpoint").json["witnessed"] is True
+
+
+def test_a_database_rolled_back_and_signed_again_is_refused_as_an_alarm(
+    app, client, world, witness, database_url, tmp_path, caplog
+):
+    """Someone restores an old copy of the database, removes the signer's memory of what
+    it signed, writes and signs again: the witness saw the genuine history and refuses
+    the fork, the registry raises the alarm and rewrites nothing."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the copy of a database file is SQLite's")
+    certify(client, world)
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    path = database_url.removeprefix("sqlite:///")
+    app.extensions["registry.engine"].dispose()
+    shutil.copyfile(path, tmp_path / "old.sqlite3")
+    for _ in range(3):
+        certify(client, world)
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    genuine = _state(app).cosigned_size
+    # The roll back: the old file, the signer's memory of the newest checkpoint gone.
+    app.extensions["registry.engine"].dispose()
+    shutil.copyfile(tmp_path / "old.sqlite3", path)
+    log_signer_state = app.extensions["registry.log_signer"].state
+    log_signer_state.unlink(missing_ok=True)
+    for _ in range(5):  # another history, longer than the one the witness saw
+        certify(client, world)
+    with app.app_context():
+        forked = checkpoints.latest(database.session())
+    assert forked.tree_size > genuine
+    with caplog.at_level("ERROR", logger="registry.log.witnessing"):
+        assert _ask(app) is witnessing.Outcome.REFUSED
+    assert "ALARM" in caplog.text
+    state = _state(app)
+    assert state.refusals == 1 and "does not extend" in state.last_refusal
+    served = client.get("/api/v1/log/checkpoint").json
+    assert served["tree_size"] == forked.tree_size
+    assert served["witnessed"] is False
+    with app.app_context():
+        assert (
+            database.session().scalar(
+                select(Checkpoint.cosignatures).where(Checkpoint.id == forked.id)
+            )
+            == 0
+        )
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("not a list", "JSON list"),
+        ([{"vkey": "x", "url": "http://w"}], "witness 1"),
+        ([{"url": "http://w"}], "witness 1"),
+    ],
+)
+def test_a_wrong_witness_setting_stops_the_start_with_its_reason(value, words):
+    with pytest.raises(ValueError, match=words):
+        witnessing.configured(value)
+
+
+def test_a_quorum_beyond_the_witnesses_is_refused(witness_key):
+    found = witnessing.configured([{"vkey": str(witness_key.vkey), "url": "http://w"}])
+    assert witnessing.quorum(None, found) == 1
+    with pytest.raises(ValueError, match="REGISTRY_WITNESS_QUORUM"):
+        witnessing.quorum(2, found)
+    with pytest.raises(ValueError, match="http"):
+        witnessing.configured([{"vkey": str(witness_key.vkey), "url": "ftp://w"}])
