@@ -26,7 +26,7 @@ import keys
 from registry import certificates, codes, db
 from registry.errors import NotFound, Unavailable
 from registry.log import checkpoints, ledger, merkle, proofs, public, tree
-from registry.models import Certificate, Event, Maker, Ownership, Sale, Shop
+from registry.models import Certificate, Checkpoint, Event, Maker, Ownership, Sale, Shop
 from schemas.common import timestamp
 from schemas.standards import (
     AlertKind,
@@ -55,8 +55,11 @@ _successor = aliased(Certificate)
 _issued = aliased(Event)
 _about = aliased(Event)
 _seller = aliased(Maker)
-# The newest checkpoint, read in the same statement: the proof is given against it.
-_newest = checkpoints.newest_query().subquery("newest")
+# The newest checkpoint with a quorum of witnesses' cosignatures (any, without witnesses),
+# read in the same statement: the proof is given against it. The newest of all is read
+# too: a log behind the last one signed was rolled back, witnessed or not.
+_newest = checkpoints.newest_query(witnessed=True).subquery("newest")
+_newest_size = select(func.max(Checkpoint.tree_size)).scalar_subquery()
 # One indexed read of the columns a verdict needs, through Core: a scan is the registry's
 # busiest request, and building ORM objects would cost more than the read.
 _RECORD = db.Prepared(
@@ -83,6 +86,7 @@ _RECORD = db.Prepared(
         _newest.c.tree_size.label("checkpoint_size"),
         _newest.c.root_hash.label("checkpoint_root"),
         _newest.c.note.label("checkpoint_note"),
+        _newest_size.label("newest_size"),
         # The piece after its sale: the standing sale and its seller, the current owner.
         Sale.sold_at,
         Sale.shop_id.label("sold_by_shop"),
@@ -141,10 +145,12 @@ class Record:
     #: The log entry that records the issue, and its index.
     log_index: int | None
     log_entry: bytes | None
-    #: The newest checkpoint when it was read.
+    #: The newest checkpoint with a quorum of cosignatures when it was read, its note as
+    #: served (with them), and the size of the newest of all.
     checkpoint_size: int | None
     checkpoint_root: bytes | None
     checkpoint_note: str | None
+    newest_size: int | None
     #: The piece after its sale (all None before it).
     sold_at: datetime | None
     sold_by_shop: int | None
@@ -273,6 +279,7 @@ def verify(
     seals: proofs.Proofs,
     signed: int = 0,
     proof: bool = True,
+    quorum: int = 0,
 ) -> Verdict:
     """The verdict on a code as a person typed or scanned it, read through `bind` (the
     engine will do: this reads once, outside any transaction, and writes nothing).
@@ -287,11 +294,12 @@ def verify(
     that cannot be a code, NotFound for a well-formed code never issued; each after the
     same single indexed read, so that the answer's timing tells nothing about the code.
     Without `proof`, the inclusion names its checkpoint but holds no audit path (the
-    page links to it; only the JSON carries it).
+    page links to it; only the JSON carries it). The proof is against the newest
+    checkpoint that `quorum` witnesses cosigned (registry/log/witnessing.py).
     """
     parsed = codes.parse(text)
     with db.Reader(bind) as reader:  # one pooled connection for every read below
-        row = _RECORD.one_or_none(reader, code=parsed.code or _NEVER_ISSUED)
+        row = _RECORD.one_or_none(reader, code=parsed.code or _NEVER_ISSUED, quorum=quorum)
         codes.readable(parsed)
         if row is None:
             raise NotFound("No certificate with this code was ever issued by the registry.")
@@ -299,11 +307,11 @@ def verify(
         if entry is not None:
             row["log_entry"] = ledger.as_json(entry)
         certificate = Record(**row)
-        if (certificate.checkpoint_size or 0) < signed:
+        if (certificate.newest_size or 0) < signed:
             log.critical(
                 "the database's log (%s entries) is behind the last checkpoint signed (%d): "
                 "it was rolled back; no verdict is given until it is repaired",
-                certificate.checkpoint_size,
+                certificate.newest_size,
                 signed,
             )
             raise Unavailable(

@@ -130,8 +130,9 @@ def test_a_database_rolled_back_and_signed_again_is_refused_as_an_alarm(
     the fork, the registry raises the alarm and rewrites nothing."""
     if not database_url.startswith("sqlite"):
         pytest.skip("the copy of a database file is SQLite's")
-    certify(client, world)
+    codes_made = [certify(client, world)[1]["code"]]
     assert _ask(app) is witnessing.Outcome.COSIGNED
+    first_cosigned = _state(app).cosigned_size
     path = database_url.removeprefix("sqlite:///")
     app.extensions["registry.engine"].dispose()
     shutil.copyfile(path, tmp_path / "old.sqlite3")
@@ -157,6 +158,12 @@ def test_a_database_rolled_back_and_signed_again_is_refused_as_an_alarm(
     served = client.get("/api/v1/log/checkpoint").json
     assert served["tree_size"] == forked.tree_size
     assert served["witnessed"] is False
+    # No scan is proved against the fork: a certificate of the shared past is proved
+    # against the checkpoint the witness cosigned, one of the fork's against none.
+    shared = client.get(f"/api/v1/verify/{codes_made[0]}").json["log"]["inclusion"]
+    assert shared["tree_size"] == first_cosigned
+    forked_code = certify(client, world)[1]["code"]
+    assert client.get(f"/api/v1/verify/{forked_code}").json["log"]["inclusion"] is None
     with app.app_context():
         assert (
             database.session().scalar(
@@ -164,6 +171,26 @@ def test_a_database_rolled_back_and_signed_again_is_refused_as_an_alarm(
             )
             == 0
         )
+
+
+def test_a_scan_is_proved_against_the_newest_witnessed_checkpoint(
+    app, client, world, witness, witness_key
+):
+    code = certify(client, world)[1]["code"]
+    # Signed, not yet cosigned: nothing witnessed covers the certificate yet.
+    assert client.get(f"/api/v1/verify/{code}").json["log"]["inclusion"] is None
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    witnessed = client.get("/api/v1/log/checkpoint").json
+    inclusion = client.get(f"/api/v1/verify/{code}").json["log"]["inclusion"]
+    assert inclusion["tree_size"] == witnessed["tree_size"]
+    assert inclusion["checkpoint"] == witnessed["note"]
+    _check_cosignature(
+        inclusion["checkpoint"].splitlines()[-1], str(witness_key.vkey), _text(witnessed["note"])
+    )
+    certify(client, world)  # a newer checkpoint, not cosigned
+    assert client.get("/api/v1/log/checkpoint").json["tree_size"] > witnessed["tree_size"]
+    again = client.get(f"/api/v1/verify/{code}").json["log"]["inclusion"]
+    assert again["tree_size"] == witnessed["tree_size"]
 
 
 @pytest.mark.parametrize(

@@ -219,6 +219,7 @@ def checked(code: str, *, proof: bool = True) -> verification.Verdict:
         seals=signing.seals(),
         signed=log_signer.signed_size(),
         proof=proof,
+        quorum=log_signer.quorum(),
     )
 
 

@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import keys
@@ -349,13 +349,18 @@ def cosignatures(session: Session, checkpoint: Checkpoint) -> list[Cosignature]:
     )
 
 
-def newest_query():
-    """The newest checkpoint's size, root and note, for a statement to read with others."""
-    return (
-        select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note)
-        .order_by(*_NEWEST_FIRST)
-        .limit(1)
+def newest_query(*, witnessed: bool = False):
+    """The newest checkpoint's size, root and note as served (with its cosignatures), for
+    a statement to read with others; with `witnessed`, the newest with at least the bound
+    parameter `quorum` of cosignatures (0: any)."""
+    query = select(
+        Checkpoint.tree_size,
+        Checkpoint.root_hash,
+        (Checkpoint.note + func.coalesce(Checkpoint.cosigned, "")).label("note"),
     )
+    if witnessed:
+        query = query.where(Checkpoint.cosignatures >= bindparam("quorum"))
+    return query.order_by(*_NEWEST_FIRST).limit(1)
 
 
 def size_signed_by(session: Session, ring: keys.KeyRing, moment: datetime) -> int:
