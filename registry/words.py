@@ -263,6 +263,7 @@ LABELS = (
     N_("This certificate no longer vouches for the piece."),
     N_("Treat the piece as unverified."),
     N_("Weight"),
+    N_("Witness"),
     N_("proof of inclusion"),
 )
 

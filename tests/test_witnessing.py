@@ -213,3 +213,31 @@ def test_a_quorum_beyond_the_witnesses_is_refused(witness_key):
         witnessing.quorum(2, found)
     with pytest.raises(ValueError, match="http"):
         witnessing.configured([{"vkey": str(witness_key.vkey), "url": "ftp://w"}])
+
+
+def test_the_page_says_who_witnessed_the_checkpoint_in_both_languages(app, client, world, witness):
+    code = certify(client, world)[1]["code"]
+    assert "data-witnessed" not in client.get(f"/v/{code}").get_data(as_text=True)
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    english = client.get(f"/v/{code}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Witnessed by The Inspectorate on" in english
+    russian = client.get(f"/v/{code}", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "Заверено: Инспекция" in russian
+
+
+def test_a_cosignature_written_into_the_database_by_hand_names_no_one(
+    app, client, world, witness, tmp_path
+):
+    """Someone who can write the database but not the witness's key adds a line in the
+    witness's name: the page checks every line against the witness's key."""
+    code = certify(client, world)[1]["code"]
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+    impostor = witness_keys.generate(tmp_path / "impostor", NAME)  # the same name, its own key
+    with app.app_context():
+        session = database.session()
+        newest = checkpoints.latest(session)
+        forged = impostor.cosign(newest.note.rpartition("\n\n")[0] + "\n", int(time.time()))
+        newest.cosigned = forged
+        session.commit()
+    page = client.get(f"/v/{code}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Witnessed by" not in page

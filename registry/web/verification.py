@@ -1,13 +1,15 @@
 """The verification page `/v/<code>` that a QR code opens, and the form to type a code."""
 
 import functools
-from datetime import date, datetime
+import logging
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
+from keys import note
 from registry import codes, numbers, photos, verification, words
 from registry.edge import (
     answers,
@@ -15,6 +17,7 @@ from registry.edge import (
     http_cache,
     i18n,
     limits,
+    log_signer,
     printing,
     problems,
     scans,
@@ -22,6 +25,8 @@ from registry.edge import (
 from registry.errors import MalformedCode, MistypedCode, NotFound
 from registry.web import owner
 from schemas.standards import AlertKind, RevocationReason
+
+log = logging.getLogger(__name__)
 
 # Its 429 and a database that cannot answer are pages of its own (registry.edge.problems).
 bp = problems.verification_pages(Blueprint("verification", __name__))
@@ -188,6 +193,7 @@ def _certificate_page(verdict: verification.Verdict, payload: dict, sound: bool)
         "reason": words.REASONS.get(
             certificate.revocation_reason or "", words.REASONS[RevocationReason.OTHER]
         ),
+        "witnessed": _witnessed(verdict, locale),
         "card_pdf": f"/v/{certificate.code}/card.pdf" if _vouches(verdict) else None,
         "current_printed": codes.printed(verdict.current_code) if verdict.current_code else None,
         # Written out: url_for costs more than the rest of a line of the page.
@@ -202,6 +208,29 @@ def _certificate_page(verdict: verification.Verdict, payload: dict, sound: bool)
 
 def _day_of(value: date | None, locale: str) -> str | None:
     return _long_date(value, locale) if value else None
+
+
+def _witnessed(verdict: verification.Verdict, locale: str) -> list[dict[str, str]]:
+    """Who cosigned the checkpoint the certificate is proved against, and on which day,
+    in the page's language. The cosignatures are checked against the witnesses' keys
+    here, not taken from the rows: a line written into the database by hand names no one."""
+    inclusion = verdict.inclusion
+    configured = log_signer.witnesses()
+    if inclusion is None or not inclusion.checkpoint or not configured:
+        return []
+    try:
+        stamps = note.cosignatures(inclusion.checkpoint, [w.vkey for w in configured])
+    except note.NoteError as exc:
+        log.error("the cosignatures of checkpoint %d do not hold: %s", inclusion.tree_size, exc)
+        return []
+    return [
+        {
+            "by": witness.ru if locale == "ru" else witness.en,
+            "on": day(datetime.fromtimestamp(stamps[witness.name], UTC), locale),
+        }
+        for witness in configured
+        if witness.name in stamps
+    ]
 
 
 def day(moment: datetime, locale: str) -> str:
