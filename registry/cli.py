@@ -19,6 +19,7 @@ from flask import Flask
 from marshmallow import ValidationError
 
 import keys
+from keys import note
 from registry import (
     accounts,
     backup,
@@ -361,7 +362,27 @@ def log_group() -> None:
     multiple=True,
     help="With --url: trust only this verifier key (name+id+key), not the JWKS.",
 )
-def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:
+@click.option(
+    "--witness",
+    "witness_vkeys",
+    multiple=True,
+    help="With --url: a witness's verifier key; the newest checkpoint must carry its "
+    "valid cosignature (repeat for more witnesses; see --quorum).",
+)
+@click.option(
+    "--quorum",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --witness: how many of the witnesses must have cosigned (default: all).",
+)
+def log_verify(
+    url: str | None,
+    state: Path | None,
+    samples: int,
+    vkeys: tuple[str, ...],
+    witness_vkeys: tuple[str, ...],
+    quorum: int | None,
+) -> None:
     """Check that no entry of the log, no checkpoint and no record was altered or removed.
 
     Locally: recompute the tree from every stored entry, check every checkpoint's
@@ -373,10 +394,10 @@ def log_verify(url: str | None, state: Path | None, samples: int, vkeys: tuple[s
     against the newest signed checkpoint. Exits 1 naming every entry that differs.
     """
     if url:
-        _verify_remote(url, state, samples, vkeys)
+        _verify_remote(url, state, samples, vkeys, _required_witnesses(witness_vkeys, quorum))
         return
-    if state or vkeys:
-        raise click.UsageError("--state and --key go with --url")
+    if state or vkeys or witness_vkeys or quorum:
+        raise click.UsageError("--state, --key, --witness and --quorum go with --url")
     report, _ = _verify_here()
     first = report.first
     if first is not None:
@@ -494,10 +515,36 @@ def _next_verify_job() -> int | None:
     return job_id
 
 
-def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str, ...]) -> None:
+def _required_witnesses(vkeys: tuple[str, ...], quorum: int | None) -> remote.Witnesses | None:
+    if not vkeys:
+        if quorum is not None:
+            raise click.UsageError("--quorum goes with --witness")
+        return None
+    try:
+        keys_given = tuple(note.parse_verifier_key(vkey) for vkey in vkeys)
+    except note.NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--witness") from None
+    if any(key.kind != note.TIMESTAMPED_ED25519 for key in keys_given):
+        raise click.BadParameter(
+            "a witness's verifier key is an Ed25519 cosigner's (type 0x04)", param_hint="--witness"
+        )
+    if quorum is not None and quorum > len(keys_given):
+        raise click.BadParameter(
+            f"at most the {len(keys_given)} witnesses given", param_hint="--quorum"
+        )
+    return remote.Witnesses(keys_given, quorum or len(keys_given))
+
+
+def _verify_remote(
+    url: str,
+    state: Path | None,
+    samples: int,
+    vkeys: tuple[str, ...],
+    witnesses: remote.Witnesses | None = None,
+) -> None:
     try:
         pinned = remote.pinned_keys(list(vkeys)) if vkeys else None
-        report = remote.audit(url, state=state, samples=samples, pinned=pinned)
+        report = remote.audit(url, state=state, samples=samples, pinned=pinned, witnesses=witnesses)
     except remote.Unreachable as exc:
         raise click.ClickException(f"the log at {url} could not be audited: {exc}") from None
     except remote.AuditFailed as exc:
@@ -514,6 +561,12 @@ def _verify_remote(url: str, state: Path | None, samples: int, vkeys: tuple[str,
         f"{report.read} entries read (from entry {report.start}) make its root; "
         f"{len(report.sampled)} entries proved included"
         + ("" if report.older is not report.newer else " (no earlier checkpoint to compare)")
+        + (
+            f"; cosigned by {', '.join(sorted(report.cosigned))} "
+            f"({len(report.cosigned)} of {witnesses.quorum} required)"
+            if witnesses
+            else ""
+        )
     )
 
 

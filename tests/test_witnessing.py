@@ -241,3 +241,50 @@ def test_a_cosignature_written_into_the_database_by_hand_names_no_one(
         session.commit()
     page = client.get(f"/v/{code}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Witnessed by" not in page
+
+
+@pytest.fixture
+def live_url(app):
+    """The app served over real HTTP on 127.0.0.1, for `registry log verify --url`."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_an_auditor_requiring_the_witness_passes_and_fails_with_another_key(
+    app, client, world, witness, witness_key, env, live_url, tmp_path, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from registry import cli
+    from registry.log import remote
+
+    monkeypatch.setattr(remote, "COSIGNING_GRACE_S", 0.0)
+    certify(client, world)
+    assert _ask(app) is witnessing.Outcome.COSIGNED
+
+    def audit(*args):
+        return CliRunner().invoke(cli.main, ["log", "verify", "--url", live_url, *args], env=env)
+
+    passed = audit("--witness", str(witness_key.vkey))
+    assert passed.exit_code == 0, passed.output
+    assert f"cosigned by {NAME} (1 of 1 required)" in passed.output
+    swapped = witness_keys.generate(tmp_path / "swapped", NAME)
+    failed = audit("--witness", str(swapped.vkey))
+    assert failed.exit_code == 1
+    assert "0 valid cosignatures of the 1 required" in failed.output
+    both = audit("--witness", str(witness_key.vkey), "--witness", str(swapped.vkey))
+    assert both.exit_code == 1  # every witness given, by default
+    one_of_two = audit(
+        "--witness", str(witness_key.vkey), "--witness", str(swapped.vkey), "--quorum", "1"
+    )
+    assert one_of_two.exit_code == 0, one_of_two.output
+    assert audit("--witness", str(witness_key.vkey), "--quorum", "2").exit_code == 2
+    assert audit("--witness", "nonsense").exit_code == 2

@@ -83,6 +83,17 @@ class RemoteReport:
     read: int = 0
     #: Entries whose inclusion proof in the newest tree was checked.
     sampled: list[int] = field(default_factory=list)
+    #: The witnesses whose cosignature of the newest checkpoint holds, and its time.
+    cosigned: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Witnesses:
+    """The witnesses an auditor requires (`--witness`): their keys, and how many of them
+    must have cosigned the newest checkpoint."""
+
+    keys: tuple[note.VerifierKey, ...]
+    quorum: int
 
 
 class _Client:
@@ -182,14 +193,16 @@ def audit(
     samples: int = 16,
     pinned: Trusted | None = None,
     seed: int | None = None,
+    witnesses: Witnesses | None = None,
 ) -> RemoteReport:
     """Audit the log served at `url`; raises AuditFailed when anything fails, with every
     entry found to differ in its `problems` (Unreachable when the registry could not be
     asked). `samples` entries, besides the first and last, also have their inclusion
-    proof checked: the proofs a buyer's phone is given."""
+    proof checked: the proofs a buyer's phone is given. With `witnesses`, the newest
+    checkpoint must carry a quorum of their cosignatures, each of which must hold."""
     client = _Client(url)
     try:
-        return _audit(client, state, samples, pinned or published_keys(client), seed)
+        return _audit(client, state, samples, pinned or published_keys(client), seed, witnesses)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AuditFailed(f"an answer of the registry is not what its API says: {exc!r}") from None
 
@@ -247,9 +260,11 @@ def _save(path: Path, checkpoint: note.Checkpoint, edge: list[bytes]) -> None:
 # The audit --------------------------------------------------------------------------
 
 
-def _audit(client: _Client, state, samples, trusted: Trusted, seed) -> RemoteReport:
+def _audit(client: _Client, state, samples, trusted: Trusted, seed, witnesses) -> RemoteReport:
     report = RemoteReport()
     newer = _open(client.get("/api/v1/log/checkpoint", accept="text/plain"), trusted, "newest")
+    if witnesses is not None:
+        newer, report.cosigned = _witnessed(client, newer, trusted, witnesses)
     report.newer = newer
     older, saved = None, None
     if state is not None and state.exists():
@@ -656,6 +671,35 @@ def _open(text: str, trusted: Trusted, which: str) -> note.Checkpoint:
             f"the {which} checkpoint is signed by key {opened.kid} after its compromise"
         )
     return opened
+
+
+#: How long a checkpoint may wait for its witnesses' cosignatures (they answer within a
+#: second or two of its signing) before an auditor that requires them gives up.
+COSIGNING_GRACE_S = 5.0
+
+
+def _witnessed(
+    client: _Client, newest: note.Checkpoint, trusted: Trusted, witnesses: Witnesses
+) -> tuple[note.Checkpoint, dict[str, int]]:
+    """The newest checkpoint once it carries a quorum of valid cosignatures by
+    `witnesses`, read again while its witnesses may still be answering; raises
+    AuditFailed for a cosignature by one of them that does not hold, or too few."""
+    deadline = time.monotonic() + COSIGNING_GRACE_S
+    while True:
+        try:
+            stamps = note.cosignatures(newest.text, witnesses.keys)
+        except note.NoteError as exc:
+            raise AuditFailed(f"the newest checkpoint's cosignatures do not hold: {exc}") from None
+        if len(stamps) >= witnesses.quorum:
+            return newest, stamps
+        if time.monotonic() >= deadline:
+            names = ", ".join(key.name for key in witnesses.keys)
+            raise AuditFailed(
+                f"the newest checkpoint ({newest.size} entries) has {len(stamps)} valid "
+                f"cosignatures of the {witnesses.quorum} required from: {names}"
+            )
+        time.sleep(0.5)
+        newest = _open(client.get("/api/v1/log/checkpoint", accept="text/plain"), trusted, "newest")
 
 
 def _consistent(client: _Client, older: note.Checkpoint, newer: note.Checkpoint) -> None:
