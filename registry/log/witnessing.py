@@ -104,23 +104,22 @@ def quorum(value: object, witnesses: tuple[Witness, ...]) -> int:
 
 class Outcome(Enum):
     COSIGNED = "cosigned"
+    #: The witness had cosigned further than this registry remembered: asked again.
+    SKIPPED = "skipped ahead"
     UP_TO_DATE = "up to date"
     REFUSED = "refused"
     UNREACHABLE = "unreachable"
 
 
 def ask(session: Session, witness: Witness, *, timeout: float = TIMEOUT_S) -> Outcome:
-    """Ask `witness` to cosign the newest checkpoint, store what it answers, commit."""
-    newest = session.scalar(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1))
+    """Ask `witness` to cosign the next checkpoint it has not (`_next`), store what it
+    answers, commit. COSIGNED and SKIPPED mean there may be another to ask about at once."""
+    newest = session.scalar(select(Checkpoint).order_by(*_NEWEST_FIRST).limit(1))
     if newest is None:
         return Outcome.UP_TO_DATE
     state = session.get(WitnessState, witness.name) or _new_state(session, witness)
-    already = session.scalar(
-        select(Cosignature.id).where(
-            Cosignature.checkpoint_id == newest.id, Cosignature.witness == witness.name
-        )
-    )
-    if already is not None:
+    target = _next(session, witness, state, newest)
+    if target is None:
         return Outcome.UP_TO_DATE
     old = state.cosigned_size
     for _ in range(2):  # a 409 names the size the witness holds: asked once more from it
@@ -132,15 +131,21 @@ def ask(session: Session, witness: Witness, *, timeout: float = TIMEOUT_S) -> Ou
                 f"checkpoint holds ({newest.tree_size}): the database is older than what "
                 "the witness saw",
             )
-        proof = tree.consistency_proof(session, old, newest.tree_size) if old else []
+        if old > target.tree_size:
+            # It cosigned beyond what this registry remembers (its state was lost, or
+            # another signer asked it): go on from there, the witness checks the proof.
+            state.cosigned_size = old
+            session.commit()
+            return Outcome.SKIPPED
+        proof = tree.consistency_proof(session, old, target.tree_size) if old else []
         body = f"old {old}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof)
-        body += "\n" + newest.note
+        body += "\n" + target.note
         try:
             status, text = _post(f"{witness.url}/add-checkpoint", body.encode(), timeout)
         except (OSError, http.client.HTTPException) as exc:
             return _unreachable(session, state, f"{type(exc).__name__}: {exc}")
         if status == 200:
-            return _cosigned(session, witness, state, newest, text)
+            return _cosigned(session, witness, state, target, text)
         if status == 409 and text.strip().isdigit() and int(text.strip()) != old:
             old = int(text.strip())
             continue
@@ -148,6 +153,39 @@ def ask(session: Session, witness: Witness, *, timeout: float = TIMEOUT_S) -> Ou
             return _refused(session, state, f"{status}: {text.strip()[:500]}")
         return _unreachable(session, state, f"HTTP {status}: {text.strip()[:200]}")
     return _refused(session, state, "the witness's size moved while it was asked")
+
+
+#: How many checkpoints a witness that fell behind is asked about one by one, so that
+#: every checkpoint ends up cosigned; further behind (days down), only the newest.
+CATCH_UP = 1000
+_NEWEST_FIRST = (Checkpoint.tree_size.desc(), Checkpoint.id.desc())
+
+
+def _next(
+    session: Session, witness: Witness, state: WitnessState, newest: Checkpoint
+) -> Checkpoint | None:
+    """The checkpoint to ask `witness` about: the first one larger than what it last
+    cosigned, in order; the newest for a witness never asked, or one far behind."""
+    mine = select(Cosignature.id).where(
+        Cosignature.checkpoint_id == Checkpoint.id, Cosignature.witness == witness.name
+    )
+    if state.cosigned_size == 0 and state.cosigned_at is None:
+        return (
+            None
+            if session.scalar(select(mine.where(Checkpoint.id == newest.id).exists()))
+            else newest
+        )
+    after = list(
+        session.scalars(
+            select(Checkpoint)
+            .where(Checkpoint.tree_size > state.cosigned_size, ~mine.exists())
+            .order_by(Checkpoint.tree_size, Checkpoint.id)
+            .limit(CATCH_UP + 1)
+        )
+    )
+    if not after:
+        return None
+    return newest if len(after) > CATCH_UP else after[0]
 
 
 def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:
@@ -290,5 +328,5 @@ class Collector:
                 backoff = min(max(backoff * 2, BACKOFF_S[0]), BACKOFF_S[1])
             else:
                 backoff = 0.0
-                if outcome is Outcome.COSIGNED:
-                    wake.set()  # a checkpoint signed meanwhile is asked about at once
+                if outcome in (Outcome.COSIGNED, Outcome.SKIPPED):
+                    wake.set()  # the next checkpoint, if any, is asked about at once
