@@ -4,6 +4,7 @@ It works on the same database and keys as the server, configured by the same
 `REGISTRY_*` environment variables.
 """
 
+import json
 import os
 import signal
 import sys
@@ -688,6 +689,34 @@ def witness_serve(port: int, host: str, folder: Path, vkeys: tuple[str, ...]) ->
     server.serve(server.Witness(key, logs, state.Store(folder)), host=host, port=port)
 
 
+def _local_witness(folder: Path, port: int, env: dict[str, str]) -> list[str]:
+    """The command line of a witness served from `folder` beside the registry, given
+    every key of the log that still verifies; the registry asks it to cosign unless
+    REGISTRY_WITNESSES says otherwise (set in `env`)."""
+    from keys import witness
+
+    key = witness.load(folder, passphrase=_witness_passphrase())
+    origin = log_signer.signer().origin
+    command = [sys.executable, "-m", "registry.cli", "witness", "serve"]
+    command += ["--port", str(port), "--keys", str(folder)]
+    for info in signing.keyring().keys():
+        if info.status is not keys.KeyStatus.COMPROMISED:
+            command += ["--log", checkpoints.verifier_key(origin, info)]
+    if not env.get("REGISTRY_WITNESSES"):
+        inspectorate = signing.issuer().inspectorates[0]
+        env["REGISTRY_WITNESSES"] = json.dumps(
+            [
+                {
+                    "vkey": str(key.vkey),
+                    "url": f"http://127.0.0.1:{port}",
+                    "name": {"ru": inspectorate.ru, "en": inspectorate.en},
+                }
+            ]
+        )
+    click.echo(f"the inspectorate's witness: http://127.0.0.1:{port}/ (vkey {key.vkey})")
+    return command
+
+
 @main.command(name="backup")
 @click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
 def backup_command(destination: Path) -> None:
@@ -798,12 +827,29 @@ def import_file(file: Path, maker_slug: str, charset: str | None) -> None:
     help="nginx in front, reading whole requests with timeouts (the default); without it, "
     "gunicorn alone, for a machine behind a proxy that buffers requests itself.",
 )
-def serve(port: int, host: str, workers: int, front: bool) -> None:
+@click.option(
+    "--witness",
+    "witness_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Also run the witness whose key `registry witness keygen` put in this folder, on "
+    "127.0.0.1 (the demo's inspectorate; a real one runs on its own machine), and ask it "
+    "to cosign unless REGISTRY_WITNESSES names the witnesses.",
+)
+@click.option("--witness-port", type=click.IntRange(1, 65535), default=8700, show_default=True)
+def serve(
+    port: int, host: str, workers: int, front: bool, witness_dir: Path | None, witness_port: int
+) -> None:
     """Serve the registry with gunicorn, with the settings of `make run`, behind nginx,
     and beside it the verifier of the log (`registry log verify-jobs`) and the signer of
     its checkpoints (`registry log signer`). With --no-front, gunicorn alone, each write
     signing its checkpoint: run the verifier (and a signer) yourself."""
     env = dict(os.environ)
+    helpers: dict[str, list[str]] = {}
+    if witness_dir is not None:
+        if not front:
+            raise click.UsageError("--witness runs beside the front: not with --no-front")
+        helpers["witness"] = _local_witness(witness_dir, witness_port, env)
     if click.get_current_context().meta.get("registry.key_default_set"):
         del env["REGISTRY_GENERATE_KEY_ON_START"]  # the server makes a key on first start
     argv = [
@@ -850,7 +896,7 @@ def serve(port: int, host: str, workers: int, front: bool) -> None:
             argv,
             env=env,
             nginx=nginx,
-            helpers={"verifier": verifier, "signer": checkpoint_signer},
+            helpers={"verifier": verifier, "signer": checkpoint_signer, **helpers},
         )
     except registry_front.FrontError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -14,8 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.certificates import EAST_SIBERIAN
-from registry.log import audit, checkpoints, tree
-from registry.models import Account, AssayRecord, Checkpoint, LogVerification, Maker
+from registry.log import audit, checkpoints, tree, witnessing
+from registry.models import (
+    Account,
+    AssayRecord,
+    Checkpoint,
+    LogVerification,
+    Maker,
+    WitnessState,
+)
 
 #: The state assay office of the three regions: what an attestation names by default.
 INSPECTORATE = EAST_SIBERIAN.en
@@ -67,13 +74,33 @@ class Step:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass
+class WitnessStatus:
+    """A configured witness as the log page shows it."""
+
+    name: str
+    #: What the pages call it (its inspectorate), in English and Russian.
+    en: str
+    ru: str
+    cosigned_size: int = 0
+    cosigned_at: datetime | None = None
+    #: Entries of the newest checkpoint it has not cosigned yet.
+    lag: int = 0
+    refusals: int = 0
+    last_refusal: str | None = None
+    last_refusal_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+@dataclass
 class LogStatus:
     size: int
     checkpoint: Checkpoint | None
     verification: LogVerification | None
     #: Why the signer would refuse to sign the log as it stands, if it would.
     refusal: str | None = None
+    witnesses: list[WitnessStatus] = field(default_factory=list)
 
     @property
     def uncovered(self) -> int:
@@ -124,9 +151,14 @@ def history(session: Session, piece_id: int) -> list[Step]:
             return found
 
 
-def log_status(session: Session, signer: checkpoints.Signer) -> LogStatus:
-    """The log's size, its latest checkpoint, the last `registry log verify`, and why
-    `signer` would refuse to sign the log, when entries wait for a checkpoint."""
+def log_status(
+    session: Session,
+    signer: checkpoints.Signer,
+    witnesses: Iterable[witnessing.Witness] = (),
+) -> LogStatus:
+    """The log's size, its latest checkpoint, the last `registry log verify`, why
+    `signer` would refuse to sign the log, when entries wait for a checkpoint, and how
+    far each of `witnesses` has cosigned it, with its alarms."""
     last_check = session.scalar(
         select(LogVerification)
         .order_by(LogVerification.checked_at.desc(), LogVerification.id.desc())
@@ -139,7 +171,22 @@ def log_status(session: Session, signer: checkpoints.Signer) -> LogStatus:
         checkpoint=newest,
         verification=last_check,
         refusal=signer.refusal(session) if waiting else None,
+        witnesses=[_witness_status(session, w, newest) for w in witnesses],
     )
+
+
+def _witness_status(
+    session: Session, witness: witnessing.Witness, newest: Checkpoint | None
+) -> WitnessStatus:
+    shown = WitnessStatus(name=witness.name, en=witness.en, ru=witness.ru)
+    state = session.get(WitnessState, witness.name)
+    if state is not None:
+        shown.cosigned_size, shown.cosigned_at = state.cosigned_size, state.cosigned_at
+        shown.refusals, shown.last_refusal = state.refusals, state.last_refusal
+        shown.last_refusal_at = state.last_refusal_at
+        shown.last_error, shown.last_error_at = state.last_error, state.last_error_at
+    shown.lag = max(0, (newest.tree_size if newest else 0) - shown.cosigned_size)
+    return shown
 
 
 def usual_inspectorate(session: Session, inspector: Account) -> str:

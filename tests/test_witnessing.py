@@ -310,3 +310,41 @@ def test_an_auditor_requiring_the_witness_passes_and_fails_with_another_key(
     assert one_of_two.exit_code == 0, one_of_two.output
     assert audit("--witness", str(witness_key.vkey), "--quorum", "2").exit_code == 2
     assert audit("--witness", "nonsense").exit_code == 2
+
+
+def test_the_inspectors_log_page_shows_each_witness_its_lag_and_its_alarm(
+    app, client, world, witness
+):
+    from tests.factories import sign_in, with_passwords
+
+    certify(client, world)
+    assert _catch_up(app) >= 1
+    certify(client, world)  # a checkpoint it has not been asked about yet
+    with app.app_context():
+        with_passwords(database.session(), "inspector@test.example")
+        session = database.session()
+        state = session.get(WitnessState, NAME)
+        state.refusals, state.last_refusal = 1, "422: the checkpoint does not extend it"
+        state.last_refusal_at = state.cosigned_at
+        session.commit()
+        newest = checkpoints.latest(session).tree_size
+        cosigned = state.cosigned_size
+    assert sign_in(client, "inspector@test.example").status_code == 302
+    page = client.get("/inspector/log", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert f'data-witness="{NAME}"' in page
+    assert "The Inspectorate" in page
+    assert f'data-cosigned-size="{cosigned}"' in page
+    assert f'data-lag="{newest - cosigned}"' in page and newest > cosigned
+    assert 'data-witness-refused="1"' in page and "does not extend it" in page
+    russian = client.get("/inspector/log?lang=ru").get_data(as_text=True)
+    assert "Свидетели" in russian and "Инспекция" in russian
+
+
+def test_without_witnesses_the_log_page_says_so(client, world, app, settings):
+    from tests.factories import sign_in, with_passwords
+
+    app.extensions["registry.witnesses"] = ((), 0)
+    with app.app_context():
+        with_passwords(database.session(), "inspector@test.example")
+    assert sign_in(client, "inspector@test.example").status_code == 302
+    assert 'data-witnesses="none"' in client.get("/inspector/log").get_data(as_text=True)

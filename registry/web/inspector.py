@@ -442,7 +442,7 @@ def _audit_page(*, steps=(), next_after=None, errors=None, shown=False) -> str:
 def log_status():
     """The log's size, its latest signed checkpoint, the last full verification, and the
     one asked for here, with its progress."""
-    status = inspection.log_status(database.session(), log_signer.signer())
+    status = inspection.log_status(database.session(), log_signer.signer(), log_signer.witnesses())
     job = jobs.latest(database.session())
     return render_template("inspector/log.html", status=status, job=job)
 
