@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
+WITNESS_PORT ?= 8700
+WITNESS_KEYS ?= instance/witness
+WITNESS_NAME ?= east-siberian-assay-supervision.example/witness
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test test-fast lint format bench clean translations chromium fonts nginx axe
@@ -20,10 +23,16 @@ install: $(STAMP)
 run: export REGISTRY_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 # `registry serve`: nginx in front (it reads whole requests, with timeouts, so slow
 # clients never hold a gunicorn worker), gunicorn behind it on a private socket.
+# Beside it, the demo's witness of the log: the inspectorate's own program (README, "The
+# inspectorate's witness"), its key in a folder of its own; the registry asks it to
+# cosign every checkpoint.
 run: $(STAMP) fonts nginx
 	$(BIN)/registry init
 	$(BIN)/registry demo --if-empty
-	$(BIN)/registry serve --port $(PORT) --workers $(WORKERS)
+	test -f $(WITNESS_KEYS)/witness.vkey || \
+		$(BIN)/registry witness keygen --name $(WITNESS_NAME) --keys $(WITNESS_KEYS)
+	$(BIN)/registry serve --port $(PORT) --workers $(WORKERS) \
+		--witness $(WITNESS_KEYS) --witness-port $(WITNESS_PORT)
 
 # The suite on every core, each test file whole on one worker (pytest-xdist); beside it,
 # in a process of its own, the API fuzzing, whose operations schemathesis reports one by
