@@ -571,6 +571,27 @@ def _verify_remote(
     )
 
 
+@log_group.command("vkey")
+def log_vkey() -> None:
+    """Print the log's verifier keys (name+id+key), the active key's first: what a witness
+    (`registry witness serve --log`) and an auditor (`registry log verify --key`) are given.
+    Retired keys are printed too, since old checkpoints stay signed by them; compromised
+    ones are not."""
+    origin = log_signer.signer().origin
+    found = sorted(
+        (
+            info
+            for info in signing.keyring().keys()
+            if info.status is not keys.KeyStatus.COMPROMISED
+        ),
+        key=lambda info: info.status is not keys.KeyStatus.ACTIVE,
+    )
+    if not found:
+        raise click.ClickException("the registry has no key yet: run `registry init`")
+    for info in found:
+        click.echo(checkpoints.verifier_key(origin, info))
+
+
 @log_group.command("signer")
 @click.option(
     "--interval",
@@ -700,7 +721,7 @@ def _local_witness(folder: Path, port: int, env: dict[str, str]) -> list[str]:
     command = [sys.executable, "-m", "registry.cli", "witness", "serve"]
     command += ["--port", str(port), "--keys", str(folder)]
     for info in signing.keyring().keys():
-        if info.status is not keys.KeyStatus.COMPROMISED:
+        if info.status is not keys.KeyStatus.COMPROMISED:  # as `registry log vkey` prints
             command += ["--log", checkpoints.verifier_key(origin, info)]
     if not env.get("REGISTRY_WITNESSES"):
         inspectorate = signing.issuer().inspectorates[0]
