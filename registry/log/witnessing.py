@@ -164,28 +164,24 @@ _NEWEST_FIRST = (Checkpoint.tree_size.desc(), Checkpoint.id.desc())
 def _next(
     session: Session, witness: Witness, state: WitnessState, newest: Checkpoint
 ) -> Checkpoint | None:
-    """The checkpoint to ask `witness` about: the first one larger than what it last
-    cosigned, in order; the newest for a witness never asked, or one far behind."""
+    """The checkpoint to ask `witness` about: the first one, in order, of at least the
+    size it last cosigned that it has not cosigned (a new witness starts from the first);
+    the newest when more than CATCH_UP wait (a witness added to a long history, or one
+    down for days: what it missed cannot be cosigned after a later one)."""
     mine = select(Cosignature.id).where(
         Cosignature.checkpoint_id == Checkpoint.id, Cosignature.witness == witness.name
     )
-    if state.cosigned_size == 0 and state.cosigned_at is None:
-        return (
-            None
-            if session.scalar(select(mine.where(Checkpoint.id == newest.id).exists()))
-            else newest
-        )
-    after = list(
+    waiting = list(
         session.scalars(
             select(Checkpoint)
-            .where(Checkpoint.tree_size > state.cosigned_size, ~mine.exists())
+            .where(Checkpoint.tree_size >= state.cosigned_size, ~mine.exists())
             .order_by(Checkpoint.tree_size, Checkpoint.id)
             .limit(CATCH_UP + 1)
         )
     )
-    if not after:
+    if not waiting:
         return None
-    return newest if len(after) > CATCH_UP else after[0]
+    return newest if len(waiting) > CATCH_UP else waiting[0]
 
 
 def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:
