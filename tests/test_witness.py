@@ -114,22 +114,48 @@ def _text(checkpoint: str) -> str:
     return checkpoint.rpartition("\n\n")[0] + "\n"
 
 
-@pytest.fixture
-def log(tmp_path) -> Log:
-    return Log(tmp_path / "log-keys")
+#: Logs the module's one witness is given: one per test that needs a log of its own.
+POOL = 24
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    """One witness process for the module (each start costs a second or two), given POOL
+    logs of different origins: each test takes a log of its own, so none sees another's
+    state. A test that stops its witness starts its own (`own_witness`)."""
+    folder = tmp_path_factory.mktemp("pool")
+    logs = [Log(folder / f"log-{n}", origin=f"log-{n}.test/log") for n in range(POOL)]
+    made = registry_command(
+        "witness", "keygen", "--name", "assay.test/witness", "--keys", str(folder / "w")
+    )
+    assert made.returncode == 0, made.stderr
+    served = Served(folder / "w", [log.vkey for log in logs]).start()
+    yield served, made.stdout.strip(), logs
+    served.stop()
 
 
 @pytest.fixture
-def witness_vkey(tmp_path) -> str:
+def log(pool) -> Log:
+    _, _, logs = pool
+    return logs.pop()
+
+
+@pytest.fixture
+def witness_vkey(pool) -> str:
+    return pool[1]
+
+
+@pytest.fixture
+def witness(pool) -> Served:
+    return pool[0]
+
+
+@pytest.fixture
+def own_witness(tmp_path, log):
     made = registry_command(
         "witness", "keygen", "--name", "assay.test/witness", "--keys", str(tmp_path / "w")
     )
     assert made.returncode == 0, made.stderr
-    return made.stdout.strip()
-
-
-@pytest.fixture
-def witness(tmp_path, log, witness_vkey):
     served = Served(tmp_path / "w", [log.vkey]).start()
     yield served
     served.stop()
@@ -157,7 +183,7 @@ def test_a_good_extension_is_cosigned_and_served_to_monitors(witness, witness_vk
         old = len(log.leaves)
         log.grow(more)
         _cosigned(witness, witness_vkey, log, old)
-    status, served = witness.get(f"/{hashlib.sha256(ORIGIN.encode()).hexdigest()}/checkpoint")
+    status, served = witness.get(f"/{hashlib.sha256(log.origin.encode()).hexdigest()}/checkpoint")
     assert status == 200
     text = _text(served)
     assert text.split("\n")[1] == str(len(log.leaves))
@@ -214,7 +240,7 @@ def test_a_signature_that_fails_or_another_key_is_403(witness, log, tmp_path):
     lines[2] = base64.b64encode(hashlib.sha256(b"not the root").digest()).decode()
     assert witness.post(("old 0\n\n" + "\n".join(lines)).encode())[0] == 403
     # The same origin, signed by a key the witness was not given.
-    impostor = Log(tmp_path / "impostor")
+    impostor = Log(tmp_path / "impostor", origin=log.origin)
     impostor.grow(4)
     assert witness.post(impostor.request(0))[0] == 403
 
@@ -280,11 +306,11 @@ def test_of_concurrent_extensions_of_one_size_exactly_one_wins(witness, log):
     assert sorted(statuses) == [200] + [409] * (len(bodies) - 1)
 
 
-def test_what_it_cosigned_outlives_a_restart(tmp_path, witness, log):
+def test_what_it_cosigned_outlives_a_restart(tmp_path, own_witness, log):
     log.grow(8)
-    assert witness.post(log.request(0))[0] == 200
-    witness.stop()
-    again = Served(witness.folder, witness.vkeys).start()
+    assert own_witness.post(log.request(0))[0] == 200
+    own_witness.stop()
+    again = Served(own_witness.folder, own_witness.vkeys).start()
     try:
         assert again.post(log.request(0)) == (409, "text/x.tlog.size", "8\n")
         status, about = again.get("/")
@@ -293,7 +319,10 @@ def test_what_it_cosigned_outlives_a_restart(tmp_path, witness, log):
         again.stop()
 
 
-def test_keygen_never_replaces_a_key_and_serve_says_what_is_wrong(tmp_path, witness_vkey):
+def test_keygen_never_replaces_a_key_and_serve_says_what_is_wrong(tmp_path):
+    first = registry_command("witness", "keygen", "--name", "one", "--keys", str(tmp_path / "w"))
+    assert first.returncode == 0, first.stderr
+    witness_vkey = first.stdout.strip()
     again = registry_command("witness", "keygen", "--name", "other", "--keys", str(tmp_path / "w"))
     assert again.returncode != 0
     assert "already holds a witness key" in again.stderr
