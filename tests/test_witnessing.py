@@ -348,3 +348,38 @@ def test_without_witnesses_the_log_page_says_so(client, world, app, settings):
         with_passwords(database.session(), "inspector@test.example")
     assert sign_in(client, "inspector@test.example").status_code == 302
     assert 'data-witnesses="none"' in client.get("/inspector/log").get_data(as_text=True)
+
+
+def test_a_witness_that_never_answers_holds_up_no_write(app, client, world, witness_port):
+    """The signer's sessions write (on SQLite, the database's one write lock): nothing
+    may be held while a witness takes its time, or every write would wait on it."""
+    import socket
+    import threading
+
+    from registry import db
+
+    certify(client, world)
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", witness_port))
+    hanging.listen(8)  # connections are taken, and never answered
+    outcomes: list[witnessing.Outcome] = []
+
+    def ask_slowly() -> None:
+        with app.app_context():
+            db.writing(True)  # as `registry log signer` makes its sessions
+            session = database.session()
+            outcomes.append(witnessing.ask(session, log_signer.witnesses()[0], timeout=4))
+
+    try:
+        thread = threading.Thread(target=ask_slowly)
+        thread.start()
+        time.sleep(1)  # the witness is being asked by now
+        started = time.monotonic()
+        certify(client, world)
+        took = time.monotonic() - started
+        thread.join(timeout=10)
+    finally:
+        hanging.close()
+    assert took < 2, f"a write waited {took:.1f} s for a witness"
+    assert outcomes == [witnessing.Outcome.UNREACHABLE]
+    assert "timed out" in _state(app).last_error

@@ -113,46 +113,66 @@ class Outcome(Enum):
 
 def ask(session: Session, witness: Witness, *, timeout: float = TIMEOUT_S) -> Outcome:
     """Ask `witness` to cosign the next checkpoint it has not (`_next`), store what it
-    answers, commit. COSIGNED and SKIPPED mean there may be another to ask about at once."""
+    answers, commit. COSIGNED and SKIPPED mean there may be another to ask about at once.
+
+    No transaction is open while the witness is asked: on SQLite the signer's sessions
+    write, and a transaction would hold the database's one write lock for as long as a
+    slow witness takes to answer."""
+    if session.get(WitnessState, witness.name) is None:
+        session.add(WitnessState(witness=witness.name, cosigned_size=0, refusals=0))
+        session.commit()
     newest = session.scalar(select(Checkpoint).order_by(*_NEWEST_FIRST).limit(1))
     if newest is None:
+        session.rollback()
         return Outcome.UP_TO_DATE
-    state = session.get(WitnessState, witness.name) or _new_state(session, witness)
-    target = _next(session, witness, state, newest)
-    if target is None:
+    state = session.get_one(WitnessState, witness.name)
+    found = _next(session, witness, state, newest)
+    if found is None:
+        session.rollback()
         return Outcome.UP_TO_DATE
-    old = state.cosigned_size
+    target = _Asked(found.id, found.tree_size, found.note)
+    newest_size, old = newest.tree_size, state.cosigned_size
     for _ in range(2):  # a 409 names the size the witness holds: asked once more from it
-        if old > newest.tree_size:
+        if old > newest_size:
             return _refused(
                 session,
-                state,
+                witness,
                 f"the witness has cosigned {old} entries, more than this log's newest "
-                f"checkpoint holds ({newest.tree_size}): the database is older than what "
+                f"checkpoint holds ({newest_size}): the database is older than what "
                 "the witness saw",
             )
-        if old > target.tree_size:
+        if old > target.size:
             # It cosigned beyond what this registry remembers (its state was lost, or
             # another signer asked it): go on from there, the witness checks the proof.
-            state.cosigned_size = old
+            session.get_one(WitnessState, witness.name).cosigned_size = old
             session.commit()
             return Outcome.SKIPPED
-        proof = tree.consistency_proof(session, old, target.tree_size) if old else []
+        proof = tree.consistency_proof(session, old, target.size) if old else []
+        session.rollback()  # nothing held while the witness answers
         body = f"old {old}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof)
         body += "\n" + target.note
         try:
             status, text = _post(f"{witness.url}/add-checkpoint", body.encode(), timeout)
         except (OSError, http.client.HTTPException) as exc:
-            return _unreachable(session, state, f"{type(exc).__name__}: {exc}")
+            return _unreachable(session, witness, f"{type(exc).__name__}: {exc}")
         if status == 200:
-            return _cosigned(session, witness, state, target, text)
+            return _cosigned(session, witness, target, text)
         if status == 409 and text.strip().isdigit() and int(text.strip()) != old:
             old = int(text.strip())
             continue
         if status in (400, 403, 404, 409, 422):
-            return _refused(session, state, f"{status}: {text.strip()[:500]}")
-        return _unreachable(session, state, f"HTTP {status}: {text.strip()[:200]}")
-    return _refused(session, state, "the witness's size moved while it was asked")
+            return _refused(session, witness, f"{status}: {text.strip()[:500]}")
+        return _unreachable(session, witness, f"HTTP {status}: {text.strip()[:200]}")
+    return _refused(session, witness, "the witness's size moved while it was asked")
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The checkpoint a witness is asked about, as read before the request."""
+
+    id: int
+    size: int
+    note: str
 
 
 #: How many checkpoints a witness that fell behind is asked about one by one, so that
@@ -198,52 +218,42 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:
         connection.close()
 
 
-def _new_state(session: Session, witness: Witness) -> WitnessState:
-    state = WitnessState(witness=witness.name, cosigned_size=0, refusals=0)
-    session.add(state)
-    return state
-
-
-def _cosigned(
-    session: Session, witness: Witness, state: WitnessState, checkpoint: Checkpoint, text: str
-) -> Outcome:
+def _cosigned(session: Session, witness: Witness, target: _Asked, text: str) -> Outcome:
     lines = [line + "\n" for line in text.split("\n") if line]
     try:
-        stamps = note.cosignatures(checkpoint.note + "".join(lines), [witness.vkey])
+        stamps = note.cosignatures(target.note + "".join(lines), [witness.vkey])
     except note.NoteError as exc:
-        return _refused(session, state, f"its answer is not a cosignature that holds: {exc}")
+        return _refused(session, witness, f"its answer is not a cosignature that holds: {exc}")
     if witness.name not in stamps:
-        return _refused(session, state, "its answer holds no cosignature by its key")
+        return _refused(session, witness, "its answer holds no cosignature by its key")
     line = next(
         line
         for line in lines
         if line.split(" ", 2)[1:2] == [witness.name]
-        and note.cosignatures(checkpoint.note + line, [witness.vkey])
+        and note.cosignatures(target.note + line, [witness.vkey])
     )
+    signed_at = datetime.fromtimestamp(stamps[witness.name], UTC)
     session.add(
-        Cosignature(
-            checkpoint_id=checkpoint.id,
-            witness=witness.name,
-            signed_at=datetime.fromtimestamp(stamps[witness.name], UTC),
-            line=line,
-        )
+        Cosignature(checkpoint_id=target.id, witness=witness.name, signed_at=signed_at, line=line)
     )
     session.execute(
         update(Checkpoint)
-        .where(Checkpoint.id == checkpoint.id)
+        .where(Checkpoint.id == target.id)
         .values(
             cosignatures=Checkpoint.cosignatures + 1,
             cosigned=func.coalesce(Checkpoint.cosigned, "") + line,
         )
     )
-    state.cosigned_size = checkpoint.tree_size
-    state.cosigned_at = datetime.fromtimestamp(stamps[witness.name], UTC)
+    state = session.get_one(WitnessState, witness.name)
+    state.cosigned_size = max(state.cosigned_size, target.size)
+    state.cosigned_at = signed_at
     session.commit()
     return Outcome.COSIGNED
 
 
-def _refused(session: Session, state: WitnessState, why: str) -> Outcome:
-    log.error("ALARM: witness %s refused the log's checkpoint: %s", state.witness, why)
+def _refused(session: Session, witness: Witness, why: str) -> Outcome:
+    log.error("ALARM: witness %s refused the log's checkpoint: %s", witness.name, why)
+    state = session.get_one(WitnessState, witness.name)
     state.refusals += 1
     state.last_refusal = why
     state.last_refusal_at = datetime.now(UTC)
@@ -251,8 +261,9 @@ def _refused(session: Session, state: WitnessState, why: str) -> Outcome:
     return Outcome.REFUSED
 
 
-def _unreachable(session: Session, state: WitnessState, why: str) -> Outcome:
-    log.warning("witness %s could not be asked: %s", state.witness, why)
+def _unreachable(session: Session, witness: Witness, why: str) -> Outcome:
+    log.warning("witness %s could not be asked: %s", witness.name, why)
+    state = session.get_one(WitnessState, witness.name)
     state.last_error = why
     state.last_error_at = datetime.now(UTC)
     session.commit()
