@@ -396,3 +396,12 @@ def test_the_witness_key_is_kept_encrypted_and_checked_when_loaded(tmp_path):
         witness.load(folder, passphrase=b"correct horse")
     with pytest.raises(keys.KeyRingError, match="no witness key"):
         witness.load(tmp_path / "nowhere")
+
+
+def test_a_head_request_has_the_get_s_headers_and_no_body(witness):
+    status, kind, body = witness._ask("HEAD", "/")
+    assert (status, body) == (200, "")
+    assert kind == "text/plain; charset=utf-8"
+    assert witness._ask("DELETE", "/add-checkpoint")[0] == 405
+    assert witness._ask("GET", "/add-checkpoint")[0] == 405
+    assert witness._ask("GET", "/nothing/here/at/all")[0] == 404

@@ -55,6 +55,10 @@ class Witness:
             return self._add_checkpoint(environ, start_response)
         if method not in ("GET", "HEAD"):
             return _answer(start_response, 405, "use GET\n", allow="GET, HEAD")
+        body = self._read(path, start_response)
+        return [b""] if method == "HEAD" else body
+
+    def _read(self, path: str, start_response: Callable) -> list[bytes]:
         if path == "/":
             return _answer(start_response, 200, self._about())
         parts = path.strip("/").split("/")
