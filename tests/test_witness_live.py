@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 
 from keys import witness as witness_keys
+from tests.factories import free_port
 from tests.test_serve import REGISTRY, ROOT, _answers, _descendants
 from tests.test_witness import _check_cosignature
-from tests.witnesses import Served, free_port
+from tests.witnesses import Served
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the server's processes are Linux's"

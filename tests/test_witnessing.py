@@ -12,9 +12,9 @@ from keys import witness as witness_keys
 from registry.edge import database, log_signer, signing
 from registry.log import checkpoints, witnessing
 from registry.models import Checkpoint, WitnessState
-from tests.factories import certify
+from tests.factories import certify, free_port
 from tests.test_witness import _check_cosignature, _text
-from tests.witnesses import Served, free_port
+from tests.witnesses import Served
 
 NAME = "assay.test/witness"
 
@@ -265,23 +265,8 @@ def test_a_cosignature_written_into_the_database_by_hand_names_no_one(
     assert "Witnessed by" not in page
 
 
-@pytest.fixture
-def live_url(app):
-    """The app served over real HTTP on 127.0.0.1, for `registry log verify --url`."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 def test_an_auditor_requiring_the_witness_passes_and_fails_with_another_key(
-    app, client, world, witness, witness_key, env, live_url, tmp_path, monkeypatch
+    app, client, world, witness, witness_key, env, live, tmp_path, monkeypatch
 ):
     from click.testing import CliRunner
 
@@ -293,7 +278,7 @@ def test_an_auditor_requiring_the_witness_passes_and_fails_with_another_key(
     assert _catch_up(app) >= 1
 
     def audit(*args):
-        return CliRunner().invoke(cli.main, ["log", "verify", "--url", live_url, *args], env=env)
+        return CliRunner().invoke(cli.main, ["log", "verify", "--url", live, *args], env=env)
 
     passed = audit("--witness", str(witness_key.vkey))
     assert passed.exit_code == 0, passed.output

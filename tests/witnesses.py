@@ -2,19 +2,14 @@
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from tests.factories import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def registry_command(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
