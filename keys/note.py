@@ -99,21 +99,12 @@ def cosignatures(note: str, cosigners: Sequence[VerifierKey]) -> dict[str, int]:
     """The cosigners (name -> timestamp) whose cosignature of the note's text holds;
     lines of other keys are ignored. Raises NoteError for a malformed note, and
     SignatureFailed for a line by one of `cosigners` that does not verify."""
-    if "\n\n" not in note or not note.endswith("\n"):
-        raise NoteError("not a signed note: text, a blank line, then signature lines")
-    text, _, lines = note.rpartition("\n\n")
-    text += "\n"
+    text, lines = _parts(note)
     known = {(c.name, key_id(c.name, TIMESTAMPED_ED25519, c.public)): c for c in cosigners}
     found: dict[str, int] = {}
-    for line in lines.split("\n")[:-1]:
-        match = _SIGNATURE_LINE.fullmatch(line)
-        if match is None:
-            raise NoteError("a signature line is malformed")
-        try:
-            signature = base64.b64decode(match.group(2), validate=True)
-        except ValueError:
-            raise NoteError("a signature is not base64") from None
-        cosigner = known.get((match.group(1), signature[:4]))
+    for line in lines:
+        name, signature = _signature(line)
+        cosigner = known.get((name, signature[:4]))
         if cosigner is None:
             continue
         if len(signature) != 4 + 8 + 64:
@@ -192,6 +183,27 @@ def public_bytes(public_jwk: Mapping[str, str]) -> bytes:
     return base64url.decode(public_jwk["x"])
 
 
+def _parts(note: object) -> tuple[str, list[str]]:
+    """A signed note's text (its lines before the blank line, each ending in a newline)
+    and its signature lines. Raises NoteError for what is not a signed note."""
+    if not isinstance(note, str) or "\n\n" not in note or not note.endswith("\n"):
+        raise NoteError("not a signed note: text, a blank line, then signature lines")
+    text, _, signatures = note.rpartition("\n\n")
+    return text + "\n", signatures.split("\n")[:-1]
+
+
+def _signature(line: str) -> tuple[str, bytes]:
+    """A signature line's key name and its signature (key ID first), decoded. Raises
+    NoteError for a line that is not one."""
+    match = _SIGNATURE_LINE.fullmatch(line)
+    if match is None:
+        raise NoteError("a signature line is malformed")
+    try:
+        return match.group(1), base64.b64decode(match.group(2), validate=True)
+    except ValueError:
+        raise NoteError("a signature is not base64") from None
+
+
 def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
     """Read a checkpoint and check it: raises NoteError unless a signature by one of
     `public_keys` (kid -> 32-byte Ed25519 key) holds, under the key name of its origin.
@@ -199,12 +211,9 @@ def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
     Every signature line by a known key must verify, as c2sp.org/signed-note asks;
     lines of unknown keys are ignored.
     """
-    if not isinstance(note, str) or "\n\n" not in note or not note.endswith("\n"):
-        raise NoteError("not a signed note: text, a blank line, then signature lines")
+    text, found = _parts(note)
     if any(c < " " and c != "\n" for c in note) or "\x7f" in note:
         raise NoteError("a signed note holds no control characters but newlines")
-    text, _, signatures = note.rpartition("\n\n")
-    text += "\n"
     lines = text.split("\n")[:-1]
     if len(lines) < 3:
         raise NoteError("a checkpoint has at least three lines: origin, size, root hash")
@@ -217,7 +226,6 @@ def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
         raise NoteError("the root hash is not base64") from None
     if len(root) != 32:
         raise NoteError("the root hash is not 32 bytes")
-    found = signatures.split("\n")[:-1]
     if not found or len(found) > _MAX_SIGNATURES:
         raise NoteError(f"a note has 1 to {_MAX_SIGNATURES} signature lines")
     known = {}
@@ -230,14 +238,8 @@ def open_checkpoint(note: str, public_keys: Mapping[str, bytes]) -> Checkpoint:
         )
     verified, timestamp = None, None
     for line in found:
-        match = _SIGNATURE_LINE.fullmatch(line)
-        if match is None:
-            raise NoteError("a signature line is malformed")
-        try:
-            signature = base64.b64decode(match.group(2), validate=True)
-        except ValueError:
-            raise NoteError("a signature is not base64") from None
-        key = known.get((match.group(1), signature[:4]))
+        name, signature = _signature(line)
+        key = known.get((name, signature[:4]))
         if key is None:
             continue
         kind, public, _kid = key
