@@ -219,20 +219,16 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:
 
 
 def _cosigned(session: Session, witness: Witness, target: _Asked, text: str) -> Outcome:
-    lines = [line + "\n" for line in text.split("\n") if line]
-    try:
-        stamps = note.cosignatures(target.note + "".join(lines), [witness.vkey])
-    except note.NoteError as exc:
-        return _refused(session, witness, f"its answer is not a cosignature that holds: {exc}")
-    if witness.name not in stamps:
+    line, signed_at = None, None
+    for candidate in (answered + "\n" for answered in text.split("\n") if answered):
+        try:  # each line read once: one by the witness's key must hold, no line be malformed
+            stamps = note.cosignatures(target.note + candidate, [witness.vkey])
+        except note.NoteError as exc:
+            return _refused(session, witness, f"its answer is not a cosignature that holds: {exc}")
+        if line is None and witness.name in stamps:
+            line, signed_at = candidate, datetime.fromtimestamp(stamps[witness.name], UTC)
+    if line is None or signed_at is None:
         return _refused(session, witness, "its answer holds no cosignature by its key")
-    line = next(
-        line
-        for line in lines
-        if line.split(" ", 2)[1:2] == [witness.name]
-        and note.cosignatures(target.note + line, [witness.vkey])
-    )
-    signed_at = datetime.fromtimestamp(stamps[witness.name], UTC)
     session.add(
         Cosignature(checkpoint_id=target.id, witness=witness.name, signed_at=signed_at, line=line)
     )
