@@ -36,7 +36,7 @@ def verify(code):
 def verify_direct(environ: dict, code: str) -> direct.Answer | None:
     """`verify` below Flask (registry/edge/direct.py), for every scan it answers with
     the verdict: a refusal or an error goes on to the view, which raises it again."""
-    if not limits.spend_direct(environ):
+    if not limits.spend_public(environ):
         return None
     try:
         verdict = scans.scanned_from(code, environ.get("REMOTE_ADDR"), proof=False)

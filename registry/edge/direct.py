@@ -8,7 +8,7 @@ matching, hooks and response object took as long again, where a bare Flask app s
 application context only, and answers when it can answer exactly what the Flask view
 would. Otherwise it hands the request on to Flask unchanged, with what it already did
 noted in the environ (the client counted against its allowance, the scan read and
-counted: `limits.spend_direct`, `scans.hand_on`), so that nothing is done twice.
+counted: `limits.spend_public`, `scans.hand_on`), so that nothing is done twice.
 
 No error is answered here: a refusal, a code that is mistyped or unknown, a database
 that cannot answer all go on to Flask, where registry/edge/problems.py answers them as

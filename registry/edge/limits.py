@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 _MEMORY = "memory://"
 _INLINE_MEMORY = "registry-memory://"
 _SCOPE = "public"
-#: In the environ of a request handed on to Flask by a direct route (registry/edge/direct.py)
-#: after it was counted: True when allowed, else the seconds to wait.
+#: In the environ of a request once counted (`spend_public`): True when allowed, else the
+#: seconds to wait.
 _COUNTED = "registry.limits.counted"
 _REDIS_TIMEOUT_S = 0.2
 
@@ -84,19 +84,23 @@ def spend(setting: str, *, scope: str) -> None:
         raise TooManyRequests("This client has sent too many of these; wait and try again.")
 
 
-def spend_direct(environ: dict) -> bool:
-    """Count a request answered below Flask (registry/edge/direct.py) against the
-    client's public allowance, as the views marked `public` are; False once it is spent.
-    Noted in the environ either way, so that Flask, if the request is handed on to it,
-    does not count it again (and answers a refusal with its 429)."""
-    config = current_app.config
-    address = environ.get("REMOTE_ADDR")
-    if not config["RATELIMIT_ENABLED"] or not address:
-        return True
-    counter: Counter = current_app.extensions["registry.limiter"]
-    wait = counter.hit(_allowance(config["PUBLIC_RATE_LIMIT"]), address)
-    environ[_COUNTED] = True if wait is None else wait
-    return wait is None
+def spend_public(environ: dict) -> bool:
+    """Count the request against the client's public allowance, once however many times
+    it is asked (a request answered below Flask, registry/edge/direct.py, may be handed
+    on to a view marked `public`); False once the allowance is spent. The outcome is
+    noted in the environ: True, or the seconds to wait."""
+    counted = environ.get(_COUNTED)
+    if counted is None:
+        config = current_app.config
+        address = environ.get("REMOTE_ADDR")
+        if not config["RATELIMIT_ENABLED"] or not address:
+            # Without an address (a socket with no proxy naming the client), counting
+            # every request as one client would let one refuse everyone.
+            return True
+        counter: Counter = current_app.extensions["registry.limiter"]
+        wait = counter.hit(_allowance(config["PUBLIC_RATE_LIMIT"]), address)
+        counted = environ[_COUNTED] = True if wait is None else wait
+    return counted is True
 
 
 def _is_public(view: Callable | None) -> bool:
@@ -194,22 +198,8 @@ def init_app(app: Flask) -> Counter:
             public_endpoints[endpoint] = is_public
         if not is_public:
             return
-        counted = request.environ.get(_COUNTED)
-        if counted is True:
-            return
-        if counted is not None:
-            _refuse(counted)
-        config = current_app.config
-        if not config["RATELIMIT_ENABLED"]:
-            return
-        address = request.remote_addr
-        if not address:
-            # Served over a socket without a proxy that names the client: counting every
-            # request as one client would let one refuse everyone.
-            return
-        wait = counter.hit(_allowance(config["PUBLIC_RATE_LIMIT"]), address)
-        if wait is not None:
-            _refuse(wait)
+        if not spend_public(request.environ):
+            _refuse(request.environ[_COUNTED])
 
     @app.after_request
     def _retry_after(response: Response) -> Response:
