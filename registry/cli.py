@@ -577,6 +577,15 @@ def log_vkey() -> None:
     (`registry witness serve --log`) and an auditor (`registry log verify --key`) are given.
     Retired keys are printed too, since old checkpoints stay signed by them; compromised
     ones are not."""
+    found = _log_vkeys()
+    if not found:
+        raise click.ClickException("the registry has no key yet: run `registry init`")
+    for vkey in found:
+        click.echo(vkey)
+
+
+def _log_vkeys() -> list[str]:
+    """The verifier keys of the log's keys that still verify, the active key's first."""
     origin = log_signer.signer().origin
     found = sorted(
         (
@@ -586,10 +595,7 @@ def log_vkey() -> None:
         ),
         key=lambda info: info.status is not keys.KeyStatus.ACTIVE,
     )
-    if not found:
-        raise click.ClickException("the registry has no key yet: run `registry init`")
-    for info in found:
-        click.echo(checkpoints.verifier_key(origin, info))
+    return [checkpoints.verifier_key(origin, info) for info in found]
 
 
 @log_group.command("signer")
@@ -717,12 +723,10 @@ def _local_witness(folder: Path, port: int, env: dict[str, str]) -> list[str]:
     from keys import witness
 
     key = witness.load(folder, passphrase=_witness_passphrase())
-    origin = log_signer.signer().origin
     command = [sys.executable, "-m", "registry.cli", "witness", "serve"]
     command += ["--port", str(port), "--keys", str(folder)]
-    for info in signing.keyring().keys():
-        if info.status is not keys.KeyStatus.COMPROMISED:  # as `registry log vkey` prints
-            command += ["--log", checkpoints.verifier_key(origin, info)]
+    for vkey in _log_vkeys():
+        command += ["--log", vkey]
     if not env.get("REGISTRY_WITNESSES"):
         inspectorate = signing.issuer().inspectorates[0]
         env["REGISTRY_WITNESSES"] = json.dumps(
